@@ -1,0 +1,1 @@
+"""simtune benchmarking: benchmark definitions, the baselines registry, studies and analysis."""

@@ -1,0 +1,119 @@
+"""The local blackbox cache: atomic installs under a per-name file lock.
+
+Layout under the cache root (``SIMTUNE_CACHE_DIR`` or the user's cache dir)::
+
+    blackboxes/<name>/            complete entries only (they appear by one rename)
+    blackboxes/.staging-<name>-*  entries being written; stale ones are removed under the lock
+    raw/<family>/...              downloaded raw files, verified against their sha256
+    locks/<name>.lock             one file lock per blackbox name
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import platformdirs
+from filelock import FileLock
+
+from blackbox_repository.file_format import METADATA_FILE, fsync_directory
+
+CACHE_ENV_VAR = "SIMTUNE_CACHE_DIR"
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def default_cache_root() -> Path:
+    """``$SIMTUNE_CACHE_DIR`` if set, else the platform's user cache dir for simtune."""
+    configured = os.environ.get(CACHE_ENV_VAR)
+    if configured:
+        return Path(configured).expanduser()
+    return Path(platformdirs.user_cache_dir("simtune"))
+
+
+def check_entry_name(name: str) -> str:
+    if not _SAFE_NAME.match(name):
+        raise ValueError(
+            f"blackbox name {name!r} is not allowed: use letters, digits, '.', '_' and '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+class BlackboxCache:
+    """One cache root. Entries are immutable once installed; replacing one is a rename."""
+
+    def __init__(self, root: Path | str | None = None, lock_timeout: float = 3600.0) -> None:
+        self.root = Path(root).expanduser() if root is not None else default_cache_root()
+        self.blackboxes_dir = self.root / "blackboxes"
+        self.raw_dir = self.root / "raw"
+        self.locks_dir = self.root / "locks"
+        self.lock_timeout = lock_timeout
+
+    def entry_path(self, name: str) -> Path:
+        return self.blackboxes_dir / check_entry_name(name)
+
+    def has_entry(self, name: str) -> bool:
+        return (self.entry_path(name) / METADATA_FILE).exists()
+
+    def names(self) -> list[str]:
+        """Names of the complete entries in the cache."""
+        if not self.blackboxes_dir.exists():
+            return []
+        return sorted(
+            p.name for p in self.blackboxes_dir.iterdir()
+            if not p.name.startswith(".") and (p / METADATA_FILE).exists()
+        )
+
+    def lock(self, name: str) -> FileLock:
+        """An inter-process lock for everything that writes the entry ``name``."""
+        self.locks_dir.mkdir(parents=True, exist_ok=True)
+        return FileLock(str(self.locks_dir / f"{check_entry_name(name)}.lock"), timeout=self.lock_timeout)
+
+    def remove_stale_staging(self, name: str) -> None:
+        """Remove leftovers of writes of ``name`` that were killed. Call with the lock held."""
+        if not self.blackboxes_dir.exists():
+            return
+        for path in self.blackboxes_dir.glob(f".staging-{name}-*"):
+            shutil.rmtree(path, ignore_errors=True)
+        for path in self.blackboxes_dir.glob(f".trash-{name}-*"):
+            shutil.rmtree(path, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def staging(self, name: str) -> Iterator[Path]:
+        """A fresh temporary folder next to the entry; removed if the block raises."""
+        self.blackboxes_dir.mkdir(parents=True, exist_ok=True)
+        path = self.blackboxes_dir / f".staging-{check_entry_name(name)}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        path.mkdir()
+        try:
+            yield path
+        except BaseException:
+            shutil.rmtree(path, ignore_errors=True)
+            raise
+
+    def install(self, name: str, staged: Path) -> Path:
+        """Make ``staged`` the entry ``name`` by renaming it; call with the lock held."""
+        if not (staged / METADATA_FILE).exists():
+            raise ValueError(f"{staged} has no {METADATA_FILE}; refusing to install an incomplete entry")
+        entry = self.entry_path(name)
+        trash = None
+        if entry.exists():
+            trash = self.blackboxes_dir / f".trash-{name}-{uuid.uuid4().hex[:8]}"
+            os.rename(entry, trash)
+        os.rename(staged, entry)
+        fsync_directory(self.blackboxes_dir)
+        if trash is not None:
+            shutil.rmtree(trash, ignore_errors=True)
+        return entry
+
+    def remove(self, name: str) -> None:
+        """Delete the entry ``name`` (rename first, so no half-deleted entry is ever visible)."""
+        entry = self.entry_path(name)
+        if entry.exists():
+            trash = self.blackboxes_dir / f".trash-{name}-{uuid.uuid4().hex[:8]}"
+            os.rename(entry, trash)
+            shutil.rmtree(trash, ignore_errors=True)

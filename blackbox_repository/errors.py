@@ -1,0 +1,58 @@
+"""Errors raised by the blackbox repository; each message says what was wrong and what to do."""
+
+from __future__ import annotations
+
+
+class BlackboxError(Exception):
+    """Base class of every error raised by :mod:`blackbox_repository`."""
+
+
+class UnknownBlackboxError(BlackboxError, KeyError):
+    """A blackbox name that no recipe provides."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class ConfigNotFoundError(BlackboxError, KeyError):
+    """A configuration that is not on a tabular blackbox's grid, or outside the search space."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class FidelityNotOnGridError(BlackboxError, ValueError):
+    """A fidelity value that the blackbox did not record."""
+
+
+class SeedNotFoundError(BlackboxError, ValueError):
+    """A seed that the blackbox did not record."""
+
+
+class CorruptBlackboxError(BlackboxError):
+    """A blackbox entry on disk that cannot be read (truncated, missing file, bad metadata)."""
+
+
+class ChecksumMismatchError(CorruptBlackboxError):
+    """A file whose sha256 differs from the one recorded for it."""
+
+    def __init__(self, path: str, expected: str, actual: str) -> None:
+        super().__init__(
+            f"checksum mismatch for {path}: expected sha256 {expected}, got {actual}; "
+            "the file is corrupt or was modified, delete it or let the repository re-fetch it"
+        )
+        self.path = path
+        self.expected = expected
+        self.actual = actual
+
+
+class DownloadError(BlackboxError):
+    """A raw file or mirror object that could not be fetched."""
+
+
+class S3MirrorError(BlackboxError):
+    """An S3 mirror that is unreachable, misconfigured, or refuses the credentials."""
+
+
+class ConversionError(BlackboxError):
+    """Raw benchmark files that do not have the format a recipe expects."""

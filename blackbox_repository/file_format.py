@@ -1,0 +1,242 @@
+"""simtune's one on-disk blackbox format: data files plus ``metadata.json``.
+
+A blackbox entry is a folder::
+
+    metadata.json            format version, kind, search space (ConfigSpace JSON),
+                             fidelity, seeds, objectives, and sha256 + size of each file
+    configurations.parquet   tabular: one row per configuration, one column per hyperparameter
+    objectives.parquet       tabular: columns config_index, fidelity, seed, then one float
+                             column per objective; rows in (config, fidelity, seed) order
+    ...                      other kinds add their own files (e.g. an ONNX model)
+
+``metadata.json`` is written last, so a folder without it is never a complete entry.
+Every data file is checked against its recorded sha256 when it is read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from ConfigSpace import ConfigurationSpace
+
+from blackbox_repository.blackbox import Blackbox, Objective, native
+from blackbox_repository.errors import ChecksumMismatchError, CorruptBlackboxError
+from blackbox_repository.tabular import TabularBlackbox
+
+FORMAT_VERSION = 1
+METADATA_FILE = "metadata.json"
+CONFIGURATIONS_FILE = "configurations.parquet"
+OBJECTIVES_FILE = "objectives.parquet"
+INDEX_COLUMNS = ("config_index", "fidelity", "seed")
+
+# kind -> "module:function" reading a blackbox of that kind from (folder, metadata, common
+# keyword arguments). Resolved lazily so that optional dependencies (onnxruntime) load only
+# for the kinds that need them.
+KIND_READERS: dict[str, str] = {
+    "tabular": "blackbox_repository.file_format:read_tabular_data",
+}
+# kind -> "module:function" writing the data files of a blackbox of that kind into a folder
+# and returning extra metadata fields.
+KIND_WRITERS: dict[str, str] = {
+    "tabular": "blackbox_repository.file_format:write_tabular_data",
+}
+
+
+def sha256_file(path: Path, chunk_size: int = 1 << 22) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        while chunk := stream.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _resolve(reference: str):
+    module_name, _, attribute = reference.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+def fsync_directory(directory: Path) -> None:
+    """Flush a folder's entries to disk so that a rename inside it survives a crash."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_json_atomically(path: Path, content: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w") as stream:
+        json.dump(content, stream, indent=1, sort_keys=False)
+        stream.flush()
+        os.fsync(stream.fileno())
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------- writing
+def write_blackbox(blackbox: Blackbox, directory: Path | str, *, source: str = "") -> Path:
+    """Write ``blackbox`` into ``directory`` (created; must not hold an entry yet).
+
+    Data files are written and fsynced first, ``metadata.json`` (with their checksums) last.
+    Callers that need the entry to appear atomically write into a temporary folder and
+    rename it (see :mod:`blackbox_repository.cache`).
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    if (directory / METADATA_FILE).exists():
+        raise FileExistsError(f"{directory} already holds a blackbox entry; remove it first")
+    writer = KIND_WRITERS.get(blackbox.kind)
+    if writer is None:
+        raise ValueError(f"blackboxes of kind {blackbox.kind!r} cannot be written; known kinds: {sorted(KIND_WRITERS)}")
+    extra = _resolve(writer)(blackbox, directory)
+    files = {}
+    for path in sorted(directory.iterdir()):
+        if path.name == METADATA_FILE or path.name.startswith("."):
+            continue
+        files[path.name] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+    metadata = {
+        "format_version": FORMAT_VERSION,
+        "kind": blackbox.kind,
+        "name": blackbox.name,
+        "description": blackbox.description,
+        "source": source,
+        "configuration_space": blackbox.configuration_space.to_serialized_dict(),
+        "fidelity": {
+            "name": blackbox.fidelity_name,
+            "values": [native(v) for v in blackbox.fidelity_values],
+        },
+        "seeds": blackbox.seeds.tolist(),
+        "objectives": [{"name": o.name, "mode": o.mode, "unit": o.unit} for o in blackbox.objectives],
+        "elapsed_time_objective": blackbox.elapsed_time_objective,
+        **extra,
+        "files": files,
+    }
+    _write_json_atomically(directory / METADATA_FILE, metadata)
+    fsync_directory(directory)
+    return directory
+
+
+def write_tabular_data(blackbox: TabularBlackbox, directory: Path) -> dict[str, Any]:
+    """Write the two Parquet files of a tabular blackbox."""
+    clash = set(blackbox.objective_names) & set(INDEX_COLUMNS)
+    if clash:
+        raise ValueError(f"objective names {sorted(clash)} clash with the index columns {INDEX_COLUMNS}; rename them")
+    configurations = pa.Table.from_pandas(blackbox.configurations, preserve_index=False)
+    pq.write_table(configurations, directory / CONFIGURATIONS_FILE)
+    n_configs, n_fidelities, n_seeds, n_objectives = blackbox.values.shape
+    n_rows = n_configs * n_fidelities * n_seeds
+    columns = {
+        "config_index": np.repeat(np.arange(n_configs, dtype=np.int32), n_fidelities * n_seeds),
+        "fidelity": np.tile(np.repeat(blackbox.fidelity_values, n_seeds), n_configs),
+        "seed": np.tile(blackbox.seeds, n_configs * n_fidelities),
+    }
+    flat = blackbox.values.reshape(n_rows, n_objectives)
+    for k, name in enumerate(blackbox.objective_names):
+        columns[name] = np.ascontiguousarray(flat[:, k])
+    path = directory / OBJECTIVES_FILE
+    with open(path, "wb") as stream:
+        pq.write_table(pa.table(columns), stream, compression="snappy", row_group_size=1 << 20)
+        stream.flush()
+        os.fsync(stream.fileno())
+    return {"n_configurations": n_configs, "values_dtype": str(blackbox.values.dtype)}
+
+
+# --------------------------------------------------------------------- reading
+def read_metadata(directory: Path | str) -> dict[str, Any]:
+    """The parsed ``metadata.json`` of an entry; a missing or bad one is CorruptBlackboxError."""
+    path = Path(directory) / METADATA_FILE
+    try:
+        metadata = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise CorruptBlackboxError(f"{path} is missing: {directory} is not a complete blackbox entry") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CorruptBlackboxError(f"{path} is not valid JSON ({error}); the entry is corrupt") from None
+    version = metadata.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CorruptBlackboxError(
+            f"{path} has format version {version!r}; this simtune reads version {FORMAT_VERSION}. "
+            "Re-convert the blackbox (simtune blackbox convert NAME) or upgrade simtune"
+        )
+    return metadata
+
+
+def verify_files(directory: Path | str, metadata: dict[str, Any]) -> None:
+    """Check every data file of an entry against its recorded size and sha256."""
+    directory = Path(directory)
+    for file_name, recorded in metadata["files"].items():
+        path = directory / file_name
+        if not path.exists():
+            raise CorruptBlackboxError(f"{path} is missing from blackbox entry {directory}")
+        size = path.stat().st_size
+        if size != recorded["bytes"]:
+            raise CorruptBlackboxError(
+                f"{path} has {size} bytes, expected {recorded['bytes']} (truncated or modified)"
+            )
+        actual = sha256_file(path)
+        if actual != recorded["sha256"]:
+            raise ChecksumMismatchError(str(path), recorded["sha256"], actual)
+
+
+def common_arguments(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Constructor arguments shared by every blackbox kind, from its metadata."""
+    return {
+        "name": metadata["name"],
+        "configuration_space": ConfigurationSpace.from_serialized_dict(metadata["configuration_space"]),
+        "fidelity_name": metadata["fidelity"]["name"],
+        "fidelity_values": np.asarray(metadata["fidelity"]["values"]),
+        "seeds": metadata["seeds"],
+        "objectives": [Objective(**o) for o in metadata["objectives"]],
+        "elapsed_time_objective": metadata["elapsed_time_objective"],
+        "description": metadata.get("description", ""),
+    }
+
+
+def read_blackbox(directory: Path | str, *, verify: bool = True) -> Blackbox:
+    """Read the blackbox entry in ``directory``, checking every file's sha256 first.
+
+    Raises :class:`CorruptBlackboxError` (or its subclass :class:`ChecksumMismatchError`)
+    naming the bad file when the entry is incomplete, truncated or modified.
+    """
+    directory = Path(directory)
+    metadata = read_metadata(directory)
+    if verify:
+        verify_files(directory, metadata)
+    reader = KIND_READERS.get(metadata.get("kind"))
+    if reader is None:
+        raise CorruptBlackboxError(
+            f"{directory / METADATA_FILE} has unknown kind {metadata.get('kind')!r}; "
+            f"known kinds: {sorted(KIND_READERS)}"
+        )
+    try:
+        return _resolve(reader)(directory, metadata, common_arguments(metadata))
+    except (pa.ArrowException, OSError, KeyError, ValueError) as error:
+        raise CorruptBlackboxError(f"cannot read blackbox entry {directory}: {error}") from error
+
+
+def read_tabular_data(directory: Path, metadata: dict[str, Any], arguments: dict[str, Any]) -> TabularBlackbox:
+    """Read the Parquet files of a tabular entry into a dense numpy array."""
+    configurations = pq.read_table(directory / CONFIGURATIONS_FILE).to_pandas()
+    objective_names = [o.name for o in arguments["objectives"]]
+    table = pq.read_table(directory / OBJECTIVES_FILE, columns=objective_names, memory_map=True)
+    n_configs = metadata["n_configurations"]
+    n_fidelities = len(arguments["fidelity_values"])
+    n_seeds = len(arguments["seeds"])
+    if table.num_rows != n_configs * n_fidelities * n_seeds:
+        raise CorruptBlackboxError(
+            f"{directory / OBJECTIVES_FILE} has {table.num_rows} rows, expected "
+            f"{n_configs} x {n_fidelities} x {n_seeds}"
+        )
+    values = np.empty((table.num_rows, len(objective_names)), dtype=np.dtype(metadata["values_dtype"]))
+    for k, name in enumerate(objective_names):
+        values[:, k] = table.column(name).to_numpy()
+    values = values.reshape(n_configs, n_fidelities, n_seeds, len(objective_names))
+    return TabularBlackbox(configurations=configurations, values=values, **arguments)

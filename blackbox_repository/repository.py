@@ -1,0 +1,135 @@
+"""``load_blackbox(name)``: the local cache first, then the S3 mirror, then conversion.
+
+Every path ends with the same verified read, and every write goes through a staging folder
+and a rename under the entry's file lock, so concurrent loads of one benchmark all succeed
+and none ever sees a half-written entry. A corrupt entry (bad checksum, truncated file) is
+reported by name, removed and fetched again; it is never used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from blackbox_repository.blackbox import Blackbox
+from blackbox_repository.cache import BlackboxCache
+from blackbox_repository.errors import CorruptBlackboxError
+from blackbox_repository.file_format import read_blackbox, write_blackbox
+from blackbox_repository.raw_files import fetch_raw_files
+from blackbox_repository.recipes import Recipe, find_recipe
+
+if TYPE_CHECKING:
+    from blackbox_repository.s3_mirror import S3Mirror
+
+logger = logging.getLogger(__name__)
+
+
+def _mirror_from_argument(s3_mirror: S3Mirror | str | None) -> S3Mirror | None:
+    from blackbox_repository.s3_mirror import S3Mirror
+
+    if s3_mirror is None:
+        return S3Mirror.from_env()
+    if isinstance(s3_mirror, str):
+        return S3Mirror(s3_mirror)
+    return s3_mirror
+
+
+def load_blackbox(
+    name: str,
+    *,
+    cache_dir: Path | str | None = None,
+    s3_mirror: S3Mirror | str | None = None,
+    raw_data_dir: Path | str | None = None,
+    progress: bool = False,
+    recipe: Recipe | None = None,
+) -> Blackbox:
+    """Return the blackbox ``name``, fetching and converting it on first use.
+
+    Args:
+        name: a name from ``simtune blackbox list``; an unknown one suggests close names.
+        cache_dir: cache root; default ``$SIMTUNE_CACHE_DIR`` or the user's cache dir.
+        s3_mirror: an ``S3Mirror`` or ``s3://bucket/prefix`` URL to fetch converted entries
+            from; default ``$SIMTUNE_S3_MIRROR`` (with ``$SIMTUNE_S3_ENDPOINT_URL``), if set.
+        raw_data_dir: a folder that already holds the recipe's original raw files; default
+            ``$SIMTUNE_RAW_DATA_DIR``. Otherwise raw files are downloaded.
+        progress: show progress bars for downloads and conversions.
+        recipe: an explicit recipe (e.g. a user-defined benchmark) instead of the registry's.
+
+    Example:
+        >>> bb = load_blackbox("xgboost-mnist")  # doctest: +SKIP
+    """
+    recipe = recipe or find_recipe(name)
+    cache = BlackboxCache(cache_dir)
+    if cache.has_entry(name):
+        try:
+            return read_blackbox(cache.entry_path(name))
+        except CorruptBlackboxError as error:
+            logger.warning("cached blackbox %s is corrupt and will be fetched again: %s", name, error)
+    with cache.lock(name):
+        cache.remove_stale_staging(name)
+        if cache.has_entry(name):
+            try:  # another process may have installed it while we waited for the lock
+                return read_blackbox(cache.entry_path(name))
+            except CorruptBlackboxError as error:
+                logger.warning("removing corrupt cache entry %s: %s", name, error)
+                cache.remove(name)
+        mirror = _mirror_from_argument(s3_mirror)
+        if mirror is not None:
+            with cache.staging(name) as staged:
+                if mirror.download(name, staged, progress=progress):
+                    read_blackbox(staged)  # verify before it becomes visible
+                    return read_blackbox(cache.install(name, staged), verify=False)
+            logger.info("blackbox %s is not on mirror %s; converting it from raw files", name, mirror.url)
+        return _convert_and_install(name, recipe, cache, raw_data_dir=raw_data_dir, progress=progress)
+
+
+def convert_blackbox(
+    name: str,
+    *,
+    cache_dir: Path | str | None = None,
+    raw_data_dir: Path | str | None = None,
+    progress: bool = False,
+    force: bool = False,
+    recipe: Recipe | None = None,
+) -> Path:
+    """Convert ``name`` from its raw files into the cache (again if ``force``); returns the entry."""
+    recipe = recipe or find_recipe(name)
+    cache = BlackboxCache(cache_dir)
+    with cache.lock(name):
+        cache.remove_stale_staging(name)
+        if cache.has_entry(name) and not force:
+            return cache.entry_path(name)
+        _convert_and_install(name, recipe, cache, raw_data_dir=raw_data_dir, progress=progress)
+        return cache.entry_path(name)
+
+
+def _convert_and_install(
+    name: str, recipe: Recipe, cache: BlackboxCache, *, raw_data_dir: Path | str | None, progress: bool
+) -> Blackbox:
+    """Fetch raw files, convert, write into staging, verify, rename into place. Lock held."""
+    if name not in recipe.names:
+        raise ValueError(f"recipe {recipe.family!r} does not provide {name!r}; it provides {list(recipe.names)}")
+    bar = _progress_bar() if progress else None
+    with bar if bar is not None else contextlib.nullcontext():
+        raw_dir = fetch_raw_files(
+            recipe.raw_files_for(name), cache.raw_dir,
+            raw_data_dir=raw_data_dir, progress=bar,
+        )
+        task = bar.add_task(f"convert {name}", total=None) if bar is not None else None
+        blackbox = recipe.convert(name, raw_dir)
+        with cache.staging(name) as staged:
+            write_blackbox(blackbox, staged, source=f"recipe {recipe.family}")
+            read_blackbox(staged)
+            entry = cache.install(name, staged)
+        if task is not None:
+            bar.update(task, total=1, completed=1)
+    return read_blackbox(entry, verify=False)
+
+
+def _progress_bar():
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeElapsedColumn())
+

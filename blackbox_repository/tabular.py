@@ -1,0 +1,138 @@
+"""Tabular blackboxes: exact lookups on a recorded grid of configs x fidelities x seeds."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from ConfigSpace import ConfigurationSpace
+
+from blackbox_repository.blackbox import Blackbox, Objective, native
+from blackbox_repository.errors import ConfigNotFoundError
+
+
+class TabularBlackbox(Blackbox):
+    """A dense table ``values[config, fidelity, seed, objective]``.
+
+    Missing measurements are NaN and stay NaN. Configurations are the rows of
+    ``configurations`` (one column per hyperparameter; inactive conditional values are
+    NaN/None); ``config_index`` maps a configuration to its row.
+
+    Example:
+        >>> bb = load_blackbox("taskset-imdb-gru128")  # doctest: +SKIP
+        >>> bb.lookup(bb.configuration(0), fidelity=10)  # doctest: +SKIP
+    """
+
+    kind = "tabular"
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        configuration_space: ConfigurationSpace,
+        configurations: pd.DataFrame,
+        fidelity_name: str,
+        fidelity_values: Sequence[float] | np.ndarray,
+        seeds: Sequence[int] | np.ndarray,
+        objectives: Sequence[Objective],
+        elapsed_time_objective: str,
+        values: np.ndarray,
+        description: str = "",
+    ) -> None:
+        super().__init__(
+            name=name,
+            configuration_space=configuration_space,
+            fidelity_name=fidelity_name,
+            fidelity_values=fidelity_values,
+            seeds=seeds,
+            objectives=objectives,
+            elapsed_time_objective=elapsed_time_objective,
+            description=description,
+        )
+        hp_names = list(self.hyperparameter_names)
+        missing = [n for n in hp_names if n not in configurations.columns]
+        extra = [c for c in configurations.columns if c not in hp_names]
+        if missing or extra:
+            raise ValueError(
+                f"blackbox {name!r}: configuration columns must be the hyperparameters of the "
+                f"search space; missing {missing}, unexpected {extra}"
+            )
+        self.configurations = configurations[hp_names].reset_index(drop=True)
+        expected = (len(configurations), len(self.fidelity_values), len(self.seeds), len(objectives))
+        if values.shape != expected:
+            raise ValueError(
+                f"blackbox {name!r}: values has shape {values.shape}, expected "
+                f"(configs, fidelities, seeds, objectives) = {expected}"
+            )
+        if values.dtype.kind != "f":
+            raise ValueError(f"blackbox {name!r}: values must be floats, got {values.dtype}")
+        self.values = values
+        self._config_positions: dict[tuple, int] | None = None
+
+    # ----------------------------------------------------------------- configurations
+    @property
+    def n_configurations(self) -> int:
+        return len(self.configurations)
+
+    def configuration(self, config_index: int) -> dict[str, Any]:
+        """Row ``config_index`` as a plain dict (inactive hyperparameters left out)."""
+        row = self.configurations.iloc[int(config_index)]
+        return {k: v for k, v in ((k, native(v)) for k, v in row.items()) if v is not None}
+
+    def _key(self, config: Mapping[str, Any]) -> tuple:
+        return tuple(native(config.get(name)) for name in self.hyperparameter_names)
+
+    def config_index(self, config: Mapping[str, Any]) -> int:
+        """Row of ``config`` in the grid; a config not on the grid is a clear error."""
+        if self._config_positions is None:
+            columns = [self.configurations[c].tolist() for c in self.hyperparameter_names]
+            self._config_positions = {
+                tuple(native(v) for v in row): i for i, row in enumerate(zip(*columns))
+            }
+        position = self._config_positions.get(self._key(config))
+        if position is None:
+            unknown = sorted(set(config) - set(self.hyperparameter_names))
+            detail = f" (unknown hyperparameters {unknown})" if unknown else ""
+            raise ConfigNotFoundError(
+                f"configuration {dict(config)} is not on the grid of tabular blackbox "
+                f"{self.name!r}{detail}; choose one of its {self.n_configurations} recorded "
+                "configurations (blackbox.configurations) or use a surrogate blackbox for "
+                "configurations off the grid"
+            )
+        return position
+
+    # ----------------------------------------------------------------- lookups
+    def lookup(
+        self, config: Mapping[str, Any], fidelity: float, seed: int | None = None
+    ) -> dict[str, float]:
+        row = self.values[self.config_index(config), self.fidelity_index(fidelity), self.seed_index(seed)]
+        return dict(zip(self.objective_names, row.tolist()))
+
+    def lookup_index(self, config_index: int, fidelity_index: int, seed_index: int = 0) -> np.ndarray:
+        """Objective values by positions: the hot-path scalar lookup (a numpy view)."""
+        return self.values[config_index, fidelity_index, seed_index]
+
+    def lookup_batch(
+        self,
+        config_indices: np.ndarray,
+        fidelity_indices: np.ndarray,
+        seed_indices: np.ndarray | int = 0,
+    ) -> np.ndarray:
+        """Vectorized lookup by positions: returns an array of shape (n, n_objectives)."""
+        return self.values[np.asarray(config_indices), np.asarray(fidelity_indices), seed_indices]
+
+    def curve(self, config: Mapping[str, Any], seed_index: int = 0) -> np.ndarray:
+        """The (fidelities x objectives) view of ``config`` for one seed."""
+        return self.values[self.config_index(config), :, seed_index]
+
+    def curve_by_index(self, config_index: int, seed_index: int = 0) -> np.ndarray:
+        return self.values[config_index, :, seed_index]
+
+    def _describe_extra(self) -> list[str]:
+        n_nan = int(np.isnan(self.values).sum())
+        return [
+            f"  grid: {self.n_configurations} configurations x {len(self.fidelity_values)} "
+            f"fidelities x {len(self.seeds)} seeds; {n_nan} missing values (NaN)"
+        ]

@@ -1,0 +1,1 @@
+"""simtune's simulation engine: Tuner, SimulatorBackend, SimulatorCallback and schedulers."""
