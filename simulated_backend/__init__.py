@@ -1,1 +1,35 @@
-"""simtune's simulation engine: Tuner, SimulatorBackend, SimulatorCallback and schedulers."""
+"""simtune's simulation engine: Tuner, SimulatorBackend, SimulatorCallback and schedulers.
+
+Example:
+    >>> from blackbox_repository import load_blackbox
+    >>> from simulated_backend import SimulatorBackend, StopCriterion, Tuner
+    >>> from simulated_backend.schedulers import RandomSearch, SearchSpace  # doctest: +SKIP
+    >>> blackbox = load_blackbox("sklearn-mlp-digits")  # doctest: +SKIP
+    >>> scheduler = RandomSearch(SearchSpace.from_blackbox(blackbox), "valid_error", "min")  # doctest: +SKIP
+    >>> run = Tuner(scheduler, SimulatorBackend(blackbox, n_workers=4),  # doctest: +SKIP
+    ...             StopCriterion(max_wallclock_time=600)).run()
+"""
+
+from simulated_backend.backend import SimulatedClock, SimulatorBackend
+from simulated_backend.callback import ProgressCallback, SimulatorCallback, TunerCallback
+from simulated_backend.errors import SchedulerFailure, SchedulerProtocolError
+from simulated_backend.results import IncompleteRunError, RunResults, read_run, write_run
+from simulated_backend.stop_criterion import StopCriterion, TuningStatus
+from simulated_backend.tuner import Tuner
+
+__all__ = [
+    "IncompleteRunError",
+    "ProgressCallback",
+    "RunResults",
+    "SchedulerFailure",
+    "SchedulerProtocolError",
+    "SimulatedClock",
+    "SimulatorBackend",
+    "SimulatorCallback",
+    "StopCriterion",
+    "Tuner",
+    "TunerCallback",
+    "TuningStatus",
+    "read_run",
+    "write_run",
+]
