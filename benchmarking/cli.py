@@ -42,7 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"simtune: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; finished work is kept, run the same command again to resume", file=sys.stderr)
+        print(
+            "interrupted; finished work is kept, run the same command again to resume",
+            file=sys.stderr,
+        )
         return 130
 
 

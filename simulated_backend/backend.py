@@ -56,7 +56,11 @@ class SimulatorBackend:
         resume_from: str = "checkpoint",
         blackbox_seed: int | None = None,
     ) -> None:
-        if isinstance(n_workers, bool) or not isinstance(n_workers, (int, np.integer)) or n_workers < 1:
+        if (
+            isinstance(n_workers, bool)
+            or not isinstance(n_workers, (int, np.integer))
+            or n_workers < 1
+        ):
             raise ValueError(f"n_workers must be an integer >= 1, got {n_workers!r}")
         if resume_from not in RESUME_MODES:
             raise ValueError(f"resume_from must be one of {RESUME_MODES}, got {resume_from!r}")
@@ -65,7 +69,9 @@ class SimulatorBackend:
         self.seed = int(seed)
         self.resume_from = resume_from
         self.blackbox_seed = blackbox_seed
-        self._fixed_seed_index = None if blackbox_seed is None else blackbox.seed_index(blackbox_seed)
+        self._fixed_seed_index = (
+            None if blackbox_seed is None else blackbox.seed_index(blackbox_seed)
+        )
         self.fidelity_values = [native(v) for v in blackbox.fidelity_values]
         self.last_fidelity_index = len(self.fidelity_values) - 1
         self.elapsed_index = blackbox.elapsed_time_index
@@ -107,7 +113,9 @@ class SimulatorBackend:
     def start_trial(self, trial_id: int, config: Mapping[str, Any]) -> bool:
         """Start a new trial on the lowest free worker; ``False`` if its first step has no data."""
         if trial_id != len(self.configs):
-            raise ValueError(f"trial ids must be 0, 1, 2, ... in start order; got {trial_id}, expected {len(self.configs)}")
+            raise ValueError(
+                f"trial ids must be 0, 1, 2, ... in start order; got {trial_id}, expected {len(self.configs)}"
+            )
         config = native_config(config)
         if self._fixed_seed_index is not None:
             seed_index = self._fixed_seed_index

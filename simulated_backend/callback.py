@@ -56,8 +56,10 @@ class ProgressCallback(TunerCallback):
 
         self._tuner = tuner
         self._progress = Progress(
-            TextColumn("simulating"), BarColumn(),
-            TextColumn("{task.completed:,.0f}/{task.total:,.0f} " + self.unit), TimeElapsedColumn(),
+            TextColumn("simulating"),
+            BarColumn(),
+            TextColumn("{task.completed:,.0f}/{task.total:,.0f} " + self.unit),
+            TimeElapsedColumn(),
         )
         self._progress.start()
         self._task = self._progress.add_task("run", total=self.total)
@@ -65,9 +67,13 @@ class ProgressCallback(TunerCallback):
     def on_trial_result(self, trial: Trial, result: dict[str, Any], decision: str) -> None:
         self._count += 1
         if self._count % self.every == 0 and self._progress is not None:
-            self._progress.update(self._task, completed=min(result["simulated_time"], self.total or float("inf")))
+            self._progress.update(
+                self._task, completed=min(result["simulated_time"], self.total or float("inf"))
+            )
 
     def on_tuning_end(self, tuner: Tuner) -> None:
         if self._progress is not None:
-            self._progress.update(self._task, completed=min(tuner.backend.clock.now, self.total or float("inf")))
+            self._progress.update(
+                self._task, completed=min(tuner.backend.clock.now, self.total or float("inf"))
+            )
             self._progress.stop()

@@ -55,7 +55,8 @@ class RunResults:
     def best_config(self, metric: str | None = None, mode: str | None = None) -> dict[str, Any]:
         row = self.best(metric, mode)
         return {
-            k[len(CONFIG_PREFIX):]: v for k, v in row.items()
+            k[len(CONFIG_PREFIX) :]: v
+            for k, v in row.items()
             if k.startswith(CONFIG_PREFIX) and not (isinstance(v, float) and np.isnan(v))
         }
 
@@ -108,10 +109,16 @@ class ResultRecorder:
         for k, name in enumerate(blackbox.objective_names):
             columns[name] = np.ascontiguousarray(values[:, k], dtype=np.float64)
         hp_names = list(blackbox.hyperparameter_names)
-        trial_configs = pd.DataFrame.from_records(configs, columns=hp_names) if configs else pd.DataFrame(columns=hp_names)
+        trial_configs = (
+            pd.DataFrame.from_records(configs, columns=hp_names)
+            if configs
+            else pd.DataFrame(columns=hp_names)
+        )
         for name in hp_names:
             column = trial_configs[name].to_numpy()[trial_ids] if len(trial_ids) else np.array([])
-            columns[CONFIG_PREFIX + name] = pa.array(list(column) if column.dtype == object else column, from_pandas=True)
+            columns[CONFIG_PREFIX + name] = pa.array(
+                list(column) if column.dtype == object else column, from_pandas=True
+            )
         return pa.table(columns)
 
 
@@ -140,7 +147,11 @@ def write_run(folder: Path | str, table: pa.Table, metadata: dict[str, Any]) -> 
             os.fsync(stream.fileno())
         metadata = {
             **metadata,
-            "results_file": {"name": RESULTS_FILE, "sha256": sha256_file(tmp_results), "rows": table.num_rows},
+            "results_file": {
+                "name": RESULTS_FILE,
+                "sha256": sha256_file(tmp_results),
+                "rows": table.num_rows,
+            },
         }
         with open(tmp_metadata, "w") as stream:
             json.dump(metadata, stream, indent=1, default=_json_default)
@@ -163,7 +174,9 @@ def _json_default(value: Any) -> Any:
         return value.tolist()
     if isinstance(value, Path):
         return str(value)
-    raise TypeError(f"metadata value {value!r} of type {type(value).__name__} is not JSON-serializable")
+    raise TypeError(
+        f"metadata value {value!r} of type {type(value).__name__} is not JSON-serializable"
+    )
 
 
 def read_run(folder: Path | str) -> RunResults:
@@ -173,7 +186,9 @@ def read_run(folder: Path | str) -> RunResults:
     try:
         metadata = json.loads(metadata_path.read_text())
     except FileNotFoundError:
-        raise IncompleteRunError(f"{folder} has no {RUN_METADATA_FILE}: the run did not finish writing") from None
+        raise IncompleteRunError(
+            f"{folder} has no {RUN_METADATA_FILE}: the run did not finish writing"
+        ) from None
     except json.JSONDecodeError as error:
         raise IncompleteRunError(f"{metadata_path} is not valid JSON: {error}") from None
     version = metadata.get("format_version")

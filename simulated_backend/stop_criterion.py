@@ -55,15 +55,21 @@ class StopCriterion:
             )
         for name in ("max_num_trials_started", "max_num_trials_finished", "max_num_results"):
             value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            if value is not None and (
+                not isinstance(value, int) or isinstance(value, bool) or value < 1
+            ):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if self.target_metric_value is not None and not math.isfinite(self.target_metric_value):
-            raise ValueError(f"target_metric_value must be finite, got {self.target_metric_value!r}")
+            raise ValueError(
+                f"target_metric_value must be finite, got {self.target_metric_value!r}"
+            )
         if self.predicate is not None and not callable(self.predicate):
             raise ValueError(f"predicate must be callable, got {self.predicate!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able description for results metadata."""
         described = {k: v for k, v in asdict(self).items() if k != "predicate"}
-        described["predicate"] = getattr(self.predicate, "__qualname__", None) if self.predicate else None
+        described["predicate"] = (
+            getattr(self.predicate, "__qualname__", None) if self.predicate else None
+        )
         return described

@@ -73,7 +73,9 @@ class Tuner:
                 f"create the scheduler with mode={objective.mode!r}"
             )
         if not isinstance(stop_criterion, StopCriterion):
-            raise TypeError(f"stop_criterion must be a StopCriterion, got {type(stop_criterion).__name__}")
+            raise TypeError(
+                f"stop_criterion must be a StopCriterion, got {type(stop_criterion).__name__}"
+            )
         self.scheduler = scheduler
         self.backend = backend
         self.stop_criterion = stop_criterion
@@ -82,7 +84,9 @@ class Tuner:
         self.callbacks = list(callbacks)
         if progress:
             total = stop_criterion.max_wallclock_time
-            self.callbacks.append(ProgressCallback(total=total, unit="simulated s" if total else "s"))
+            self.callbacks.append(
+                ProgressCallback(total=total, unit="simulated s" if total else "s")
+            )
         simulator_callbacks = [c for c in self.callbacks if isinstance(c, SimulatorCallback)]
         if not simulator_callbacks:
             simulator_callbacks = [SimulatorCallback()]
@@ -118,9 +122,14 @@ class Tuner:
             }
             run = self._finish(status, error)
             where = f" while handling trial {current[0]}" if current[0] is not None else ""
-            saved = f"; the {len(run.results)} results recorded so far are in {run.path}" if run.path else ""
+            saved = (
+                f"; the {len(run.results)} results recorded so far are in {run.path}"
+                if run.path
+                else ""
+            )
             raise SchedulerFailure(
-                f"the run stopped: {type(exception).__name__}: {exception}{where}{saved}", current[0]
+                f"the run stopped: {type(exception).__name__}: {exception}{where}{saved}",
+                current[0],
             ) from exception
         return self._finish(status, error)
 
@@ -152,7 +161,8 @@ class Tuner:
         on_result, on_complete = scheduler.on_trial_result, scheduler.on_trial_complete
         advance_clock = self.simulator_callback.advance_clock
         result_callbacks = [
-            c.on_trial_result for c in self.callbacks
+            c.on_trial_result
+            for c in self.callbacks
             if type(c).on_trial_result is not TunerCallback.on_trial_result
         ]
         events = backend._events
@@ -161,8 +171,10 @@ class Tuner:
         best = math.inf if minimize else -math.inf
         while True:
             # 1. give free workers work, unless more results are due at this very moment
-            if backend.num_free_workers and (len(trials) < max_started or self._n_paused) and not (
-                events and events[0][0] <= clock.now
+            if (
+                backend.num_free_workers
+                and (len(trials) < max_started or self._n_paused)
+                and not (events and events[0][0] <= clock.now)
             ):
                 n_finished += self._fill_workers(max_started, current)
                 if n_finished >= max_finished:
@@ -261,7 +273,9 @@ class Tuner:
                 if len(trials) >= max_started:
                     break  # the start budget is spent: the suggestion is dropped, documented
                 if suggestion.config is None:
-                    raise SchedulerProtocolError("suggest() asked to start a trial without a config")
+                    raise SchedulerProtocolError(
+                        "suggest() asked to start a trial without a config"
+                    )
                 trial_id = len(trials)
                 current[0] = trial_id
                 trial = Trial(trial_id, dict(suggestion.config), backend.clock.now)
@@ -274,9 +288,16 @@ class Tuner:
                 trial_id = suggestion.resume_trial_id
                 current[0] = trial_id
                 if not (0 <= trial_id < len(trials)) or trial_status[trial_id] != PAUSED:
-                    state = "unknown" if not (0 <= trial_id < len(trials)) else (
-                        "running", "paused", "stopped", "completed", "failed")[trial_status[trial_id]]
-                    raise SchedulerProtocolError(f"suggest() asked to resume trial {trial_id}, which is {state}, not paused")
+                    state = (
+                        "unknown"
+                        if not (0 <= trial_id < len(trials))
+                        else ("running", "paused", "stopped", "completed", "failed")[
+                            trial_status[trial_id]
+                        ]
+                    )
+                    raise SchedulerProtocolError(
+                        f"suggest() asked to resume trial {trial_id}, which is {state}, not paused"
+                    )
                 trial_status[trial_id] = RUNNING
                 self._n_paused -= 1
                 started = backend.resume_trial(trial_id, suggestion.config)
@@ -303,7 +324,9 @@ class Tuner:
                 if status == "completed":
                     raise
         backend = self.backend
-        table = self.recorder.to_table(backend.configs, backend.config_indices, backend.seed_indices)
+        table = self.recorder.to_table(
+            backend.configs, backend.config_indices, backend.seed_indices
+        )
         metadata = self.metadata(status, error)
         path = None
         if self.results_dir is not None:

@@ -20,7 +20,9 @@ SHARED_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
 def shared_data_dir() -> Path:
     """The real benchmark data of the original authors (never copied into the repo)."""
     if not (SHARED_DATA_DIR / "README.md").exists():
-        pytest.fail(f"real benchmark data not found at {SHARED_DATA_DIR}: clone the repo next to shared/")
+        pytest.fail(
+            f"real benchmark data not found at {SHARED_DATA_DIR}: clone the repo next to shared/"
+        )
     return SHARED_DATA_DIR
 
 

@@ -13,7 +13,11 @@ from simulated_backend.schedulers import TrialScheduler, TrialSuggestion
 
 
 def random_tabular_blackbox(
-    seed: int, n_configs: int = 40, n_fidelities: int = 8, n_seeds: int = 2, integer_times: bool = True
+    seed: int,
+    n_configs: int = 40,
+    n_fidelities: int = 8,
+    n_seeds: int = 2,
+    integer_times: bool = True,
 ) -> TabularBlackbox:
     """Random curves; integer step times make simultaneous events (ties) frequent."""
     rng = np.random.default_rng(seed)
@@ -70,7 +74,12 @@ class ScriptedScheduler(TrialScheduler):
         self.log.append(("result", trial.trial_id, (result["epoch"], result["simulated_time"])))
         if result["epoch"] == 3 and result["loss"] > self.stop_above:
             return "STOP"
-        if self.pause and result["epoch"] == 2 and trial.trial_id % 3 == 0 and trial.trial_id not in self.was_paused:
+        if (
+            self.pause
+            and result["epoch"] == 2
+            and trial.trial_id % 3 == 0
+            and trial.trial_id not in self.was_paused
+        ):
             self.was_paused.add(trial.trial_id)
             self.paused.append(trial.trial_id)
             return "PAUSE"

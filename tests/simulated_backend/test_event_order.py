@@ -44,8 +44,15 @@ def reference_run(blackbox, scheduler, n_workers, seed, budget, resume_from="che
                     trial_id = len(trials)
                     from simulated_backend.schedulers.protocol import Trial
 
-                    trials.append({"config": suggestion.config["x"], "seed": int(rng.integers(len(blackbox.seeds))),
-                                   "worker": worker, "next": 0, "obj": Trial(trial_id, suggestion.config, clock)})
+                    trials.append(
+                        {
+                            "config": suggestion.config["x"],
+                            "seed": int(rng.integers(len(blackbox.seeds))),
+                            "worker": worker,
+                            "next": 0,
+                            "obj": Trial(trial_id, suggestion.config, clock),
+                        }
+                    )
                     launch(trial_id, 0, clock)
                 else:
                     trial_id = suggestion.resume_trial_id
@@ -63,15 +70,25 @@ def reference_run(blackbox, scheduler, n_workers, seed, budget, resume_from="che
         clock = max(clock, time)
         trial = trials[trial_id]
         c, s = trial["config"], trial["seed"]
-        result = {"loss": blackbox.values[c, position, s, 0], "time": blackbox.values[c, position, s, 1],
-                  "epoch": int(blackbox.fidelity_values[position]), "simulated_time": time}
+        result = {
+            "loss": blackbox.values[c, position, s, 0],
+            "time": blackbox.values[c, position, s, 1],
+            "epoch": int(blackbox.fidelity_values[position]),
+            "simulated_time": time,
+        }
         decision = scheduler.on_trial_result(trial["obj"], result)
         trial["next"] = position + 1
         if position == n_fid - 1:
             decision = "COMPLETED"
             free.append(trial["worker"])
         elif decision == "CONTINUE":
-            pending.append([time + elapsed[c, position + 1, s] - elapsed[c, position, s], trial_id, position + 1])
+            pending.append(
+                [
+                    time + elapsed[c, position + 1, s] - elapsed[c, position, s],
+                    trial_id,
+                    position + 1,
+                ]
+            )
         else:
             free.append(trial["worker"])
         rows.append((trial_id, trial["worker"], position, time, decision, result["loss"]))
@@ -91,10 +108,16 @@ def test_engine_matches_brute_force_reference(seed, n_workers, resume_from):
         StopCriterion(max_wallclock_time=budget),
     ).run()
     results = run.results
-    got = list(zip(
-        results["trial_id"], results["worker"], results["fidelity"] - 1, results["simulated_time"],
-        results["decision"].astype(str), results["loss"],
-    ))
+    got = list(
+        zip(
+            results["trial_id"],
+            results["worker"],
+            results["fidelity"] - 1,
+            results["simulated_time"],
+            results["decision"].astype(str),
+            results["loss"],
+        )
+    )
     assert len(got) == len(expected) >= 10
     for got_row, expected_row in zip(got, expected):
         assert got_row[:3] == expected_row[:3]
@@ -108,8 +131,11 @@ def test_engine_matches_brute_force_reference(seed, n_workers, resume_from):
 
 def test_events_are_in_nondecreasing_simulated_time():
     blackbox = random_tabular_blackbox(7)
-    run = Tuner(ScriptedScheduler(40), SimulatorBackend(blackbox, n_workers=5, seed=1),
-                StopCriterion(max_wallclock_time=60.0)).run()
+    run = Tuner(
+        ScriptedScheduler(40),
+        SimulatorBackend(blackbox, n_workers=5, seed=1),
+        StopCriterion(max_wallclock_time=60.0),
+    ).run()
     times = run.results["simulated_time"].to_numpy()
     assert np.all(np.diff(times) >= 0)
     assert times.max() <= 60.0

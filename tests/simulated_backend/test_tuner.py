@@ -52,8 +52,11 @@ class PauseOnceScheduler(TrialScheduler):
 def test_resume_charges_only_remaining_time_or_everything_from_scratch(resume_from):
     blackbox = random_tabular_blackbox(3, n_seeds=1)
     elapsed = blackbox.values[:, :, 0, 1]
-    run = Tuner(PauseOnceScheduler(), SimulatorBackend(blackbox, n_workers=1, resume_from=resume_from),
-                StopCriterion(max_num_trials_finished=2)).run()
+    run = Tuner(
+        PauseOnceScheduler(),
+        SimulatorBackend(blackbox, n_workers=1, resume_from=resume_from),
+        StopCriterion(max_num_trials_finished=2),
+    ).run()
     results = run.results
     trial0 = results[results.trial_id == 0]
     trial1 = results[results.trial_id == 1]
@@ -76,8 +79,11 @@ def test_resume_charges_only_remaining_time_or_everything_from_scratch(resume_fr
 
 def run_scripted(**stop):
     blackbox = random_tabular_blackbox(1)
-    return Tuner(ScriptedScheduler(40, pause=False), SimulatorBackend(blackbox, n_workers=4, seed=0),
-                 StopCriterion(**stop)).run()
+    return Tuner(
+        ScriptedScheduler(40, pause=False),
+        SimulatorBackend(blackbox, n_workers=4, seed=0),
+        StopCriterion(**stop),
+    ).run()
 
 
 def test_stop_after_max_num_results():
@@ -131,23 +137,48 @@ def test_run_ends_when_scheduler_has_nothing_more():
 def test_same_seed_gives_bit_identical_files(tmp_path):
     blackbox = random_tabular_blackbox(5, integer_times=False)
     for name in ("a", "b"):
-        Tuner(ScriptedScheduler(40), SimulatorBackend(blackbox, n_workers=3, seed=11),
-              StopCriterion(max_wallclock_time=50.0), results_dir=tmp_path / name).run()
+        Tuner(
+            ScriptedScheduler(40),
+            SimulatorBackend(blackbox, n_workers=3, seed=11),
+            StopCriterion(max_wallclock_time=50.0),
+            results_dir=tmp_path / name,
+        ).run()
     for file_name in ("results.parquet", "metadata.json"):
-        assert (tmp_path / "a" / file_name).read_bytes() == (tmp_path / "b" / file_name).read_bytes()
-    Tuner(ScriptedScheduler(40), SimulatorBackend(blackbox, n_workers=3, seed=12),
-          StopCriterion(max_wallclock_time=50.0), results_dir=tmp_path / "c").run()
-    assert (tmp_path / "c" / "results.parquet").read_bytes() != (tmp_path / "a" / "results.parquet").read_bytes()
+        assert (tmp_path / "a" / file_name).read_bytes() == (
+            tmp_path / "b" / file_name
+        ).read_bytes()
+    Tuner(
+        ScriptedScheduler(40),
+        SimulatorBackend(blackbox, n_workers=3, seed=12),
+        StopCriterion(max_wallclock_time=50.0),
+        results_dir=tmp_path / "c",
+    ).run()
+    assert (tmp_path / "c" / "results.parquet").read_bytes() != (
+        tmp_path / "a" / "results.parquet"
+    ).read_bytes()
 
 
 def test_results_folder_round_trip_and_columns(tmp_path):
     blackbox = random_tabular_blackbox(2)
-    run = Tuner(ScriptedScheduler(40), SimulatorBackend(blackbox, n_workers=2),
-                StopCriterion(max_wallclock_time=30.0), results_dir=tmp_path, metadata={"method": "scripted"}).run()
+    run = Tuner(
+        ScriptedScheduler(40),
+        SimulatorBackend(blackbox, n_workers=2),
+        StopCriterion(max_wallclock_time=30.0),
+        results_dir=tmp_path,
+        metadata={"method": "scripted"},
+    ).run()
     again = read_run(tmp_path)
     assert again.results.equals(run.results)
     assert list(run.results.columns) == [
-        "trial_id", "worker", "fidelity", "simulated_time", "decision", "loss", "time", "config_x"]
+        "trial_id",
+        "worker",
+        "fidelity",
+        "simulated_time",
+        "decision",
+        "loss",
+        "time",
+        "config_x",
+    ]
     assert again.metadata["method"] == "scripted"
     assert again.metadata["status"] == "completed"
     # objective values are the blackbox's, looked up independently
@@ -158,8 +189,12 @@ def test_results_folder_round_trip_and_columns(tmp_path):
 
 def test_truncated_results_file_is_detected(tmp_path):
     blackbox = random_tabular_blackbox(2)
-    Tuner(ScriptedScheduler(40), SimulatorBackend(blackbox, n_workers=2),
-          StopCriterion(max_wallclock_time=30.0), results_dir=tmp_path).run()
+    Tuner(
+        ScriptedScheduler(40),
+        SimulatorBackend(blackbox, n_workers=2),
+        StopCriterion(max_wallclock_time=30.0),
+        results_dir=tmp_path,
+    ).run()
     data = (tmp_path / "results.parquet").read_bytes()
     (tmp_path / "results.parquet").write_bytes(data[: len(data) // 2])
     with pytest.raises(IncompleteRunError, match="sha256"):
@@ -176,8 +211,12 @@ class ExplodingScheduler(ScriptedScheduler):
 def test_scheduler_error_names_trial_and_keeps_results_on_disk(tmp_path):
     blackbox = random_tabular_blackbox(4)
     with pytest.raises(SchedulerFailure, match="model fit diverged.*trial 4") as info:
-        Tuner(ExplodingScheduler(40), SimulatorBackend(blackbox, n_workers=3),
-              StopCriterion(max_wallclock_time=1e6), results_dir=tmp_path).run()
+        Tuner(
+            ExplodingScheduler(40),
+            SimulatorBackend(blackbox, n_workers=3),
+            StopCriterion(max_wallclock_time=1e6),
+            results_dir=tmp_path,
+        ).run()
     assert info.value.trial_id == 4
     saved = read_run(tmp_path)
     assert saved.metadata["status"] == "failed"
@@ -201,7 +240,9 @@ def test_surrogate_results_are_produced_lazily():
         def on_trial_result(self, trial, result):
             return "STOP" if result["epoch"] == 2 else "CONTINUE"
 
-    run = Tuner(StopAtTwo(), SimulatorBackend(blackbox, n_workers=2), StopCriterion(max_wallclock_time=1e6)).run()
+    run = Tuner(
+        StopAtTwo(), SimulatorBackend(blackbox, n_workers=2), StopCriterion(max_wallclock_time=1e6)
+    ).run()
     assert len(run.results) == 20
     # 2 rows per trial reported, nothing of the remaining 48 epochs computed
     assert blackbox.rows_computed == 20
@@ -224,8 +265,12 @@ class RecordingCallback(TunerCallback):
 
 def test_callbacks_see_every_result():
     callback = RecordingCallback()
-    run = Tuner(ScriptedScheduler(40), SimulatorBackend(random_tabular_blackbox(1), n_workers=2),
-                StopCriterion(max_num_results=25), callbacks=[callback]).run()
+    run = Tuner(
+        ScriptedScheduler(40),
+        SimulatorBackend(random_tabular_blackbox(1), n_workers=2),
+        StopCriterion(max_num_results=25),
+        callbacks=[callback],
+    ).run()
     assert callback.events[0] == "start" and callback.events[-1] == "end"
     assert len(callback.events) == 2 + len(run.results)
 
@@ -233,8 +278,11 @@ def test_callbacks_see_every_result():
 def test_missing_elapsed_time_fails_the_trial_not_the_run():
     blackbox = random_tabular_blackbox(6, n_seeds=1)
     blackbox.values[2, 4, 0, 1] = np.nan
-    run = Tuner(ScriptedScheduler(10, stop_above=2.0, pause=False), SimulatorBackend(blackbox, n_workers=2),
-                StopCriterion(max_wallclock_time=1e6)).run()
+    run = Tuner(
+        ScriptedScheduler(10, stop_above=2.0, pause=False),
+        SimulatorBackend(blackbox, n_workers=2),
+        StopCriterion(max_wallclock_time=1e6),
+    ).run()
     assert run.metadata["failed_trials"] == [2]
     assert run.results[run.results.trial_id == 2].fidelity.max() == 4
 
@@ -252,20 +300,33 @@ def test_metric_not_in_blackbox_lists_objectives():
             self.metric = "accuracy"
 
     with pytest.raises(KeyError, match="no objective 'accuracy'.*'loss', 'time'"):
-        Tuner(WrongMetric(), SimulatorBackend(random_tabular_blackbox(0)), StopCriterion(max_num_results=3))
+        Tuner(
+            WrongMetric(),
+            SimulatorBackend(random_tabular_blackbox(0)),
+            StopCriterion(max_num_results=3),
+        )
 
 
 def test_mode_disagreeing_with_objective():
     scheduler = ScriptedScheduler(5)
     scheduler.mode = "max"
     with pytest.raises(ValueError, match="mode='min'"):
-        Tuner(scheduler, SimulatorBackend(random_tabular_blackbox(0)), StopCriterion(max_num_results=3))
+        Tuner(
+            scheduler,
+            SimulatorBackend(random_tabular_blackbox(0)),
+            StopCriterion(max_num_results=3),
+        )
 
 
 @pytest.mark.parametrize(
     "arguments, message",
-    [({}, "at least one budget"), ({"max_wallclock_time": 0}, "positive"), ({"max_wallclock_time": float("inf")}, "positive"),
-     ({"max_num_results": 0}, "positive integer"), ({"max_num_trials_finished": 2.5}, "positive integer")],
+    [
+        ({}, "at least one budget"),
+        ({"max_wallclock_time": 0}, "positive"),
+        ({"max_wallclock_time": float("inf")}, "positive"),
+        ({"max_num_results": 0}, "positive integer"),
+        ({"max_num_trials_finished": 2.5}, "positive integer"),
+    ],
 )
 def test_budgets_that_cannot_be_reached(arguments, message):
     with pytest.raises(ValueError, match=message):
@@ -278,14 +339,22 @@ def test_protocol_violations_are_named():
             return TrialSuggestion.resume(99)
 
     with pytest.raises(SchedulerFailure, match="resume trial 99, which is unknown"):
-        Tuner(ResumesUnknown(5), SimulatorBackend(random_tabular_blackbox(0)), StopCriterion(max_num_results=3)).run()
+        Tuner(
+            ResumesUnknown(5),
+            SimulatorBackend(random_tabular_blackbox(0)),
+            StopCriterion(max_num_results=3),
+        ).run()
 
     class BadDecision(ScriptedScheduler):
         def on_trial_result(self, trial, result):
             return "MAYBE"
 
     with pytest.raises(SchedulerFailure, match="'MAYBE'"):
-        Tuner(BadDecision(5), SimulatorBackend(random_tabular_blackbox(0)), StopCriterion(max_num_results=3)).run()
+        Tuner(
+            BadDecision(5),
+            SimulatorBackend(random_tabular_blackbox(0)),
+            StopCriterion(max_num_results=3),
+        ).run()
 
 
 def test_off_grid_config_from_scheduler_is_a_clear_failure():
@@ -294,12 +363,20 @@ def test_off_grid_config_from_scheduler_is_a_clear_failure():
             return TrialSuggestion.start({"x": 1000})
 
     with pytest.raises(SchedulerFailure, match="not on the grid"):
-        Tuner(OffGrid(5), SimulatorBackend(random_tabular_blackbox(0)), StopCriterion(max_num_results=3)).run()
+        Tuner(
+            OffGrid(5),
+            SimulatorBackend(random_tabular_blackbox(0)),
+            StopCriterion(max_num_results=3),
+        ).run()
 
 
 def test_metadata_has_no_real_time_and_names_the_run(tmp_path):
-    Tuner(ScriptedScheduler(5), SimulatorBackend(random_tabular_blackbox(0), n_workers=2, seed=3),
-          StopCriterion(max_num_results=10), results_dir=tmp_path).run()
+    Tuner(
+        ScriptedScheduler(5),
+        SimulatorBackend(random_tabular_blackbox(0), n_workers=2, seed=3),
+        StopCriterion(max_num_results=10),
+        results_dir=tmp_path,
+    ).run()
     metadata = json.loads((tmp_path / "metadata.json").read_text())
     assert metadata["benchmark"] == "random-0"
     assert metadata["seed"] == 3 and metadata["n_workers"] == 2
