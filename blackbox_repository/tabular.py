@@ -78,7 +78,8 @@ class TabularBlackbox(Blackbox):
 
     def configuration(self, config_index: int) -> dict[str, Any]:
         """Row ``config_index`` as a plain dict (inactive hyperparameters left out)."""
-        row = self.configurations.iloc[int(config_index)]
+        position = int(config_index)  # column by column: a row Series would upcast ints to floats
+        row = {name: self.configurations[name].iat[position] for name in self.configurations.columns}
         return {k: v for k, v in ((k, native(v)) for k, v in row.items()) if v is not None}
 
     def _key(self, config: Mapping[str, Any]) -> tuple:

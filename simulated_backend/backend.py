@@ -94,6 +94,7 @@ class SimulatorBackend:
         self._offsets: list[float] = []
         self._next_position: list[int] = []
         self._pending_rows: list[list[float] | None] = []
+        self._pending_times: list[float] = []
 
     # ---------------------------------------------------------------- workers and trials
     @property
@@ -131,6 +132,7 @@ class SimulatorBackend:
         self._offsets.append(self.clock.now)
         self._next_position.append(0)
         self._pending_rows.append(None)
+        self._pending_times.append(0.0)
         return self.schedule_next(trial_id)
 
     def resume_trial(self, trial_id: int, config: Mapping[str, Any] | None = None) -> bool:
@@ -153,7 +155,20 @@ class SimulatorBackend:
 
     def schedule_next(self, trial_id: int) -> bool:
         """Put the trial's next result on the event heap; ``False`` if its time is missing (NaN)."""
+        if not self.prepare_next(trial_id):
+            return False
+        self.push_prepared(trial_id)
+        return True
+
+    def prepare_next(self, trial_id: int) -> bool:
+        """Compute the trial's next result and its report time; ``False`` if there is none.
+
+        There is none after the max fidelity, or when the blackbox has no elapsed time (NaN)
+        for the next fidelity: the recorded run ended there.
+        """
         position = self._next_position[trial_id]
+        if position > self.last_fidelity_index:
+            return False
         row = self._curves[trial_id][position].tolist()
         time = self._offsets[trial_id] + row[self.elapsed_index]
         if math.isnan(time):
@@ -161,8 +176,12 @@ class SimulatorBackend:
         if time < self.clock.now:  # a decreasing recorded time never moves the clock backwards
             time = self.clock.now
         self._pending_rows[trial_id] = row
-        heapq.heappush(self._events, (time, trial_id))
+        self._pending_times[trial_id] = time
         return True
+
+    def push_prepared(self, trial_id: int) -> None:
+        """Start waiting for the result computed by :meth:`prepare_next`."""
+        heapq.heappush(self._events, (self._pending_times[trial_id], trial_id))
 
     def next_event_time(self) -> float | None:
         """Simulated time of the earliest pending result, or ``None`` if nothing runs."""
@@ -176,12 +195,13 @@ class SimulatorBackend:
         time, trial_id = heapq.heappop(self._events)
         position = self._next_position[trial_id]
         self._next_position[trial_id] = position + 1
-        return time, trial_id, position, self._pending_rows[trial_id]
+        row = self._pending_rows[trial_id]
+        self._pending_rows[trial_id] = None
+        return time, trial_id, position, row
 
     def release_worker(self, trial_id: int) -> None:
         """The trial stopped, paused, completed or failed: its worker is free at once."""
         heapq.heappush(self._free_workers, self.workers[trial_id])
-        self._pending_rows[trial_id] = None
 
     def drop_running(self) -> list[int]:
         """End of run: forget the pending results of running trials; returns their ids."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from array import array
 import platform
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,11 +68,12 @@ class ResultRecorder:
     def __init__(self, blackbox: Blackbox) -> None:
         self.blackbox = blackbox
         self.gather_from_table = isinstance(blackbox, TabularBlackbox)
-        self.trial_ids: list[int] = []
-        self.workers: list[int] = []
-        self.positions: list[int] = []
-        self.times: list[float] = []
-        self.decisions: list[int] = []
+        # typed arrays: 8 bytes a value instead of a Python object, read by numpy without a copy
+        self.trial_ids = array("q")
+        self.workers = array("q")
+        self.positions = array("q")
+        self.times = array("d")
+        self.decisions = array("b")
         self.rows: list[list[float]] = []  # only for blackboxes that are not tabular
 
     def __len__(self) -> int:
@@ -84,15 +86,15 @@ class ResultRecorder:
         seed_indices: list[int],
     ) -> pa.Table:
         blackbox = self.blackbox
-        trial_ids = np.asarray(self.trial_ids, dtype=np.int64)
-        positions = np.asarray(self.positions, dtype=np.int64)
+        trial_ids = np.frombuffer(self.trial_ids, dtype=np.int64)
+        positions = np.frombuffer(self.positions, dtype=np.int64)
         columns: dict[str, Any] = {
             "trial_id": trial_ids,
-            "worker": np.asarray(self.workers, dtype=np.int64),
+            "worker": np.frombuffer(self.workers, dtype=np.int64),
             "fidelity": np.asarray(blackbox.fidelity_values)[positions],
-            "simulated_time": np.asarray(self.times, dtype=np.float64),
+            "simulated_time": np.frombuffer(self.times, dtype=np.float64),
             "decision": pa.DictionaryArray.from_arrays(
-                pa.array(np.asarray(self.decisions, dtype=np.int8)), pa.array(DECISIONS)
+                pa.array(np.frombuffer(self.decisions, dtype=np.int8)), pa.array(DECISIONS)
             ),
         }
         n_objectives = len(blackbox.objective_names)

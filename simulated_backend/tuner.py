@@ -160,6 +160,7 @@ class Tuner:
         workers = backend.workers
         on_result, on_complete = scheduler.on_trial_result, scheduler.on_trial_complete
         advance_clock = self.simulator_callback.advance_clock
+        prepare_next, push_prepared = backend.prepare_next, backend.push_prepared
         result_callbacks = [
             c.on_trial_result
             for c in self.callbacks
@@ -196,12 +197,14 @@ class Tuner:
             time, trial_id, position, row = backend.pop_event()
             current[0] = trial_id
             trial = trials[trial_id]
+            # a trial completes at the max fidelity, or where its recorded curve ends
+            is_last = position == last_position or not prepare_next(trial_id)
             result = dict(zip(names, row))
             result[fidelity_name] = fidelity_values[position]
             result["simulated_time"] = time
             decision = on_result(trial, result)
             # 3. apply the decision
-            if position == last_position:
+            if is_last:
                 code = _COMPLETED
                 trial_status[trial_id] = COMPLETED
                 backend.release_worker(trial_id)
@@ -209,8 +212,7 @@ class Tuner:
                 n_finished += 1
             elif decision == "CONTINUE":
                 code = _CONTINUE
-                if not backend.schedule_next(trial_id):
-                    n_finished += self._fail_trial(trial_id)
+                push_prepared(trial_id)
             elif decision == "PAUSE":
                 code = _PAUSE
                 trial_status[trial_id] = PAUSED

@@ -244,8 +244,9 @@ def test_surrogate_results_are_produced_lazily():
         StopAtTwo(), SimulatorBackend(blackbox, n_workers=2), StopCriterion(max_wallclock_time=1e6)
     ).run()
     assert len(run.results) == 20
-    # 2 rows per trial reported, nothing of the remaining 48 epochs computed
-    assert blackbox.rows_computed == 20
+    # per trial: 2 rows reported + 1 looked ahead (to know whether the curve goes on);
+    # nothing of the remaining 47 epochs is computed
+    assert blackbox.rows_computed == 30
     np.testing.assert_allclose(run.results.loss.iloc[:2].to_numpy(), [0.01, 0.02])
 
 
@@ -275,16 +276,31 @@ def test_callbacks_see_every_result():
     assert len(callback.events) == 2 + len(run.results)
 
 
-def test_missing_elapsed_time_fails_the_trial_not_the_run():
+def test_curve_ending_early_completes_the_trial_at_its_last_recorded_fidelity():
     blackbox = random_tabular_blackbox(6, n_seeds=1)
-    blackbox.values[2, 4, 0, 1] = np.nan
+    blackbox.values[2, 4:, 0, 1] = np.nan  # the recorded run of config 2 ended after epoch 4
     run = Tuner(
         ScriptedScheduler(10, stop_above=2.0, pause=False),
         SimulatorBackend(blackbox, n_workers=2),
         StopCriterion(max_wallclock_time=1e6),
     ).run()
-    assert run.metadata["failed_trials"] == [2]
-    assert run.results[run.results.trial_id == 2].fidelity.max() == 4
+    trial2 = run.results[run.results.trial_id == 2]
+    assert list(trial2.fidelity) == [1, 2, 3, 4]
+    assert trial2.decision.astype(str).iloc[-1] == "COMPLETED"
+    assert run.metadata["failed_trials"] == []
+
+
+def test_trial_without_any_recorded_time_fails_and_the_run_goes_on():
+    blackbox = random_tabular_blackbox(6, n_seeds=1)
+    blackbox.values[3, :, 0, 1] = np.nan
+    run = Tuner(
+        ScriptedScheduler(10, stop_above=2.0, pause=False),
+        SimulatorBackend(blackbox, n_workers=2),
+        StopCriterion(max_wallclock_time=1e6),
+    ).run()
+    assert run.metadata["failed_trials"] == [3]
+    assert 3 not in set(run.results.trial_id)
+    assert run.results.trial_id.nunique() == 9
 
 
 @pytest.mark.parametrize("n_workers", [0, -1, 1.5, True])
