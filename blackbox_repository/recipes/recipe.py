@@ -15,11 +15,14 @@ class RawFile:
 
     ``path`` is where the file sits below the recipe's raw folder, and also below a local
     raw-data folder (``SIMTUNE_RAW_DATA_DIR``) that already holds the originals.
+    ``sha256`` ``None`` means no checksum is published: the file is trusted on first
+    download and checked against the sha256 recorded then on every later use (see
+    ``raw_files.py``).
     """
 
     path: str
     url: str
-    sha256: str
+    sha256: str | None
 
 
 @dataclass(frozen=True)
