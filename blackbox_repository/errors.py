@@ -56,3 +56,7 @@ class S3MirrorError(BlackboxError):
 
 class ConversionError(BlackboxError):
     """Raw benchmark files that do not have the format a recipe expects."""
+
+
+class MissingDependencyError(BlackboxError, ImportError):
+    """An optional dependency (e.g. onnxruntime) that a blackbox kind needs is not installed."""

@@ -19,6 +19,7 @@ import hashlib
 import importlib
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -36,17 +37,31 @@ METADATA_FILE = "metadata.json"
 CONFIGURATIONS_FILE = "configurations.parquet"
 OBJECTIVES_FILE = "objectives.parquet"
 INDEX_COLUMNS = ("config_index", "fidelity", "seed")
+ROW_GROUP_SIZE = 1 << 20  # rows; reads go one row group at a time to bound memory
+REQUIRED_METADATA_FIELDS = (
+    "format_version",
+    "kind",
+    "name",
+    "configuration_space",
+    "fidelity",
+    "seeds",
+    "objectives",
+    "elapsed_time_objective",
+    "files",
+)
 
 # kind -> "module:function" reading a blackbox of that kind from (folder, metadata, common
 # keyword arguments). Resolved lazily so that optional dependencies (onnxruntime) load only
 # for the kinds that need them.
 KIND_READERS: dict[str, str] = {
     "tabular": "blackbox_repository.file_format:read_tabular_data",
+    "yahpo-onnx": "blackbox_repository.yahpo_surrogate:read_yahpo_data",
 }
 # kind -> "module:function" writing the data files of a blackbox of that kind into a folder
 # and returning extra metadata fields.
 KIND_WRITERS: dict[str, str] = {
     "tabular": "blackbox_repository.file_format:write_tabular_data",
+    "yahpo-onnx": "blackbox_repository.yahpo_surrogate:write_yahpo_data",
 }
 
 
@@ -131,7 +146,7 @@ def write_tabular_data(blackbox: TabularBlackbox, directory: Path) -> dict[str, 
     if clash:
         raise ValueError(f"objective names {sorted(clash)} clash with the index columns {INDEX_COLUMNS}; rename them")
     configurations = pa.Table.from_pandas(blackbox.configurations, preserve_index=False)
-    pq.write_table(configurations, directory / CONFIGURATIONS_FILE)
+    _write_parquet_durably(configurations, directory / CONFIGURATIONS_FILE)
     n_configs, n_fidelities, n_seeds, n_objectives = blackbox.values.shape
     n_rows = n_configs * n_fidelities * n_seeds
     columns = {
@@ -142,12 +157,23 @@ def write_tabular_data(blackbox: TabularBlackbox, directory: Path) -> dict[str, 
     flat = blackbox.values.reshape(n_rows, n_objectives)
     for k, name in enumerate(blackbox.objective_names):
         columns[name] = np.ascontiguousarray(flat[:, k])
-    path = directory / OBJECTIVES_FILE
+    # Dictionary encoding pays for the repetitive index columns only; on float objectives
+    # it rarely helps and doubles the decoding time of every load.
+    _write_parquet_durably(
+        pa.table(columns),
+        directory / OBJECTIVES_FILE,
+        compression="snappy",
+        use_dictionary=list(INDEX_COLUMNS),
+        row_group_size=ROW_GROUP_SIZE,
+    )
+    return {"n_configurations": n_configs, "values_dtype": str(blackbox.values.dtype)}
+
+
+def _write_parquet_durably(table: pa.Table, path: Path, **options: Any) -> None:
     with open(path, "wb") as stream:
-        pq.write_table(pa.table(columns), stream, compression="snappy", row_group_size=1 << 20)
+        pq.write_table(table, stream, **options)
         stream.flush()
         os.fsync(stream.fileno())
-    return {"n_configurations": n_configs, "values_dtype": str(blackbox.values.dtype)}
 
 
 # --------------------------------------------------------------------- reading
@@ -160,12 +186,22 @@ def read_metadata(directory: Path | str) -> dict[str, Any]:
         raise CorruptBlackboxError(f"{path} is missing: {directory} is not a complete blackbox entry") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise CorruptBlackboxError(f"{path} is not valid JSON ({error}); the entry is corrupt") from None
+    if not isinstance(metadata, dict):
+        raise CorruptBlackboxError(f"{path} is not a JSON object; the entry is corrupt")
     version = metadata.get("format_version")
     if version != FORMAT_VERSION:
         raise CorruptBlackboxError(
             f"{path} has format version {version!r}; this simtune reads version {FORMAT_VERSION}. "
-            "Re-convert the blackbox (simtune blackbox convert NAME) or upgrade simtune"
+            "Re-convert the blackbox (simtune blackbox convert NAME --force) or upgrade simtune"
         )
+    missing = [field for field in REQUIRED_METADATA_FIELDS if field not in metadata]
+    if missing:
+        raise CorruptBlackboxError(
+            f"{path} lacks the fields {missing}; the entry is corrupt: delete it or let "
+            "load_blackbox fetch it again"
+        )
+    if not isinstance(metadata["files"], dict):
+        raise CorruptBlackboxError(f"{path}: 'files' must map file names to their sha256 and size")
     return metadata
 
 
@@ -208,8 +244,6 @@ def read_blackbox(directory: Path | str, *, verify: bool = True) -> Blackbox:
     """
     directory = Path(directory)
     metadata = read_metadata(directory)
-    if verify:
-        verify_files(directory, metadata)
     reader = KIND_READERS.get(metadata.get("kind"))
     if reader is None:
         raise CorruptBlackboxError(
@@ -217,26 +251,50 @@ def read_blackbox(directory: Path | str, *, verify: bool = True) -> Blackbox:
             f"known kinds: {sorted(KIND_READERS)}"
         )
     try:
-        return _resolve(reader)(directory, metadata, common_arguments(metadata))
-    except (pa.ArrowException, OSError, KeyError, ValueError) as error:
+        if not verify:
+            return _resolve(reader)(directory, metadata, common_arguments(metadata))
+        # Hash the files in a second thread while the first one parses them (hashlib and
+        # pyarrow both release the GIL): a verified load costs about what a plain one does.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            verification = pool.submit(verify_files, directory, metadata)
+            try:
+                blackbox = _resolve(reader)(directory, metadata, common_arguments(metadata))
+            except BaseException:
+                verification.result()  # a bad checksum explains a failed read best
+                raise
+            verification.result()
+            return blackbox
+    except (pa.ArrowException, OSError, KeyError, ValueError, TypeError) as error:
         raise CorruptBlackboxError(f"cannot read blackbox entry {directory}: {error}") from error
 
 
-def read_tabular_data(directory: Path, metadata: dict[str, Any], arguments: dict[str, Any]) -> TabularBlackbox:
-    """Read the Parquet files of a tabular entry into a dense numpy array."""
+def read_tabular_data(
+    directory: Path, metadata: dict[str, Any], arguments: dict[str, Any]
+) -> TabularBlackbox:
+    """Read the Parquet files of a tabular entry into a dense numpy array.
+
+    The objectives are read one row group at a time straight into the array, so the peak
+    memory is the array plus one row group, not twice the table.
+    """
     configurations = pq.read_table(directory / CONFIGURATIONS_FILE).to_pandas()
     objective_names = [o.name for o in arguments["objectives"]]
-    table = pq.read_table(directory / OBJECTIVES_FILE, columns=objective_names, memory_map=True)
+    objectives = pq.ParquetFile(directory / OBJECTIVES_FILE, pre_buffer=False)
     n_configs = metadata["n_configurations"]
     n_fidelities = len(arguments["fidelity_values"])
     n_seeds = len(arguments["seeds"])
-    if table.num_rows != n_configs * n_fidelities * n_seeds:
+    n_rows = objectives.metadata.num_rows
+    if n_rows != n_configs * n_fidelities * n_seeds:
         raise CorruptBlackboxError(
-            f"{directory / OBJECTIVES_FILE} has {table.num_rows} rows, expected "
+            f"{directory / OBJECTIVES_FILE} has {n_rows} rows, expected "
             f"{n_configs} x {n_fidelities} x {n_seeds}"
         )
-    values = np.empty((table.num_rows, len(objective_names)), dtype=np.dtype(metadata["values_dtype"]))
-    for k, name in enumerate(objective_names):
-        values[:, k] = table.column(name).to_numpy()
+    values = np.empty((n_rows, len(objective_names)), dtype=np.dtype(metadata["values_dtype"]))
+    start = 0
+    for group in range(objectives.num_row_groups):
+        table = objectives.read_row_group(group, columns=objective_names)
+        stop = start + table.num_rows
+        for k, name in enumerate(objective_names):
+            values[start:stop, k] = table.column(name).to_numpy()
+        start = stop
     values = values.reshape(n_configs, n_fidelities, n_seeds, len(objective_names))
     return TabularBlackbox(configurations=configurations, values=values, **arguments)
