@@ -1,10 +1,52 @@
-"""Schedulers behind one protocol (see :mod:`simulated_backend.schedulers.protocol`)."""
+"""Schedulers behind one protocol (see :mod:`simulated_backend.schedulers.protocol`).
 
+One module per algorithm; shared machinery in ``asynchronous_brackets`` (ASHA and
+asynchronous Hyperband), ``synchronous_brackets`` (successive halving and Hyperband),
+``rung_levels``/``hyperband_brackets`` (levels on a fidelity grid) and ``rungs``
+(O(log n) rung bookkeeping). See ``docs/schedulers.md``.
+"""
+
+from simulated_backend.schedulers.asha import ASHA
+from simulated_backend.schedulers.async_hyperband import AsynchronousHyperband
+from simulated_backend.schedulers.bohb import BOHB, KernelDensitySearcher
+from simulated_backend.schedulers.hyperband import Hyperband
+from simulated_backend.schedulers.hyperband_brackets import (
+    Bracket,
+    BracketStage,
+    hyperband_brackets,
+)
 from simulated_backend.schedulers.protocol import (
     SchedulerDecision,
     Trial,
     TrialScheduler,
     TrialSuggestion,
 )
+from simulated_backend.schedulers.random_search import RandomSearch
+from simulated_backend.schedulers.rung_levels import RungSettings, asha_rung_settings, snap_to_grid
+from simulated_backend.schedulers.search_space import Dimension, SearchSpace
+from simulated_backend.schedulers.searchers import ConfigSearcher, RandomSearcher
+from simulated_backend.schedulers.successive_halving import SuccessiveHalving
 
-__all__ = ["SchedulerDecision", "Trial", "TrialScheduler", "TrialSuggestion"]
+__all__ = [
+    "ASHA",
+    "AsynchronousHyperband",
+    "BOHB",
+    "Bracket",
+    "BracketStage",
+    "ConfigSearcher",
+    "Dimension",
+    "Hyperband",
+    "KernelDensitySearcher",
+    "RandomSearch",
+    "RandomSearcher",
+    "RungSettings",
+    "SchedulerDecision",
+    "SearchSpace",
+    "SuccessiveHalving",
+    "Trial",
+    "TrialScheduler",
+    "TrialSuggestion",
+    "asha_rung_settings",
+    "hyperband_brackets",
+    "snap_to_grid",
+]

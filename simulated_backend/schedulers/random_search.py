@@ -1,0 +1,68 @@
+"""Random search: every trial runs to the maximum fidelity with a random configuration."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from simulated_backend.schedulers.protocol import (
+    SchedulerDecision,
+    Trial,
+    TrialScheduler,
+    TrialSuggestion,
+)
+from simulated_backend.schedulers.scheduler_arguments import (
+    check_search_space,
+    check_seed,
+    points_metadata,
+    random_streams,
+)
+from simulated_backend.schedulers.search_space import SearchSpace
+from simulated_backend.schedulers.searchers import RandomSearcher
+
+
+class RandomSearch(TrialScheduler):
+    """Uniformly random configurations, each trained to the maximum fidelity.
+
+    ``points_to_evaluate`` are started first, in order. On a finite search space each
+    candidate is suggested at most once; when all were, ``suggest`` returns ``None`` and
+    :attr:`exhausted` is True.
+
+    Example:
+        >>> rs = RandomSearch(SearchSpace.from_blackbox(bb), "valid_error", "min")  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        search_space: SearchSpace,
+        metric: str,
+        mode: str,
+        seed: int = 0,
+        points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(metric, mode)
+        self.search_space = check_search_space(search_space)
+        self.seed = check_seed(seed)
+        (rng,) = random_streams(self.seed, 1)
+        self.searcher = RandomSearcher(search_space, rng, points_to_evaluate)
+        self._points_to_evaluate = points_metadata(points_to_evaluate)
+
+    @property
+    def exhausted(self) -> bool:
+        """True when every candidate of a finite search space was suggested."""
+        return self.searcher.exhausted
+
+    def suggest(self) -> TrialSuggestion | None:
+        config = self.searcher.next_config()
+        return None if config is None else TrialSuggestion.start(config)
+
+    def on_trial_result(self, trial: Trial, result: dict[str, Any]) -> str:
+        return SchedulerDecision.CONTINUE
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            **super().metadata(),
+            "seed": self.seed,
+            "points_to_evaluate": self._points_to_evaluate,
+            "search_space": self.search_space.metadata(),
+        }

@@ -1,0 +1,306 @@
+"""What a scheduler may suggest: any configuration of a ConfigSpace, or one of a finite grid.
+
+A :class:`SearchSpace` wraps a ``ConfigSpace.ConfigurationSpace`` and, for tabular
+blackboxes, the finite list of candidate configurations the blackbox recorded. It samples
+configurations deterministically from a ``numpy.random.Generator``, draws candidates
+without replacement, and encodes configurations as numeric vectors for model-based
+searchers (BOHB's kernel density estimators).
+
+Encoding (``encode``): one column per hyperparameter, in ``hyperparameter_names`` order,
+as described in :mod:`~simulated_backend.schedulers.hyperparameter_encoding` (numeric
+values in [0, 1] on their (log) scale, categorical values as their index, inactive NaN).
+
+``dimensions`` tells, per column, its kind and cardinality, so a density model can use a
+categorical kernel where it should.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from ConfigSpace import Configuration, ConfigurationSpace
+from ConfigSpace.util import deactivate_inactive_hyperparameters
+
+from blackbox_repository.blackbox import native, native_config
+from simulated_backend.schedulers.hyperparameter_encoding import (
+    CATEGORICAL,
+    NUMERIC,
+    ORDINAL,
+    Dimension,
+    HyperparameterCodec,
+)
+
+__all__ = ["CATEGORICAL", "NUMERIC", "ORDINAL", "Dimension", "SearchSpace"]
+
+
+class _CandidateTable:
+    """The immutable part of a finite search space, shared by all copies of one SearchSpace."""
+
+    def __init__(self, candidates: pd.DataFrame, names: Sequence[str]) -> None:
+        self.columns = [candidates[name].tolist() for name in names]
+        self.names = tuple(names)
+        self.size = len(candidates)
+        self.encoded: np.ndarray | None = None
+        self._positions: dict[tuple, int] | None = None
+
+    def config(self, index: int) -> dict[str, Any]:
+        values = ((name, native(column[index])) for name, column in zip(self.names, self.columns))
+        return {name: value for name, value in values if value is not None}
+
+    def position_of(self, key: tuple) -> int | None:
+        if self._positions is None:
+            rows = zip(*self.columns)
+            self._positions = {tuple(native(v) for v in row): i for i, row in enumerate(rows)}
+        return self._positions.get(key)
+
+
+class SearchSpace:
+    """The configurations a scheduler may suggest.
+
+    Args:
+        configuration_space: the ConfigSpace search space (it is copied, never reseeded).
+        candidates: optional finite list of configurations (one column per hyperparameter,
+            inactive values NaN/None), e.g. the rows of a tabular blackbox. When given, only
+            these are suggested, each at most once.
+
+    Sampling state (which candidates were drawn) belongs to one SearchSpace object;
+    schedulers draw from their own :meth:`fresh` copy, so one SearchSpace can be shared.
+
+    Example:
+        >>> space = SearchSpace(ConfigurationSpace({"lr": (1e-4, 1e-1)}))
+        >>> configs = space.sample(np.random.default_rng(0), 2)
+        >>> sorted(configs[0])
+        ['lr']
+    """
+
+    def __init__(
+        self, configuration_space: ConfigurationSpace, candidates: pd.DataFrame | None = None
+    ) -> None:
+        if not isinstance(configuration_space, ConfigurationSpace):
+            raise TypeError(
+                "configuration_space must be a ConfigSpace.ConfigurationSpace, got "
+                f"{type(configuration_space).__name__}"
+            )
+        if len(configuration_space) == 0:
+            raise ValueError("configuration_space has no hyperparameters; add at least one")
+        self.configuration_space = configuration_space
+        self._sampling_space = copy.deepcopy(configuration_space)
+        self.hyperparameter_names: tuple[str, ...] = tuple(configuration_space.keys())
+        self._codecs = [
+            HyperparameterCodec(configuration_space[name]) for name in self.hyperparameter_names
+        ]
+        self.dimensions: tuple[Dimension, ...] = tuple(c.dimension for c in self._codecs)
+        self._table: _CandidateTable | None = None
+        if candidates is not None:
+            self._table = self._make_table(candidates)
+        self._reset_draws()
+
+    # ------------------------------------------------------------------ construction
+    def _make_table(self, candidates: pd.DataFrame) -> _CandidateTable:
+        if not isinstance(candidates, pd.DataFrame):
+            raise TypeError(
+                f"candidates must be a pandas DataFrame, got {type(candidates).__name__}"
+            )
+        names = list(self.hyperparameter_names)
+        missing = [n for n in names if n not in candidates.columns]
+        extra = [c for c in candidates.columns if c not in names]
+        if missing or extra:
+            raise ValueError(
+                "candidates must have one column per hyperparameter of the configuration "
+                f"space; missing {missing}, unexpected {extra}"
+            )
+        if len(candidates) == 0:
+            raise ValueError("candidates is empty; give at least one configuration or None")
+        return _CandidateTable(candidates, names)
+
+    @classmethod
+    def from_blackbox(cls, blackbox: Any, restrict_to_grid: bool | None = None) -> SearchSpace:
+        """The search space of ``blackbox``.
+
+        Tabular blackboxes give their recorded configurations as candidates (the engine
+        can only replay those); surrogate blackboxes give their ConfigSpace.
+        ``restrict_to_grid=False`` on a tabular blackbox samples from its ConfigSpace
+        instead, which only works if every sampled configuration is on the grid.
+        """
+        from blackbox_repository.tabular import TabularBlackbox
+
+        is_tabular = isinstance(blackbox, TabularBlackbox)
+        if restrict_to_grid is None:
+            restrict_to_grid = is_tabular
+        if restrict_to_grid and not is_tabular:
+            raise ValueError(
+                f"restrict_to_grid=True needs a tabular blackbox, but {blackbox.name!r} is "
+                f"{getattr(blackbox, 'kind', type(blackbox).__name__)}; it has no grid of "
+                "configurations, use restrict_to_grid=None or False"
+            )
+        candidates = blackbox.configurations if restrict_to_grid else None
+        return cls(blackbox.configuration_space, candidates)
+
+    def fresh(self) -> SearchSpace:
+        """A copy with no candidates drawn yet (shares the immutable parts)."""
+        other = copy.copy(self)
+        other._sampling_space = copy.deepcopy(self.configuration_space)
+        other._reset_draws()
+        return other
+
+    def _reset_draws(self) -> None:
+        n = self._table.size if self._table is not None else 0
+        self._pool = np.arange(n, dtype=np.int64)  # remaining candidates in pool[:n_remaining]
+        self._pool_position = np.arange(n, dtype=np.int64)
+        self._n_remaining = n
+
+    # ------------------------------------------------------------------ finite grid
+    @property
+    def is_finite(self) -> bool:
+        """Whether suggestions come from a finite list of candidates."""
+        return self._table is not None
+
+    @property
+    def n_candidates(self) -> int | None:
+        """Number of candidate configurations, or ``None`` for a ConfigSpace without grid."""
+        return self._table.size if self._table is not None else None
+
+    @property
+    def n_remaining(self) -> int | None:
+        """Candidates not drawn yet (``None`` for a space without grid)."""
+        return self._n_remaining if self._table is not None else None
+
+    @property
+    def exhausted(self) -> bool:
+        """True once every candidate was drawn (never for a space without grid)."""
+        return self._table is not None and self._n_remaining == 0
+
+    def candidate(self, index: int) -> dict[str, Any]:
+        """Candidate ``index`` as a plain dict (inactive hyperparameters left out)."""
+        return self._require_table().config(int(index))
+
+    def candidate_encodings(self) -> np.ndarray:
+        """The encoding of every candidate, shape (n_candidates, d), computed once."""
+        table = self._require_table()
+        if table.encoded is None:
+            table.encoded = np.column_stack(
+                [codec.encode(column) for codec, column in zip(self._codecs, table.columns)]
+            )
+        return table.encoded
+
+    def peek(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Up to ``n`` distinct random candidate indices not drawn yet, without drawing them."""
+        self._require_table()
+        m = min(int(n), self._n_remaining)
+        positions = rng.choice(self._n_remaining, size=m, replace=False)
+        return self._pool[positions].copy()
+
+    def take(self, index: int) -> dict[str, Any]:
+        """Draw candidate ``index`` (it is not suggested again); error if already drawn."""
+        self._require_table()
+        index = int(index)
+        position = int(self._pool_position[index])
+        if position >= self._n_remaining:
+            raise ValueError(f"candidate {index} was already drawn from this search space")
+        self._remove_position(position)
+        return self._table.config(index)
+
+    def index_of(self, config: Mapping[str, Any]) -> int:
+        """Position of ``config`` among the candidates; ValueError if it is not one."""
+        table = self._require_table()
+        key = tuple(native(config.get(name)) for name in self.hyperparameter_names)
+        position = table.position_of(key)
+        if position is None:
+            raise ValueError(
+                f"configuration {dict(config)} is not one of the {table.size} candidates of "
+                "this search space; give one of its rows (search_space.candidate(i))"
+            )
+        return position
+
+    def _remove_position(self, position: int) -> None:
+        last = self._n_remaining - 1
+        pool, where = self._pool, self._pool_position
+        moved, removed = pool[last], pool[position]
+        pool[position], pool[last] = moved, removed
+        where[moved], where[removed] = position, last
+        self._n_remaining = last
+
+    def _require_table(self) -> _CandidateTable:
+        if self._table is None:
+            raise ValueError(
+                "this search space has no finite list of candidates; build it with "
+                "candidates=... or SearchSpace.from_blackbox(tabular_blackbox)"
+            )
+        return self._table
+
+    # ------------------------------------------------------------------ sampling
+    def sample(self, rng: np.random.Generator, n: int) -> list[dict[str, Any]]:
+        """``n`` random configurations as plain-Python dicts, deterministic given ``rng``.
+
+        Finite spaces draw candidates without replacement: once exhausted, fewer than ``n``
+        (possibly none) come back and :attr:`exhausted` is True.
+        """
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
+            raise ValueError(f"n must be a non-negative integer, got {n!r}")
+        n = int(n)
+        if self._table is not None:
+            drawn = []
+            for _ in range(min(n, self._n_remaining)):
+                position = int(rng.integers(self._n_remaining))
+                index = int(self._pool[position])
+                self._remove_position(position)
+                drawn.append(self._table.config(index))
+            return drawn
+        if n == 0:
+            return []
+        # ConfigSpace samples with its own RandomState: seed our private copy from rng
+        self._sampling_space.seed(int(rng.integers(2**31 - 1)))
+        if n == 1:  # ConfigSpace 1.2 deprecates size=1 (it returns one Configuration)
+            sampled = [self._sampling_space.sample_configuration()]
+        else:
+            sampled = self._sampling_space.sample_configuration(size=n)
+        return [native_config(dict(config)) for config in sampled]
+
+    # ------------------------------------------------------------------ encoding
+    def encode(self, configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Numeric matrix (len(configs), d) of ``configs`` (see the module docstring)."""
+        if len(configs) == 0:
+            return np.empty((0, len(self._codecs)))
+        columns = [
+            codec.encode([config.get(codec.name) for config in configs]) for codec in self._codecs
+        ]
+        return np.column_stack(columns)
+
+    def decode(self, vector: Sequence[float]) -> dict[str, Any] | None:
+        """The configuration nearest to encoded ``vector``, inactive values dropped.
+
+        Returns ``None`` if the configuration violates a forbidden clause of the space.
+        """
+        values = {codec.name: codec.decode(x) for codec, x in zip(self._codecs, vector)}
+        try:
+            config = deactivate_inactive_hyperparameters(values, self.configuration_space)
+        except ValueError:  # ConfigSpace's ForbiddenValueError / IllegalValueError
+            return None
+        return native_config(dict(config))
+
+    def validate(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """A plain copy of ``config`` if it belongs to the space; ValueError otherwise."""
+        if self._table is not None:
+            return self._table.config(self.index_of(config))
+        try:
+            Configuration(self.configuration_space, values=dict(config))
+        except (ValueError, KeyError) as error:
+            raise ValueError(
+                f"configuration {dict(config)} is not valid in the search space: {error}"
+            ) from None
+        return native_config(config)
+
+    def metadata(self) -> dict[str, Any]:
+        """JSON-able summary: hyperparameter names and the number of candidates."""
+        return {
+            "hyperparameters": list(self.hyperparameter_names),
+            "n_candidates": self.n_candidates,
+        }
+
+    def __repr__(self) -> str:
+        grid = f", {self.n_candidates} candidates" if self.is_finite else ""
+        return f"SearchSpace({len(self.hyperparameter_names)} hyperparameters{grid})"
