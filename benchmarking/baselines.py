@@ -184,7 +184,8 @@ class MethodRegistry:
         for alias in self._names:
             by_upper.setdefault(alias, alias)
         close = difflib.get_close_matches(name.upper(), list(by_upper), n=3, cutoff=0.5)
-        hint = f" Did you mean {', '.join(repr(by_upper[c]) for c in close)}?" if close else ""
+        suggestions = list(dict.fromkeys(by_upper[c] for c in close))  # one spelling per method
+        hint = f" Did you mean {', '.join(map(repr, suggestions))}?" if suggestions else ""
         raise ValueError(f"unknown method {name!r}.{hint} Known methods: {', '.join(known)}")
 
     def make(self, name: str, context: MethodContext, **kwargs: Any) -> TrialScheduler:

@@ -1,0 +1,235 @@
+"""``simtune run``, ``simtune collect`` and ``simtune plot``: studies from the command line.
+
+    simtune run --methods ASHA,BOHB,RS --benchmarks xgboost-mnist,lcdb-openml3 --seeds 0-29 \\
+        --n-workers 4 --out results/ --executor dask --n-jobs 4 --plot
+    simtune run --study study.yaml            # the same settings from a YAML file
+    simtune collect results/                  # one Parquet dataset + failed/missing summary
+    simtune plot results/                     # figures and the final table in results/plots/
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from benchmarking.executors import EXECUTOR_KINDS
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``run``, ``collect`` and ``plot`` on the ``simtune`` parser."""
+    run = subparsers.add_parser(
+        "run",
+        help="run a study: methods x benchmarks x seeds (resumes what is done)",
+        description="Run every (method, benchmark, seed) task into --out; a re-run skips finished tasks.",
+    )
+    run.add_argument("--study", type=Path, help="YAML study file (command-line flags override it)")
+    run.add_argument("--methods", help="comma-separated method names, e.g. ASHA,BOHB,RS")
+    run.add_argument(
+        "--benchmarks", help="comma-separated benchmark names (see `simtune blackbox list`)"
+    )
+    run.add_argument("--seeds", help="seeds: a range 0-29, a list 0,3,7, or both")
+    run.add_argument(
+        "--n-workers", type=int, help="simulated workers per run (default: the benchmark's)"
+    )
+    run.add_argument(
+        "--max-wallclock-time",
+        type=float,
+        help="simulated seconds per run (default: the benchmark's)",
+    )
+    run.add_argument("--max-num-evaluations", type=int, help="cap on the reported results per run")
+    run.add_argument(
+        "--method-kwargs",
+        type=_json_object,
+        help='JSON: scheduler arguments per method, e.g. \'{"ASHA": {"reduction_factor": 2}}\'',
+    )
+    run.add_argument("--out", type=Path, help="output folder (default: results)")
+    run.add_argument(
+        "--executor", choices=EXECUTOR_KINDS, help="where tasks run (default: inprocess)"
+    )
+    run.add_argument(
+        "--dask-scheduler", help="address of a running Dask scheduler, e.g. tcp://host:8786"
+    )
+    run.add_argument(
+        "--n-jobs",
+        type=int,
+        help="local worker processes (process pool or Dask LocalCluster; default 2)",
+    )
+    run.add_argument(
+        "--plot", action="store_true", default=None, help="also write plots into OUT/plots"
+    )
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.set_defaults(handler=_run)
+
+    collect = subparsers.add_parser(
+        "collect",
+        help="collate a study's results into one Parquet dataset",
+        description="Gather every finished task of OUT into OUT/collated (partitioned by benchmark and method).",
+    )
+    collect.add_argument("out", type=Path, help="the study's output folder")
+    collect.add_argument(
+        "--dataset-dir", type=Path, help="where to write the dataset (default: OUT/collated)"
+    )
+    collect.add_argument(
+        "--no-best-values",
+        action="store_true",
+        help="do not load blackboxes to find each benchmark's best value (no regret)",
+    )
+    collect.set_defaults(handler=_collect)
+
+    plot = subparsers.add_parser(
+        "plot",
+        help="plot a study: best-so-far per benchmark, average rank, final table",
+        description="Write figures (PNG and PDF) and the final table (Markdown, LaTeX) into OUT/plots.",
+    )
+    plot.add_argument("out", type=Path, help="the study's output folder (collated first if needed)")
+    plot.add_argument("--plots-dir", type=Path, help="default: OUT/plots")
+    plot.add_argument(
+        "--statistic",
+        choices=("mean", "median"),
+        default="mean",
+        help="mean +/- s.e. or median and quartiles",
+    )
+    plot.add_argument("--scale", choices=("linear", "log"), default="linear", help="time grid")
+    plot.add_argument("--n-points", type=int, default=100, help="points of the time grid")
+    plot.set_defaults(handler=_plot)
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({error}): {text!r}") from None
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise argparse.ArgumentTypeError(
+            f'give a JSON object of objects, e.g. \'{{"ASHA": {{"reduction_factor": 2}}}}\', got {text!r}'
+        )
+    return value
+
+
+def _fail(error: BaseException) -> int:
+    print(f"simtune: error: {error}", file=sys.stderr)
+    return 2
+
+
+# --------------------------------------------------------------------- simtune run
+def _run(args: argparse.Namespace) -> int:
+    from benchmarking.study import Study, StudyLayout, execute_study, read_study_file
+
+    described: dict[str, Any] = read_study_file(args.study) if args.study else {}
+    command_line = {
+        "methods": args.methods,
+        "benchmarks": args.benchmarks,
+        "seeds": args.seeds,
+        "n_workers": args.n_workers,
+        "max_wallclock_time": args.max_wallclock_time,
+        "max_num_evaluations": args.max_num_evaluations,
+        "method_kwargs": args.method_kwargs,
+    }
+    settings = {**described, **{k: v for k, v in vars(args).items() if v is not None}}
+    out = Path(settings.get("out") or "results")
+    try:
+        study = Study.from_mapping(described, **command_line)
+        report = execute_study(
+            study,
+            out,
+            executor=settings.get("executor"),
+            n_jobs=settings.get("n_jobs"),
+            dask_scheduler=settings.get("dask_scheduler"),
+            progress=not args.no_progress,
+        )
+    except (ConnectionError, OSError) as error:
+        return _fail(error)
+    print(report.summary())
+    for outcome in report.failed[:10]:
+        print(f"  failed: {outcome.key}: {outcome.error.splitlines()[0][:300]}")
+    if report.n_failed > 10:
+        print(f"  ... {report.n_failed - 10} more; see failed.json in each task folder")
+    layout = StudyLayout(out)
+    try:
+        _collect_and_print(out, layout.collated_dir, best_values=True)
+        if settings.get("plot"):
+            _write_plots(
+                layout.collated_dir,
+                layout.plots_dir,
+                statistic="mean",
+                scale="linear",
+                n_points=100,
+            )
+    except OSError as error:
+        return _fail(error)
+    return 1 if report.n_failed else 0
+
+
+# --------------------------------------------------------------------- simtune collect
+def _collect_and_print(out: Path, dataset_dir: Path, best_values: bool) -> None:
+    from benchmarking.collation import collect_results
+
+    summary = collect_results(out, dataset_dir, best_values=best_values)
+    print(summary.describe())
+    if summary.n_runs:
+        print()
+        print(final_table_markdown(dataset_dir))
+
+
+def final_table_markdown(dataset_dir: Path, latex: bool = False) -> str:
+    """The final table (method x benchmark, mean +/- s.e. of the best value at the budget)."""
+    from benchmarking.analysis import final_table, final_values, table_latex, table_markdown
+    from benchmarking.collation import read_benchmark_summaries, read_traces
+
+    summaries = read_benchmark_summaries(dataset_dir)
+    table = final_table(final_values(read_traces(dataset_dir), summaries))
+    return (table_latex if latex else table_markdown)(table, summaries)
+
+
+def _collect(args: argparse.Namespace) -> int:
+    dataset_dir = args.dataset_dir or args.out / "collated"
+    try:
+        _collect_and_print(args.out, dataset_dir, best_values=not args.no_best_values)
+    except OSError as error:
+        return _fail(error)
+    return 0
+
+
+# --------------------------------------------------------------------- simtune plot
+def _write_plots(
+    dataset_dir: Path, plots_dir: Path, *, statistic: str, scale: str, n_points: int
+) -> list[Path]:
+    from benchmarking.plots import plot_study
+
+    written = plot_study(
+        dataset_dir, plots_dir, statistic=statistic, scale=scale, n_points=n_points
+    )
+    for extension, latex in (("md", False), ("tex", True)):
+        path = plots_dir / f"final_table.{extension}"
+        path.write_text(final_table_markdown(dataset_dir, latex=latex))
+        written.append(path)
+    print("wrote " + ", ".join(str(p) for p in written))
+    return written
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from benchmarking.collation import SUMMARY_FILE, collect_results
+
+    if (args.out / SUMMARY_FILE).exists():  # given the collated dataset itself
+        dataset_dir, plots_dir = args.out, args.plots_dir or args.out.parent / "plots"
+    else:
+        dataset_dir, plots_dir = args.out / "collated", args.plots_dir or args.out / "plots"
+        try:
+            if not (dataset_dir / SUMMARY_FILE).exists():
+                print(collect_results(args.out, dataset_dir).describe())
+        except OSError as error:
+            return _fail(error)
+    try:
+        _write_plots(
+            dataset_dir,
+            plots_dir,
+            statistic=args.statistic,
+            scale=args.scale,
+            n_points=args.n_points,
+        )
+    except OSError as error:
+        return _fail(error)
+    return 0
