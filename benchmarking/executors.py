@@ -250,11 +250,11 @@ def make_executor(
 ) -> TaskExecutor:
     """The executor ``kind`` (one of :data:`EXECUTOR_KINDS`), started and ready.
 
-    ``kind=None`` means ``"dask"`` when ``dask_scheduler`` is given, else ``"inprocess"``;
-    ``n_jobs`` (local processes or LocalCluster workers) defaults to 2.
+    ``kind=None`` means ``"dask"``: a LocalCluster, or the existing cluster at
+    ``dask_scheduler``; ``n_jobs`` (local processes or LocalCluster workers) defaults to 2.
     """
     if kind is None:
-        kind = "dask" if dask_scheduler is not None else "inprocess"
+        kind = "dask"
     if dask_scheduler is not None and kind != "dask":
         raise ValueError(
             f"a Dask scheduler address ({dask_scheduler}) needs the dask executor, not {kind!r}"

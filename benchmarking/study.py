@@ -596,8 +596,8 @@ def execute_study(
     """Run every unfinished task of ``study`` into ``out_dir`` and report how it went.
 
     Args:
-        executor: ``"inprocess"``, ``"processes"`` or ``"dask"`` (default: ``"dask"`` if
-            ``dask_scheduler`` is given, else ``"inprocess"``).
+        executor: ``"inprocess"``, ``"processes"`` or ``"dask"`` (default: ``"dask"``, a
+            LocalCluster unless ``dask_scheduler`` names an existing cluster).
         n_jobs: local worker processes (process pool or Dask LocalCluster); default 2.
         dask_scheduler: ``tcp://host:port`` of an existing Dask scheduler.
         progress: show a progress bar of tasks done, failed and remaining.

@@ -47,7 +47,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     run.add_argument("--out", type=Path, help="output folder (default: results)")
     run.add_argument(
-        "--executor", choices=EXECUTOR_KINDS, help="where tasks run (default: inprocess)"
+        "--executor",
+        choices=EXECUTOR_KINDS,
+        help="where tasks run (default: dask, a LocalCluster unless --dask-scheduler is given)",
     )
     run.add_argument(
         "--dask-scheduler", help="address of a running Dask scheduler, e.g. tcp://host:8786"

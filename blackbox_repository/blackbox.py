@@ -101,7 +101,9 @@ class Blackbox(abc.ABC):
 
     def _validate_metadata(self) -> None:
         if self.fidelity_values.ndim != 1 or len(self.fidelity_values) == 0:
-            raise ValueError(f"blackbox {self.name!r}: fidelity_values must be a non-empty 1-d array")
+            raise ValueError(
+                f"blackbox {self.name!r}: fidelity_values must be a non-empty 1-d array"
+            )
         if np.any(np.diff(self.fidelity_values) <= 0):
             raise ValueError(
                 f"blackbox {self.name!r}: fidelity_values must be strictly increasing, "

@@ -65,40 +65,54 @@ class BlackboxCache:
         if not self.blackboxes_dir.exists():
             return []
         return sorted(
-            p.name for p in self.blackboxes_dir.iterdir()
+            p.name
+            for p in self.blackboxes_dir.iterdir()
             if not p.name.startswith(".") and (p / METADATA_FILE).exists()
         )
 
     def lock(self, name: str) -> FileLock:
         """An inter-process lock for everything that writes the entry ``name``."""
         self.locks_dir.mkdir(parents=True, exist_ok=True)
-        return FileLock(str(self.locks_dir / f"{check_entry_name(name)}.lock"), timeout=self.lock_timeout)
+        return FileLock(
+            str(self.locks_dir / f"{check_entry_name(name)}.lock"), timeout=self.lock_timeout
+        )
 
     def remove_stale_staging(self, name: str) -> None:
         """Remove leftovers of writes of ``name`` that were killed. Call with the lock held."""
         if not self.blackboxes_dir.exists():
             return
-        for path in self.blackboxes_dir.glob(f".staging-{name}-*"):
-            shutil.rmtree(path, ignore_errors=True)
-        for path in self.blackboxes_dir.glob(f".trash-{name}-*"):
-            shutil.rmtree(path, ignore_errors=True)
+        # Match the exact name: a glob on ".staging-{name}-*" would also match the staging
+        # folders of "{name}-other", which a process holding another lock may be writing.
+        leftover = re.compile(
+            rf"^\.(staging-{re.escape(check_entry_name(name))}-\d+|trash-{re.escape(name)})"
+            r"-[0-9a-f]{8}$"
+        )
+        for path in self.blackboxes_dir.iterdir():
+            if leftover.match(path.name):
+                shutil.rmtree(path, ignore_errors=True)
 
     @contextlib.contextmanager
     def staging(self, name: str) -> Iterator[Path]:
-        """A fresh temporary folder next to the entry; removed if the block raises."""
+        """A fresh temporary folder next to the entry; removed at the end unless installed."""
         self.blackboxes_dir.mkdir(parents=True, exist_ok=True)
-        path = self.blackboxes_dir / f".staging-{check_entry_name(name)}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        path = (
+            self.blackboxes_dir
+            / f".staging-{check_entry_name(name)}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        )
         path.mkdir()
         try:
             yield path
-        except BaseException:
+        finally:
+            # After a successful install the folder was renamed away; anything still here
+            # (an error, or a block that decided not to install) is removed.
             shutil.rmtree(path, ignore_errors=True)
-            raise
 
     def install(self, name: str, staged: Path) -> Path:
         """Make ``staged`` the entry ``name`` by renaming it; call with the lock held."""
         if not (staged / METADATA_FILE).exists():
-            raise ValueError(f"{staged} has no {METADATA_FILE}; refusing to install an incomplete entry")
+            raise ValueError(
+                f"{staged} has no {METADATA_FILE}; refusing to install an incomplete entry"
+            )
         entry = self.entry_path(name)
         trash = None
         if entry.exists():

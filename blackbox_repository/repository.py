@@ -16,7 +16,12 @@ from typing import TYPE_CHECKING
 from blackbox_repository.blackbox import Blackbox
 from blackbox_repository.cache import BlackboxCache
 from blackbox_repository.errors import CorruptBlackboxError
-from blackbox_repository.file_format import read_blackbox, write_blackbox
+from blackbox_repository.file_format import (
+    read_blackbox,
+    read_metadata,
+    verify_files,
+    write_blackbox,
+)
 from blackbox_repository.raw_files import fetch_raw_files
 from blackbox_repository.recipes import Recipe, find_recipe
 
@@ -66,7 +71,9 @@ def load_blackbox(
         try:
             return read_blackbox(cache.entry_path(name))
         except CorruptBlackboxError as error:
-            logger.warning("cached blackbox %s is corrupt and will be fetched again: %s", name, error)
+            logger.warning(
+                "cached blackbox %s is corrupt and will be fetched again: %s", name, error
+            )
     with cache.lock(name):
         cache.remove_stale_staging(name)
         if cache.has_entry(name):
@@ -81,8 +88,12 @@ def load_blackbox(
                 if mirror.download(name, staged, progress=progress):
                     read_blackbox(staged)  # verify before it becomes visible
                     return read_blackbox(cache.install(name, staged), verify=False)
-            logger.info("blackbox %s is not on mirror %s; converting it from raw files", name, mirror.url)
-        return _convert_and_install(name, recipe, cache, raw_data_dir=raw_data_dir, progress=progress)
+            logger.info(
+                "blackbox %s is not on mirror %s; converting it from raw files", name, mirror.url
+            )
+        return _convert_and_install(
+            name, recipe, cache, raw_data_dir=raw_data_dir, progress=progress
+        )
 
 
 def convert_blackbox(
@@ -100,24 +111,41 @@ def convert_blackbox(
     with cache.lock(name):
         cache.remove_stale_staging(name)
         if cache.has_entry(name) and not force:
-            return cache.entry_path(name)
+            try:  # a corrupt entry is converted again, not returned as if it were fine
+                verify_files(cache.entry_path(name), read_metadata(cache.entry_path(name)))
+                return cache.entry_path(name)
+            except CorruptBlackboxError as error:
+                logger.warning("converting %s again: its cache entry is corrupt: %s", name, error)
         _convert_and_install(name, recipe, cache, raw_data_dir=raw_data_dir, progress=progress)
         return cache.entry_path(name)
 
 
 def _convert_and_install(
-    name: str, recipe: Recipe, cache: BlackboxCache, *, raw_data_dir: Path | str | None, progress: bool
+    name: str,
+    recipe: Recipe,
+    cache: BlackboxCache,
+    *,
+    raw_data_dir: Path | str | None,
+    progress: bool,
 ) -> Blackbox:
     """Fetch raw files, convert, write into staging, verify, rename into place. Lock held."""
     if name not in recipe.names:
-        raise ValueError(f"recipe {recipe.family!r} does not provide {name!r}; it provides {list(recipe.names)}")
+        raise ValueError(
+            f"recipe {recipe.family!r} does not provide {name!r}; it provides {list(recipe.names)}"
+        )
     bar = _progress_bar() if progress else None
     with bar if bar is not None else contextlib.nullcontext():
         raw_dir = fetch_raw_files(
-            recipe.raw_files_for(name), cache.raw_dir,
-            raw_data_dir=raw_data_dir, progress=bar,
+            recipe.raw_files_for(name),
+            cache.raw_dir,
+            raw_data_dir=raw_data_dir,
+            progress=bar,
         )
-        task = bar.add_task(f"convert {name}", total=None) if bar is not None else None
+        task = (
+            bar.add_task(f"convert {name}", total=None, counts_bytes=False)
+            if bar is not None
+            else None
+        )
         blackbox = recipe.convert(name, raw_dir)
         with cache.staging(name) as staged:
             write_blackbox(blackbox, staged, source=f"recipe {recipe.family}")
@@ -130,6 +158,14 @@ def _convert_and_install(
 
 def _progress_bar():
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.text import Text
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeElapsedColumn())
+    class AmountColumn(DownloadColumn):
+        """Bytes for downloads; nothing for tasks created with ``counts_bytes=False``."""
 
+        def render(self, task):
+            return super().render(task) if task.fields.get("counts_bytes", True) else Text("")
+
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), AmountColumn(), TimeElapsedColumn()
+    )

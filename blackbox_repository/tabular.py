@@ -60,7 +60,12 @@ class TabularBlackbox(Blackbox):
                 f"search space; missing {missing}, unexpected {extra}"
             )
         self.configurations = configurations[hp_names].reset_index(drop=True)
-        expected = (len(configurations), len(self.fidelity_values), len(self.seeds), len(objectives))
+        expected = (
+            len(configurations),
+            len(self.fidelity_values),
+            len(self.seeds),
+            len(objectives),
+        )
         if values.shape != expected:
             raise ValueError(
                 f"blackbox {name!r}: values has shape {values.shape}, expected "
@@ -69,6 +74,7 @@ class TabularBlackbox(Blackbox):
         if values.dtype.kind != "f":
             raise ValueError(f"blackbox {name!r}: values must be floats, got {values.dtype}")
         self.values = values
+        self._hp_names = tuple(hp_names)  # the property rebuilds the tuple on every call
         self._config_positions: dict[tuple, int] | None = None
 
     # ----------------------------------------------------------------- configurations
@@ -79,20 +85,33 @@ class TabularBlackbox(Blackbox):
     def configuration(self, config_index: int) -> dict[str, Any]:
         """Row ``config_index`` as a plain dict (inactive hyperparameters left out)."""
         position = int(config_index)  # column by column: a row Series would upcast ints to floats
-        row = {name: self.configurations[name].iat[position] for name in self.configurations.columns}
+        row = {
+            name: self.configurations[name].iat[position] for name in self.configurations.columns
+        }
         return {k: v for k, v in ((k, native(v)) for k, v in row.items()) if v is not None}
 
     def _key(self, config: Mapping[str, Any]) -> tuple:
-        return tuple(native(config.get(name)) for name in self.hyperparameter_names)
+        return tuple(native(config.get(name)) for name in self._hp_names)
+
+    def _build_config_positions(self) -> dict[tuple, int]:
+        """Row of every configuration, keyed by its plain-Python values (None if inactive)."""
+        columns = []
+        for name in self._hp_names:
+            column = self.configurations[name]
+            # tolist() gives Python scalars; missing (inactive) values become None
+            columns.append(column.astype(object).where(column.notna(), None).tolist())
+        return {row: i for i, row in enumerate(zip(*columns))}
 
     def config_index(self, config: Mapping[str, Any]) -> int:
         """Row of ``config`` in the grid; a config not on the grid is a clear error."""
-        if self._config_positions is None:
-            columns = [self.configurations[c].tolist() for c in self.hyperparameter_names]
-            self._config_positions = {
-                tuple(native(v) for v in row): i for i, row in enumerate(zip(*columns))
-            }
-        position = self._config_positions.get(self._key(config))
+        positions = self._config_positions
+        if positions is None:
+            positions = self._config_positions = self._build_config_positions()
+        # Fast path: plain values (and numpy scalars, which hash and compare like them) with
+        # inactive hyperparameters left out; NaN for an inactive one needs the slow key.
+        position = positions.get(tuple(map(config.get, self._hp_names)))
+        if position is None:
+            position = positions.get(self._key(config))
         if position is None:
             unknown = sorted(set(config) - set(self.hyperparameter_names))
             detail = f" (unknown hyperparameters {unknown})" if unknown else ""
@@ -108,10 +127,18 @@ class TabularBlackbox(Blackbox):
     def lookup(
         self, config: Mapping[str, Any], fidelity: float, seed: int | None = None
     ) -> dict[str, float]:
-        row = self.values[self.config_index(config), self.fidelity_index(fidelity), self.seed_index(seed)]
+        fidelity_position = self._fidelity_positions.get(fidelity)
+        if fidelity_position is None:
+            fidelity_position = self.fidelity_index(fidelity)
+        seed_position = 0 if seed is None else self._seed_positions.get(seed)
+        if seed_position is None:
+            seed_position = self.seed_index(seed)
+        row = self.values[self.config_index(config), fidelity_position, seed_position]
         return dict(zip(self.objective_names, row.tolist()))
 
-    def lookup_index(self, config_index: int, fidelity_index: int, seed_index: int = 0) -> np.ndarray:
+    def lookup_index(
+        self, config_index: int, fidelity_index: int, seed_index: int = 0
+    ) -> np.ndarray:
         """Objective values by positions: the hot-path scalar lookup (a numpy view)."""
         return self.values[config_index, fidelity_index, seed_index]
 
@@ -121,8 +148,34 @@ class TabularBlackbox(Blackbox):
         fidelity_indices: np.ndarray,
         seed_indices: np.ndarray | int = 0,
     ) -> np.ndarray:
-        """Vectorized lookup by positions: returns an array of shape (n, n_objectives)."""
-        return self.values[np.asarray(config_indices), np.asarray(fidelity_indices), seed_indices]
+        """Vectorized lookup by positions: returns an array of shape (n, n_objectives).
+
+        Indices follow numpy's rules (broadcasting, negative positions, IndexError when out
+        of range).
+        """
+        configs = np.asarray(config_indices)
+        fidelities = np.asarray(fidelity_indices)
+        seeds = np.asarray(seed_indices)
+        n_configs, n_fidelities, n_seeds, n_objectives = self.values.shape
+        in_range = (
+            self.values.flags.c_contiguous
+            and configs.dtype.kind in "iu"
+            and fidelities.dtype.kind in "iu"
+            and seeds.dtype.kind in "iu"
+            and min(configs.size, fidelities.size, seeds.size) > 0
+            and _broadcastable(configs, fidelities, seeds)
+            and configs.min() >= 0
+            and configs.max() < n_configs
+            and fidelities.min() >= 0
+            and fidelities.max() < n_fidelities
+            and seeds.min() >= 0
+            and seeds.max() < n_seeds
+        )
+        if not in_range:  # numpy's own indexing: negative positions, errors, empty input
+            return self.values[configs, fidelities, seeds]
+        # One flat row index and one take: 2-4x faster than indexing with three arrays.
+        rows = (configs.astype(np.int64) * n_fidelities + fidelities) * n_seeds + seeds
+        return self.values.reshape(-1, n_objectives).take(rows, axis=0)
 
     def curve(self, config: Mapping[str, Any], seed_index: int = 0) -> np.ndarray:
         """The (fidelities x objectives) view of ``config`` for one seed."""
@@ -137,3 +190,11 @@ class TabularBlackbox(Blackbox):
             f"  grid: {self.n_configurations} configurations x {len(self.fidelity_values)} "
             f"fidelities x {len(self.seeds)} seeds; {n_nan} missing values (NaN)"
         ]
+
+
+def _broadcastable(*arrays: np.ndarray) -> bool:
+    try:
+        np.broadcast_shapes(*(array.shape for array in arrays))
+    except ValueError:
+        return False
+    return True

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import os
-from array import array
 import platform
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any

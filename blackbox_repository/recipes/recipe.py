@@ -40,7 +40,9 @@ class Recipe:
     description: str = ""
     license: str = ""
     citation: str = ""
-    extras: tuple[str, ...] = field(default=())  # pip extras this recipe needs, e.g. ("surrogates",)
+    extras: tuple[str, ...] = field(
+        default=()
+    )  # pip extras this recipe needs, e.g. ("surrogates",)
 
     def raw_files_for(self, name: str) -> tuple[RawFile, ...]:
         """Raw files needed to build ``name``; by default all of the family's files."""

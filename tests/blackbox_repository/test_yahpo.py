@@ -20,10 +20,10 @@ from blackbox_repository import (
     load_blackbox,
 )
 from blackbox_repository.cache import BlackboxCache
+from blackbox_repository.errors import MissingDependencyError
 from blackbox_repository.file_format import read_metadata, sha256_file
 from blackbox_repository.recipes import find_recipe
 from blackbox_repository.recipes.yahpo import SCENARIOS, parse_name
-from blackbox_repository.errors import MissingDependencyError
 from blackbox_repository.yahpo_surrogate import YahpoSurrogateBlackbox
 
 # computed with the reference yahpo-gym 1.0.2 (BenchmarkSet("lcbench", instance="3945"))

@@ -1,0 +1,354 @@
+"""Load and lookup speed of a NAS-Bench-201-shaped tabular blackbox, against Syne Tune.
+
+The blackbox has NAS-Bench-201's shape: 15,625 configurations (6 categorical edges with 5
+operations each) x 200 epochs x 3 seeds x 3 float32 objectives; the values are synthetic.
+It is written in simtune's format into a temporary cache, then each figure is measured in
+a fresh process, so the OS page cache is warm but the Python process is not:
+
+- warm load: ``load_blackbox`` with an explicit recipe from the warm cache (median of runs);
+- first lookup: the first ``lookup`` after loading (builds the configuration index);
+- scalar lookup: ``lookup(config_dict, fidelity, seed)`` per call;
+- index lookup: ``lookup_index(config, fidelity, seed)`` per call (the engine's hot path);
+- batch lookup: ``lookup_batch`` per row, for a million rows;
+- peak RSS of a process after imports, after loading, and after all the lookups above
+  (the last includes the benchmark's own query lists and the million-row batch).
+
+Where ``syne_tune`` is importable, the same data goes through Syne Tune's ``BlackboxTabular``,
+serialized with its own ``serialize`` and read with ``deserialize``, looked up with
+``objective_function``, in the same run, and the ratios are printed.
+
+Targets: scalar lookup under 5 us, warm load under 0.5 s.
+
+    python benchmarks/blackbox_lookup.py [--loads 5] [--lookups 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+N_EPOCHS = 200
+N_SEEDS = 3
+EDGES = ("1<-0", "2<-0", "2<-1", "3<-0", "3<-1", "3<-2")
+OPERATIONS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+OBJECTIVES = ("valid_error", "train_loss", "elapsed_time")
+NAME = "synthetic-nasbench201"
+SYNE_TUNE_TASK = "synthetic"
+SCALAR_TARGET_US = 5.0
+LOAD_TARGET_S = 0.5
+
+
+# --------------------------------------------------------------------- the data
+def synthetic_grid():
+    """(configurations DataFrame, values array of shape (configs, epochs, seeds, objectives))."""
+    import numpy as np
+    import pandas as pd
+
+    rows = list(itertools.product(OPERATIONS, repeat=len(EDGES)))
+    configurations = pd.DataFrame(rows, columns=list(EDGES))
+    rng = np.random.default_rng(0)
+    shape = (len(rows), N_EPOCHS, N_SEEDS)
+    final_error = rng.uniform(0.05, 0.9, (len(rows), 1, N_SEEDS))
+    decay = np.exp(-np.arange(1, N_EPOCHS + 1) / 30.0)[None, :, None]
+    valid_error = final_error + (1 - final_error) * decay + rng.normal(0, 0.01, shape)
+    train_loss = 2.3 * decay + rng.normal(0, 0.02, shape)
+    epoch_seconds = rng.uniform(5, 60, (len(rows), 1, N_SEEDS))
+    elapsed_time = epoch_seconds * np.arange(1, N_EPOCHS + 1)[None, :, None]
+    values = np.stack([valid_error, train_loss, elapsed_time], axis=-1).astype(np.float32)
+    return configurations, values
+
+
+def simtune_blackbox():
+    from ConfigSpace import Categorical, ConfigurationSpace
+
+    from blackbox_repository import Objective, TabularBlackbox
+
+    configurations, values = synthetic_grid()
+    return TabularBlackbox(
+        name=NAME,
+        configuration_space=ConfigurationSpace(
+            {edge: Categorical(edge, OPERATIONS) for edge in EDGES}
+        ),
+        configurations=configurations,
+        fidelity_name="epoch",
+        fidelity_values=list(range(1, N_EPOCHS + 1)),
+        seeds=list(range(N_SEEDS)),
+        objectives=[Objective(name, "min") for name in OBJECTIVES],
+        elapsed_time_objective="elapsed_time",
+        values=values,
+        description="NAS-Bench-201-shaped synthetic values (benchmark only)",
+    )
+
+
+def _never_convert(name: str, raw_dir: Path):
+    raise RuntimeError(f"{name} must be read from the warm cache, not converted")
+
+
+def benchmark_recipe(convert=_never_convert):
+    from blackbox_repository.recipes import Recipe
+
+    return Recipe(family="benchmark", names=(NAME,), raw_files=(), convert=convert)
+
+
+def write_simtune_cache(cache_dir: Path) -> None:
+    from blackbox_repository import convert_blackbox
+
+    recipe = benchmark_recipe(convert=lambda name, raw_dir: simtune_blackbox())
+    convert_blackbox(NAME, cache_dir=cache_dir, raw_data_dir=cache_dir, recipe=recipe)
+
+
+def syne_tune_blackbox():
+    """The same grid as Syne Tune's BlackboxTabular (its axes: config, seed, epoch, objective)."""
+    import numpy as np
+    from syne_tune.blackbox_repository.blackbox_tabular import BlackboxTabular
+    from syne_tune.config_space import choice, randint
+
+    configurations, values = synthetic_grid()
+    return BlackboxTabular(
+        hyperparameters=configurations,
+        configuration_space={edge: choice(list(OPERATIONS)) for edge in EDGES},
+        fidelity_space={"epoch": randint(1, N_EPOCHS)},
+        objectives_evaluations=np.ascontiguousarray(values.transpose(0, 2, 1, 3)),
+        fidelity_values=np.arange(1, N_EPOCHS + 1),
+        objectives_names=list(OBJECTIVES),
+    )
+
+
+def write_syne_tune_files(path: Path) -> None:
+    from syne_tune.blackbox_repository.blackbox_tabular import serialize
+
+    serialize({SYNE_TUNE_TASK: syne_tune_blackbox()}, str(path))
+
+
+# --------------------------------------------------------------------- measuring (child)
+def _peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM), in MB.
+
+    Not ``getrusage``'s ru_maxrss: Linux carries that over exec from the parent, so a child
+    of a big parent would report the parent's peak.
+    """
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status (this script measures memory on Linux)")
+
+
+def _queries(n_configs: int, n: int):
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    return (
+        rng.integers(0, n_configs, n),
+        rng.integers(0, N_EPOCHS, n),
+        rng.integers(0, N_SEEDS, n),
+    )
+
+
+def measure_simtune(cache_dir: Path, n_lookups: int) -> dict[str, float]:
+    import numpy as np
+
+    from blackbox_repository import load_blackbox
+
+    recipe = benchmark_recipe()
+    baseline_rss = _peak_rss_mb()
+    start = time.perf_counter()
+    bb = load_blackbox(NAME, cache_dir=cache_dir, recipe=recipe, s3_mirror=None)
+    load_seconds = time.perf_counter() - start
+    loaded_rss = _peak_rss_mb()
+
+    configs, fidelities, seeds = _queries(bb.n_configurations, n_lookups)
+    config_dicts = [bb.configuration(i) for i in configs[:10_000]]
+    start = time.perf_counter()
+    bb.lookup(config_dicts[0], fidelity=int(fidelities[0]) + 1, seed=int(seeds[0]))
+    first_lookup_seconds = time.perf_counter() - start
+
+    queries = [
+        (config_dicts[k % len(config_dicts)], int(fidelities[k]) + 1, int(seeds[k]))
+        for k in range(n_lookups)
+    ]
+    start = time.perf_counter()
+    for config, fidelity, seed in queries:
+        bb.lookup(config, fidelity, seed)
+    scalar_us = (time.perf_counter() - start) / n_lookups * 1e6
+
+    index_queries = list(zip(configs.tolist(), fidelities.tolist(), seeds.tolist()))
+    start = time.perf_counter()
+    for c, f, s in index_queries:
+        bb.lookup_index(c, f, s)
+    index_us = (time.perf_counter() - start) / n_lookups * 1e6
+
+    n_batch = 1_000_000
+    batch_configs, batch_fidelities, batch_seeds = _queries(bb.n_configurations, n_batch)
+    start = time.perf_counter()
+    batch = bb.lookup_batch(batch_configs, batch_fidelities, batch_seeds)
+    batch_ns = (time.perf_counter() - start) / n_batch * 1e9
+    assert batch.shape == (n_batch, len(OBJECTIVES)) and np.isfinite(batch).all()
+    return {
+        "load_s": load_seconds,
+        "first_lookup_s": first_lookup_seconds,
+        "scalar_us": scalar_us,
+        "index_us": index_us,
+        "batch_ns_per_row": batch_ns,
+        "baseline_rss_mb": baseline_rss,
+        "loaded_rss_mb": loaded_rss,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def measure_syne_tune(path: Path | None, n_lookups: int) -> dict[str, float]:
+    """Syne Tune's figures; with ``path`` None, lookups only, on an in-memory blackbox."""
+    from syne_tune.blackbox_repository.blackbox_tabular import deserialize
+
+    baseline_rss = _peak_rss_mb()
+    start = time.perf_counter()
+    bb = deserialize(str(path))[SYNE_TUNE_TASK] if path else syne_tune_blackbox()
+    load_seconds = time.perf_counter() - start
+    loaded_rss = _peak_rss_mb()
+
+    n_configs = len(bb.hyperparameters)
+    configs, fidelities, seeds = _queries(n_configs, n_lookups)
+    rows = bb.hyperparameters.to_dict("records")
+    start = time.perf_counter()
+    bb.objective_function(rows[configs[0]], fidelity={"epoch": int(fidelities[0]) + 1}, seed=0)
+    first_lookup_seconds = time.perf_counter() - start
+
+    # pandas lookups are slow: time a tenth as many calls
+    n_scalar = max(1_000, n_lookups // 10)
+    queries = [
+        (rows[int(configs[k])], {"epoch": int(fidelities[k]) + 1}, int(seeds[k]))
+        for k in range(n_scalar)
+    ]
+    start = time.perf_counter()
+    for config, fidelity, seed in queries:
+        bb.objective_function(config, fidelity=fidelity, seed=seed)
+    scalar_us = (time.perf_counter() - start) / n_scalar * 1e6
+    figures = {"first_lookup_s": first_lookup_seconds, "scalar_us": scalar_us}
+    if path:  # building the grid in memory is neither a load nor a fair memory figure
+        figures.update(
+            load_s=load_seconds,
+            baseline_rss_mb=baseline_rss,
+            loaded_rss_mb=loaded_rss,
+            peak_rss_mb=_peak_rss_mb(),
+        )
+    return figures
+
+
+# --------------------------------------------------------------------- driving (parent)
+def _child(kind: str, path: Path | None, n_lookups: int) -> dict[str, float]:
+    location = ["--path", str(path)] if path else []
+    completed = subprocess.run(
+        [sys.executable, __file__, "--child", kind, *location, "--lookups", str(n_lookups)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"{kind} measurement failed:\n{completed.stderr}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def _median_runs(kind: str, path: Path | None, n_loads: int, n_lookups: int) -> dict[str, float]:
+    runs = [_child(kind, path, n_lookups) for _ in range(n_loads)]
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+
+
+def syne_tune_available() -> str | None:
+    """None if Syne Tune's tabular blackbox can be used, else the reason it cannot."""
+    try:
+        import syne_tune.blackbox_repository.blackbox_tabular  # noqa: F401
+    except ImportError as error:
+        return f"syne_tune not importable ({error})"
+    return None
+
+
+ROWS = (
+    ("warm load (median)", "load_s", 1.0, "s"),
+    ("first lookup after load", "first_lookup_s", 1e3, "ms"),
+    ("scalar lookup(config dict)", "scalar_us", 1.0, "us"),
+    ("scalar lookup_index", "index_us", 1.0, "us"),
+    ("vectorized lookup_batch", "batch_ns_per_row", 1.0, "ns/row"),
+    ("RSS after imports", "baseline_rss_mb", 1.0, "MB"),
+    ("peak RSS after load", "loaded_rss_mb", 1.0, "MB"),
+    ("peak RSS (load + lookups)", "peak_rss_mb", 1.0, "MB"),
+)
+
+
+def print_table(
+    ours: dict[str, float], peer: dict[str, float] | None, peer_note: str | None
+) -> None:
+    header = f"{'figure':<28} {'simtune':>12} {'Syne Tune':>12} {'ST / simtune':>13}"
+    print(header)
+    print("-" * len(header))
+    for label, key, scale, unit in ROWS:
+        mine = f"{ours[key] * scale:.3g} {unit}"
+        if peer is not None and key in peer:
+            theirs = f"{peer[key] * scale:.3g} {unit}"
+            ratio = f"{peer[key] / ours[key]:.1f}x" if ours[key] > 0 else "-"
+        else:
+            theirs, ratio = "n/a", "-"
+        print(f"{label:<28} {mine:>12} {theirs:>12} {ratio:>13}")
+    if peer_note:
+        print(f"Syne Tune: {peer_note}")
+    scalar_ok = ours["scalar_us"] < SCALAR_TARGET_US
+    load_ok = ours["load_s"] < LOAD_TARGET_S
+    print(
+        f"targets: scalar lookup < {SCALAR_TARGET_US} us: {'met' if scalar_ok else 'MISSED'}; "
+        f"warm load < {LOAD_TARGET_S} s: {'met' if load_ok else 'MISSED'}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--loads", type=int, default=5, help="fresh processes per system")
+    parser.add_argument("--lookups", type=int, default=100_000, help="scalar lookups per process")
+    parser.add_argument("--child", choices=("simtune", "syne_tune"), help=argparse.SUPPRESS)
+    parser.add_argument("--path", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child == "simtune":
+        print(json.dumps(measure_simtune(args.path, args.lookups)))
+        return 0
+    if args.child == "syne_tune":
+        print(json.dumps(measure_syne_tune(args.path, args.lookups)))
+        return 0
+
+    with tempfile.TemporaryDirectory(prefix="simtune-lookup-bench-") as tmp:
+        cache_dir = Path(tmp) / "cache"
+        start = time.perf_counter()
+        write_simtune_cache(cache_dir)
+        print(f"wrote {NAME} into {cache_dir} in {time.perf_counter() - start:.1f} s")
+        _child("simtune", cache_dir, 1_000)  # warms the OS page cache
+        ours = _median_runs("simtune", cache_dir, args.loads, args.lookups)
+
+        peer, peer_note = None, syne_tune_available()
+        if peer_note is None:
+            syne_tune_dir = Path(tmp) / "syne_tune"
+            try:
+                write_syne_tune_files(syne_tune_dir)
+            except ImportError as error:  # its serialize needs fastparquet
+                syne_tune_dir = None
+                reason = str(error).split(".")[0]
+                peer_note = (
+                    f"its serialize failed ({reason}); load and RSS not measured, "
+                    "lookups measured on a BlackboxTabular built in memory"
+                )
+            else:
+                _child("syne_tune", syne_tune_dir, 1_000)
+            peer = _median_runs("syne_tune", syne_tune_dir, args.loads, args.lookups)
+        print(
+            f"\n{len(OPERATIONS) ** len(EDGES):,} configs x {N_EPOCHS} epochs x {N_SEEDS} seeds x "
+            f"{len(OBJECTIVES)} float32 objectives; medians of {args.loads} fresh processes\n"
+        )
+        print_table(ours, peer, peer_note)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
