@@ -53,19 +53,25 @@ def parse_arguments(method: str, argv: Sequence[str] | None) -> argparse.Namespa
 def main(method: str, argv: Sequence[str] | None = None) -> int:
     """Run ``method`` once and print the best configuration and where results are."""
     from benchmarking.simulation import run_simulation
+    from blackbox_repository import BlackboxError
 
     args = parse_arguments(method, argv)
     out = args.out or Path("results") / method.lower() / args.benchmark / f"seed-{args.seed}"
-    run = run_simulation(
-        method,
-        args.benchmark,
-        seed=args.seed,
-        n_workers=args.n_workers,
-        max_wallclock_time=args.max_wallclock_time,
-        results_dir=out,
-        method_kwargs=args.method_kwargs,
-        progress=sys.stdout.isatty(),
-    )
+    try:
+        run = run_simulation(
+            method,
+            args.benchmark,
+            seed=args.seed,
+            n_workers=args.n_workers,
+            max_wallclock_time=args.max_wallclock_time,
+            results_dir=out,
+            method_kwargs=args.method_kwargs,
+            progress=sys.stdout.isatty(),
+        )
+    except (BlackboxError, ValueError, KeyError, TypeError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"error: {message}", file=sys.stderr)
+        return 2
     best = run.best()
     metric = run.metadata["metric"]
     print(
