@@ -7,6 +7,7 @@ asynchronous Hyperband), ``synchronous_brackets`` (successive halving and Hyperb
 """
 
 from simulated_backend.schedulers.asha import ASHA
+from simulated_backend.schedulers.ask_tell_adapter import AskTellScheduler, OptunaScheduler
 from simulated_backend.schedulers.async_hyperband import AsynchronousHyperband
 from simulated_backend.schedulers.bohb import BOHB, KernelDensitySearcher
 from simulated_backend.schedulers.hyperband import Hyperband
@@ -26,10 +27,12 @@ from simulated_backend.schedulers.rung_levels import RungSettings, asha_rung_set
 from simulated_backend.schedulers.search_space import Dimension, SearchSpace
 from simulated_backend.schedulers.searchers import ConfigSearcher, RandomSearcher
 from simulated_backend.schedulers.successive_halving import SuccessiveHalving
+from simulated_backend.schedulers.syne_tune_adapter import SyneTuneScheduler, syne_tune_config_space
 
 __all__ = [
     "ASHA",
     "AsynchronousHyperband",
+    "AskTellScheduler",
     "BOHB",
     "Bracket",
     "BracketStage",
@@ -37,16 +40,19 @@ __all__ = [
     "Dimension",
     "Hyperband",
     "KernelDensitySearcher",
+    "OptunaScheduler",
     "RandomSearch",
     "RandomSearcher",
     "RungSettings",
     "SchedulerDecision",
     "SearchSpace",
     "SuccessiveHalving",
+    "SyneTuneScheduler",
     "Trial",
     "TrialScheduler",
     "TrialSuggestion",
     "asha_rung_settings",
     "hyperband_brackets",
     "snap_to_grid",
+    "syne_tune_config_space",
 ]

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs Syne Tune 0.16.0, the peer simtune is compared with (tests/peers/, benchmarks/),
+# the light way: without its declared dependency set, whose xgboost pulls NCCL (~1.1 GB in
+# all). About 460 MB instead. Idempotent: re-running installs nothing new. Fails loudly.
+#
+#   bash scripts/install_peer_extras.sh            # uses `python` on PATH
+#   PYTHON=/path/to/python bash scripts/install_peer_extras.sh
+#
+# Never install dehb here: it pins numpy < 2, which breaks pyarrow 26.
+set -euo pipefail
+
+PYTHON="${PYTHON:-python}"
+
+# 1. Syne Tune itself, without resolving its dependencies.
+"$PYTHON" -m pip install --no-deps "syne-tune==0.16.0"
+
+# 2. What Syne Tune's Tuner, schedulers, simulator backend and blackbox repository import
+#    at runtime: its declared dependencies with xgboost-cpu (no NCCL) in place of xgboost,
+#    plus huggingface_hub, which syne_tune.blackbox_repository imports at module level.
+"$PYTHON" -m pip install \
+    "xgboost-cpu==3.2.0" \
+    "cloudpickle==3.1.2" \
+    "dill==0.4.1" \
+    "sortedcontainers>=2.4" \
+    "statsmodels==0.15.0" \
+    "scikit-learn>=1.3" \
+    "psutil>=5.9" \
+    "tqdm>=4.66" \
+    "typing_extensions>=4.10" \
+    "huggingface_hub==2.4.0"
+
+# 3. Check that everything the peer tests and benchmarks use imports.
+"$PYTHON" - <<'PY'
+import syne_tune
+from syne_tune import StoppingCriterion, Tuner  # noqa: F401
+from syne_tune.backend.simulator_backend.simulator_callback import SimulatorCallback  # noqa: F401
+from syne_tune.blackbox_repository.blackbox_tabular import BlackboxTabular  # noqa: F401
+from syne_tune.blackbox_repository.simulated_tabular_backend import UserBlackboxBackend  # noqa: F401
+from syne_tune.optimizer.baselines import ASHA, RandomSearch  # noqa: F401
+
+assert syne_tune.__version__ == "0.16.0", syne_tune.__version__
+print(f"syne-tune {syne_tune.__version__} is installed and imports")
+PY
