@@ -75,6 +75,7 @@ class SimulatorBackend:
         self.fidelity_values = [native(v) for v in blackbox.fidelity_values]
         self.last_fidelity_index = len(self.fidelity_values) - 1
         self.elapsed_index = blackbox.elapsed_time_index
+        self._n_seeds = len(blackbox.seeds)
         self.clock = SimulatedClock()
         self.reset()
 
@@ -120,8 +121,10 @@ class SimulatorBackend:
         config = native_config(config)
         if self._fixed_seed_index is not None:
             seed_index = self._fixed_seed_index
+        elif self._n_seeds == 1:
+            seed_index = 0
         else:
-            seed_index = int(self._rng.integers(len(self.blackbox.seeds)))
+            seed_index = int(self._rng.integers(self._n_seeds))
         curve, config_index = self._curve_for(config, seed_index)
         worker = heapq.heappop(self._free_workers)
         self.configs.append(config)

@@ -9,6 +9,7 @@ sha256 of the results file, so a folder is either complete and verifiable or ign
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -124,7 +125,8 @@ class ResultRecorder:
         return pa.table(columns)
 
 
-def software_versions() -> dict[str, str]:
+@functools.cache
+def _installed_versions() -> tuple[tuple[str, str], ...]:
     from importlib.metadata import PackageNotFoundError, version
 
     versions = {"python": platform.python_version()}
@@ -133,7 +135,12 @@ def software_versions() -> dict[str, str]:
             versions[package] = version(package)
         except PackageNotFoundError:
             versions[package] = "unknown"
-    return versions
+    return tuple(versions.items())
+
+
+def software_versions() -> dict[str, str]:
+    """Python and package versions recorded with every run (looked up once per process)."""
+    return dict(_installed_versions())
 
 
 def write_run(folder: Path | str, table: pa.Table, metadata: dict[str, Any]) -> Path:

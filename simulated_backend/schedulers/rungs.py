@@ -6,6 +6,7 @@ Metric values are turned into *keys* where smaller is better: ``value`` in mode 
 
 from __future__ import annotations
 
+import heapq
 import math
 
 from sortedcontainers import SortedList
@@ -30,16 +31,39 @@ class StoppingRung:
     def __init__(self, level, reduction_factor: float) -> None:
         self.level = level
         self.reduction_factor = reduction_factor
-        self._keys = SortedList()
+        # b <= n / eta  <=>  key <= the (K+1)-th smallest key, K = floor(n / eta) (the new
+        # key included). Two heaps keep exactly the K+1 smallest keys apart from the rest,
+        # so a decision costs O(log n) in C heap operations and nothing grows per result.
+        self._smallest: list[float] = []  # max-heap (negated keys) of the K+1 smallest keys
+        self._rest: list[float] = []  # min-heap of the other keys
+        self._count = 0
 
     def __len__(self) -> int:
-        return len(self._keys)
+        return self._count
+
+    def _n_smallest(self, n: int) -> int:
+        """K + 1 with K the largest integer such that K * eta <= n (exact for float eta)."""
+        k = math.floor(n / self.reduction_factor)
+        while (k + 1) * self.reduction_factor <= n:
+            k += 1
+        while k * self.reduction_factor > n:
+            k -= 1
+        return k + 1
 
     def add_and_decide(self, key: float) -> bool:
         """Record ``key``; whether the trial continues."""
-        keys = self._keys
-        keys.add(key)
-        return keys.bisect_left(key) * self.reduction_factor <= len(keys)
+        smallest, rest = self._smallest, self._rest
+        self._count += 1
+        if smallest and key <= -smallest[0]:
+            heapq.heappush(smallest, -key)
+        else:
+            heapq.heappush(rest, key)
+        wanted = self._n_smallest(self._count)
+        while len(smallest) > wanted:
+            heapq.heappush(rest, -heapq.heappop(smallest))
+        while len(smallest) < wanted and rest:
+            heapq.heappush(smallest, -heapq.heappop(rest))
+        return key <= -smallest[0]
 
 
 class PromotionRung:
