@@ -50,7 +50,13 @@ class LearningCurve(Protocol):
 
 
 def native(value: Any) -> Any:
-    """Turn numpy scalars into Python values (so configs compare, hash and dump to JSON)."""
+    """Turn numpy scalars into Python values (so configs compare, hash and dump to JSON).
+
+    NaN (an inactive hyperparameter in a table) becomes ``None``.
+    """
+    kind = type(value)
+    if kind is str or kind is int:  # the common case, on the path of every trial start
+        return value
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and math.isnan(value):
