@@ -28,7 +28,6 @@ import dataclasses
 import functools
 import json
 import os
-import re
 import shutil
 import time
 import traceback
@@ -40,296 +39,44 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from benchmarking.benchmark_definitions import BenchmarkDefinition, benchmark_definition
+from benchmarking.benchmark_definitions import BenchmarkDefinition
 from benchmarking.executors import make_executor
+from benchmarking.study_spec import (
+    SEED_PREFIX,
+    STUDY_FORMAT_VERSION,
+    MethodVariant,
+    Study,
+    StudyError,
+    StudyTask,
+    parse_seeds,
+    read_study_file,
+)
 from blackbox_repository.file_format import fsync_directory, sha256_file
 
-STUDY_FORMAT_VERSION = 1
+__all__ = [  # the study specification is re-exported: this module is the entry point
+    "FAILED_FILE",
+    "MANIFEST_FILE",
+    "SEED_PREFIX",
+    "STUDY_FORMAT_VERSION",
+    "MethodVariant",
+    "Study",
+    "StudyError",
+    "StudyLayout",
+    "StudyReport",
+    "StudyTask",
+    "TaskOutcome",
+    "check_benchmarks",
+    "execute_study",
+    "execute_task",
+    "parse_seeds",
+    "read_study_file",
+    "record_failure",
+    "run_study",
+    "task_state",
+]
+
 MANIFEST_FILE = "study.json"
 FAILED_FILE = "failed.json"
-SEED_PREFIX = "seed-"
-
-
-class StudyError(ValueError):
-    """A study that cannot run as given (bad names, a busy output folder, ...)."""
-
-
-# --------------------------------------------------------------------- records
-def _json_normalized(value: Any) -> Any:
-    """``value`` after a JSON round trip, so that specs compare equal to what was stored."""
-    return json.loads(json.dumps(value, sort_keys=True, default=str))
-
-
-@dataclass(frozen=True)
-class MethodVariant:
-    """A method of the baselines registry with its keyword arguments, under a label.
-
-    The label names the method in folders, tables and plots: e.g. ``ASHA-eta2`` for
-    ``MethodVariant("ASHA-eta2", "ASHA", (("reduction_factor", 2),))``.
-    """
-
-    label: str
-    method: str
-    kwargs: tuple[tuple[str, Any], ...] = ()
-
-    def __post_init__(self) -> None:
-        pairs = self.kwargs.items() if isinstance(self.kwargs, Mapping) else self.kwargs
-        object.__setattr__(self, "kwargs", tuple(sorted((str(k), v) for k, v in pairs)))
-        _check_path_name(self.label, "method label")
-
-    @classmethod
-    def parse(
-        cls, entry: str | Mapping[str, Any], kwargs: Mapping[str, Any] | None = None
-    ) -> MethodVariant:
-        """From a registry name (canonical spelling used as label) or a mapping
-        ``{"label": ..., "method": ..., "kwargs": {...}}``; names are checked."""
-        if isinstance(entry, str):
-            canonical = canonical_method_name(entry)
-            return cls(canonical, canonical, tuple((kwargs or {}).items()))
-        if not isinstance(entry, Mapping) or "method" not in entry:
-            raise StudyError(
-                f"a method entry must be a name or a mapping with 'method' (and optional "
-                f"'label', 'kwargs'), got {entry!r}"
-            )
-        unknown = sorted(set(entry) - {"label", "method", "kwargs"})
-        if unknown:
-            raise StudyError(
-                f"method entry {dict(entry)} has unknown keys {unknown}; use label, method, kwargs"
-            )
-        canonical = canonical_method_name(entry["method"])
-        return cls(
-            str(entry.get("label") or canonical),
-            canonical,
-            tuple(dict(entry.get("kwargs") or {}).items()),
-        )
-
-
-def canonical_method_name(name: str) -> str:
-    """The registry's spelling of method ``name`` (any case, or an alias); an unknown name
-    lists the known ones and close matches."""
-    from benchmarking.baselines import methods
-
-    try:
-        canonical, _ = methods.factory(name)
-    except ValueError as error:
-        raise StudyError(str(error)) from None
-    return canonical
-
-
-def _check_path_name(name: str, what: str) -> None:
-    if (
-        not name
-        or name.startswith(".")
-        or any(c in name for c in '/\\\0:*?"<>|=')
-        or name != name.strip()
-    ):
-        raise StudyError(
-            f"{what} {name!r} cannot name a folder (or a dataset partition): use letters, "
-            "digits, '-', '_' and '.'"
-        )
-
-
-@dataclass(frozen=True)
-class StudyTask:
-    """One simulated run of a study: a method variant on a benchmark with a seed."""
-
-    method: MethodVariant
-    benchmark: BenchmarkDefinition
-    seed: int
-
-    @property
-    def key(self) -> str:
-        """``<benchmark>/<method label>/seed-<seed>``: the task's folder below ``runs/``."""
-        return f"{self.benchmark.name}/{self.method.label}/{SEED_PREFIX}{self.seed}"
-
-    def spec(self) -> dict[str, Any]:
-        """Everything that determines the task's results, as stored in its metadata."""
-        return _json_normalized(
-            {
-                "method": self.method.label,
-                "method_name": self.method.method,
-                "method_kwargs": dict(self.method.kwargs),
-                "benchmark": self.benchmark.to_dict(),
-                "seed": self.seed,
-            }
-        )
-
-
-@dataclass(frozen=True)
-class Study:
-    """Methods x benchmarks x seeds. Tasks come benchmark by benchmark, so that workers
-    mostly reuse the blackbox they already hold."""
-
-    methods: tuple[MethodVariant, ...]
-    benchmarks: tuple[BenchmarkDefinition, ...]
-    seeds: tuple[int, ...]
-
-    def __post_init__(self) -> None:
-        for what, values in (
-            ("methods", self.methods),
-            ("benchmarks", self.benchmarks),
-            ("seeds", self.seeds),
-        ):
-            if not values:
-                raise StudyError(f"a study needs at least one entry in {what}")
-        for what, names in (
-            ("method label", [m.label for m in self.methods]),
-            ("benchmark", [b.name for b in self.benchmarks]),
-        ):
-            repeated = sorted({n for n in names if names.count(n) > 1})
-            if repeated:
-                raise StudyError(f"{what}s must be unique; repeated: {repeated}")
-        for benchmark in self.benchmarks:
-            _check_path_name(benchmark.name, "benchmark name")
-        if len(set(self.seeds)) != len(self.seeds):
-            raise StudyError(f"seeds repeat: {list(self.seeds)}")
-
-    def tasks(self) -> list[StudyTask]:
-        return [
-            StudyTask(method, benchmark, seed)
-            for benchmark in self.benchmarks
-            for seed in self.seeds
-            for method in self.methods
-        ]
-
-    @classmethod
-    def from_names(
-        cls,
-        methods: Iterable[str | Mapping[str, Any]],
-        benchmarks: Iterable[str | BenchmarkDefinition],
-        seeds: Iterable[int] | str,
-        *,
-        n_workers: int | None = None,
-        max_wallclock_time: float | None = None,
-        max_num_evaluations: int | None = None,
-        method_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
-    ) -> Study:
-        """A study from names; budgets given here override every benchmark's defaults.
-
-        ``method_kwargs`` maps a method name (any case) to its scheduler's arguments.
-        Unknown method or benchmark names raise with the known ones and close matches.
-        """
-        kwargs_by_method = {
-            canonical_method_name(k): dict(v) for k, v in (method_kwargs or {}).items()
-        }
-        variants = []
-        for entry in methods:
-            variant = MethodVariant.parse(entry)
-            if isinstance(entry, str) and variant.method in kwargs_by_method:
-                variant = dataclasses.replace(
-                    variant, kwargs=tuple(kwargs_by_method[variant.method].items())
-                )
-            variants.append(variant)
-        definitions = []
-        for benchmark in benchmarks:
-            definition = (
-                benchmark
-                if isinstance(benchmark, BenchmarkDefinition)
-                else benchmark_definition(benchmark)
-            )
-            definitions.append(
-                definition.with_overrides(
-                    n_workers=n_workers,
-                    max_wallclock_time=max_wallclock_time,
-                    max_num_evaluations=max_num_evaluations,
-                )
-            )
-        seed_values = parse_seeds(seeds) if isinstance(seeds, str) else tuple(int(s) for s in seeds)
-        return cls(tuple(variants), tuple(definitions), seed_values)
-
-    @classmethod
-    def from_yaml(cls, path: Path | str, **overrides: Any) -> Study:
-        """A study from a YAML file (see docs/studies.md); ``overrides`` win over the file."""
-        return cls.from_mapping(read_study_file(path), **overrides)
-
-    @classmethod
-    def from_mapping(cls, described: Mapping[str, Any], **overrides: Any) -> Study:
-        """A study from a mapping with the keys of a study file (``methods``, ``benchmarks``,
-        ``seeds``, budgets, ``method_kwargs``); run settings (``out``, ``executor``...) are
-        ignored here. Precedence: benchmark defaults < the file's study-wide budgets < a
-        benchmark entry's own settings < ``overrides`` (the command line)."""
-        given = {k: v for k, v in overrides.items() if v is not None}
-        settings = {**described, **given}
-        for key in ("methods", "benchmarks", "seeds"):
-            if key not in settings:
-                raise StudyError(
-                    f"the study lacks {key!r}; give it in the study file or on the command line"
-                )
-        file_budgets = {k: described.get(k) for k in BUDGET_SETTINGS}
-        command_line_budgets = {k: given.get(k) for k in BUDGET_SETTINGS}
-        definitions = []
-        for entry in _as_list(settings["benchmarks"], "benchmarks"):
-            entry = dict(entry) if isinstance(entry, Mapping) else {"name": str(entry)}
-            if "name" not in entry:
-                raise StudyError(f"a benchmark entry needs 'name', got {entry}")
-            definition = benchmark_definition(entry.pop("name")).with_overrides(**file_budgets)
-            definitions.append(
-                definition.with_overrides(**entry).with_overrides(**command_line_budgets)
-            )
-        seeds = settings["seeds"]
-        return cls.from_names(
-            _as_list(settings["methods"], "methods"),
-            definitions,
-            str(seeds) if isinstance(seeds, (str, int)) else seeds,
-            method_kwargs=settings.get("method_kwargs"),
-        )
-
-
-BUDGET_SETTINGS = ("n_workers", "max_wallclock_time", "max_num_evaluations")
-STUDY_FILE_KEYS = (
-    "methods", "benchmarks", "seeds", "n_workers", "max_wallclock_time", "max_num_evaluations",
-    "method_kwargs", "out", "executor", "n_jobs", "dask_scheduler", "plot",
-)  # fmt: skip
-
-
-def read_study_file(path: Path | str) -> dict[str, Any]:
-    """The mapping in a YAML study file; unknown keys are an error naming them."""
-    import yaml
-
-    path = Path(path)
-    try:
-        described = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise FileNotFoundError(f"study file {path} does not exist") from None
-    except yaml.YAMLError as error:
-        raise StudyError(f"study file {path} is not valid YAML: {error}") from None
-    if not isinstance(described, dict):
-        raise StudyError(f"study file {path} must hold a mapping with keys {STUDY_FILE_KEYS}")
-    unknown = sorted(set(described) - set(STUDY_FILE_KEYS))
-    if unknown:
-        raise StudyError(
-            f"study file {path} has unknown keys {unknown}; known keys: {list(STUDY_FILE_KEYS)}"
-        )
-    return described
-
-
-def _as_list(value: Any, what: str) -> list[Any]:
-    if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    if isinstance(value, Sequence):
-        return list(value)
-    raise StudyError(f"{what} must be a list or a comma-separated string, got {value!r}")
-
-
-def parse_seeds(text: str) -> tuple[int, ...]:
-    """``"0-29"``, ``"0,3,7"`` or ``"0-4,10"`` -> the seeds, in order."""
-    seeds: list[int] = []
-    for part in str(text).split(","):
-        match = _SEED_RANGE.match(part.strip())
-        if match is None or (
-            match.group(2) is not None and int(match.group(2)) < int(match.group(1))
-        ):
-            raise StudyError(
-                f"cannot read seeds {text!r} (at {part.strip()!r}): use a range like 0-29, "
-                "a list like 0,3,7, or both"
-            )
-        low = int(match.group(1))
-        high = int(match.group(2)) if match.group(2) is not None else low
-        seeds.extend(range(low, high + 1))
-    return tuple(seeds)
-
-
-_SEED_RANGE = re.compile(r"^(\d+)(?:-(\d+))?$")
 
 
 # --------------------------------------------------------------------- layout

@@ -16,7 +16,8 @@ PYTHON="${PYTHON:-python}"
 
 # 2. What Syne Tune's Tuner, schedulers, simulator backend and blackbox repository import
 #    at runtime: its declared dependencies with xgboost-cpu (no NCCL) in place of xgboost,
-#    plus huggingface_hub, which syne_tune.blackbox_repository imports at module level.
+#    plus huggingface_hub, which syne_tune.blackbox_repository imports at module level, and
+#    fastparquet, which its blackbox serialization (benchmarks/blackbox_lookup.py) needs.
 "$PYTHON" -m pip install \
     "xgboost-cpu==3.2.0" \
     "cloudpickle==3.1.2" \
@@ -27,7 +28,8 @@ PYTHON="${PYTHON:-python}"
     "psutil>=5.9" \
     "tqdm>=4.66" \
     "typing_extensions>=4.10" \
-    "huggingface_hub==2.4.0"
+    "huggingface_hub==2.4.0" \
+    "fastparquet==2026.9.0"
 
 # 3. Check that everything the peer tests and benchmarks use imports.
 "$PYTHON" - <<'PY'
