@@ -41,20 +41,24 @@ class _CandidateTable:
     """The immutable part of a finite search space, shared by all copies of one SearchSpace."""
 
     def __init__(self, candidates: pd.DataFrame, names: Sequence[str]) -> None:
-        self.columns = [candidates[name].tolist() for name in names]
+        # plain Python values, NaN (inactive) as None, converted once: config() is on the
+        # path of every trial start
+        self.columns = [[native(v) for v in candidates[name].tolist()] for name in names]
         self.names = tuple(names)
         self.size = len(candidates)
         self.encoded: np.ndarray | None = None
         self._positions: dict[tuple, int] | None = None
 
     def config(self, index: int) -> dict[str, Any]:
-        values = ((name, native(column[index])) for name, column in zip(self.names, self.columns))
-        return {name: value for name, value in values if value is not None}
+        config = {name: column[index] for name, column in zip(self.names, self.columns)}
+        if None in config.values():  # inactive conditional hyperparameters are left out
+            config = {name: value for name, value in config.items() if value is not None}
+        return config
 
     def position_of(self, key: tuple) -> int | None:
         if self._positions is None:
             rows = zip(*self.columns)
-            self._positions = {tuple(native(v) for v in row): i for i, row in enumerate(rows)}
+            self._positions = {tuple(row): i for i, row in enumerate(rows)}
         return self._positions.get(key)
 
 
