@@ -183,3 +183,16 @@ def test_info_describes_a_cached_entry_that_no_recipe_provides(capsys, fresh_cac
     out = capsys.readouterr().out
     assert out.startswith(f"{LCDB_NAME} (tabular)")
     assert "fidelity: size_train, 16 values" in out
+
+
+def test_list_piped_into_a_closed_reader_exits_quietly():
+    import subprocess
+    import sys
+
+    command = f"{sys.executable} -m benchmarking.cli blackbox list | head -n 1"
+    completed = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, timeout=120
+    )
+    assert completed.stdout.startswith("NAME")
+    assert "Traceback" not in completed.stderr
+    assert completed.returncode == 141
