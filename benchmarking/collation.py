@@ -36,7 +36,8 @@ import pyarrow.parquet as pq
 
 from benchmarking.analysis import BenchmarkSummary
 from benchmarking.study import FAILED_FILE, SEED_PREFIX, StudyLayout
-from blackbox_repository.file_format import fsync_directory, sha256_file
+from blackbox_repository.atomic_files import fsync_directory
+from blackbox_repository.file_format import sha256_file
 from simulated_backend.results import RESULTS_FILE, RESULTS_FORMAT_VERSION, RUN_METADATA_FILE
 
 COLLATED_FORMAT_VERSION = 1

@@ -51,7 +51,8 @@ from benchmarking.study_spec import (
     parse_seeds,
     read_study_file,
 )
-from blackbox_repository.file_format import fsync_directory, sha256_file
+from blackbox_repository.atomic_files import fsync_directory, write_json_atomically
+from blackbox_repository.file_format import sha256_file
 
 __all__ = [  # the study specification is re-exported: this module is the entry point
     "FAILED_FILE",
@@ -144,27 +145,16 @@ class StudyLayout:
 
     def add_to_manifest(self, tasks: Sequence[StudyTask]) -> None:
         specs = {**self.read_manifest(), **{t.key: t.spec() for t in tasks}}
-        _write_json_atomically(
+        write_json_atomically(
             self.manifest_path,
             {"format_version": STUDY_FORMAT_VERSION, "tasks": dict(sorted(specs.items()))},
+            indent=1,
+            default=str,
         )
 
     def clear_staging(self) -> None:
         """Remove what killed tasks left behind. Call with the study's lock held."""
         shutil.rmtree(self.staging_dir, ignore_errors=True)
-
-
-def _write_json_atomically(path: Path, content: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    try:
-        with open(tmp, "w") as stream:
-            json.dump(content, stream, indent=1, default=str)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 # --------------------------------------------------------------------- task state
@@ -266,7 +256,7 @@ def _staging_folder(task: StudyTask, layout: StudyLayout) -> Path:
 def record_failure(folder: Path, task: StudyTask, message: str, trace: str) -> None:
     """Write ``failed.json`` (task spec, error message, traceback) into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
-    _write_json_atomically(
+    write_json_atomically(
         folder / FAILED_FILE,
         {
             "format_version": STUDY_FORMAT_VERSION,
@@ -275,6 +265,8 @@ def record_failure(folder: Path, task: StudyTask, message: str, trace: str) -> N
             "error": message,
             "traceback": trace,
         },
+        indent=1,
+        default=str,
     )
 
 

@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from ConfigSpace import ConfigurationSpace
 
+from blackbox_repository.atomic_files import fsync_directory, write_json_atomically
 from blackbox_repository.blackbox import Blackbox, Objective, native
 from blackbox_repository.errors import ChecksumMismatchError, CorruptBlackboxError
 from blackbox_repository.tabular import TabularBlackbox
@@ -79,24 +80,6 @@ def _resolve(reference: str):
     return getattr(importlib.import_module(module_name), attribute)
 
 
-def fsync_directory(directory: Path) -> None:
-    """Flush a folder's entries to disk so that a rename inside it survives a crash."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_json_atomically(path: Path, content: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w") as stream:
-        json.dump(content, stream, indent=1, sort_keys=False)
-        stream.flush()
-        os.fsync(stream.fileno())
-    os.replace(tmp, path)
-
-
 # --------------------------------------------------------------------- writing
 def write_blackbox(blackbox: Blackbox, directory: Path | str, *, source: str = "") -> Path:
     """Write ``blackbox`` into ``directory`` (created; must not hold an entry yet).
@@ -139,7 +122,7 @@ def write_blackbox(blackbox: Blackbox, directory: Path | str, *, source: str = "
         **extra,
         "files": files,
     }
-    _write_json_atomically(directory / METADATA_FILE, metadata)
+    write_json_atomically(directory / METADATA_FILE, metadata, indent=1)
     fsync_directory(directory)
     return directory
 

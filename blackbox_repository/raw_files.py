@@ -35,8 +35,9 @@ from pathlib import Path, PurePosixPath
 
 from filelock import FileLock
 
+from blackbox_repository.atomic_files import fsync_directory
 from blackbox_repository.errors import ChecksumMismatchError, ConversionError, DownloadError
-from blackbox_repository.file_format import fsync_directory, sha256_file
+from blackbox_repository.file_format import sha256_file
 from blackbox_repository.recipes.recipe import RawFile
 
 logger = logging.getLogger(__name__)

@@ -24,7 +24,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from blackbox_repository import Blackbox, TabularBlackbox
-from blackbox_repository.file_format import fsync_directory, sha256_file
+from blackbox_repository.atomic_files import fsync_directory
+from blackbox_repository.file_format import sha256_file
 
 RESULTS_FORMAT_VERSION = 1
 RESULTS_FILE = "results.parquet"

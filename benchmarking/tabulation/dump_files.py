@@ -19,8 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from blackbox_repository import atomic_files
 from blackbox_repository.blackbox import native_config
 
 CONFIG_HASH_LENGTH = 16
@@ -131,21 +130,13 @@ class DumpFolder:
 
 
 def write_json_atomically(path: Path, content: Any) -> None:
-    """Write ``content`` as JSON to a temporary file in the same folder, fsync, rename.
+    """Write ``content`` as compact JSON (no NaN allowed) atomically: no file or the whole file.
 
     A reader sees either no file or the whole file, even if the writer is killed.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    try:
-        with open(tmp, "w") as stream:
-            json.dump(content, stream, allow_nan=False, indent=None, separators=(",", ":"))
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic_files.write_json_atomically(
+        path, content, allow_nan=False, indent=None, separators=(",", ":")
+    )
 
 
 def read_json(path: Path) -> Any:

@@ -22,9 +22,7 @@ import functools
 import json
 import logging
 import math
-import os
 import re
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -33,6 +31,7 @@ import numpy as np
 import pandas as pd
 from ConfigSpace import ConfigurationSpace, UniformFloatHyperparameter, UniformIntegerHyperparameter
 
+from blackbox_repository.atomic_files import write_json_atomically
 from blackbox_repository.blackbox import Objective
 from blackbox_repository.errors import ConversionError
 from blackbox_repository.raw_files import unpacked_dir
@@ -160,10 +159,7 @@ def read_dataset_runs(path: Path, dataset: str) -> Any:
             ) from error
     value, spans, is_ascii = _scan_top_level(path, dataset)
     if is_ascii:
-        record = _offsets_path(path)
-        tmp = record.with_name(f"{record.name}.tmp-{uuid.uuid4().hex[:8]}")
-        tmp.write_text(json.dumps({"size": size, "datasets": spans}))
-        os.replace(tmp, record)
+        write_json_atomically(_offsets_path(path), {"size": size, "datasets": spans})
     if dataset not in spans:
         raise ConversionError(f"{path} has no dataset {dataset!r}; it has {sorted(spans)}")
     return value
