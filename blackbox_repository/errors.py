@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 
-class BlackboxError(Exception):
+class SimtuneError(Exception):
+    """Base class of every error simtune raises on purpose (bad input, corrupt data, ...).
+
+    It lives in the lowest layer so that every package can derive from it; the CLI and the
+    launchers print these as one ``error:`` line and let any other exception show its
+    traceback (an internal bug).
+    """
+
+
+class BlackboxError(SimtuneError):
     """Base class of every error raised by :mod:`blackbox_repository`."""
 
 
