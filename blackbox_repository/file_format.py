@@ -57,12 +57,14 @@ REQUIRED_METADATA_FIELDS = (
 KIND_READERS: dict[str, str] = {
     "tabular": "blackbox_repository.file_format:read_tabular_data",
     "yahpo-onnx": "blackbox_repository.yahpo_surrogate:read_yahpo_data",
+    "trained-onnx": "blackbox_repository.surrogate_training.trained_surrogate:read_trained_data",
 }
 # kind -> "module:function" writing the data files of a blackbox of that kind into a folder
 # and returning extra metadata fields.
 KIND_WRITERS: dict[str, str] = {
     "tabular": "blackbox_repository.file_format:write_tabular_data",
     "yahpo-onnx": "blackbox_repository.yahpo_surrogate:write_yahpo_data",
+    "trained-onnx": "blackbox_repository.surrogate_training.trained_surrogate:write_trained_data",
 }
 
 
