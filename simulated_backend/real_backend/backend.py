@@ -121,6 +121,7 @@ class RealBackend:
         if self._closed:
             raise RuntimeError("this RealBackend was closed; create a new one for another run")
         self._metric = metric
+        self.runner.start()  # worker start-up is not charged to the run's time
         self._reset()
         return RunDescription(
             objective_names=tuple(self.objectives),

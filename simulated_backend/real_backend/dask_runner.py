@@ -59,7 +59,7 @@ class DaskRunner:
                 n_workers=n_workers or 1,
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,
+                dashboard_address=":0",
                 host="127.0.0.1",
             )
             self._client = Client(self._cluster)
@@ -70,10 +70,14 @@ class DaskRunner:
         self.n_workers = int(n_workers)
         self.address = address or self._cluster.scheduler_address
         self._objective = self._client.scatter(objective, broadcast=True)
-        self._shared = self._client.scatter(dict(shared or {}), broadcast=True)
+        # a list of one: a dict given to scatter would be scattered key by key
+        [self._shared] = self._client.scatter([dict(shared or {})], broadcast=True)
         self._running: dict[Any, tuple[StepTask, float]] = {}
         self._ready: list[StepOutcome] = []
         self._closed = False
+
+    def start(self) -> None:
+        """The cluster is up and the shared data scattered when the runner is created."""
 
     def submit(self, task: StepTask) -> None:
         if self._closed:

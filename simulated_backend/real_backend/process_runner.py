@@ -116,7 +116,9 @@ class ProcessRunner:
         if start_method == "forkserver":
             # the fork server imports the worker code once; each worker is then a cheap fork
             module = getattr(objective, "__module__", None)
-            preload = [__name__] + ([module] if module and module != "__main__" else [])
+            preload = ["__main__", __name__]
+            if module and module != "__main__":
+                preload.append(module)
             self._context.set_forkserver_preload(preload)
         self._payload = (objective, dict(shared or {}))
         self._workers: list[_Worker] = []
@@ -140,6 +142,10 @@ class ProcessRunner:
             raise RunnerError("the process runner is closed")
         while len(self._workers) < self.n_workers:
             self._workers.append(self._spawn())
+
+    def start(self) -> None:
+        """Start the worker processes now (else they start at the first ``submit``)."""
+        self._ensure_workers()
 
     def worker_pids(self) -> list[int]:
         """Process ids of the live workers (starting them if needed)."""

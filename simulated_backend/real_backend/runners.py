@@ -39,6 +39,10 @@ class Runner(Protocol):
 
     n_workers: int
 
+    def start(self) -> None:
+        """Bring the workers up now (idempotent), so start-up is not charged to a run."""
+        ...
+
     def submit(self, task: StepTask) -> None:
         """Start ``task`` on a free worker (``count_available() > 0``)."""
         ...
@@ -95,6 +99,9 @@ class SerialRunner:
         self._objective = objective
         self._shared = dict(shared or {})
         self._done: list[StepOutcome] = []
+
+    def start(self) -> None:
+        """Nothing to start: calls run in this process."""
 
     def submit(self, task: StepTask) -> None:
         if self._done:

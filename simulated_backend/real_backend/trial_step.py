@@ -148,7 +148,8 @@ def execute_step(
 ) -> StepOutcome:
     """Run one call of ``objective`` for ``task`` here, under its limits; never raises for
     the call's own failures (a ``KeyboardInterrupt`` is passed on)."""
-    Path(task.checkpoint_dir).mkdir(parents=True, exist_ok=True)
+    if not os.path.isdir(task.checkpoint_dir):
+        Path(task.checkpoint_dir).mkdir(parents=True, exist_ok=True)
     status, metrics, error = SUCCESS, {}, None
     wall_start, cpu_start = time.perf_counter(), time.process_time()
     try:
