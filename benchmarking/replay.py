@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from blackbox_repository import TabularBlackbox
+from simulated_backend.real_backend.trial_step import StepInfo
 
 STATE_FILE = "replay_position.json"
 
@@ -43,29 +44,45 @@ class ReplaySource:
 
 
 def replay_step(
-    config: dict[str, Any], fidelity: Any, checkpoint_dir: str, replay: ReplaySource
+    config: dict[str, Any],
+    fidelity: Any,
+    checkpoint_dir: str,
+    replay: ReplaySource,
+    step: StepInfo | None = None,
 ) -> dict[str, float]:
     """Sleep the scaled recorded time from the trial's checkpoint to ``fidelity``; return
     the recorded metrics at ``fidelity``.
 
-    The checkpoint is the position reached so far, so a resumed trial sleeps only the
-    remaining time, as the simulator charges it.
+    The checkpoint holds the position reached so far, so a resumed trial sleeps only the
+    remaining time, as the simulator charges it. The step ends at a deadline measured
+    from where the simulator's model starts it: the trial's previous (intended) report
+    time for a continued step, the submission for a started or resumed one. So neither
+    the real backend's decision round trip nor a late wake-up accumulates along a trial:
+    what remains is the scheduling jitter of a single step.
     """
-    started = time.perf_counter()
+    now = time.time()
     blackbox = replay.blackbox
     config_index = blackbox.config_index(config)
     position = blackbox.fidelity_index(fidelity)
     state_file = Path(checkpoint_dir) / STATE_FILE
-    reached = json.loads(state_file.read_text())["position"] if state_file.exists() else -1
+    state = json.loads(state_file.read_text()) if state_file.exists() else {"position": -1}
+    reached = state["position"]
     curve = blackbox.values[config_index, :, replay.seed_index, :]
     elapsed = blackbox.elapsed_time_index
     done = float(curve[reached, elapsed]) if reached >= 0 else 0.0
     seconds = max(float(curve[position, elapsed]) - done, 0.0) * replay.time_scale
-    remaining = seconds - (time.perf_counter() - started)
+    if step is not None and step.continued and "deadline" in state:
+        anchor = state["deadline"]
+    elif step is not None:
+        anchor = step.submitted_at
+    else:
+        anchor = now
+    deadline = anchor + seconds
+    remaining = deadline - time.time()
     if remaining > 0:
         time.sleep(remaining)
     tmp = state_file.with_name(STATE_FILE + ".tmp")
-    tmp.write_text(json.dumps({"position": position}))
+    tmp.write_text(json.dumps({"position": position, "deadline": deadline}))
     os.replace(tmp, state_file)
     return {name: float(value) for name, value in zip(blackbox.objective_names, curve[position])}
 

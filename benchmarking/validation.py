@@ -47,6 +47,8 @@ class ValidationResult:
     max_finish_difference: float
     timing_error_ms: float
     close_gaps: int
+    first_difference: int | None
+    gap_at_first_difference_ms: float | None
     round_trip_ms: float
     real_seconds: float
     simulated_seconds: float
@@ -63,8 +65,17 @@ class ValidationResult:
             f"max finish-time difference {self.max_finish_difference:.1f} simulated s; "
             f"timing error p95 {self.timing_error_ms:.1f} ms; "
             f"gaps closer than that: {self.close_gaps}; "
+            f"{self._first_difference()}; "
             f"report-to-next-step round trip p50 {self.round_trip_ms:.1f} ms; "
             f"speed-up of simulation {self.speedup:,.0f}x"
+        )
+
+    def _first_difference(self) -> str:
+        if self.first_difference is None:
+            return "same order throughout"
+        return (
+            f"first difference at result {self.first_difference + 1} "
+            f"(simulated {self.gap_at_first_difference_ms:.1f} ms apart, scaled)"
         )
 
     def markdown_row(self) -> str:
@@ -72,15 +83,21 @@ class ValidationResult:
             f"| {self.method} | {self.median_step_seconds:g} | {self.n_results_simulated} | "
             f"{self.n_results_real} | {100 * self.order_match:.1f}% | "
             f"{self.max_finish_difference:.1f} | {self.timing_error_ms:.1f} | "
-            f"{self.close_gaps} | {self.round_trip_ms:.1f} | {self.speedup:,.0f}x |"
+            f"{self.close_gaps} | "
+            + (
+                "-"
+                if self.first_difference is None
+                else f"{self.first_difference + 1} ({self.gap_at_first_difference_ms:.1f} ms)"
+            )
+            + f" | {self.round_trip_ms:.1f} | {self.speedup:,.0f}x |"
         )
 
 
 MARKDOWN_HEADER = (
     "| method | median step (sim. s) | results sim. | results real | order match | "
-    "max finish diff (sim. s) | timing error p95 (ms) | gaps < error | round trip p50 (ms) | "
-    "speed-up |\n"
-    "|---|---|---|---|---|---|---|---|---|---|"
+    "max finish diff (sim. s) | timing error p95 (ms) | gaps < error | first difference "
+    "(gap) | round trip p50 (ms) | speed-up |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -92,6 +109,7 @@ def compare_runs(simulated, real, time_scale: float) -> dict[str, float]:
     sim_order = [key for key in sim_keys if key in common]
     real_order = [key for key in real_keys if key in common]
     matched = sum(a == b for a, b in zip(sim_order, real_order))
+    first = next((i for i, (a, b) in enumerate(zip(sim_order, real_order)) if a != b), None)
     sim_times = dict(zip(sim_keys, simulated.simulated_time.tolist()))
     real_times = dict(zip(real_keys, real.simulated_time.tolist()))
     differences = np.array([real_times[k] / time_scale - sim_times[k] for k in sim_order])
@@ -106,6 +124,10 @@ def compare_runs(simulated, real, time_scale: float) -> dict[str, float]:
         "max_finish_difference": float(np.abs(differences).max()) if len(common) else 0.0,
         "timing_error_ms": error_ms,
         "close_gaps": int(np.sum(gaps_ms < error_ms)),
+        "first_difference": first,
+        "gap_at_first_difference_ms": None
+        if first is None
+        else abs(sim_times[sim_order[first]] - sim_times[real_order[first]]) * time_scale * 1e3,
     }
 
 

@@ -216,7 +216,7 @@ class RealBackend:
         }
 
     # ---------------------------------------------------------------- steps
-    def _submit(self, trial_id: int) -> None:
+    def _submit(self, trial_id: int, continued: bool = False) -> None:
         position = self._next_position[trial_id]
         self.runner.submit(
             StepTask(
@@ -226,6 +226,8 @@ class RealBackend:
                 config=self.configs[trial_id],
                 checkpoint_dir=str(self.trial_checkpoint_dir(trial_id)),
                 limits=self.limits,
+                continued=continued,
+                submitted_at=time.time(),
             )
         )
 
@@ -235,7 +237,7 @@ class RealBackend:
             awaiting, self._awaiting = self._awaiting, []
             for trial_id in awaiting:
                 if self._running[trial_id]:
-                    self._submit(trial_id)
+                    self._submit(trial_id, continued=True)
 
     def _end_run_of(self, trial_id: int) -> None:
         if self._running[trial_id]:

@@ -2,7 +2,9 @@
 
 A trial is a user's function ``objective(config, fidelity, checkpoint_dir, **shared) ->
 metrics``: one call trains the trial from its checkpoint up to ``fidelity`` and returns
-the metrics measured there (a mapping of names to numbers). :func:`execute_step` runs one
+the metrics measured there (a mapping of names to numbers). An objective that declares a
+``step`` keyword argument also gets a :class:`StepInfo` (whether the call continues the
+trial's previous report, when it was submitted). :func:`execute_step` runs one
 call in the current process and never raises for a failure of the call itself: it
 returns a :class:`StepOutcome` with a status, the metrics, the wall and CPU time and the
 exception text.
@@ -21,6 +23,8 @@ Limits are enforced where the call runs:
 from __future__ import annotations
 
 import ctypes
+import functools
+import inspect
 import math
 import os
 import signal
@@ -55,7 +59,12 @@ class StepLimits:
 
 @dataclass(frozen=True)
 class StepTask:
-    """One call of the objective: train ``trial_id`` up to ``fidelity`` (position ``position``)."""
+    """One call of the objective: train ``trial_id`` up to ``fidelity`` (position ``position``).
+
+    ``continued`` is true when the step follows the trial's previous report directly
+    (the scheduler said CONTINUE), false when the trial starts or resumes;
+    ``submitted_at`` is the backend's ``time.time()`` at submission.
+    """
 
     trial_id: int
     position: int
@@ -63,6 +72,26 @@ class StepTask:
     config: Mapping[str, Any]
     checkpoint_dir: str
     limits: StepLimits = field(default_factory=StepLimits)
+    continued: bool = False
+    submitted_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """What an objective that declares a ``step`` keyword argument is told about its call."""
+
+    trial_id: int
+    position: int
+    continued: bool
+    submitted_at: float
+
+
+@functools.lru_cache(maxsize=64)
+def _wants_step_info(objective: Callable) -> bool:
+    try:
+        return "step" in inspect.signature(objective).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 @dataclass(frozen=True)
@@ -154,9 +183,12 @@ def execute_step(
     wall_start, cpu_start = time.perf_counter(), time.process_time()
     try:
         with _memory_limit(task.limits.memory_mb), _wall_time_limit(task.limits.wall_time):
-            returned = objective(
-                dict(task.config), task.fidelity, task.checkpoint_dir, **(shared or {})
-            )
+            keywords = dict(shared or {})
+            if _wants_step_info(objective):
+                keywords["step"] = StepInfo(
+                    task.trial_id, task.position, task.continued, task.submitted_at
+                )
+            returned = objective(dict(task.config), task.fidelity, task.checkpoint_dir, **keywords)
         metrics = _checked_metrics(returned)
     except StepTimeout:
         status, error = (
