@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol, runtime_checkable
 
+from blackbox_repository.errors import SimtuneError
 from simulated_backend.real_backend.trial_step import (
     CRASHED,
     StepOutcome,
@@ -29,7 +30,7 @@ from simulated_backend.real_backend.trial_step import (
 )
 
 
-class RunnerError(RuntimeError):
+class RunnerError(SimtuneError, RuntimeError):
     """A runner was used against its protocol (e.g. a task submitted with no free worker)."""
 
 

@@ -177,3 +177,48 @@ def test_ctrl_c_stops_cleanly_with_finished_results_on_disk(tmp_path):
     while any(_alive(pid) for pid in worker_pids) and time.time() < deadline:
         time.sleep(0.1)
     assert worker_pids and not any(_alive(pid) for pid in worker_pids)
+
+
+def _first_report(backend):
+    """Wait like the Tuner: let a simulator's clock jump, let real workers finish."""
+    for _ in range(200):
+        if hasattr(backend, "advance_clock"):
+            backend.advance_clock()
+        reports = list(backend.next_results(0.05))
+        if reports:
+            return reports
+    raise AssertionError("no report")
+
+
+@pytest.mark.parametrize("kind", ["simulator", "real"])
+def test_both_backends_honour_the_protocol_contract(kind, tmp_path):
+    from simulated_backend import SimulatorBackend
+    from simulated_backend.backend_protocol import REPORT_CONTINUES
+    from tests.simulated_backend.engine_fixtures import random_tabular_blackbox
+
+    if kind == "simulator":
+        backend = SimulatorBackend(random_tabular_blackbox(0, n_seeds=1), n_workers=1)
+    else:
+        backend = RealBackend(
+            make_runner("serial", counting_objective), range(1, 9), {"loss": "min"}
+        )
+    assert isinstance(backend, TrialBackend)
+    description = backend.open("loss", "min")
+    assert "loss" in description.objective_names and description.fidelity_name == "epoch"
+    assert backend.num_free_workers == 1
+    assert backend.start_trial(0, {"x": 1}) == {"x": 1}
+    assert backend.num_free_workers == 0
+    [(trial_id, result, final)] = _first_report(backend)
+    assert (trial_id, final) == (0, REPORT_CONTINUES)
+    assert result["fidelity"] == result["epoch"] == 1 and result["worker"] == 0
+    assert 0 <= result["simulated_time"] <= backend.current_time()
+    backend.pause_trial(0)
+    assert backend.num_free_workers == 1
+    assert backend.resume_trial(0) == {"x": 1}
+    [(_, result, _)] = _first_report(backend)
+    assert result["fidelity"] == 2  # from the checkpoint: the next fidelity
+    backend.stop_trial(0)
+    assert backend.num_free_workers == 1
+    assert isinstance(backend.metadata()["benchmark"], str)
+    backend.close()
+    backend.close()  # idempotent
