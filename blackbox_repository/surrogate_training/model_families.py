@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from ConfigSpace import (
-    Categorical,
     ConfigurationSpace,
     Float,
     Integer,
@@ -129,7 +128,6 @@ def _knn_space(seed: int) -> ConfigurationSpace:
         seed=seed,
         space={
             "n_neighbors": Integer("n_neighbors", (1, 32), log=True),
-            "weights": Categorical("weights", ["uniform", "distance"]),
         },
     )
 
@@ -137,7 +135,9 @@ def _knn_space(seed: int) -> ConfigurationSpace:
 def _knn(hp: dict[str, Any], fraction: float, seed: int) -> Any:
     from sklearn.neighbors import KNeighborsRegressor
 
-    return KNeighborsRegressor(**hp)
+    # uniform weights only: skl2onnx 1.20's distance-weighted regressor predicts differently
+    # from scikit-learn's (measured: 228 of 1350 validation rows of sklearn-mlp-digits off)
+    return KNeighborsRegressor(weights="uniform", **hp)
 
 
 FAMILIES: dict[str, ModelFamily] = {
@@ -180,7 +180,7 @@ FAMILIES: dict[str, ModelFamily] = {
             {"n_estimators": 32, "max_features": 0.6, "max_leaf_nodes": 512},
         ),
         ModelFamily(
-            "knn", "fraction", FRACTIONS, _knn_space, _knn, {"n_neighbors": 5, "weights": "distance"}
+            "knn", "fraction", FRACTIONS, _knn_space, _knn, {"n_neighbors": 5}
         ),
     )
 }

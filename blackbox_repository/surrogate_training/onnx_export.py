@@ -26,6 +26,10 @@ def model_to_onnx(model: Any, n_features: int) -> bytes:
             "exporting surrogate models needs skl2onnx: pip install 'simtune[surrogate-training]'"
         ) from error
     input_types = [(INPUT_NAME, FloatTensorType([None, n_features]))]
+    if type(model).__name__ == "HistGradientBoostingRegressor":
+        from blackbox_repository.surrogate_training.hgb_onnx import hist_gradient_boosting_to_onnx
+
+        return hist_gradient_boosting_to_onnx(model, n_features, INPUT_NAME, TARGET_OPSET)
     if type(model).__module__.startswith("lightgbm"):
         import onnxmltools
 
