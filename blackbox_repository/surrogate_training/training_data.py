@@ -182,3 +182,22 @@ class SurrogateTrainingData:
                     f"objective {objective!r} of {self.blackbox.name!r} has no recorded value in "
                     f"the {split} set; use another split seed or larger fractions"
                 )
+
+    def n_missing(self, objective: str) -> int:
+        """(configuration, fidelity) rows of ``objective`` with no finite value at any seed."""
+        values = np.asarray(
+            self.blackbox.values[:, :, :, self.blackbox.objective_index(objective)], dtype=float
+        )
+        return int(np.sum(np.all(~np.isfinite(values), axis=2)))
+
+    def check_no_missing(self, objective: str) -> None:
+        """Refuse an objective with missing (NaN) values unless the caller allows them."""
+        missing = self.n_missing(objective)
+        if missing:
+            total = len(self.blackbox.configurations) * len(self.blackbox.fidelity_values)
+            raise SurrogateTrainingError(
+                f"objective {objective!r} of {self.blackbox.name!r} has no value at "
+                f"{missing} of {total} (configuration, fidelity) rows (NaN at every seed); "
+                "pass --allow-missing (allow_missing=True) to train on the recorded rows only, "
+                "or leave the objective out with --objectives"
+            )
