@@ -17,6 +17,7 @@ COMMAND_GROUPS = (
     "blackbox_repository.cli:add_commands",
     "benchmarking.study_cli:add_commands",
     "benchmarking.validation_cli:add_commands",
+    "benchmarking.surrogates.cli:add_commands",
 )
 
 

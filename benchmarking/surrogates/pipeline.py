@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarking.surrogates.tuning import TunedModel, tune_family
 from blackbox_repository.atomic_files import write_json_atomically
 from blackbox_repository.cache import BlackboxCache
 from blackbox_repository.file_format import read_blackbox
@@ -32,7 +33,6 @@ from blackbox_repository.surrogate_training.training_data import (
     split_configurations,
 )
 from blackbox_repository.tabular import TabularBlackbox
-from benchmarking.surrogates.tuning import TunedModel, tune_family
 
 DEFAULT_FAMILIES = tuple(FAMILIES)
 FIT_RECORD = "fit.json"
@@ -171,8 +171,13 @@ def fit_surrogate(
     for objective, best in chosen.items():
         fidelity = best.fidelity if model_family(best.family).fidelity_kind == "rounds" else 1.0
         model = fit_model(
-            data, objective, best.family, best.hyperparameters, fidelity,
-            splits=("train", "validation"), seed=seed,
+            data,
+            objective,
+            best.family,
+            best.hyperparameters,
+            fidelity,
+            splits=("train", "validation"),
+            seed=seed,
         )
         exported.append(
             export_model(model, data, objective, best.family, best.hyperparameters, fidelity)

@@ -82,7 +82,9 @@ def tuning_step(
         TUNING_METRIC: 2.0 if math.isnan(tau) else 1.0 - tau,
         "validation_rmse": scores["rmse"],
     }
-    write_json_atomically(path, {"config": dict(config), "level": int(fidelity), "metrics": metrics})
+    write_json_atomically(
+        path, {"config": dict(config), "level": int(fidelity), "metrics": metrics}
+    )
     return metrics
 
 

@@ -27,9 +27,7 @@ def test_predictions(
             f"the {split} set of {data.blackbox.name!r} is empty: nothing to evaluate"
         )
     table = data.blackbox.configurations.iloc[configs]
-    records = [
-        {name: table[name].iloc[i] for name in table.columns} for i in range(len(table))
-    ]
+    records = [{name: table[name].iloc[i] for name in table.columns} for i in range(len(table))]
     checked = [
         {k: v for k, v in config.items() if not (isinstance(v, float) and np.isnan(v))}
         for config in records

@@ -179,9 +179,7 @@ FAMILIES: dict[str, ModelFamily] = {
             _forest,
             {"n_estimators": 32, "max_features": 0.6, "max_leaf_nodes": 512},
         ),
-        ModelFamily(
-            "knn", "fraction", FRACTIONS, _knn_space, _knn, {"n_neighbors": 5}
-        ),
+        ModelFamily("knn", "fraction", FRACTIONS, _knn_space, _knn, {"n_neighbors": 5}),
     )
 }
 

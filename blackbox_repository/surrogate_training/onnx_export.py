@@ -60,9 +60,7 @@ class OnnxRegressor:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
-        return onnxruntime.InferenceSession(
-            self.model, options, providers=["CPUExecutionProvider"]
-        )
+        return onnxruntime.InferenceSession(self.model, options, providers=["CPUExecutionProvider"])
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         if self._session is None:

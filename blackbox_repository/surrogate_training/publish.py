@@ -64,6 +64,8 @@ def install_surrogate(
     with cache.lock(name):
         cache.remove_stale_staging(name)
         with cache.staging(name) as staged:
-            write_blackbox(surrogate, staged, source=f"trained surrogate of {surrogate.source.get('blackbox')}")
+            write_blackbox(
+                surrogate, staged, source=f"trained surrogate of {surrogate.source.get('blackbox')}"
+            )
             read_blackbox(staged)
             return cache.install(name, staged)

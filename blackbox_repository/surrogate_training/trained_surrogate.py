@@ -174,8 +174,10 @@ class TrainedSurrogateBlackbox(Blackbox):
                 f"({model.target_transform})"
             )
         if self.source:
-            lines.append(f"  trained on {self.source.get('blackbox')!r}, split seed "
-                         f"{self.source.get('split', {}).get('seed')}")
+            lines.append(
+                f"  trained on {self.source.get('blackbox')!r}, split seed "
+                f"{self.source.get('split', {}).get('seed')}"
+            )
         return lines
 
 
