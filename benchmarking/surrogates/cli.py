@@ -152,7 +152,7 @@ def _study_settings(table, max_wallclock_time: float | None) -> tuple[str, str, 
 
         definition = benchmark_definition(table.name)
         metric, mode, budget = definition.metric, definition.mode, definition.max_wallclock_time
-    except Exception:  # a user's tabulation has no definition: its first objective
+    except ValueError:  # a user's tabulation has no definition: its first objective
         objective = table.objectives[0]
         metric, mode, budget = objective.name, objective.mode, None
     if max_wallclock_time is not None:
