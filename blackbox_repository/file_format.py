@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -28,28 +27,30 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from ConfigSpace import ConfigurationSpace
 
-from blackbox_repository.atomic_files import fsync_directory, write_json_atomically
+from blackbox_repository.atomic_files import fsync_directory
 from blackbox_repository.blackbox import Blackbox, Objective, native
+from blackbox_repository.entry_metadata import (
+    FORMAT_VERSION,
+    METADATA_FILE,
+    entry_file,
+    read_metadata,
+    write_metadata,
+)
 from blackbox_repository.errors import ChecksumMismatchError, CorruptBlackboxError
 from blackbox_repository.tabular import TabularBlackbox
 
-FORMAT_VERSION = 1
-METADATA_FILE = "metadata.json"
+__all__ = [
+    "FORMAT_VERSION",
+    "METADATA_FILE",
+    "read_blackbox",
+    "read_metadata",
+    "verify_files",
+    "write_blackbox",
+]
 CONFIGURATIONS_FILE = "configurations.parquet"
 OBJECTIVES_FILE = "objectives.parquet"
 INDEX_COLUMNS = ("config_index", "fidelity", "seed")
 ROW_GROUP_SIZE = 1 << 20  # rows; reads go one row group at a time to bound memory
-REQUIRED_METADATA_FIELDS = (
-    "format_version",
-    "kind",
-    "name",
-    "configuration_space",
-    "fidelity",
-    "seeds",
-    "objectives",
-    "elapsed_time_objective",
-    "files",
-)
 
 # kind -> "module:function" reading a blackbox of that kind from (folder, metadata, common
 # keyword arguments). Resolved lazily so that optional dependencies (onnxruntime) load only
@@ -104,7 +105,6 @@ def write_blackbox(blackbox: Blackbox, directory: Path | str, *, source: str = "
             continue
         files[path.name] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
     metadata = {
-        "format_version": FORMAT_VERSION,
         "kind": blackbox.kind,
         "name": blackbox.name,
         "description": blackbox.description,
@@ -122,7 +122,7 @@ def write_blackbox(blackbox: Blackbox, directory: Path | str, *, source: str = "
         **extra,
         "files": files,
     }
-    write_json_atomically(directory / METADATA_FILE, metadata, indent=1)
+    write_metadata(directory, metadata)
     fsync_directory(directory)
     return directory
 
@@ -166,43 +166,11 @@ def _write_parquet_durably(table: pa.Table, path: Path, **options: Any) -> None:
 
 
 # --------------------------------------------------------------------- reading
-def read_metadata(directory: Path | str) -> dict[str, Any]:
-    """The parsed ``metadata.json`` of an entry; a missing or bad one is CorruptBlackboxError."""
-    path = Path(directory) / METADATA_FILE
-    try:
-        metadata = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise CorruptBlackboxError(
-            f"{path} is missing: {directory} is not a complete blackbox entry"
-        ) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise CorruptBlackboxError(
-            f"{path} is not valid JSON ({error}); the entry is corrupt"
-        ) from None
-    if not isinstance(metadata, dict):
-        raise CorruptBlackboxError(f"{path} is not a JSON object; the entry is corrupt")
-    version = metadata.get("format_version")
-    if version != FORMAT_VERSION:
-        raise CorruptBlackboxError(
-            f"{path} has format version {version!r}; this simtune reads version {FORMAT_VERSION}. "
-            "Re-convert the blackbox (simtune blackbox convert NAME --force) or upgrade simtune"
-        )
-    missing = [field for field in REQUIRED_METADATA_FIELDS if field not in metadata]
-    if missing:
-        raise CorruptBlackboxError(
-            f"{path} lacks the fields {missing}; the entry is corrupt: delete it or let "
-            "load_blackbox fetch it again"
-        )
-    if not isinstance(metadata["files"], dict):
-        raise CorruptBlackboxError(f"{path}: 'files' must map file names to their sha256 and size")
-    return metadata
-
-
 def verify_files(directory: Path | str, metadata: dict[str, Any]) -> None:
     """Check every data file of an entry against its recorded size and sha256."""
     directory = Path(directory)
     for file_name, recorded in metadata["files"].items():
-        path = directory / file_name
+        path = entry_file(directory, file_name)
         if not path.exists():
             raise CorruptBlackboxError(f"{path} is missing from blackbox entry {directory}")
         size = path.stat().st_size
@@ -231,14 +199,17 @@ def common_arguments(metadata: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def read_blackbox(directory: Path | str, *, verify: bool = True) -> Blackbox:
+def read_blackbox(
+    directory: Path | str, *, verify: bool = True, expected_name: str | None = None
+) -> Blackbox:
     """Read the blackbox entry in ``directory``, checking every file's sha256 first.
 
     Raises :class:`CorruptBlackboxError` (or its subclass :class:`ChecksumMismatchError`)
-    naming the bad file when the entry is incomplete, truncated or modified.
+    naming the bad file when the entry is incomplete, truncated or modified, or when it
+    holds another blackbox than ``expected_name``. The metadata is always checked.
     """
     directory = Path(directory)
-    metadata = read_metadata(directory)
+    metadata = read_metadata(directory, expected_name=expected_name)
     reader = KIND_READERS.get(metadata.get("kind"))
     if reader is None:
         raise CorruptBlackboxError(
@@ -288,9 +259,20 @@ def read_tabular_data(
     start = 0
     for group in range(objectives.num_row_groups):
         table = objectives.read_row_group(group, columns=objective_names)
+        declared = objectives.metadata.row_group(group).num_rows
         stop = start + table.num_rows
+        if table.num_rows != declared or stop > n_rows:
+            raise CorruptBlackboxError(
+                f"{directory / OBJECTIVES_FILE}: row group {group} holds {table.num_rows} rows "
+                f"where {declared} are declared (rows {start}.. of {n_rows}); the file is corrupt"
+            )
         for k, name in enumerate(objective_names):
             values[start:stop, k] = table.column(name).to_numpy()
         start = stop
+    if start != n_rows:  # the rest of ``values`` would be uninitialized memory
+        raise CorruptBlackboxError(
+            f"{directory / OBJECTIVES_FILE} declares {n_rows} rows but its row groups hold "
+            f"{start}; the file is corrupt: delete the entry and fetch it again"
+        )
     values = values.reshape(n_configs, n_fidelities, n_seeds, len(objective_names))
     return TabularBlackbox(configurations=configurations, values=values, **arguments)

@@ -24,6 +24,7 @@ import logging
 import os
 import shutil
 import tarfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -31,19 +32,23 @@ import uuid
 import zipfile
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-
-from filelock import FileLock
 
 from blackbox_repository.atomic_files import fsync_directory
 from blackbox_repository.errors import ChecksumMismatchError, ConversionError, DownloadError
 from blackbox_repository.file_format import sha256_file
 from blackbox_repository.recipes.recipe import RawFile
+from blackbox_repository.waiting_lock import hold_lock
 
 logger = logging.getLogger(__name__)
 
 RAW_DATA_ENV_VAR = "SIMTUNE_RAW_DATA_DIR"
 RAW_MIRROR_ENV_VAR = "SIMTUNE_RAW_MIRROR_URL"
+DOWNLOAD_DEADLINE_ENV_VAR = "SIMTUNE_DOWNLOAD_DEADLINE"
+DEFAULT_DOWNLOAD_DEADLINE = 4 * 3600.0  # seconds for one whole file
+PROGRESS_INTERVAL = 10.0  # seconds between "still downloading" lines when no bar is shown
+RAW_LOCK_TIMEOUT = DEFAULT_DOWNLOAD_DEADLINE + 600.0
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
 TRUSTED_SHA256_SUFFIX = ".sha256"
 UNPACKED_MARKER = ".simtune-unpacked.json"
@@ -129,6 +134,40 @@ def _verify(path: Path, raw_file: RawFile, download_dir: Path, *, origin: str) -
     return actual
 
 
+@dataclass(frozen=True)
+class FirstUsePin:
+    """The sha256 of a raw file without a published one, to be trusted from now on.
+
+    It is written only once the file has converted into a sound entry (see
+    :class:`FetchedRawFiles`), so a file that cannot be converted is never pinned.
+    """
+
+    raw_file: RawFile
+    download_dir: Path
+    sha256: str
+    origin: str
+    downloaded: Path | None  # the file simtune downloaded, None if taken from a local folder
+
+
+@dataclass(frozen=True)
+class FetchedRawFiles:
+    """Raw files made available for a conversion, with the first-use pins not yet written."""
+
+    directory: Path
+    pins: tuple[FirstUsePin, ...]
+
+    def pin_trusted(self) -> None:
+        """Record the sha256 of every first-use file: call after the conversion succeeded."""
+        for pin in self.pins:
+            _trust_on_first_use(pin.raw_file, pin.download_dir, pin.sha256, pin.origin)
+
+    def discard_untrusted_downloads(self) -> None:
+        """Delete first-use downloads (after a failed conversion) so the next run fetches anew."""
+        for pin in self.pins:
+            if pin.downloaded is not None:
+                pin.downloaded.unlink(missing_ok=True)
+
+
 def _trust_on_first_use(raw_file: RawFile, download_dir: Path, sha256: str, origin: str) -> None:
     record = _trusted_sha256_record(download_dir, raw_file)
     if not raw_file.sha256 and not record.exists():
@@ -154,34 +193,63 @@ def _remove_partial_downloads(target: Path) -> None:
             leftover.unlink(missing_ok=True)
 
 
-def download(url: str, destination: Path, *, timeout: float = 60.0, progress=None) -> None:
+def download_deadline() -> float:
+    """Seconds one download may take in total: ``$SIMTUNE_DOWNLOAD_DEADLINE`` or 4 hours."""
+    configured = os.environ.get(DOWNLOAD_DEADLINE_ENV_VAR, "").strip()
+    if not configured:
+        return DEFAULT_DOWNLOAD_DEADLINE
+    try:
+        deadline = float(configured)
+    except ValueError:
+        deadline = -1.0
+    if not deadline > 0:
+        raise DownloadError(
+            f"${DOWNLOAD_DEADLINE_ENV_VAR}={configured!r} is not a positive number of seconds"
+        )
+    return deadline
+
+
+def download(
+    url: str,
+    destination: Path,
+    *,
+    timeout: float = 60.0,
+    deadline: float | None = None,
+    progress=None,
+) -> None:
     """Download ``url`` to ``destination`` through a ``.part`` file and a rename.
 
+    ``timeout`` bounds each wait for data; ``deadline`` (default :func:`download_deadline`)
+    bounds the whole download, so a server that drips bytes cannot hold it forever. Without
+    a progress bar, a line is logged every ``PROGRESS_INTERVAL`` seconds of a long download.
+
     Raises :class:`DownloadError` naming the URL for an HTTP error status, an unreachable
-    host, a response shorter than its Content-Length (a cut download) or an HTML page
-    served instead of a data file; no file is left behind in any of these cases.
+    host, a response shorter than its Content-Length (a cut download), a download past its
+    deadline or an HTML page served instead of a data file; no file is left behind in any
+    of these cases.
     """
+    deadline = download_deadline() if deadline is None else deadline
+    started = time.monotonic()
     destination.parent.mkdir(parents=True, exist_ok=True)
     tmp = destination.with_name(f".{destination.name}.part-{uuid.uuid4().hex[:8]}")
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response, open(tmp, "wb") as out:
+        with (
+            urllib.request.urlopen(request, timeout=min(timeout, deadline)) as response,
+            open(tmp, "wb") as out,
+        ):
             _check_not_html(response, url, destination)
             expected = response.headers.get("Content-Length")
             expected = int(expected) if expected is not None else None
-            task = None
-            if progress is not None:
-                task = progress.add_task(f"download {destination.name}", total=expected)
-            received = 0
-            while chunk := response.read(1 << 20):
+            report = _DownloadReport(url, expected, started, deadline, progress, destination)
+            # read1: whatever has arrived (up to 1 MB), so the deadline is checked often
+            while chunk := response.read1(1 << 20):
                 out.write(chunk)
-                received += len(chunk)
-                if task is not None:
-                    progress.update(task, completed=received)
-            if expected is not None and received != expected:
+                report.received(len(chunk))
+            if expected is not None and report.bytes_received != expected:
                 raise DownloadError(
-                    f"download of {url} was cut: received {received} of {expected} bytes; "
-                    "nothing was kept, run the same command again to retry"
+                    f"download of {url} was cut: received {report.bytes_received} of "
+                    f"{expected} bytes; nothing was kept, run the same command again to retry"
                 )
             out.flush()
             os.fsync(out.fileno())
@@ -196,6 +264,45 @@ def download(url: str, destination: Path, *, timeout: float = 60.0, progress=Non
         raise DownloadError(f"cannot download {url}: {reason}. {OFFLINE_HINT}") from error
     finally:
         tmp.unlink(missing_ok=True)
+
+
+class _DownloadReport:
+    """Counts received bytes, shows progress, and enforces the total deadline."""
+
+    def __init__(self, url, expected, started, deadline, progress, destination) -> None:
+        self.url, self.expected, self.started, self.deadline = url, expected, started, deadline
+        self.progress = progress
+        self.bytes_received = 0
+        self.next_line = started + PROGRESS_INTERVAL
+        self.task = (
+            progress.add_task(f"download {destination.name}", total=expected)
+            if progress is not None
+            else None
+        )
+
+    def received(self, n_bytes: int) -> None:
+        self.bytes_received += n_bytes
+        now = time.monotonic()
+        if self.task is not None:
+            self.progress.update(self.task, completed=self.bytes_received)
+        elif now >= self.next_line:
+            self.next_line = now + PROGRESS_INTERVAL
+            of = f" of {self.expected / 1e6:.1f}" if self.expected is not None else ""
+            logger.warning(
+                "still downloading %s: %.1f%s MB after %.0f s (deadline %.0f s)",
+                self.url,
+                self.bytes_received / 1e6,
+                of,
+                now - self.started,
+                self.deadline,
+            )
+        if now - self.started > self.deadline:
+            raise DownloadError(
+                f"download of {self.url} passed its deadline of {self.deadline:.0f} s after "
+                f"{self.bytes_received} bytes (the server is too slow or stalls); nothing was "
+                f"kept. Retry later, raise ${DOWNLOAD_DEADLINE_ENV_VAR} (seconds), or put the "
+                f"file below ${RAW_DATA_ENV_VAR}"
+            )
 
 
 def _check_not_html(response, url: str, destination: Path) -> None:
@@ -328,8 +435,11 @@ def _download_verified(raw_file: RawFile, target: Path, download_dir: Path, prog
 
 def _fetch_one(
     raw_file: RawFile, download_dir: Path, local: Path | None, *, into_download_dir: bool, progress
-) -> None:
-    """Make ``raw_file`` (and, for an archive, its unpacked folder) available and verified."""
+) -> FirstUsePin | None:
+    """Make ``raw_file`` (and, for an archive, its unpacked folder) available and verified.
+
+    Returns the pin to write once the conversion succeeds, if the file has no known sha256.
+    """
     target = download_dir / raw_file.path
     local_file = local / raw_file.path if local is not None else None
     if local_file is not None and local_file.exists():
@@ -364,7 +474,9 @@ def _fetch_one(
             if source == target and _expected_sha256(raw_file, download_dir) is None:
                 target.unlink(missing_ok=True)  # never trust a download that is no archive
             raise
-    _trust_on_first_use(raw_file, download_dir, sha256, origin)
+    if raw_file.sha256 or _trusted_sha256_record(download_dir, raw_file).exists():
+        return None
+    return FirstUsePin(raw_file, download_dir, sha256, origin, target if source == target else None)
 
 
 def fetch_raw_files(
@@ -374,6 +486,24 @@ def fetch_raw_files(
     raw_data_dir: Path | str | None = None,
     progress=None,
 ) -> Path:
+    """Fetch like :func:`fetch_raw_files_unpinned` and pin first-use files at once.
+
+    For callers that do not convert; conversions pin only after they succeed.
+    """
+    fetched = fetch_raw_files_unpinned(
+        raw_files, download_dir, raw_data_dir=raw_data_dir, progress=progress
+    )
+    fetched.pin_trusted()
+    return fetched.directory
+
+
+def fetch_raw_files_unpinned(
+    raw_files: Sequence[RawFile],
+    download_dir: Path,
+    *,
+    raw_data_dir: Path | str | None = None,
+    progress=None,
+) -> FetchedRawFiles:
     """Make every raw file available and verified; returns the folder to convert from.
 
     Below the returned folder, ``RawFile.path`` is the verified file, except that an
@@ -382,21 +512,27 @@ def fetch_raw_files(
     folder and none is an archive, that folder is returned and nothing is copied.
     Otherwise files are downloaded (or copied from the local folder) below
     ``download_dir``, archives are unpacked there, and ``download_dir`` is returned.
-    One file lock per raw file keeps concurrent fetches of one family consistent.
+    One file lock per raw file keeps concurrent fetches of one family consistent (a
+    process that waits for another one's download says so). The sha256 of files without a
+    published one are returned as pins, to be written once the conversion succeeded.
     """
     download_dir = Path(download_dir)
     local = local_raw_data_dir(raw_data_dir)
     all_local = local is not None and all((local / f.path).exists() for f in raw_files)
     into_download_dir = not all_local or any(archive_suffix(f.path) for f in raw_files)
+    pins = []
     for raw_file in raw_files:
         target = download_dir / raw_file.path
         target.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(target.with_name(f".{target.name}.lock"))):
-            _fetch_one(
+        lock = target.with_name(f".{target.name}.lock")
+        with hold_lock(lock, timeout=RAW_LOCK_TIMEOUT, what=f"the raw file {raw_file.path}"):
+            pin = _fetch_one(
                 raw_file,
                 download_dir,
                 local,
                 into_download_dir=into_download_dir,
                 progress=progress,
             )
-    return download_dir if into_download_dir else local
+        if pin is not None:
+            pins.append(pin)
+    return FetchedRawFiles(download_dir if into_download_dir else local, tuple(pins))
