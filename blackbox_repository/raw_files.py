@@ -216,12 +216,13 @@ def download(
     timeout: float = 60.0,
     deadline: float | None = None,
     progress=None,
+    progress_interval: float = PROGRESS_INTERVAL,
 ) -> None:
     """Download ``url`` to ``destination`` through a ``.part`` file and a rename.
 
     ``timeout`` bounds each wait for data; ``deadline`` (default :func:`download_deadline`)
     bounds the whole download, so a server that drips bytes cannot hold it forever. Without
-    a progress bar, a line is logged every ``PROGRESS_INTERVAL`` seconds of a long download.
+    a progress bar, a line is logged every ``progress_interval`` seconds of a long download.
 
     Raises :class:`DownloadError` naming the URL for an HTTP error status, an unreachable
     host, a response shorter than its Content-Length (a cut download), a download past its
@@ -242,6 +243,7 @@ def download(
             expected = response.headers.get("Content-Length")
             expected = int(expected) if expected is not None else None
             report = _DownloadReport(url, expected, started, deadline, progress, destination)
+            report.interval = progress_interval
             # read1: whatever has arrived (up to 1 MB), so the deadline is checked often
             while chunk := response.read1(1 << 20):
                 out.write(chunk)
@@ -273,7 +275,8 @@ class _DownloadReport:
         self.url, self.expected, self.started, self.deadline = url, expected, started, deadline
         self.progress = progress
         self.bytes_received = 0
-        self.next_line = started + PROGRESS_INTERVAL
+        self.interval = PROGRESS_INTERVAL
+        self.next_line = started
         self.task = (
             progress.add_task(f"download {destination.name}", total=expected)
             if progress is not None
@@ -285,8 +288,8 @@ class _DownloadReport:
         now = time.monotonic()
         if self.task is not None:
             self.progress.update(self.task, completed=self.bytes_received)
-        elif now >= self.next_line:
-            self.next_line = now + PROGRESS_INTERVAL
+        elif now >= self.next_line + self.interval:
+            self.next_line = now
             of = f" of {self.expected / 1e6:.1f}" if self.expected is not None else ""
             logger.warning(
                 "still downloading %s: %.1f%s MB after %.0f s (deadline %.0f s)",
