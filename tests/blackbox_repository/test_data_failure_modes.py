@@ -22,12 +22,16 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+from ConfigSpace import ConfigurationSpace
 
 from blackbox_repository import (
     ConversionError,
     CorruptBlackboxError,
     DownloadError,
+    Objective,
+    TabularBlackbox,
     convert_blackbox,
     load_blackbox,
     read_blackbox,
@@ -127,24 +131,41 @@ def _declare_more_rows(parquet: Path, n_rows: int, n_declared: int) -> None:
     parquet.write_bytes(bytes(content))
 
 
+def _grid_blackbox(n_configs: int) -> TabularBlackbox:
+    """``n_configs`` learning rates x 5 epochs x 2 seeds x 2 objectives of random values."""
+    values = np.random.default_rng(0).random((n_configs, 5, 2, 2))
+    values[..., 1] = np.cumsum(values[..., 1], axis=1)
+    return TabularBlackbox(
+        name="grid",
+        configuration_space=ConfigurationSpace({"lr": (0.0, 1.0)}),
+        configurations=pd.DataFrame({"lr": np.linspace(0.0, 1.0, n_configs)}),
+        fidelity_name="epoch",
+        fidelity_values=[1, 2, 3, 4, 5],
+        seeds=[0, 1],
+        objectives=[Objective("loss", "min"), Objective("elapsed_time", "min")],
+        elapsed_time_objective="elapsed_time",
+        values=values[:n_configs],
+    )
+
+
 def test_parquet_row_groups_with_fewer_rows_than_declared_are_refused(tmp_path):
     import pyarrow.parquet as pq
 
-    blackbox = make_conditional_blackbox()
-    entry = write_blackbox(blackbox, tmp_path / "entry")
+    entry = write_blackbox(_grid_blackbox(10), tmp_path / "entry")  # 100 rows
+    short = write_blackbox(_grid_blackbox(9), tmp_path / "short")  # 90 rows
     parquet = entry / OBJECTIVES_FILE
-    n_rows = pq.ParquetFile(parquet).metadata.num_rows
-    _declare_more_rows(parquet, n_rows, n_rows + 3)
-    assert pq.ParquetFile(parquet).metadata.num_rows == n_rows + 3
+    shutil.copyfile(short / OBJECTIVES_FILE, parquet)
+    _declare_more_rows(parquet, 90, 100)  # the footer now agrees with the metadata
+    assert pq.ParquetFile(parquet).metadata.num_rows == 100
 
-    def three_more_configurations(metadata):  # a producer whose metadata agrees with it
+    def record_the_new_file(metadata):  # a producer whose checksums agree with it
         metadata["files"][OBJECTIVES_FILE] = {
             "sha256": sha256_file(parquet),
             "bytes": parquet.stat().st_size,
         }
 
-    _rewrite_metadata(entry, three_more_configurations, sign=True)
-    with pytest.raises(CorruptBlackboxError, match="rows"):
+    _rewrite_metadata(entry, record_the_new_file, sign=True)
+    with pytest.raises(CorruptBlackboxError, match="declares 100 rows but its row groups hold 90"):
         read_blackbox(entry)
 
 
