@@ -115,7 +115,9 @@ class StoredConfigIndex:
         self.keys = keys
         self.rows = rows
         self._text_positions: dict[int, dict[Any, int]] = {}
-        self._memo: dict[tuple, int] = {}
+        # answers so far, keyed by the config's values in ``names`` order: repeated lookups
+        # cost one dict access (callers on hot paths may read it directly)
+        self.rows_by_values: dict[tuple, int] = {}
 
     @property
     def n_configurations(self) -> int:
@@ -125,14 +127,14 @@ class StoredConfigIndex:
         """Row of ``config`` (inactive hyperparameters left out or NaN/None), else None."""
         key = tuple(map(config.get, self.names))
         try:
-            return self._memo[key]
+            return self.rows_by_values[key]
         except KeyError:
             pass
         except TypeError:  # an unhashable value: it cannot be on the grid either
             return None
         row = self._search(key)
         if row is not None:
-            self._memo[key] = row
+            self.rows_by_values[key] = row
         return row
 
     def _search(self, values: tuple) -> int | None:

@@ -88,6 +88,8 @@ class TabularBlackbox(Blackbox):
         self.values = values
         self._n_configurations = n_configurations
         self._config_positions: dict[tuple, int] | None = None
+        # rows of configs found so far, keyed by their values in hyperparameter order
+        self._rows_by_values = stored_index.rows_by_values if stored_index is not None else None
 
     def _checked_configurations(self, configurations: pd.DataFrame) -> pd.DataFrame:
         hp_names = list(self._hp_names)
@@ -185,7 +187,17 @@ class TabularBlackbox(Blackbox):
         seed_position = 0 if seed is None else self._seed_positions.get(seed)
         if seed_position is None:
             seed_position = self.seed_index(seed)
-        row = self.values[self.config_index(config), fidelity_position, seed_position]
+        # The hot path: a config seen before is one dict access away from its row.
+        rows = self._rows_by_values
+        config_position = None
+        if rows is not None:
+            try:  # noqa: SIM105 (contextlib.suppress costs a context manager per lookup)
+                config_position = rows.get(tuple(map(config.get, self._hp_names)))
+            except TypeError:  # an unhashable value; config_index explains
+                pass
+        if config_position is None:
+            config_position = self.config_index(config)
+        row = self.values[config_position, fidelity_position, seed_position]
         return dict(zip(self.objective_names, row.tolist()))
 
     def lookup_index(

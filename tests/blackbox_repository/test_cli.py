@@ -12,8 +12,8 @@ import pytest
 from benchmarking.cli import main
 from blackbox_repository import convert_blackbox
 from blackbox_repository.cache import BlackboxCache
-from blackbox_repository.tabular_entry import DERIVED_RECORD
 from blackbox_repository.recipes import all_recipes
+from blackbox_repository.tabular_entry import DERIVED_RECORD
 from tests.blackbox_repository.conftest import (
     LCDB_NAME,
     MOTO_BUCKET,
