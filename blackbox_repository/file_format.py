@@ -228,9 +228,17 @@ def common_arguments(metadata: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_blackbox(
-    directory: Path | str, *, verify: bool = True, expected_name: str | None = None
+    directory: Path | str,
+    *,
+    verify: bool = True,
+    expected_name: str | None = None,
+    mapped: bool = True,
 ) -> Blackbox:
     """Read the blackbox entry in ``directory``, checking every file's sha256 first.
+
+    A tabular entry's values are memory-mapped from files derived beside its Parquet files
+    (written on the first read); ``mapped=False`` reads the Parquet files into memory and
+    writes nothing (for folders that are not cache entries, e.g. packaged ones).
 
     Raises :class:`CorruptBlackboxError` (or its subclass :class:`ChecksumMismatchError`)
     naming the bad file when the entry is incomplete, truncated or modified, or when it
@@ -245,9 +253,13 @@ def read_blackbox(
             f"known kinds: {sorted(KIND_READERS)}"
         )
     try:
-        if metadata["kind"] in SELF_VERIFYING_KINDS:
+        if metadata["kind"] in SELF_VERIFYING_KINDS and mapped:
             arguments = common_arguments(metadata)
             return _resolve(reader)(directory, metadata, arguments, verify=verify)
+        if metadata["kind"] in SELF_VERIFYING_KINDS:
+            from blackbox_repository.tabular_entry import read_parquet_data
+
+            return read_parquet_data(directory, metadata, common_arguments(metadata), verify=verify)
         if not verify:
             return _resolve(reader)(directory, metadata, common_arguments(metadata))
         # Hash the files in a second thread while the first one parses them (hashlib and
