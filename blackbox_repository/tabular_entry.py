@@ -151,6 +151,8 @@ def _checked_record(directory: Path, metadata: dict[str, Any], *, verify: bool) 
 def _verify_sha256(path: Path, recorded: dict[str, Any]) -> None:
     from blackbox_repository.file_format import sha256_file
 
+    if not path.exists():
+        raise CorruptBlackboxError(f"{path} is missing from blackbox entry {path.parent}")
     size = path.stat().st_size
     if size != recorded["bytes"]:
         raise CorruptBlackboxError(

@@ -196,7 +196,8 @@ def test_truncated_data_file_is_named_even_without_checksums(written):
 
     with pytest.raises(CorruptBlackboxError, match=f"{path} has .* bytes, expected"):
         read_blackbox(entry)
-    with pytest.raises(CorruptBlackboxError, match=f"cannot read blackbox entry {entry}"):
+    # deriving the memory-mapped values checks the Parquet files even when reads do not
+    with pytest.raises(CorruptBlackboxError, match=f"{path} has .* bytes, expected"):
         read_blackbox(entry, verify=False)
 
 
