@@ -16,6 +16,7 @@ memoized in a dict keyed by the config's values, so repeated lookups cost one di
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ FNV_OFFSET = 0xCBF29CE484222325
 FNV_PRIME = 0x100000001B3
 _MASK = (1 << 64) - 1
 NUMERIC_KINDS = "iufb"
+DICT_LEVELS_LIMIT = 4096  # numeric columns with more levels are searched, not hashed
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,11 @@ def _hash_code_list(codes: Sequence[int]) -> int:
     for code in codes:
         value = ((value ^ (code + 1)) * FNV_PRIME) & _MASK
     return value
+
+
+def _native_view(array: np.ndarray, format_code: str) -> memoryview:
+    """A flat memoryview of ``array`` whose items are Python ints (no copy)."""
+    return memoryview(np.ascontiguousarray(array)).cast("B").cast(format_code)
 
 
 def _is_missing(value: Any) -> bool:
@@ -115,6 +122,8 @@ class StoredConfigIndex:
         self.keys = keys
         self.rows = rows
         self._text_positions: dict[int, dict[Any, int]] = {}
+        self._positions: list[dict[Any, int]] | None = None  # built on the first search
+        self._views = (_native_view(keys, "Q"), _native_view(rows, "i"), _native_view(codes, "i"))
         # answers so far, keyed by the config's values in ``names`` order: repeated lookups
         # cost one dict access (callers on hot paths may read it directly)
         self.rows_by_values: dict[tuple, int] = {}
@@ -138,43 +147,42 @@ class StoredConfigIndex:
         return row
 
     def _search(self, values: tuple) -> int | None:
+        positions = self._positions
+        if positions is None:
+            positions = self._positions = [self._value_positions(c) for c in self.columns]
         codes = []
-        for j, value in enumerate(values):
-            code = self._code(j, value)
-            if code is None:
-                return None
+        for column_positions, value in zip(positions, values):
+            try:
+                code = column_positions[value]
+            except (KeyError, TypeError):  # NaN, numpy scalars, a long numeric column
+                code = self._code(len(codes), value)
+                if code is None:
+                    return None
             codes.append(code)
         target = _hash_code_list(codes)
-        keys = self.keys
-        position = int(np.searchsorted(keys, np.uint64(target)))
-        while position < len(keys) and int(keys[position]) == target:
-            row = int(self.rows[position])
-            if self.codes[row].tolist() == codes:
+        # memoryviews index to Python ints in C: a bisect over one beats a numpy call
+        keys, rows, all_codes = self._views
+        width = len(codes)
+        position = bisect.bisect_left(keys, target)
+        while position < len(keys) and keys[position] == target:
+            row = rows[position]
+            if all_codes[row * width : (row + 1) * width].tolist() == codes:
                 return row
             position += 1
         return None
 
-    def _code(self, j: int, value: Any) -> int | None:
-        if isinstance(value, np.generic):
-            value = value.item()
-        if _is_missing(value):
-            return -1
-        column = self.columns[j]
+    def _value_positions(self, column: IndexColumn) -> dict[Any, int]:
+        """value -> code for one column (None: inactive); long numeric columns use _code."""
         if column.kind == "text":
-            positions = self._text_positions.get(j)
-            if positions is None:
-                positions = self._text_positions[j] = {v: k for k, v in enumerate(column.levels)}
-            try:
-                return positions.get(value)
-            except TypeError:
-                return None
-        if type(value) not in (int, float, bool):
-            return None
-        levels = column.levels
-        position = int(np.searchsorted(levels, value))
-        if position < len(levels) and levels[position] == value:
-            return position
-        return None
+            positions = {value: k for k, value in enumerate(column.levels)}
+        elif len(column.levels) <= DICT_LEVELS_LIMIT:
+            positions = {level: k for k, level in enumerate(column.levels.tolist())}
+            if column.kind == "b":
+                positions.update({bool(level): k for k, level in enumerate(column.levels)})
+        else:
+            positions = {}
+        positions[None] = -1
+        return positions
 
     def configuration(self, row: int) -> dict[str, Any]:
         """Row ``row`` as a plain dict of Python values (inactive hyperparameters left out)."""
