@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from blackbox_repository.blackbox import Blackbox
-from blackbox_repository.config_checks import SearchSpaceChecker, enforce_elapsed_time
+from blackbox_repository.config_checks import SearchSpaceChecker
 from blackbox_repository.errors import (
     CorruptBlackboxError,
     MissingDependencyError,
@@ -124,7 +124,8 @@ class YahpoCurve:
             raise IndexError(f"fidelity index {fidelity_index} out of range [0, {len(self._rows)})")
         if position >= self._n_done:
             stop = position + 1
-            carry = self._rows[self._n_done - 1, -1] if self._n_done else math.nan
+            done = self._rows[: self._n_done, -1]
+            carry = float(np.fmax.reduce(done)) if self._n_done else math.nan  # skips NaN
             self._rows[self._n_done : stop] = self._blackbox._rows(
                 self._cat_row, self._cont_row, self._n_done, stop, carry
             )
@@ -355,15 +356,31 @@ class YahpoSurrogateBlackbox(Blackbox):
     def _rows(
         self, cat_row: np.ndarray, cont_row: np.ndarray, start: int, stop: int, carry: float
     ) -> np.ndarray:
-        """Objective rows of fidelity positions [start, stop); ``carry`` = elapsed time before."""
+        """Objective rows of fidelity positions [start, stop); ``carry`` = elapsed time before.
+
+        One model call per row; ``elapsed_time`` is the running maximum of the runtime output
+        clipped at 0 (a NaN runtime gives a NaN elapsed time and leaves the maximum as it is,
+        as :func:`enforce_elapsed_time` does).
+        """
+        session = self.session()
+        run, wanted = session.run, [self._output_name]
+        cat_input, cont_input = self._input_names
+        x_cat = cat_row[None, :]
         x_cont = np.repeat(cont_row[None, :], stop - start, axis=0)
         x_cont[:, self._fidelity_column] = self._grid[start:stop]
-        x_cat = np.repeat(cat_row[None, :], stop - start, axis=0)
-        return self._with_elapsed_time(self.predict_raw(x_cat, x_cont), carry)
-
-    def _with_elapsed_time(self, outputs: np.ndarray, carry: float = math.nan) -> np.ndarray:
-        elapsed = enforce_elapsed_time(outputs[:, self.runtime_index], start=carry)
-        return np.concatenate([outputs, elapsed[:, None]], axis=1)
+        rows = np.empty((stop - start, len(self.spec.output_names) + 1))
+        running = carry
+        for k in range(stop - start):
+            outputs = run(wanted, {cat_input: x_cat, cont_input: x_cont[k : k + 1]})[0][0]
+            rows[k, :-1] = outputs
+            runtime = float(outputs[self.runtime_index])
+            if math.isnan(runtime):
+                rows[k, -1] = math.nan
+                continue
+            runtime = max(runtime, 0.0)
+            running = runtime if math.isnan(running) else max(running, runtime)
+            rows[k, -1] = running
+        return rows
 
     # ---------------------------------------------------------------- lookups
     def curve(self, config: Mapping[str, Any], seed_index: int = 0) -> YahpoCurve:
