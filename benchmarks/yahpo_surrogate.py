@@ -48,7 +48,7 @@ def measure(name: str, raw_data_dir: Path, cache_dir: Path, n_configs: int) -> d
     space = blackbox.configuration_space
     space.seed(0)
     configs = [dict(space.sample_configuration()) for _ in range(n_configs)]
-    encoded = [blackbox._encode(blackbox.checker.check(c)) for c in configs]
+    encoded = [blackbox.inputs.encode(blackbox.checker.check(c)) for c in configs]
     n_fidelities = len(blackbox.fidelity_values)
     x_cat = np.repeat(np.stack([cat for cat, _ in encoded]), n_fidelities, axis=0)
     x_cont = np.repeat(np.stack([cont for _, cont in encoded]), n_fidelities, axis=0)

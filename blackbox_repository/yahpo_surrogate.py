@@ -1,18 +1,8 @@
 """YAHPO Gym surrogates: blackboxes of kind ``"yahpo-onnx"`` answering from YAHPO's ONNX models.
 
-Inputs are built exactly as yahpo-gym builds them (``BenchmarkSet._config_to_xs``, the same
-in 1.0.2 and in the ``v2_final`` branch):
-
-* ``x_cont`` (float32): the values of the scenario's continuous inputs, in the order of its
-  ``cont_names`` and untransformed (the model holds its own input scaling); the fidelity
-  input takes the grid value, fixed inputs (``repl`` of rbv2) their fixed value, and an
-  inactive or missing hyperparameter is 0.
-* ``x_cat`` (int32): each of the model's categorical inputs (``cat_names`` in the model's
-  order, see :class:`YahpoModelSpec`) mapped through the scenario's encoding: the instance
-  parameter is the blackbox's instance, a fixed categorical input its fixed category, an
-  inactive hyperparameter ``"#na#"``.
-* The model's first input gets ``x_cat``, its second ``x_cont``; its first output holds the
-  objectives in ``output_names`` order, used as they are (no rescaling).
+Inputs are built exactly as yahpo-gym builds them (:mod:`blackbox_repository.yahpo_inputs`);
+the model's first input gets ``x_cat``, its second ``x_cont``; its first output holds the
+objectives in ``output_names`` order, used as they are (no rescaling).
 
 **One row per model call.** onnxruntime's CPU kernels give a row different float32 results
 depending on the rows around it (on the x86-64 machine measured, a row inside a full block
@@ -40,7 +30,6 @@ import operator
 import os
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,50 +42,14 @@ from blackbox_repository.errors import (
     MissingDependencyError,
     SeedNotFoundError,
 )
+from blackbox_repository.yahpo_inputs import YahpoInputEncoder, YahpoModelSpec
 from blackbox_repository.yahpo_scenario import DOCS, ScenarioDescriptionError
 
 KIND = "yahpo-onnx"
 MODEL_FILE = "model.onnx"
 ENCODING_FILE = "encoding.json"
 ELAPSED_TIME = "elapsed_time"
-MISSING_CATEGORY = "#na#"
 INSTALL_HINT = "pip install simtune[surrogates]"
-
-
-@dataclass(frozen=True)
-class YahpoModelSpec:
-    """How a YAHPO model's inputs are built and its outputs read, for one instance.
-
-    ``cat_names`` are the model's categorical inputs in the model's order (yahpo-gym 1.0.2:
-    the scenario's ``cat_names`` without ``drop_predict``; v2: the instance parameter first).
-    ``instance_parameter`` is ``None`` for a scenario without one (nb301): the instance is
-    then only a label. ``fixed_inputs`` hold numbers for continuous and category names
-    (strings) for categorical inputs.
-    """
-
-    scenario: str
-    instance: str
-    instance_parameter: str | None
-    cont_names: tuple[str, ...]
-    cat_names: tuple[str, ...]
-    fidelity_parameter: str
-    fixed_inputs: tuple[tuple[str, float | str], ...]
-    output_names: tuple[str, ...]
-    runtime_output: str
-    yahpo_gym_version: str = "1.0.2"
-
-    def to_dict(self) -> dict[str, Any]:
-        described = asdict(self)
-        described["fixed_inputs"] = dict(self.fixed_inputs)
-        return described
-
-    @classmethod
-    def from_dict(cls, described: Mapping[str, Any]) -> YahpoModelSpec:
-        fields = dict(described)
-        for name in ("cont_names", "cat_names", "output_names"):
-            fields[name] = tuple(fields[name])
-        fields["fixed_inputs"] = tuple(fields["fixed_inputs"].items())
-        return cls(**fields)
 
 
 class YahpoCurve:
@@ -167,7 +120,8 @@ class YahpoSurrogateBlackbox(Blackbox):
         self.spec = spec
         self.cache_size = cache_size
         self.runtime_index = spec.output_names.index(spec.runtime_output)
-        self._build_input_layout()
+        self.inputs = YahpoInputEncoder(spec, self.configuration_space, self.encoding, self.name)
+        self._grid = np.asarray(self.fidelity_values, dtype=np.float32)
         hints = {
             spec.fidelity_parameter: "it is the fidelity: pass it as lookup(config, fidelity=...)"
         }
@@ -181,91 +135,6 @@ class YahpoSurrogateBlackbox(Blackbox):
         self.checker = SearchSpaceChecker(self.configuration_space, self.name, hints)
         self._session = None
         self._curves: OrderedDict[tuple, YahpoCurve] = OrderedDict()
-
-    # ---------------------------------------------------------------- inputs
-    def _mismatch(self, problem: str) -> ScenarioDescriptionError:
-        return ScenarioDescriptionError(
-            f"blackbox {self.name!r}: the files of YAHPO scenario {self.spec.scenario!r} do not "
-            f"match its description: {problem}. Check the description's cont_names, cat_names, "
-            f"fixed_inputs and instance against the config space and encoding files ({DOCS})"
-        )
-
-    def _build_input_layout(self) -> None:
-        spec, space = self.spec, self.configuration_space
-        fixed = dict(spec.fixed_inputs)
-        self._cont_template = np.zeros(len(spec.cont_names), dtype=np.float32)
-        self._cont_hyperparameters: list[tuple[int, str]] = []
-        self._fidelity_column = -1
-        for column, name in enumerate(spec.cont_names):
-            if name == spec.fidelity_parameter:
-                self._fidelity_column = column
-            elif name in fixed:
-                if isinstance(fixed[name], str):
-                    raise self._mismatch(
-                        f"the continuous input {name!r} is fixed to the string {fixed[name]!r}"
-                    )
-                self._cont_template[column] = fixed[name]
-            elif name in space:
-                self._cont_hyperparameters.append((column, name))
-            else:
-                raise self._mismatch(
-                    f"the continuous input {name!r} is neither a hyperparameter of the search "
-                    "space, the fidelity nor fixed"
-                )
-        if self._fidelity_column < 0:
-            raise self._mismatch(
-                f"the fidelity {spec.fidelity_parameter!r} is not a continuous input"
-            )
-        self._cat_template = np.zeros(len(spec.cat_names), dtype=np.int32)
-        self._cat_hyperparameters: list[tuple[int, str, dict[str, int]]] = []
-        for column, name in enumerate(spec.cat_names):
-            codes = self.encoding.get(name)
-            if codes is None or MISSING_CATEGORY not in codes:
-                raise self._mismatch(
-                    f"the encoding has no codes (with {MISSING_CATEGORY!r}) for the categorical "
-                    f"input {name!r}"
-                )
-            if name == spec.instance_parameter:
-                if spec.instance not in codes:
-                    raise self._mismatch(f"instance {spec.instance!r} has no code in the encoding")
-                self._cat_template[column] = codes[spec.instance]
-            elif name in fixed:
-                category = str(fixed[name])
-                if category not in codes:
-                    raise self._mismatch(
-                        f"the fixed category {fixed[name]!r} of {name!r} has no code in the "
-                        f"encoding (codes for {sorted(codes)[:12]})"
-                    )
-                self._cat_template[column] = codes[category]
-            elif name in space:
-                choices = [str(c) for c in space[name].choices]
-                uncoded = [c for c in choices if c not in codes]
-                if uncoded:
-                    raise self._mismatch(
-                        f"choices {uncoded} of {name!r} have no code in the encoding"
-                    )
-                self._cat_template[column] = codes[MISSING_CATEGORY]
-                self._cat_hyperparameters.append((column, name, codes))
-            else:
-                raise self._mismatch(
-                    f"the categorical input {name!r} is neither a hyperparameter of the search "
-                    "space, the instance parameter nor fixed"
-                )
-        self._grid = np.asarray(self.fidelity_values, dtype=np.float32)
-
-    def _encode(self, checked: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-        """(x_cat row, x_cont row without the fidelity) of a checked configuration."""
-        cat_row = self._cat_template.copy()
-        for column, name, codes in self._cat_hyperparameters:
-            value = checked.get(name)
-            if value is not None:
-                cat_row[column] = codes[str(value)]
-        cont_row = self._cont_template.copy()
-        for column, name in self._cont_hyperparameters:
-            value = checked.get(name)
-            if value is not None:
-                cont_row[column] = value
-        return cat_row, cont_row
 
     # ---------------------------------------------------------------- the model
     def session(self):
@@ -367,7 +236,7 @@ class YahpoSurrogateBlackbox(Blackbox):
         cat_input, cont_input = self._input_names
         x_cat = cat_row[None, :]
         x_cont = np.repeat(cont_row[None, :], stop - start, axis=0)
-        x_cont[:, self._fidelity_column] = self._grid[start:stop]
+        x_cont[:, self.inputs.fidelity_column] = self._grid[start:stop]
         rows = np.empty((stop - start, len(self.spec.output_names) + 1))
         running = carry
         for k in range(stop - start):
@@ -389,14 +258,14 @@ class YahpoSurrogateBlackbox(Blackbox):
             raise SeedNotFoundError(
                 f"blackbox {self.name!r} has one seed (index 0), got seed_index {seed_index!r}"
             )
-        return YahpoCurve(self, *self._encode(self.checker.check(config)))
+        return YahpoCurve(self, *self.inputs.encode(self.checker.check(config)))
 
     def _cached_curve(self, checked: Mapping[str, Any]) -> YahpoCurve:
         """The kept curve of a checked configuration (the last ``cache_size`` are kept)."""
         key = self.checker.key(checked)
         curve = self._curves.get(key)
         if curve is None:
-            curve = YahpoCurve(self, *self._encode(checked))
+            curve = YahpoCurve(self, *self.inputs.encode(checked))
             self._curves[key] = curve
             if len(self._curves) > self.cache_size:
                 self._curves.popitem(last=False)

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ConfigSpace.hyperparameters import IntegerHyperparameter
+
 from blackbox_repository.blackbox import Objective
 from blackbox_repository.errors import CorruptBlackboxError, UnknownBlackboxError
 from blackbox_repository.recipes._raw_parsing import conversion_error, github_raw_url, load_json
@@ -42,6 +44,7 @@ from blackbox_repository.recipes._yahpo_gym_1_0_2 import (
     SCENARIOS,
 )
 from blackbox_repository.recipes.recipe import RawFile, Recipe
+from blackbox_repository.yahpo_inputs import YahpoModelSpec
 from blackbox_repository.yahpo_scenario import (
     DESCRIPTION_FILE,
     DOCS,
@@ -52,7 +55,7 @@ from blackbox_repository.yahpo_scenario import (
     find_layout,
     read_description,
 )
-from blackbox_repository.yahpo_surrogate import ELAPSED_TIME, YahpoModelSpec, YahpoSurrogateBlackbox
+from blackbox_repository.yahpo_surrogate import ELAPSED_TIME, YahpoSurrogateBlackbox
 
 FAMILY = "yahpo"
 PREFIX = "yahpo-"
@@ -194,7 +197,7 @@ def _fidelity_grid(
         )
     grid = scenario.fidelity_values
     if grid is None:
-        if type(hyperparameter).__name__ != "UniformIntegerHyperparameter":
+        if not isinstance(hyperparameter, IntegerHyperparameter):
             raise ScenarioDescriptionError(
                 f"the description of scenario {scenario.name!r} ({scenario.source}) needs "
                 f"fidelity_values: its fidelity {scenario.fidelity_parameter!r} is not an integer "

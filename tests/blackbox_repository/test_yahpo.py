@@ -122,7 +122,7 @@ def test_every_answer_is_yahpo_gyms_one_row_answer_where_a_batch_would_differ(lc
     session = lcbench.session()
     names = [i.name for i in session.get_inputs()]
     configs = sampled(lcbench, 8, seed=11)
-    rows = [lcbench._encode(lcbench.checker.check(c)) for c in configs]
+    rows = [lcbench.inputs.encode(lcbench.checker.check(c)) for c in configs]
     x_cat = np.repeat(np.stack([cat for cat, _ in rows]), 52, axis=0)
     x_cont = np.repeat(np.stack([cont for _, cont in rows]), 52, axis=0)
     x_cont[:, 0] = np.tile(np.arange(1, 53), 8)  # epoch is the first continuous input
