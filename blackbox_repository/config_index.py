@@ -132,6 +132,21 @@ class StoredConfigIndex:
     def n_configurations(self) -> int:
         return len(self.codes)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # memoryviews cannot be pickled; the arrays go by value and the views are rebuilt
+        state = dict(self.__dict__)
+        state["_views"] = None
+        state["_positions"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._views = (
+            _native_view(self.keys, "Q"),
+            _native_view(self.rows, "i"),
+            _native_view(self.codes, "i"),
+        )
+
     def find(self, config: Mapping[str, Any]) -> int | None:
         """Row of ``config`` (inactive hyperparameters left out or NaN/None), else None."""
         key = tuple(map(config.get, self.names))

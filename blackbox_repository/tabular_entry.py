@@ -33,6 +33,7 @@ the values are read from Parquet into memory as before, with a warning.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -184,7 +185,7 @@ def _open_derived(
     index = StoredConfigIndex(columns, arrays["codes"], arrays["keys"], arrays["rows"])
     names = [column.name for column in columns]
     return TabularBlackbox(
-        configurations=lambda: _read_configurations(directory)[names],
+        configurations=functools.partial(_read_configuration_columns, directory, names),
         values=values,
         stored_index=index,
         hyperparameter_names=names,
@@ -251,6 +252,10 @@ def derive_dense_files(
     record["record_sha256"] = _record_checksum(record)
     write_json_atomically(directory / DERIVED_RECORD, record, indent=1)
     return record
+
+
+def _read_configuration_columns(directory: Path, names: list[str]):
+    return _read_configurations(directory)[names]
 
 
 def _read_configurations(directory: Path):

@@ -181,3 +181,16 @@ def test_an_entry_that_cannot_be_written_is_read_from_parquet_with_a_message(
     assert "cannot write the memory-mappable values" in caplog.text
     assert read.values.tobytes() == blackbox.values.tobytes()
     assert not (folder / VALUES_FILE).exists()
+
+
+def test_a_mapped_blackbox_pickles_for_worker_processes(entry):
+    import pickle
+
+    blackbox, folder = entry
+    read = read_blackbox(folder)
+    read.config_index(blackbox.configuration(1))  # fills the memo before pickling
+    copy = pickle.loads(pickle.dumps(read))
+    for row in range(blackbox.n_configurations):
+        assert copy.config_index(blackbox.configuration(row)) == row
+    assert copy.values.tobytes() == blackbox.values.tobytes()
+    assert copy.configurations.equals(blackbox.configurations)
