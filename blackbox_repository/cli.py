@@ -195,7 +195,9 @@ def _is_sound(cache: BlackboxCache, name: str) -> bool:
     if not cache.has_entry(name):
         return False
     try:
-        verify_files(cache.entry_path(name), read_metadata(cache.entry_path(name)))
+        verify_files(
+            cache.entry_path(name), read_metadata(cache.entry_path(name), expected_name=name)
+        )
         return True
     except CorruptBlackboxError as error:
         logger.warning("replacing corrupt cache entry %s: %s", name, error)

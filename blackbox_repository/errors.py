@@ -69,3 +69,7 @@ class ConversionError(BlackboxError):
 
 class MissingDependencyError(BlackboxError, ImportError):
     """An optional dependency (e.g. onnxruntime) that a blackbox kind needs is not installed."""
+
+
+class CacheUnusableError(BlackboxError):
+    """A cache folder that cannot be written (read-only, a file, no space) or stays locked."""

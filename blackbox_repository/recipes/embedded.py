@@ -38,7 +38,7 @@ def convert_embedded(name: str, raw_dir: Path) -> Blackbox:
             "`python -m benchmarking.tabulation.make_default_benchmark --benchmarks "
             f"{name} --force`"
         )
-    return read_blackbox(path)
+    return read_blackbox(path, mapped=False)  # never write derived files into the package
 
 
 RECIPES = [
