@@ -31,16 +31,17 @@ from typing import Any
 
 from blackbox_repository import Blackbox, FidelityNotOnGridError, TabularBlackbox
 from blackbox_repository.blackbox import native
+from blackbox_repository.errors import SimtuneError
 from blackbox_repository.recipes import Recipe, all_recipes
 
 MODES = ("min", "max")
 
 
-class BenchmarkDefinitionError(ValueError):
+class BenchmarkDefinitionError(SimtuneError, ValueError):
     """A benchmark setting that does not apply (to the blackbox, or at all)."""
 
 
-class UnknownBenchmarkError(ValueError):
+class UnknownBenchmarkError(SimtuneError, ValueError):
     """A benchmark name that is neither a recipe's blackbox nor a known definition."""
 
 

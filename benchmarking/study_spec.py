@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from benchmarking.benchmark_definitions import BenchmarkDefinition, benchmark_definition
+from blackbox_repository.errors import SimtuneError
 
 STUDY_FORMAT_VERSION = 1
 SEED_PREFIX = "seed-"
 
 
-class StudyError(ValueError):
+class StudyError(SimtuneError, ValueError):
     """A study that cannot run as given (bad names, a busy output folder, ...)."""
 
 
@@ -55,7 +56,7 @@ class MethodVariant:
         ``{"label": ..., "method": ..., "kwargs": {...}}``; names are checked."""
         if isinstance(entry, str):
             canonical = canonical_method_name(entry)
-            return cls(canonical, canonical, tuple((kwargs or {}).items()))
+            return cls(method_label(canonical), canonical, tuple((kwargs or {}).items()))
         if not isinstance(entry, Mapping) or "method" not in entry:
             raise StudyError(
                 f"a method entry must be a name or a mapping with 'method' (and optional "
@@ -68,22 +69,24 @@ class MethodVariant:
             )
         canonical = canonical_method_name(entry["method"])
         return cls(
-            str(entry.get("label") or canonical),
+            str(entry.get("label") or method_label(canonical)),
             canonical,
             tuple(dict(entry.get("kwargs") or {}).items()),
         )
 
 
 def canonical_method_name(name: str) -> str:
-    """The registry's spelling of method ``name`` (any case, or an alias); an unknown name
-    lists the known ones and close matches."""
+    """The registry's spelling of method ``name`` (any case, or an alias), as worker
+    processes can resolve it: a method registered at run time becomes its
+    ``module:factory`` reference. An unknown name lists the known ones and close matches."""
     from benchmarking.baselines import methods
 
-    try:
-        canonical, _ = methods.factory(name)
-    except ValueError as error:
-        raise StudyError(str(error)) from None
-    return canonical
+    return methods.portable_name(name)
+
+
+def method_label(method: str) -> str:
+    """The default label of a method: its name, or ``module.factory`` for a reference."""
+    return method.replace(":", ".")
 
 
 def _check_path_name(name: str, what: str) -> None:

@@ -22,6 +22,7 @@ import platformdirs
 from filelock import FileLock
 
 from blackbox_repository.atomic_files import fsync_directory
+from blackbox_repository.errors import InvalidBlackboxNameError
 from blackbox_repository.file_format import METADATA_FILE
 
 CACHE_ENV_VAR = "SIMTUNE_CACHE_DIR"
@@ -38,7 +39,7 @@ def default_cache_root() -> Path:
 
 def check_entry_name(name: str) -> str:
     if not _SAFE_NAME.match(name):
-        raise ValueError(
+        raise InvalidBlackboxNameError(
             f"blackbox name {name!r} is not allowed: use letters, digits, '.', '_' and '-', "
             "starting with a letter or digit"
         )

@@ -20,7 +20,12 @@ import os
 from pathlib import Path
 
 from blackbox_repository.cache import BlackboxCache
-from blackbox_repository.errors import CorruptBlackboxError, DownloadError
+from blackbox_repository.errors import (
+    BlackboxError,
+    CorruptBlackboxError,
+    DownloadError,
+    S3MirrorError,
+)
 from blackbox_repository.file_format import read_blackbox, read_metadata, verify_files
 from blackbox_repository.recipes import all_recipes, blackbox_names
 from blackbox_repository.repository import convert_blackbox, load_blackbox
@@ -102,7 +107,7 @@ def list_command(args: argparse.Namespace) -> int:
     if args.family is not None and args.family not in families:
         close = difflib.get_close_matches(args.family, families, n=3)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise ValueError(f"unknown family {args.family!r}.{hint} Families: {', '.join(families)}")
+        raise BlackboxError(f"unknown family {args.family!r}.{hint} Families: {', '.join(families)}")
     cache = BlackboxCache(args.cache_dir)
     cached = set(cache.names())
     rows = [
@@ -185,7 +190,7 @@ def _endpoint_url(args: argparse.Namespace) -> str | None:
 def _mirror_from_arguments(args: argparse.Namespace) -> S3Mirror:
     url = args.mirror or os.environ.get(S3_MIRROR_ENV_VAR)
     if not url:
-        raise ValueError(
+        raise S3MirrorError(
             f"no S3 mirror given: pass --mirror s3://bucket/prefix or set ${S3_MIRROR_ENV_VAR}"
         )
     return S3Mirror(url, endpoint_url=_endpoint_url(args))
