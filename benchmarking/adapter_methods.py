@@ -126,7 +126,7 @@ def optuna_factory(sampler: str, pruner: str | None) -> Any:
 
 def _optuna_methods() -> tuple[AdapterMethod, ...]:
     methods = []
-    for sampler, (sampler_class, extra_modules) in OPTUNA_SAMPLERS.items():
+    for sampler, (_, extra_modules) in OPTUNA_SAMPLERS.items():
         for pruner in (None, *OPTUNA_PRUNERS):
             suffix = f"-{pruner}" if pruner else ""
             attribute = f"optuna_{sampler.lower()}{suffix.replace('-', '_').lower()}"
@@ -174,7 +174,9 @@ def syne_tune_factory(class_name: str) -> Any:
         try:
             from syne_tune.optimizer import baselines
         except ImportError as error:
-            raise MethodError(f"Syne Tune is not usable ({error}): {SYNE_TUNE_INSTALL_HINT}") from None
+            raise MethodError(
+                f"Syne Tune is not usable ({error}): {SYNE_TUNE_INSTALL_HINT}"
+            ) from None
         scheduler_class = getattr(baselines, class_name)
         parameters = inspect.signature(scheduler_class).parameters
         unknown = sorted(set(kwargs) - set(parameters))

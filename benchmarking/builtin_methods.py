@@ -46,7 +46,9 @@ def scheduler_factory(scheduler_class: type, **fixed: Any) -> MethodFactory:
         if any(p in parameters for p in candidates)
     }
     accepted = [
-        p for p in parameters if p not in from_context.values() and p not in fixed and p != "searcher"
+        p
+        for p in parameters
+        if p not in from_context.values() and p not in fixed and p != "searcher"
     ]
 
     def factory(context: MethodContext, **kwargs: Any) -> TrialScheduler:

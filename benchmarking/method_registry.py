@@ -19,11 +19,8 @@ is listed with the command that installs them.
 from __future__ import annotations
 
 import difflib
-import importlib
 import importlib.util
 import inspect
-import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
@@ -31,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 from benchmarking.errors import MethodArgumentError, MethodError, MethodPluginError
 from benchmarking.method_context import MethodContext
+from blackbox_repository import references
+from blackbox_repository.references import is_reference
 
 if TYPE_CHECKING:
     from simulated_backend.schedulers import TrialScheduler
@@ -75,60 +74,18 @@ class MethodListing:
     available: bool = True
 
 
-def is_reference(name: str) -> bool:
-    """Whether ``name`` is a ``package.module:factory`` reference rather than a method name."""
-    return isinstance(name, str) and ":" in name
-
-
-def load_reference(reference: str, what: str = "method") -> Any:
-    """The object ``reference`` (``"package.module:attribute"``) names, imported now.
-
-    The module is looked up on ``sys.path`` and then in the current folder (like
-    ``python -m``), so ``simtune run --methods mymodule:make`` finds ``./mymodule.py``.
+def load_reference(reference: str, what: str = "method reference") -> Any:
+    """The object a ``package.module:factory`` reference names (see
+    :func:`blackbox_repository.references.load_reference`), or :class:`MethodPluginError`.
 
     Example:
         >>> load_reference("benchmarking.method_context:MethodContext").__name__
         'MethodContext'
     """
-    module_name, _, attribute = reference.partition(":")
-    if not module_name or not attribute or ":" in attribute:
-        raise MethodPluginError(
-            f"{what} reference {reference!r} is not of the form 'package.module:factory'"
-        )
-    module = _import_module(module_name, reference, what)
-    target: Any = module
-    for part in attribute.split("."):
-        try:
-            target = getattr(target, part)
-        except AttributeError:
-            raise MethodPluginError(
-                f"{what} reference {reference!r}: module {module_name!r} "
-                f"({getattr(module, '__file__', None)}) has no attribute {attribute!r}"
-            ) from None
-    return target
-
-
-def _import_module(module_name: str, reference: str, what: str) -> Any:
     try:
-        return importlib.import_module(module_name)
-    except ModuleNotFoundError as error:
-        top_level = module_name.split(".")[0]
-        if error.name is None or error.name.split(".")[0] != top_level:
-            raise  # the module exists but one of its own imports is missing: a real bug
-        folder = os.getcwd()
-        if folder not in sys.path and "" not in sys.path:
-            sys.path.append(folder)  # as `python -m` would have it, but after installed modules
-            importlib.invalidate_caches()
-            try:
-                return importlib.import_module(module_name)
-            except ModuleNotFoundError as retry_error:
-                if retry_error.name is None or retry_error.name.split(".")[0] != top_level:
-                    raise
-        raise MethodPluginError(
-            f"{what} reference {reference!r}: no module named {module_name!r} on the import "
-            f"path or in {folder}; put it there or on PYTHONPATH (on every worker machine of "
-            "a remote Dask cluster too)"
-        ) from None
+        return references.load_reference(reference, what)
+    except references.UnresolvedReferenceError as error:
+        raise MethodPluginError(str(error)) from None
 
 
 class MethodRegistry:
@@ -302,7 +259,8 @@ class MethodRegistry:
                     f"{entry.install_hint or 'install it'}"
                 )
             self._loaded[entry.name] = _callable_factory(
-                load_reference(entry.reference), f"method {entry.name!r} ({entry.reference})"
+                load_reference(entry.reference, f"method {entry.name!r}: reference"),
+                f"method {entry.name!r} ({entry.reference})",
             )
         return self._loaded[entry.name]
 

@@ -39,7 +39,13 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         type=float,
         help="simulated seconds per run (default: the benchmark's)",
     )
-    run.add_argument("--max-num-evaluations", type=int, help="cap on the reported results per run")
+    run.add_argument(
+        "--max-num-results",
+        "--max-num-evaluations",  # its name before simtune spoke of results only
+        dest="max_num_results",
+        type=int,
+        help="cap on the reported results per run",
+    )
     run.add_argument(
         "--method-kwargs",
         type=_json_object,
@@ -127,7 +133,7 @@ def _run(args: argparse.Namespace) -> int:
         "seeds": args.seeds,
         "n_workers": args.n_workers,
         "max_wallclock_time": args.max_wallclock_time,
-        "max_num_evaluations": args.max_num_evaluations,
+        "max_num_results": args.max_num_results,
         "method_kwargs": args.method_kwargs,
     }
     settings = {**described, **{k: v for k, v in vars(args).items() if v is not None}}

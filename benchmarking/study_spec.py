@@ -174,7 +174,7 @@ class Study:
         *,
         n_workers: int | None = None,
         max_wallclock_time: float | None = None,
-        max_num_evaluations: int | None = None,
+        max_num_results: int | None = None,
         method_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> Study:
         """A study from names; budgets given here override every benchmark's defaults.
@@ -204,7 +204,7 @@ class Study:
                 definition.with_overrides(
                     n_workers=n_workers,
                     max_wallclock_time=max_wallclock_time,
-                    max_num_evaluations=max_num_evaluations,
+                    max_num_results=max_num_results,
                 )
             )
         seed_values = parse_seeds(seeds) if isinstance(seeds, str) else tuple(int(s) for s in seeds)
@@ -248,9 +248,9 @@ class Study:
         )
 
 
-BUDGET_SETTINGS = ("n_workers", "max_wallclock_time", "max_num_evaluations")
+BUDGET_SETTINGS = ("n_workers", "max_wallclock_time", "max_num_results")
 STUDY_FILE_KEYS = (
-    "methods", "benchmarks", "seeds", "n_workers", "max_wallclock_time", "max_num_evaluations",
+    "methods", "benchmarks", "seeds", "n_workers", "max_wallclock_time", "max_num_results",
     "method_kwargs", "out", "executor", "n_jobs", "dask_scheduler", "plot",
 )  # fmt: skip
 
@@ -263,15 +263,19 @@ def read_study_file(path: Path | str) -> dict[str, Any]:
     try:
         described = yaml.safe_load(path.read_text())
     except FileNotFoundError:
-        raise FileNotFoundError(f"study file {path} does not exist") from None
+        raise StudyError(f"study file {path} does not exist") from None
     except yaml.YAMLError as error:
         raise StudyError(f"study file {path} is not valid YAML: {error}") from None
     if not isinstance(described, dict):
         raise StudyError(f"study file {path} must hold a mapping with keys {STUDY_FILE_KEYS}")
     unknown = sorted(set(described) - set(STUDY_FILE_KEYS))
     if unknown:
+        from benchmarking.benchmark_definitions import RENAMED_SETTINGS
+
+        renamed = [f"{k} is now {RENAMED_SETTINGS[k]}" for k in unknown if k in RENAMED_SETTINGS]
+        hint = f" ({'; '.join(renamed)})" if renamed else ""
         raise StudyError(
-            f"study file {path} has unknown keys {unknown}; known keys: {list(STUDY_FILE_KEYS)}"
+            f"study file {path} has unknown keys {unknown}{hint}; known keys: {list(STUDY_FILE_KEYS)}"
         )
     return described
 

@@ -46,7 +46,7 @@ from blackbox_repository.recipes._raw_parsing import (
     github_raw_url,
     load_json,
 )
-from blackbox_repository.recipes.recipe import RawFile
+from blackbox_repository.recipes.recipe import BenchmarkDefaults, RawFile
 from blackbox_repository.yahpo_surrogate import ELAPSED_TIME, YahpoModelSpec, YahpoSurrogateBlackbox
 
 FAMILY = "yahpo"
@@ -423,6 +423,40 @@ def _raw_files() -> tuple[RawFile, ...]:
 RECIPES = [
     RecipeWithOwnFiles(
         family=FAMILY,
+        benchmark_defaults=(
+            BenchmarkDefaults(
+                name_prefix="yahpo-lcbench-",
+                metric="val_accuracy",
+                mode="max",
+                elapsed_time_objective="elapsed_time",
+                fidelity_name="epoch",
+                max_wallclock_time=3_600.0,
+            ),
+            BenchmarkDefaults(
+                name_prefix="yahpo-rbv2_xgboost-",
+                metric="acc",
+                mode="max",
+                elapsed_time_objective="elapsed_time",
+                fidelity_name="trainsize",
+                max_wallclock_time=1_800.0,
+            ),
+            BenchmarkDefaults(
+                name_prefix="yahpo-rbv2_rpart-",
+                metric="acc",
+                mode="max",
+                elapsed_time_objective="elapsed_time",
+                fidelity_name="trainsize",
+                max_wallclock_time=120.0,
+            ),
+            BenchmarkDefaults(
+                name_prefix="yahpo-iaml_glmnet-",
+                metric="mmce",
+                mode="min",
+                elapsed_time_objective="elapsed_time",
+                fidelity_name="trainsize",
+                max_wallclock_time=10.0,
+            ),
+        ),
         names=tuple(
             blackbox_name(scenario.name, instance)
             for scenario in SCENARIOS.values()

@@ -74,7 +74,10 @@ def test_unknown_name_lists_known_ones_and_close_matches(context):
         make_scheduler("ASAH", context)
     message = str(error.value)
     assert "'ASHA'" in message.split("?")[0] and message.count("'ASHA'") == 1
-    assert "Known methods: ASHA, ASHA-PROMOTION, ASHB (alias of ASYNC-HYPERBAND), ASYNC-HYPERBAND" in message
+    assert (
+        "Known methods: ASHA, ASHA-PROMOTION, ASHB (alias of ASYNC-HYPERBAND), ASYNC-HYPERBAND"
+        in message
+    )
 
 
 def test_unknown_or_context_keyword_arguments_are_type_errors(context):
