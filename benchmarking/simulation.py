@@ -137,8 +137,9 @@ def run_simulation(
         metadata: extra JSON-able fields for ``metadata.json``.
 
     Example:
-        >>> run = run_simulation("ASHA", "sklearn-mlp-digits", seed=0)  # doctest: +SKIP
-        >>> run.best_config()  # doctest: +SKIP
+        >>> run = run_simulation("ASHA", "sklearn-mlp-digits", seed=0, max_num_results=50)
+        >>> len(run.results), sorted(run.best_config())[:2]
+        (50, ['activation', 'alpha'])
     """
     from benchmarking.baselines import MethodContext, make_scheduler
 
