@@ -26,9 +26,15 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         description="Run every (method, benchmark, seed) task into --out; a re-run skips finished tasks.",
     )
     run.add_argument("--study", type=Path, help="YAML study file (command-line flags override it)")
-    run.add_argument("--methods", help="comma-separated method names, e.g. ASHA,BOHB,RS")
     run.add_argument(
-        "--benchmarks", help="comma-separated benchmark names (see `simtune blackbox list`)"
+        "--methods",
+        help="comma-separated method names (see `simtune methods`) or package.module:factory "
+        "references, e.g. ASHA,BOHB,mymodule:make",
+    )
+    run.add_argument(
+        "--benchmarks",
+        help="comma-separated benchmark names (see `simtune blackbox list`) or "
+        "package.module:recipe references",
     )
     run.add_argument("--seeds", help="seeds: a range 0-29, a list 0,3,7, or both")
     run.add_argument(

@@ -34,6 +34,9 @@ from blackbox_repository.s3_mirror import S3_ENDPOINT_ENV_VAR, S3_MIRROR_ENV_VAR
 
 logger = logging.getLogger(__name__)
 
+OWN_FAMILY = "(own, cache only)"
+"""The family shown for a cached blackbox that no listed recipe provides."""
+
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Register the ``blackbox`` group and its subcommands on the ``simtune`` parser."""
@@ -121,6 +124,9 @@ def list_command(args: argparse.Namespace) -> int:
         if args.family is None or recipe.family == args.family
         for name in recipe.names
     ]
+    if args.family is None:  # blackboxes of your own: in the cache, from no listed recipe
+        listed = {row[0] for row in rows}
+        rows += [(name, OWN_FAMILY, "yes") for name in cached if name not in listed]
     rows.sort()
     header = ("NAME", "FAMILY", "CACHED")
     widths = [max(len(row[k]) for row in [header, *rows]) for k in range(2)]
