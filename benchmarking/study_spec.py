@@ -79,9 +79,12 @@ def canonical_method_name(name: str) -> str:
     """The registry's spelling of method ``name`` (any case, or an alias), as worker
     processes can resolve it: a method registered at run time becomes its
     ``module:factory`` reference. An unknown name lists the known ones and close matches."""
-    from benchmarking.baselines import methods
+    from benchmarking.baselines import MethodError, methods
 
-    return methods.portable_name(name)
+    try:
+        return methods.portable_name(name)
+    except MethodError as error:
+        raise StudyError(str(error)) from None
 
 
 def method_label(method: str) -> str:
