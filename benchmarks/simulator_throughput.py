@@ -281,9 +281,7 @@ def time_syne_tune(
             self.stamps.append(time.perf_counter())
 
     np.random.seed(seed)  # Syne Tune's random search draws from numpy's global generator
-    backend = UserBlackboxBackend(
-        blackbox=st_blackbox, elapsed_time_objective="elapsed_time", seed=0
-    )
+    backend = UserBlackboxBackend(blackbox=st_blackbox, elapsed_time_attr="elapsed_time", seed=0)
     limit = RealTimeLimit()
     simulator_callback = SimulatorCallback()
     tuner = SyneTuneTuner(

@@ -73,7 +73,7 @@ def run_syne_tune_simulation(
 
     backend = UserBlackboxBackend(
         blackbox=to_syne_tune_blackbox(blackbox),
-        elapsed_time_objective=blackbox.elapsed_time_objective,
+        elapsed_time_attr=blackbox.elapsed_time_objective,
         seed=0,  # the blackbox seed; otherwise drawn from numpy's global generator
         tuner_sleep_time=tuner_sleep_time,
     )
