@@ -79,14 +79,15 @@ class Recipe:
     benchmark_defaults: tuple[BenchmarkDefaults, ...] = ()
     """Default benchmark settings of the names (see :class:`BenchmarkDefaults`)."""
 
-    def provides(self, name: str) -> bool:
-        """Whether this recipe builds ``name``."""
-        return name in self.names
-
     def defaults_for(self, name: str) -> BenchmarkDefaults | None:
         """The benchmark defaults of blackbox ``name``: the longest matching prefix wins."""
         matching = [d for d in self.benchmark_defaults if name.startswith(d.name_prefix)]
         return max(matching, key=lambda d: len(d.name_prefix)) if matching else None
+
+    def provides(self, name: str) -> bool:
+        """Whether this recipe builds ``name``: one of ``names``, or (in a recipe that
+        accepts names it cannot list, such as any YAHPO scenario) a name of its pattern."""
+        return name in self.names
 
     def raw_files_for(self, name: str) -> tuple[RawFile, ...]:
         """Raw files needed to build ``name``; by default all of the family's files."""
