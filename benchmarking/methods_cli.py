@@ -9,16 +9,20 @@ from __future__ import annotations
 import argparse
 
 
+HELP = "list every method: built-in, alias, extra, entry point"
+DESCRIPTION = (
+    "List the method names `simtune run --methods` accepts. Besides these, any "
+    "'package.module:factory' reference names a method of your own."
+)
+
+
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Register ``methods`` on the ``simtune`` parser."""
-    listing = subparsers.add_parser(
-        "methods",
-        help="list every method: built-in, alias, extra, entry point",
-        description=(
-            "List the method names `simtune run --methods` accepts. Besides these, any "
-            "'package.module:factory' reference names a method of your own."
-        ),
-    )
+    configure_methods_command(subparsers.add_parser("methods", help=HELP, description=DESCRIPTION))
+
+
+def configure_methods_command(listing: argparse.ArgumentParser) -> None:
+    """Add the arguments and handler of ``simtune methods`` to its (created) parser."""
     listing.add_argument(
         "--available", action="store_true", help="only methods whose extra is installed"
     )
