@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 
-
 HELP = "list every method: built-in, alias, extra, entry point"
 DESCRIPTION = (
     "List the method names `simtune run --methods` accepts. Besides these, any "
