@@ -22,7 +22,7 @@ import platformdirs
 
 from blackbox_repository.atomic_files import fsync_directory
 from blackbox_repository.entry_metadata import METADATA_FILE
-from blackbox_repository.errors import CacheUnusableError
+from blackbox_repository.errors import CacheUnusableError, InvalidBlackboxNameError
 from blackbox_repository.waiting_lock import hold_lock
 
 CACHE_ENV_VAR = "SIMTUNE_CACHE_DIR"
@@ -56,7 +56,7 @@ def cache_writes(root: Path, action: str) -> Iterator[None]:
 
 def check_entry_name(name: str) -> str:
     if not _SAFE_NAME.match(name):
-        raise ValueError(
+        raise InvalidBlackboxNameError(
             f"blackbox name {name!r} is not allowed: use letters, digits, '.', '_' and '-', "
             "starting with a letter or digit"
         )

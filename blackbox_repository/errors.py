@@ -23,6 +23,10 @@ class UnknownBlackboxError(BlackboxError, KeyError):
         return str(self.args[0])
 
 
+class InvalidBlackboxNameError(BlackboxError, ValueError):
+    """A blackbox name that cannot name a cache entry (characters outside letters, digits, ._-)."""
+
+
 class ConfigNotFoundError(BlackboxError, KeyError):
     """A configuration that is not on a tabular blackbox's grid, or outside the search space."""
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from blackbox_repository.blackbox import Blackbox
 from blackbox_repository.cache import BlackboxCache, cache_writes
-from blackbox_repository.errors import CorruptBlackboxError
+from blackbox_repository.errors import CorruptBlackboxError, UnknownBlackboxError
 from blackbox_repository.file_format import (
     read_blackbox,
     read_metadata,
@@ -23,7 +23,7 @@ from blackbox_repository.file_format import (
     write_blackbox,
 )
 from blackbox_repository.raw_files import fetch_raw_files_unpinned
-from blackbox_repository.recipes import Recipe, find_recipe
+from blackbox_repository.recipes import Recipe, RecipePluginError, find_recipe
 
 if TYPE_CHECKING:
     from blackbox_repository.s3_mirror import S3Mirror
@@ -62,10 +62,14 @@ def load_blackbox(
         progress: show progress bars for downloads and conversions.
         recipe: an explicit recipe (e.g. a user-defined benchmark) instead of the registry's.
 
+    The cache comes first: a blackbox you converted or tabulated yourself into the cache
+    loads by its name although no recipe provides it.
+
     Example:
-        >>> bb = load_blackbox("xgboost-mnist")  # doctest: +SKIP
+        >>> bb = load_blackbox("sklearn-mlp-digits")
+        >>> bb.fidelity_name, bb.max_fidelity
+        ('epoch', 30)
     """
-    recipe = recipe or find_recipe(name)
     cache = BlackboxCache(cache_dir)
     if cache.has_entry(name):
         try:
@@ -82,14 +86,25 @@ def load_blackbox(
             except CorruptBlackboxError as error:
                 logger.warning("removing corrupt cache entry %s: %s", name, error)
                 cache.remove(name)
+        if recipe is None:
+            recipe = _recipe_or_none(name)
         mirror = _mirror_from_argument(s3_mirror)
+        if recipe is None and mirror is None:
+            find_recipe(name)  # raises: the name is neither cached nor a recipe's
         if mirror is not None:
             blackbox = _download_and_install(name, mirror, cache, progress=progress)
             if blackbox is not None:
                 return blackbox
         return _convert_and_install(
-            name, recipe, cache, raw_data_dir=raw_data_dir, progress=progress
+            name, recipe or find_recipe(name), cache, raw_data_dir=raw_data_dir, progress=progress
         )
+
+
+def _recipe_or_none(name: str) -> Recipe | None:
+    try:
+        return find_recipe(name)
+    except UnknownBlackboxError:
+        return None
 
 
 def convert_blackbox(
@@ -156,7 +171,7 @@ def _convert_and_install(
 ) -> Blackbox:
     """Fetch raw files, convert, write into staging, verify, rename into place. Lock held."""
     if not recipe.provides(name):
-        raise ValueError(
+        raise RecipePluginError(
             f"recipe {recipe.family!r} does not provide {name!r}; it provides {list(recipe.names)}"
         )
     bar = _progress_bar() if progress else None
