@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from blackbox_repository.atomic_files import fsync_directory
+from blackbox_repository.errors import SimtuneError
 from blackbox_repository.file_format import sha256_file
 from simulated_backend.result_recorder import CONFIG_PREFIX, DECISIONS
 
@@ -39,7 +40,7 @@ __all__ = [
 ]
 
 
-class IncompleteRunError(RuntimeError):
+class IncompleteRunError(SimtuneError, RuntimeError):
     """A results folder that is missing files, truncated, or of another format version."""
 
 
