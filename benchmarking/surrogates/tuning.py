@@ -145,7 +145,7 @@ def tune_family(
         search_space=SearchSpace(model_kind.space(seed)),
         metric=TUNING_METRIC,
         mode="min",
-        resource_attr=LEVEL_NAME,
+        fidelity_name=LEVEL_NAME,
         fidelity_values=tuple(levels),
         seed=seed,
         n_workers=n_workers,

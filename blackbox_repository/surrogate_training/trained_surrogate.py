@@ -105,8 +105,8 @@ class TrainedSurrogateBlackbox(Blackbox):
         self.models = tuple(by_objective[name] for name in self.objective_names)
         self.source = dict(source or {})
         self._regressors = [OnnxRegressor(model.model) for model in self.models]
-        self._checker = SearchSpaceChecker(configuration_space, name)
-        self._encoder = ConfigEncoder(configuration_space)
+        self._checker = SearchSpaceChecker(self.configuration_space, name)
+        self._encoder = ConfigEncoder(self.configuration_space)
         self._fidelity_features = fidelity_feature(self.fidelity_values, self.fidelity_values)
         self._cache_size = cache_size
         self._curves: OrderedDict[tuple, np.ndarray] = OrderedDict()
