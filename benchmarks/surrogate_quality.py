@@ -74,9 +74,12 @@ def run_benchmark(name: str, args, work: Path) -> dict:
         recorded_split,
     )
 
+    table = load_source_blackbox(name, args.cache_dir)
+    metric, mode, budget = _study_settings(table, None)
     start = time.perf_counter()
     summary = fit_surrogate(
         name,
+        objectives=[metric] if args.metric_only else None,
         out=work / "fit" / name,
         budget=args.budget,
         n_workers=2,
@@ -87,8 +90,6 @@ def run_benchmark(name: str, args, work: Path) -> dict:
     scores = evaluate_surrogate(summary.surrogate, work / "report" / name, cache_dir=args.cache_dir)
     seconds = time.perf_counter() - start
     surrogate = load_trained_surrogate(summary.surrogate, args.cache_dir)
-    table = load_source_blackbox(name, args.cache_dir)
-    metric, mode, budget = _study_settings(table, None)
     top = str(table.fidelity_values[-1])
     at_top = scores[(scores["objective"] == metric) & (scores["fidelity"] == top)].iloc[0]
     record = {
@@ -125,6 +126,9 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=8, help="fits per objective and family")
     parser.add_argument("--seeds", type=int, default=10, help="faithfulness seeds (0: skip)")
     parser.add_argument("--cache-dir", default=None)
+    parser.add_argument(
+        "--metric-only", action="store_true", help="fit the metric and elapsed time only"
+    )
     parser.add_argument("--work", type=Path, default=Path("surrogate-quality"))
     parser.add_argument("--out", type=Path, default=Path("surrogate-quality/results.json"))
     args = parser.parse_args()
