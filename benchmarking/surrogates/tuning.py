@@ -36,6 +36,11 @@ from simulated_backend.callback import TunerCallback
 TUNING_METRIC = "validation_loss"
 TUNING_OBJECTIVES = {TUNING_METRIC: "min", "validation_rmse": "min"}
 LEVEL_NAME = "level"
+DEFAULT_RUN_SECONDS = 900.0
+"""Real-seconds cap of one tuning run when none is given: a safety net, so that a lost or
+stuck fit (seen once on the loaded machine: a Dask task that never reported) cannot hold a
+fit forever; the run then ends with the results it has."""
+DEFAULT_STEP_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -132,7 +137,7 @@ def tune_family(
     """
     from benchmarking.baselines import MethodContext, make_scheduler
     from simulated_backend import StopCriterion, Tuner
-    from simulated_backend.real_backend import RealBackend, make_runner
+    from simulated_backend.real_backend import RealBackend, StepLimits, make_runner
     from simulated_backend.schedulers import SearchSpace
 
     folder = Path(out) / objective / family
@@ -164,6 +169,7 @@ def tune_family(
         levels,
         TUNING_OBJECTIVES,
         fidelity_name=LEVEL_NAME,
+        limits=StepLimits(wall_time=DEFAULT_STEP_SECONDS),
         benchmark=f"surrogate-{objective}-{family}",
     )
     callbacks = [ResultsProgress(budget, f"{objective} {family}")] if progress else []
@@ -171,7 +177,10 @@ def tune_family(
         run = Tuner(
             scheduler,
             backend,
-            StopCriterion(max_num_results=budget, max_wallclock_time=max_wallclock_time),
+            StopCriterion(
+                max_num_results=budget,
+                max_wallclock_time=max_wallclock_time or DEFAULT_RUN_SECONDS,
+            ),
             results_dir=folder / "run",
             metadata={"method": method, "seed": seed, "family": family, "objective": objective},
             callbacks=callbacks,

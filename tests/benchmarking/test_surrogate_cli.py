@@ -143,3 +143,13 @@ def test_a_constant_objective_is_a_one_line_error_and_nothing_is_installed(tmp_p
     assert error.startswith("simtune: error:") and "'train_error'" in error and "constant" in error
     assert BlackboxCache(tmp_path / "cache").names() == [TABLE]
     assert not (tmp_path / "w").exists()
+
+
+def test_the_surrogate_runs_in_a_simulation_by_name(fitted, monkeypatch):
+    from benchmarking.simulation import run_simulation
+
+    _, cache_dir, _, _ = fitted
+    monkeypatch.setenv("SIMTUNE_CACHE_DIR", str(cache_dir))
+    run = run_simulation("ASHA", f"{TABLE}-surrogate", seed=0, max_num_evaluations=12)
+    assert len(run.results) == 12
+    assert run.results["valid_error"].notna().all()
