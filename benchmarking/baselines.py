@@ -100,20 +100,7 @@ class MethodContext:
         restrict_to_grid: bool | None = None,
     ) -> MethodContext:
         """The context of ``blackbox``; ``metric`` must be one of its objectives, with its mode."""
-        if metric not in blackbox.objective_names:
-            close = difflib.get_close_matches(str(metric), blackbox.objective_names, n=3)
-            hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-            raise ValueError(
-                f"metric {metric!r} is not an objective of blackbox {blackbox.name!r}; its "
-                f"objectives are {list(blackbox.objective_names)}.{hint}"
-            )
-        objective_mode = blackbox.objective(metric).mode
-        if mode != objective_mode:
-            raise ValueError(
-                f"mode {mode!r} does not match objective {metric!r} of blackbox "
-                f"{blackbox.name!r}, which is to be {'minimized' if objective_mode == 'min' else 'maximized'}; "
-                f"use mode={objective_mode!r}"
-            )
+        check_metric_and_mode(metric, mode, blackbox)
         return cls(
             search_space=SearchSpace.from_blackbox(blackbox, restrict_to_grid),
             metric=metric,
@@ -275,7 +262,7 @@ def _scheduler_factory(
 
 
 _SINGLE_FIDELITY = ("search_space", "metric", "mode", "seed")
-_MULTI_FIDELITY = (*_SINGLE_FIDELITY, "resource_attr", "fidelity_values")
+_MULTI_FIDELITY = (*_SINGLE_FIDELITY, "fidelity_values")
 
 register_method("RS", "RandomSearch")(_scheduler_factory(RandomSearch, _SINGLE_FIDELITY))
 register_method("ASHA")(_scheduler_factory(ASHA, _MULTI_FIDELITY, type="stopping"))

@@ -76,6 +76,7 @@ class SimulatorBackend:
         self.last_fidelity_index = len(self.fidelity_values) - 1
         self.elapsed_index = blackbox.elapsed_time_index
         self._n_seeds = len(blackbox.seeds)
+        self._is_tabular = isinstance(blackbox, TabularBlackbox)
         self.clock = SimulatedClock()
         self.reset()
 
@@ -83,6 +84,7 @@ class SimulatorBackend:
         """Forget every trial; the clock goes back to 0."""
         self.clock.now = 0.0
         self._rng = np.random.default_rng(self.seed)
+        self._config_index_checked = False
         self._events: list[tuple[float, int]] = []
         self._free_workers = list(range(self.n_workers))
         heapq.heapify(self._free_workers)
@@ -112,20 +114,32 @@ class SimulatorBackend:
             return self.blackbox.curve_by_index(index, seed_index), index
         return self.blackbox.curve(config, seed_index), -1
 
-    def start_trial(self, trial_id: int, config: Mapping[str, Any]) -> bool:
-        """Start a new trial on the lowest free worker; ``False`` if its first step has no data."""
+    def start_trial(
+        self, trial_id: int, config: Mapping[str, Any], config_index: int | None = None
+    ) -> bool:
+        """Start a new trial on the lowest free worker; ``False`` if its first step has no data.
+
+        ``config_index``: the config's row in a tabular blackbox's grid, if the scheduler
+        knows it (see ``TrialSuggestion.config_index``): ``config`` is then taken as is
+        (plain Python values) and not looked up; the first such start of a run is checked.
+        """
         if trial_id != len(self.configs):
             raise ValueError(
                 f"trial ids must be 0, 1, 2, ... in start order; got {trial_id}, expected {len(self.configs)}"
             )
-        config = native_config(config)
         if self._fixed_seed_index is not None:
             seed_index = self._fixed_seed_index
         elif self._n_seeds == 1:
             seed_index = 0
         else:
             seed_index = int(self._rng.integers(self._n_seeds))
-        curve, config_index = self._curve_for(config, seed_index)
+        if config_index is not None and self._is_tabular:
+            if not self._config_index_checked:
+                self._check_config_index(config, config_index)
+            curve = self.blackbox.curve_by_index(config_index, seed_index)
+        else:
+            config = native_config(config)
+            curve, config_index = self._curve_for(config, seed_index)
         worker = heapq.heappop(self._free_workers)
         self.configs.append(config)
         self.config_indices.append(config_index)
@@ -137,6 +151,17 @@ class SimulatorBackend:
         self._pending_rows.append(None)
         self._pending_times.append(0.0)
         return self.schedule_next(trial_id)
+
+    def _check_config_index(self, config: Mapping[str, Any], config_index: int) -> None:
+        actual = self.blackbox.config_index(config)
+        if actual != config_index:
+            raise ValueError(
+                f"the scheduler gave config_index={config_index} for configuration "
+                f"{dict(config)}, which is row {actual} of blackbox {self.blackbox.name!r}: its "
+                "search space was built from another blackbox; build it with "
+                "SearchSpace.from_blackbox(the benchmark's blackbox)"
+            )
+        self._config_index_checked = True
 
     def resume_trial(self, trial_id: int, config: Mapping[str, Any] | None = None) -> bool:
         """Resume a paused trial on the lowest free worker (optionally with a new config)."""

@@ -25,7 +25,12 @@ from simulated_backend.results import (
     software_versions,
     write_run,
 )
-from simulated_backend.schedulers.protocol import Trial, TrialScheduler, TrialSuggestion
+from simulated_backend.schedulers.protocol import (
+    Trial,
+    TrialScheduler,
+    TrialSuggestion,
+    check_metric_and_mode,
+)
 from simulated_backend.stop_criterion import StopCriterion, TuningStatus
 
 RUNNING, PAUSED, STOPPED, COMPLETED, FAILED = range(5)
@@ -63,15 +68,9 @@ class Tuner:
         callbacks: Sequence[TunerCallback] = (),
     ) -> None:
         blackbox = backend.blackbox
-        metric = getattr(scheduler, "metric", None)
-        mode = getattr(scheduler, "mode", None)
-        objective = blackbox.objective(metric)  # clear KeyError listing the objectives
-        if mode != objective.mode:
-            raise ValueError(
-                f"the scheduler has mode {mode!r} but objective {metric!r} of blackbox "
-                f"{blackbox.name!r} is to be {'minimized' if objective.mode == 'min' else 'maximized'}; "
-                f"create the scheduler with mode={objective.mode!r}"
-            )
+        check_metric_and_mode(
+            getattr(scheduler, "metric", None), getattr(scheduler, "mode", None), blackbox
+        )
         if not isinstance(stop_criterion, StopCriterion):
             raise TypeError(
                 f"stop_criterion must be a StopCriterion, got {type(stop_criterion).__name__}"
@@ -200,7 +199,7 @@ class Tuner:
             # a trial completes at the max fidelity, or where its recorded curve ends
             is_last = position == last_position or not prepare_next(trial_id)
             result = dict(zip(names, row))
-            result[fidelity_name] = fidelity_values[position]
+            result[fidelity_name] = result["fidelity"] = fidelity_values[position]
             result["simulated_time"] = time
             decision = on_result(trial, result)
             # 3. apply the decision
@@ -280,12 +279,11 @@ class Tuner:
                     )
                 trial_id = len(trials)
                 current[0] = trial_id
-                trial = Trial(trial_id, dict(suggestion.config), backend.clock.now)
+                started = backend.start_trial(trial_id, suggestion.config, suggestion.config_index)
+                trial = Trial(trial_id, backend.configs[trial_id], backend.clock.now)
                 trials.append(trial)
                 trial_status.append(RUNNING)
                 scheduler.on_trial_add(trial)
-                started = backend.start_trial(trial_id, suggestion.config)
-                trial.config = backend.configs[trial_id]
             else:
                 trial_id = suggestion.resume_trial_id
                 current[0] = trial_id

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -25,16 +26,12 @@ import numpy as np
 from simulated_backend.schedulers.async_hyperband import AsynchronousHyperband
 from simulated_backend.schedulers.hyperband import Hyperband
 from simulated_backend.schedulers.kernel_density import KernelDensity, fit_kernel_density
-from simulated_backend.schedulers.protocol import Trial, TrialScheduler, TrialSuggestion
+from simulated_backend.schedulers.protocol import Trial, TrialScheduler
 from simulated_backend.schedulers.rungs import key_function
-from simulated_backend.schedulers.scheduler_arguments import (
-    check_search_space,
-    check_seed,
-    points_metadata,
-    random_streams,
-)
+from simulated_backend.schedulers.scheduler_arguments import random_streams
 from simulated_backend.schedulers.search_space import NUMERIC, ORDINAL, SearchSpace
 from simulated_backend.schedulers.searchers import RandomSearcher
+from simulated_backend.schedulers.settings import FidelitySettings, SchedulerSettings
 
 
 def _check_number(name: str, value: Any, allowed: Callable[[float], bool], what: str) -> Any:
@@ -195,16 +192,17 @@ class BOHB(TrialScheduler):
     """BOHB: Hyperband with a kernel-density model proposing new configurations.
 
     Args:
-        search_space, metric, mode, resource_attr, fidelity_values, grace_period,
-            reduction_factor, max_resource, seed, points_to_evaluate: as for Hyperband.
+        search_space, metric, mode, fidelity_values, min_fidelity, max_fidelity,
+            reduction_factor, seed, points_to_evaluate: as for Hyperband.
         min_points_in_model: ``N_min`` (default ``d + 1``, d = number of hyperparameters).
         top_n_percent: share of observations in the good set (default 15).
         num_samples: candidates scored per model-based suggestion (default 64).
         random_fraction: share of suggestions drawn at random (default 1/3).
         bandwidth_factor: bandwidth multiplier when sampling candidates (default 3).
         min_bandwidth: bandwidth floor (default 1e-3).
-        asynchronous: ``False`` (default): synchronous Hyperband brackets, as in the paper;
-            ``True``: asynchronous Hyperband (ASHA brackets) of type ``async_type``.
+        asynchronous: ``False`` (default): synchronous Hyperband brackets, as in the paper
+            (overlapping as in HpBandSter); ``True``: asynchronous Hyperband (ASHA brackets)
+            of type ``async_type``.
         async_type: ``"promotion"`` (default) or ``"stopping"``; only with ``asynchronous=True``.
         num_brackets: use only the first brackets (default: all).
     """
@@ -214,11 +212,11 @@ class BOHB(TrialScheduler):
         search_space: SearchSpace,
         metric: str,
         mode: str,
-        resource_attr: str,
         fidelity_values: Sequence[Any],
-        grace_period: Any = None,
+        *,
+        min_fidelity: Any = None,
+        max_fidelity: Any = None,
         reduction_factor: Any = 3,
-        max_resource: Any = None,
         min_points_in_model: int | None = None,
         top_n_percent: float = 15,
         num_samples: int = 64,
@@ -231,9 +229,8 @@ class BOHB(TrialScheduler):
         seed: int = 0,
         points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
     ) -> None:
+        settings = SchedulerSettings(search_space, metric, mode, seed, points_to_evaluate)
         super().__init__(metric, mode)
-        check_search_space(search_space)
-        self.seed = check_seed(seed)
         if not isinstance(asynchronous, bool):
             raise ValueError(f"asynchronous must be True or False, got {asynchronous!r}")
         if async_type is not None and not asynchronous:
@@ -241,7 +238,9 @@ class BOHB(TrialScheduler):
                 f"async_type={async_type!r} only applies with asynchronous=True; "
                 "synchronous BOHB has no stopping/promotion variant"
             )
-        # stream 2: the inner scheduler uses streams 0 and 1 of the same seed
+        self.settings = settings
+        self.seed = settings.seed
+        # stream 2: the bracket machinery uses streams 0 and 1 of the same seed
         searcher_rng = random_streams(self.seed, 3)[2]
         self.searcher = KernelDensitySearcher(
             search_space,
@@ -255,61 +254,41 @@ class BOHB(TrialScheduler):
             min_bandwidth=min_bandwidth,
             points_to_evaluate=points_to_evaluate,
         )
-        common = dict(
-            grace_period=grace_period,
-            reduction_factor=reduction_factor,
-            max_resource=max_resource,
-            num_brackets=num_brackets,
-            seed=self.seed,
-            searcher=self.searcher,
-        )
+        fidelity = FidelitySettings(fidelity_values, min_fidelity, max_fidelity, reduction_factor)
+        # the searcher holds the points to evaluate: the bracket machinery gets none
+        brackets_settings = replace(settings, points_to_evaluate=None)
         if asynchronous:
-            self.brackets = AsynchronousHyperband(
-                search_space,
-                metric,
-                mode,
-                resource_attr,
-                fidelity_values,
+            self.brackets: TrialScheduler = AsynchronousHyperband.from_settings(
+                brackets_settings,
+                fidelity,
                 type=async_type or "promotion",
-                **common,
+                num_brackets=num_brackets,
+                searcher=self.searcher,
             )
         else:
-            self.brackets = Hyperband(
-                search_space, metric, mode, resource_attr, fidelity_values, **common
+            self.brackets = Hyperband.from_settings(
+                brackets_settings, fidelity, num_brackets=num_brackets, searcher=self.searcher
             )
         self.asynchronous = asynchronous
-        self.resource_attr = resource_attr
-        self._points_to_evaluate = points_metadata(points_to_evaluate)
+        # the bracket machinery answers every callback: bind them once
+        self.suggest = self.brackets.suggest
+        self.on_trial_add = self.brackets.on_trial_add
+        self.on_trial_result = self.brackets.on_trial_result
+        self.on_trial_complete = self.brackets.on_trial_complete
+        self.on_trial_error = self.brackets.on_trial_error
+        self.on_trial_remove = self.brackets.on_trial_remove
 
     @property
     def exhausted(self) -> bool:
         return self.searcher.exhausted
-
-    def suggest(self) -> TrialSuggestion | None:
-        return self.brackets.suggest()
-
-    def on_trial_add(self, trial: Trial) -> None:
-        self.brackets.on_trial_add(trial)
-
-    def on_trial_result(self, trial: Trial, result: dict[str, Any]) -> str:
-        return self.brackets.on_trial_result(trial, result)
-
-    def on_trial_complete(self, trial: Trial, result: dict[str, Any]) -> None:
-        self.brackets.on_trial_complete(trial, result)
-
-    def on_trial_error(self, trial: Trial) -> None:
-        self.brackets.on_trial_error(trial)
-
-    def on_trial_remove(self, trial: Trial) -> None:
-        self.brackets.on_trial_remove(trial)
 
     def metadata(self) -> dict[str, Any]:
         inner = self.brackets.metadata()
         inner.pop("scheduler_name")
         return {
             **inner,
+            **self.settings.metadata(),
             "scheduler_name": "BOHB",
             "asynchronous": self.asynchronous,
             "async_type": inner.get("type"),
-            "points_to_evaluate": self._points_to_evaluate,
         }
