@@ -49,7 +49,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from blackbox_repository import Objective, TabularBlackbox  # noqa: E402
 from simulated_backend import SimulatorBackend, StopCriterion, Tuner, TunerCallback  # noqa: E402
-from simulated_backend.schedulers import ASHA, RandomSearch, SearchSpace  # noqa: E402
+from simulated_backend.schedulers import (  # noqa: E402
+    ASHA,
+    BOHB,
+    Candidate,
+    Hyperband,
+    RandomSearch,
+    SearchSpace,
+    SuccessiveHalving,
+)
 
 OPERATIONS = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
 EDGES = [f"edge_{i}" for i in range(6)]
@@ -98,8 +106,8 @@ class GridSamplerWithReplacement:
     """A ConfigSearcher drawing recorded configurations uniformly, with replacement.
 
     Lets ASHA run for a million results on a 15,625-configuration grid (drawing without
-    replacement runs out after 15,625 trials) without paying ConfigSpace's per-config
-    sampling cost, so the long run measures the engine and ASHA's bookkeeping.
+    replacement runs out after 15,625 trials); like simtune's own random searcher it draws
+    its uniforms in batches and hands the engine the grid row with the configuration.
     """
 
     def __init__(self, blackbox: TabularBlackbox, seed: int) -> None:
@@ -111,10 +119,11 @@ class GridSamplerWithReplacement:
     def exhausted(self) -> bool:
         return False
 
-    def next_config(self) -> dict:
+    def next_candidate(self) -> Candidate:
         if not self._indices:
             self._indices = self.rng.integers(self.space.n_candidates, size=1024).tolist()
-        return self.space.candidate(self._indices.pop())
+        index = self._indices.pop()
+        return Candidate(self.space.candidate(index), index)
 
     def on_observation(self, trial, level, value) -> None:
         """Random sampling learns nothing."""
@@ -130,17 +139,14 @@ def simtune_scheduler(
     space = SearchSpace.from_blackbox(blackbox)
     if kind == "random_search":
         return RandomSearch(space, METRIC, "min", seed=seed)
+    fidelities = blackbox.fidelity_values
+    if kind == "bohb":
+        return BOHB(space, METRIC, "min", fidelities, reduction_factor=3, seed=seed)
+    if kind in ("hyperband", "successive_halving"):
+        scheduler_class = Hyperband if kind == "hyperband" else SuccessiveHalving
+        return scheduler_class(space, METRIC, "min", fidelities, reduction_factor=3, seed=seed)
     searcher = GridSamplerWithReplacement(blackbox, seed) if with_replacement else None
-    return ASHA(
-        space,
-        METRIC,
-        "min",
-        "epoch",
-        blackbox.fidelity_values,
-        reduction_factor=3,
-        seed=seed,
-        searcher=searcher,
-    )
+    return ASHA(space, METRIC, "min", fidelities, reduction_factor=3, seed=seed, searcher=searcher)
 
 
 class WindowClock(TunerCallback):

@@ -11,7 +11,12 @@ set the worst ``max(N_min, N - N_good)``; a kernel density is fitted to each (se
 :mod:`~simulated_backend.schedulers.kernel_density`). ``num_samples`` points are drawn from
 the good density with bandwidths times ``bandwidth_factor`` (or, on a finite search space,
 drawn at random from the candidates not suggested yet) and the one maximising
-``l(x) / g(x)`` is suggested. Models are fitted when a suggestion needs them, not per result.
+``l(x) / g(x)`` is suggested.
+
+Cost per result stays flat as observations grow: a level's models are refitted only when a
+suggestion needs them and its observations grew by 10% since the last fit, and each
+density keeps at most ``max_points_in_density`` (default 128) of its ranked points, evenly
+spaced by rank (the best and the worst kept), so scoring a candidate costs O(1).
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from simulated_backend.schedulers.protocol import Trial, TrialScheduler
 from simulated_backend.schedulers.rungs import key_function
 from simulated_backend.schedulers.scheduler_arguments import random_streams
 from simulated_backend.schedulers.search_space import NUMERIC, ORDINAL, SearchSpace
-from simulated_backend.schedulers.searchers import RandomSearcher
+from simulated_backend.schedulers.searchers import Candidate, RandomSearcher
 from simulated_backend.schedulers.settings import FidelitySettings, SchedulerSettings
 
 
@@ -43,6 +48,17 @@ def _check_number(name: str, value: Any, allowed: Callable[[float], bool], what:
         raise ValueError(f"{name} must be {what}, got {value!r}")
     value = value.item() if isinstance(value, np.generic) else value
     return int(value) if integer else value
+
+
+REFIT_GROWTH = 0.1  # a level's model is refitted once its observations grew by 10%
+
+
+def _by_rank(ranked: np.ndarray, limit: int) -> np.ndarray:
+    """``ranked`` itself, or ``limit`` of its rows evenly spaced by rank (best and worst kept)."""
+    n = len(ranked)
+    if n <= limit:
+        return ranked
+    return ranked[np.linspace(0, n - 1, limit).round().astype(int)]
 
 
 class KernelDensitySearcher:
@@ -60,6 +76,7 @@ class KernelDensitySearcher:
         bandwidth_factor: float = 3,
         min_bandwidth: float = 1e-3,
         points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
+        max_points_in_density: int = 128,
     ) -> None:
         self._random = RandomSearcher(search_space, rng, points_to_evaluate)
         self.search_space = self._random.search_space  # the draw state is shared with it
@@ -85,6 +102,12 @@ class KernelDensitySearcher:
         self.min_bandwidth = _check_number(
             "min_bandwidth", min_bandwidth, lambda v: 0 < v < math.inf, "a number > 0"
         )
+        self.max_points_in_density = _check_number(
+            "max_points_in_density",
+            max_points_in_density,
+            lambda v: v >= 2 * self.min_points_in_model,
+            f"an integer >= 2 * min_points_in_model = {2 * self.min_points_in_model}",
+        )
         self._cardinalities = np.array(
             [
                 0 if dim.kind in (NUMERIC, ORDINAL) else dim.cardinality
@@ -95,6 +118,7 @@ class KernelDensitySearcher:
         self._encoded: dict[int, np.ndarray] = {}  # trial id -> encoded config
         self._observations: dict[Any, tuple[list[np.ndarray], list[float]]] = {}
         self._models: dict[Any, tuple[int, KernelDensity, KernelDensity]] = {}
+        self._eligible_levels: list[Any] = []  # levels with enough observations for a model
         self.n_random = 0
         self.n_model_based = 0
         self.last_model_level: Any = None
@@ -107,11 +131,17 @@ class KernelDensitySearcher:
     def on_observation(self, trial: Trial, level: Any, value: float) -> None:
         vector = self._encoded.get(trial.trial_id)
         if vector is None:
-            vector = self.search_space.encode([trial.config])[0]
+            space = self.search_space
+            if space.is_finite:  # encoded once for all candidates: a row lookup
+                vector = space.candidate_encodings()[space.index_of(trial.config)]
+            else:
+                vector = space.encode([trial.config])[0]
             self._encoded[trial.trial_id] = vector
         vectors, keys = self._observations.setdefault(level, ([], []))
         vectors.append(vector)
         keys.append(self._key(value))
+        if len(keys) == self.min_points_in_model + 2:
+            self._eligible_levels.append(level)
 
     def n_observations(self, level: Any) -> int:
         """Observations recorded at ``level``."""
@@ -119,47 +149,61 @@ class KernelDensitySearcher:
 
     def model_level(self) -> Any:
         """The highest level with at least ``min_points_in_model + 2`` observations, or None."""
-        needed = self.min_points_in_model + 2
-        eligible = [level for level, (_, keys) in self._observations.items() if len(keys) >= needed]
-        return max(eligible) if eligible else None
+        return max(self._eligible_levels) if self._eligible_levels else None
 
     def _model(self, level: Any) -> tuple[KernelDensity, KernelDensity]:
+        """The good and bad densities of ``level``, refitted only when its observations grew
+        by ``REFIT_GROWTH`` since the last fit (bounded refits: amortized O(log n) per
+        observation), each fitted to at most ``max_points_in_density`` points."""
         vectors, keys = self._observations[level]
+        n = len(keys)
         cached = self._models.get(level)
-        if cached is not None and cached[0] == len(keys):
+        if cached is not None and n < cached[0] * (1 + REFIT_GROWTH):
             return cached[1], cached[2]
         order = np.argsort(np.asarray(keys), kind="stable")
         data = np.asarray(vectors)[order]
-        n = len(keys)
         n_good = max(self.min_points_in_model, int(self.top_n_percent * n // 100))
         n_bad = max(self.min_points_in_model, n - n_good)
-        good = fit_kernel_density(data[:n_good], self._cardinalities, self.min_bandwidth)
-        bad = fit_kernel_density(data[n - n_bad :], self._cardinalities, self.min_bandwidth)
+        good = fit_kernel_density(
+            _by_rank(data[:n_good], self.max_points_in_density),
+            self._cardinalities,
+            self.min_bandwidth,
+        )
+        bad = fit_kernel_density(
+            _by_rank(data[n - n_bad :], self.max_points_in_density),
+            self._cardinalities,
+            self.min_bandwidth,
+        )
         self._models[level] = (n, good, bad)
         return good, bad
 
     # ------------------------------------------------------------------ suggestions
     def next_config(self) -> dict[str, Any] | None:
+        """The configuration of :meth:`next_candidate` alone."""
+        candidate = self.next_candidate()
+        return None if candidate is None else candidate.config
+
+    def next_candidate(self) -> Candidate | None:
         if self._random.n_points_left or self.rng.random() < self.random_fraction:
-            return self._random_config()
+            return self._random_candidate()
         level = self.model_level()
         if level is None:
-            return self._random_config()
+            return self._random_candidate()
         good, bad = self._model(level)
-        config = self._model_based_config(good, bad)
-        if config is None:
-            return self._random_config()
+        candidate = self._model_based_candidate(good, bad)
+        if candidate is None:
+            return self._random_candidate()
         self.n_model_based += 1
         self.last_model_level = level
-        return config
+        return candidate
 
-    def _random_config(self) -> dict[str, Any] | None:
-        config = self._random.next_config()
-        if config is not None:
+    def _random_candidate(self) -> Candidate | None:
+        candidate = self._random.next_candidate()
+        if candidate is not None:
             self.n_random += 1
-        return config
+        return candidate
 
-    def _model_based_config(self, good: KernelDensity, bad: KernelDensity) -> dict[str, Any] | None:
+    def _model_based_candidate(self, good: KernelDensity, bad: KernelDensity) -> Candidate | None:
         space = self.search_space
         if space.is_finite:
             indices = space.peek(self.rng, self.num_samples)
@@ -167,13 +211,15 @@ class KernelDensitySearcher:
                 return None
             points = space.candidate_encodings()[indices]
             scores = good.log_pdf(points) - bad.log_pdf(points)
-            return space.take(indices[int(np.argmax(scores))])
+            index = int(indices[int(np.argmax(scores))])
+            config = space.take(index)
+            return Candidate(config, index if space.candidates_are_grid_rows else None)
         points = good.sample(self.rng, self.num_samples, self.bandwidth_factor)
         scores = good.log_pdf(points) - bad.log_pdf(points)
         for row in np.argsort(-scores, kind="stable"):
             config = space.decode(points[row])
             if config is not None:  # None: a forbidden combination, try the next best
-                return config
+                return Candidate(config)
         return None
 
     def metadata(self) -> dict[str, Any]:
@@ -185,6 +231,7 @@ class KernelDensitySearcher:
             "random_fraction": self.random_fraction,
             "bandwidth_factor": self.bandwidth_factor,
             "min_bandwidth": self.min_bandwidth,
+            "max_points_in_density": self.max_points_in_density,
         }
 
 

@@ -14,7 +14,7 @@ dimension and ``1 / k`` for a categorical one (the kernel averaged over the othe
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -31,27 +31,59 @@ class KernelDensity:
     data: np.ndarray
     bandwidths: np.ndarray
     cardinalities: np.ndarray
+    _inactive: tuple = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # per column: the inactive (NaN) entries of the data, or None if there are none
+        masks = np.isnan(self.data)
+        object.__setattr__(
+            self,
+            "_inactive",
+            tuple(masks[:, j] if masks[:, j].any() else None for j in range(self.data.shape[1])),
+        )
 
     def log_pdf(self, points: np.ndarray) -> np.ndarray:
-        """Log density at each row of ``points`` (m, d); O(m * n) memory."""
+        """Log density at each row of ``points`` (m, d); O(m * n) memory.
+
+        Terms that are the same for every (point, datum) pair are summed once; NaN masks
+        are applied only to columns that have inactive entries.
+        """
         points = np.atleast_2d(points)
         m, n = len(points), len(self.data)
         total = np.zeros((m, n))
-        for j, (bandwidth, k) in enumerate(zip(self.bandwidths, self.cardinalities)):
-            x, data = points[:, j][:, None], self.data[:, j][None, :]
-            if k == 0:
-                z = (x - data) / bandwidth
-                log_kernel = -0.5 * z * z - math.log(bandwidth) - _LOG_SQRT_2PI
-                uniform = 0.0
-            elif k == 1:
+        constant = 0.0
+        for j, (bandwidth, k) in enumerate(zip(self.bandwidths.tolist(), self.cardinalities)):
+            if k == 1:
                 continue
+            x, data = points[:, j], self.data[:, j]
+            x_inactive, data_inactive = np.isnan(x), self._inactive[j]
+            masked = data_inactive is not None or x_inactive.any()
+            if k == 0:
+                log_norm = -math.log(bandwidth) - _LOG_SQRT_2PI
+                squared = np.subtract.outer(x, data)
+                squared *= 1.0 / bandwidth
+                squared *= squared
+                squared *= -0.5
+                if not masked:
+                    total += squared
+                    constant += log_norm
+                    continue
+                log_kernel, uniform = squared + log_norm, 0.0
             else:
                 log_same, log_other = math.log1p(-bandwidth), math.log(bandwidth / (k - 1))
-                log_kernel = np.where(x == data, log_same, log_other)
-                uniform = -math.log(k)
-            total += np.where(np.isnan(x) | np.isnan(data), uniform, log_kernel)
+                same = np.equal.outer(x, data)
+                if not masked:
+                    total += same * (log_same - log_other)
+                    constant += log_other
+                    continue
+                log_kernel, uniform = np.where(same, log_same, log_other), -math.log(k)
+            inactive = x_inactive[:, None]
+            if data_inactive is not None:
+                inactive = inactive | data_inactive[None, :]
+            total += np.where(inactive, uniform, log_kernel)
         peak = total.max(axis=1, keepdims=True)
-        return peak[:, 0] + np.log(np.exp(total - peak).sum(axis=1)) - math.log(n)
+        log_sum = np.log(np.exp(total - peak).sum(axis=1))
+        return peak[:, 0] + log_sum + (constant - math.log(n))
 
     def sample(self, rng: np.random.Generator, m: int, bandwidth_factor: float = 1.0) -> np.ndarray:
         """``m`` points: a random datum each, perturbed by its kernel.

@@ -17,7 +17,7 @@ categorical kernel where it should.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -158,8 +158,10 @@ class SearchSpace:
 
     def _reset_draws(self) -> None:
         n = self._table.size if self._table is not None else 0
-        self._pool = np.arange(n, dtype=np.int64)  # remaining candidates in pool[:n_remaining]
-        self._pool_position = np.arange(n, dtype=np.int64)
+        # remaining candidates in pool[:n_remaining]; plain lists: a draw touches a few
+        # items, which costs several times more on numpy arrays
+        self._pool = list(range(n))
+        self._pool_position = list(range(n))
         self._n_remaining = n
 
     # ------------------------------------------------------------------ finite grid
@@ -194,6 +196,10 @@ class SearchSpace:
         """Candidate ``index`` as a plain dict (inactive hyperparameters left out)."""
         return self._require_table().config(int(index))
 
+    def candidate_config_function(self) -> Callable[[int], dict[str, Any]] | None:
+        """``candidate`` without its checks (for the trial-start path), or ``None`` without grid."""
+        return None if self._table is None else self._table.config
+
     def candidate_encodings(self) -> np.ndarray:
         """The encoding of every candidate, shape (n_candidates, d), computed once."""
         table = self._require_table()
@@ -208,13 +214,14 @@ class SearchSpace:
         self._require_table()
         m = min(int(n), self._n_remaining)
         positions = rng.choice(self._n_remaining, size=m, replace=False)
-        return self._pool[positions].copy()
+        pool = self._pool
+        return np.array([pool[p] for p in positions.tolist()], dtype=np.int64)
 
     def take(self, index: int) -> dict[str, Any]:
         """Draw candidate ``index`` (it is not suggested again); error if already drawn."""
         self._require_table()
         index = int(index)
-        position = int(self._pool_position[index])
+        position = self._pool_position[index]
         if position >= self._n_remaining:
             raise ValueError(f"candidate {index} was already drawn from this search space")
         self._remove_position(position)
@@ -231,7 +238,7 @@ class SearchSpace:
         position = int(uniform * n)
         if position >= n:  # uniform rounds up to 1.0 only for n near 2**53
             position = n - 1
-        index = int(self._pool[position])
+        index = self._pool[position]
         self._remove_position(position)
         return index
 
@@ -277,7 +284,7 @@ class SearchSpace:
             drawn = []
             for _ in range(min(n, self._n_remaining)):
                 position = int(rng.integers(self._n_remaining))
-                index = int(self._pool[position])
+                index = self._pool[position]
                 self._remove_position(position)
                 drawn.append(self._table.config(index))
             return drawn

@@ -90,6 +90,7 @@ class RandomSearcher:
         self._buffer: list[dict[str, Any]] = []
         self._uniforms: list[float] = []
         self._grid_rows = self.search_space.candidates_are_grid_rows
+        self._config_of = self.search_space.candidate_config_function()
 
     @property
     def exhausted(self) -> bool:
@@ -119,7 +120,7 @@ class RandomSearcher:
                 self._uniforms = self.rng.random(UNIFORM_BATCH_SIZE).tolist()
                 self._uniforms.reverse()
             index = space.draw(self._uniforms.pop())
-            return Candidate(space.candidate(index), index if self._grid_rows else None)
+            return Candidate(self._config_of(index), index if self._grid_rows else None)
         if not self._buffer:  # ConfigSpace samples a batch 4x faster per config than one
             self._buffer = space.sample(self.rng, SAMPLE_BATCH_SIZE)
             self._buffer.reverse()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simulated_backend import SchedulerFailure, SimulatorBackend, StopCriterion, Tuner
-from simulated_backend.schedulers import Trial, SearchSpace
+from simulated_backend import SimulatorBackend, StopCriterion, Tuner
+from simulated_backend.schedulers import SearchSpace, Trial
 from simulated_backend.schedulers.ask_tell_adapter import (
     AskTellScheduler,
     CandidateSnapper,
