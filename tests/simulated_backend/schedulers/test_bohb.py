@@ -158,3 +158,20 @@ def test_bad_arguments_raise_clear_errors_and_metadata_is_json():
     assert metadata["scheduler_name"] == "BOHB" and metadata["asynchronous"] is True
     assert metadata["async_type"] == "promotion"
     assert metadata["searcher"]["top_n_percent"] == 15 and metadata["searcher"]["num_samples"] == 64
+
+
+def test_models_are_refitted_only_after_ten_percent_more_observations_and_stay_bounded():
+    searcher = make_searcher(random_fraction=0.0, max_points_in_density=16)
+    configs = searcher.search_space.sample(np.random.default_rng(5), 400)
+    observe(searcher, configs[:200], level=1)
+    searcher.next_config()
+    _, good, bad = searcher._models[1]
+    assert len(good.data) == 16 and len(bad.data) == 16  # 30 good, 170 bad: evenly by rank
+    observe(searcher, configs[200:219], level=1, first_trial_id=200)  # 9.5% more
+    searcher.next_config()
+    assert searcher._models[1][1] is good  # the same fit
+    observe(searcher, configs[219:220], level=1, first_trial_id=219)  # now 10% more
+    searcher.next_config()
+    assert searcher._models[1][0] == 220 and searcher._models[1][1] is not good
+    with pytest.raises(ValueError, match="max_points_in_density must be an integer >= 10"):
+        make_searcher(max_points_in_density=8)
