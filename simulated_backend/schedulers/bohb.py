@@ -50,7 +50,7 @@ def _check_number(name: str, value: Any, allowed: Callable[[float], bool], what:
     return int(value) if integer else value
 
 
-REFIT_GROWTH = 0.1  # a level's model is refitted once its observations grew by 10%
+REFIT_DIVISOR = 10  # a level's model is refitted once its observations grew by 1/10
 
 
 def _by_rank(ranked: np.ndarray, limit: int) -> np.ndarray:
@@ -153,12 +153,12 @@ class KernelDensitySearcher:
 
     def _model(self, level: Any) -> tuple[KernelDensity, KernelDensity]:
         """The good and bad densities of ``level``, refitted only when its observations grew
-        by ``REFIT_GROWTH`` since the last fit (bounded refits: amortized O(log n) per
+        by a tenth since the last fit (bounded refits: amortized O(log n) per
         observation), each fitted to at most ``max_points_in_density`` points."""
         vectors, keys = self._observations[level]
         n = len(keys)
         cached = self._models.get(level)
-        if cached is not None and n < cached[0] * (1 + REFIT_GROWTH):
+        if cached is not None and (n - cached[0]) * REFIT_DIVISOR < cached[0]:
             return cached[1], cached[2]
         order = np.argsort(np.asarray(keys), kind="stable")
         data = np.asarray(vectors)[order]

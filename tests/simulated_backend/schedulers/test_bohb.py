@@ -173,5 +173,8 @@ def test_models_are_refitted_only_after_ten_percent_more_observations_and_stay_b
     observe(searcher, configs[219:220], level=1, first_trial_id=219)  # now 10% more
     searcher.next_config()
     assert searcher._models[1][0] == 220 and searcher._models[1][1] is not good
-    with pytest.raises(ValueError, match="max_points_in_density must be an integer >= 10"):
+    with pytest.raises(
+        ValueError,
+        match=r"max_points_in_density must be an integer >= 2 \* min_points_in_model = 10",
+    ):
         make_searcher(max_points_in_density=8)
