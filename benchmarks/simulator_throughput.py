@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from simulator_workload import (  # noqa: E402
     TEN_HOURS,
+    FreshRunsBeside,
     ResidentMemory,
     WindowClock,
     best_of,
@@ -160,23 +161,35 @@ def synchronous_throughput(blackbox) -> pd.DataFrame:
 
 # ---------------------------------------------------------------------- 3. long runs
 def long_run_windows(blackbox, kind, n_results, n_workers=4, every=500, sizes=None):
-    """Per-window cost within one long run, and its resident memory per result."""
+    """Per-window cost within one long run (each window beside a fresh run measured at its
+    end), and the run's resident memory per result."""
+    sizes = sizes or (1_000, 10_000, 100_000, 1_000_000)
     clock = WindowClock(every=every)
     memory = ResidentMemory()
-    scheduler = simtune_scheduler(kind, blackbox, seed=1, with_replacement=kind == "asha")
+    make = partial(simtune_scheduler, kind, blackbox, 1, kind == "asha")
+    beside = FreshRunsBeside(set(sizes), make, blackbox, n_workers)
     measured = time_simtune(
-        scheduler,
+        make(),
         blackbox,
         n_workers,
         StopCriterion(max_num_results=n_results),
-        callbacks=[clock, memory],
+        callbacks=[clock, beside, memory],
     )
-    sizes = sizes or (1_000, 10_000, 100_000, 1_000_000)
-    rows = [
-        {"results": n, "window": f"({n // 2:,}, {n:,}]", **clock.window(n // 2, n)}
-        for n in sizes
-        if n <= measured.results
-    ]
+    rows = []
+    for n in sizes:
+        if n > measured.results:
+            continue
+        window = clock.window(n // 2, n)
+        fresh = beside.reference[n]
+        rows.append(
+            {
+                "results": n,
+                "window": f"({n // 2:,}, {n:,}]",
+                **window,
+                "fresh run us/result": fresh,
+                "window / fresh": window["cpu us/result"] / fresh,
+            }
+        )
     return measured, pd.DataFrame(rows), memory
 
 
@@ -280,6 +293,11 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one report, top 
         print(indent(windows, "      "))
         target = 1.5 if kind == "asha" else 2.0
         print(f"      CPU cost per result {flatness(windows['cpu us/result'], target)}")
+        worst = windows["window / fresh"].max()
+        print(
+            "      against a fresh run measured beside each window (load taken out): largest "
+            f"window / fresh = {worst:.2f} (target <= {target}: {verdict(worst <= target)})"
+        )
         if kind == "asha":
             memory = run_memory
             print(

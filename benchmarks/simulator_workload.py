@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from blackbox_repository import Objective, TabularBlackbox
-from simulated_backend import SimulatorBackend, Tuner, TunerCallback
+from simulated_backend import SimulatorBackend, StopCriterion, Tuner, TunerCallback
 from simulated_backend.schedulers import (
     ASHA,
     BOHB,
@@ -143,6 +143,39 @@ class WindowClock(TunerCallback):
             "cpu us/result": 1e6 * (cpu1 - cpu0) / n,
             "trials/result": (trial1 - trial0) / n,
         }
+
+
+class FreshRunsBeside(TunerCallback):
+    """At given result counts of a long run, measure a fresh short run of the same kind.
+
+    A long run on a shared machine sees the load change between its first and its last
+    window; comparing each window with a fresh run measured right at its end (CPU µs per
+    result over results 500..1,000 of the fresh run, best of 3) takes the load out of the
+    ratio. Placed after the :class:`WindowClock`, so its own time falls outside the windows.
+    """
+
+    def __init__(self, at: set[int], make_scheduler, blackbox, n_workers: int) -> None:
+        self.at = at
+        self.make_scheduler = make_scheduler
+        self.blackbox = blackbox
+        self.n_workers = n_workers
+        self.count = 0
+        self.reference: dict[int, float] = {}
+
+    def on_trial_result(self, trial, result, decision) -> None:
+        self.count += 1
+        if self.count in self.at:
+            self.reference[self.count] = min(self._fresh_cost() for _ in range(3))
+
+    def _fresh_cost(self) -> float:
+        clock = WindowClock(every=500)
+        Tuner(
+            self.make_scheduler(),
+            SimulatorBackend(self.blackbox, n_workers=self.n_workers, seed=0),
+            StopCriterion(max_num_results=1_000),
+            callbacks=[clock],
+        ).run()
+        return clock.window(500, 1_000)["cpu us/result"]
 
 
 @dataclass(frozen=True)
