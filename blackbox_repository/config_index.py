@@ -186,6 +186,29 @@ class StoredConfigIndex:
             position += 1
         return None
 
+    def _code(self, j: int, value: Any) -> int | None:
+        """Code of ``value`` in column ``j`` when the column's dict missed it, else None."""
+        if isinstance(value, np.generic):
+            value = value.item()
+        if _is_missing(value):
+            return -1
+        column = self.columns[j]
+        if column.kind == "text":
+            positions = self._text_positions.get(j)
+            if positions is None:
+                positions = self._text_positions[j] = {v: k for k, v in enumerate(column.levels)}
+            try:
+                return positions.get(value)
+            except TypeError:
+                return None
+        if type(value) not in (int, float, bool):
+            return None
+        levels = column.levels
+        position = int(np.searchsorted(levels, value))
+        if position < len(levels) and levels[position] == value:
+            return position
+        return None
+
     def _value_positions(self, column: IndexColumn) -> dict[Any, int]:
         """value -> code for one column (None: inactive); long numeric columns use _code."""
         if column.kind == "text":
