@@ -73,8 +73,12 @@ class WrappedObjective:
                 measurement.cumulative_runtime,
             )
         try:
-            conn.send((messages.CALL, plain_config, _plain(fidelity), trial_key, measured))
-            tag, payload = conn.recv()
+            conn.send_bytes(
+                messages.encode(
+                    (messages.CALL, plain_config, _plain(fidelity), trial_key, measured)
+                )
+            )
+            tag, payload = messages.decode(conn.recv_bytes())
         except (EOFError, OSError) as error:
             self._forget_connection()
             raise CoordinatorUnavailable(
@@ -116,8 +120,8 @@ class WrappedObjective:
                 "SimulationCoordinator still open in its host process?"
             ) from None
         try:
-            conn.send((messages.HELLO, os.getpid()))
-            tag, payload = conn.recv()
+            conn.send_bytes(messages.encode((messages.HELLO, os.getpid())))
+            tag, payload = messages.decode(conn.recv_bytes())
         except (EOFError, OSError) as error:
             conn.close()
             raise CoordinatorUnavailable(

@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import os
 import queue
+import selectors
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection
 from typing import Any
 
 from simulated_backend.wrapped_objective import messages
@@ -62,9 +64,10 @@ class Coordinator:
         settings: budgets and release rule.
         evaluator: answers calls that bring no measurement (a blackbox evaluator), or ``None``.
         recorder: where returned evaluations go.
-        new_connections: connections accepted by the host's accept thread.
-        wakeup: readable end of a pipe written whenever a connection or a command arrives.
-        commands: commands from the host (``("close", status)``).
+        new_connections: connections accepted by the accept thread.
+        wakeup: readable end of a pipe written whenever a connection was accepted.
+        control: the connection to the host process; it sends ``("close", status)``, and
+            its end of file means that the host process is gone.
         on_end: called once, on this thread, when the run ends: ``(status, reason)``.
     """
 
@@ -75,7 +78,7 @@ class Coordinator:
         recorder: EvaluationRecorder,
         new_connections: queue.SimpleQueue,
         wakeup: Connection,
-        commands: queue.SimpleQueue,
+        control: Connection,
         on_end: Callable[[str, str], None],
     ) -> None:
         self.settings = settings
@@ -83,7 +86,7 @@ class Coordinator:
         self.recorder = recorder
         self._new_connections = new_connections
         self._wakeup = wakeup
-        self._commands = commands
+        self._control = control
         self._on_end = on_end
         self.ledger = ContinuationLedger(settings.continuation_by_config)
         self.now = 0.0
@@ -100,21 +103,30 @@ class Coordinator:
         self._last_start = 0.0
         self._optimizer_cpu = self._optimizer_cpu_seconds()
         self._closing = False
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(wakeup, selectors.EVENT_READ)
+        self._selector.register(control, selectors.EVENT_READ)
 
     # ------------------------------------------------------------------ the loop
     def serve(self) -> None:
         """Run until the host closes the run; the run may end earlier (budget, failure)."""
         try:
             while not self._closing:
-                ready = wait([self._wakeup, *self._callers], self._timeout())
+                ready = self._selector.select(self._timeout())
                 if not ready:
                     self._on_quiet()
-                for conn in ready:
+                for key, _ in ready:
+                    conn = key.fileobj
                     if conn is self._wakeup:
-                        self._take_wakeups()
+                        self._take_new_connections()
+                    elif conn is self._control:
+                        self._on_host_message()
                     elif conn in self._callers:
                         self._receive(conn)
                 self._release_ready()
+        except SystemExit:
+            self._end("failed", "the coordinator process was terminated (SIGTERM)")
+            raise
         except BaseException as error:
             self._end("failed", f"the coordinator failed: {type(error).__name__}: {error}")
             raise
@@ -167,7 +179,7 @@ class Coordinator:
                 f"stopped calling after {len(self.recorder)} evaluations",
             )
 
-    def _take_wakeups(self) -> None:
+    def _take_new_connections(self) -> None:
         while self._wakeup.poll():
             self._wakeup.recv_bytes()
         while True:
@@ -176,23 +188,28 @@ class Coordinator:
             except queue.Empty:
                 break
             self._callers[conn] = _Caller(pid=-1)
-        while True:
-            try:
-                command = self._commands.get_nowait()
-            except queue.Empty:
-                break
-            if command[0] == "close":
-                self._closing = True
-                if not self.ended.is_set():
-                    self._end(
-                        command[1],
-                        f"closed by the host after {len(self.recorder)} evaluations",
-                    )
+            self._selector.register(conn, selectors.EVENT_READ)
+
+    def _on_host_message(self) -> None:
+        try:
+            command, status = self._control.recv()
+        except (EOFError, OSError):
+            command, status = "close", "failed"
+            if not self.ended.is_set():
+                self._end(
+                    "failed",
+                    "the host process ended without closing the run; "
+                    f"{len(self.recorder)} evaluations were recorded",
+                )
+        if command == "close":
+            self._closing = True
+            if not self.ended.is_set():
+                self._end(status, f"closed by the host after {len(self.recorder)} evaluations")
 
     # ------------------------------------------------------------------ messages
     def _receive(self, conn: Connection) -> None:
         try:
-            message = conn.recv()
+            message = messages.decode(conn.recv_bytes())
         except (EOFError, OSError):
             self._disconnected(conn)
             return
@@ -215,6 +232,7 @@ class Coordinator:
 
     def _disconnected(self, conn: Connection) -> None:
         caller = self._callers.pop(conn)
+        self._selector.unregister(conn)
         conn.close()
         self._waiting_hellos = [(t, c) for t, c in self._waiting_hellos if c is not conn]
         if caller.worker is not None:
@@ -278,10 +296,10 @@ class Coordinator:
         self._last_start = max(self.now, self._last_start) + cost
         return self._last_start
 
-    @staticmethod
-    def _optimizer_cpu_seconds() -> float:
-        # the host process's CPU time without this (coordinator) thread's own
-        return time.process_time() - time.thread_time()
+    def _optimizer_cpu_seconds(self) -> float:
+        if self.settings.optimizer_time.kind != "cpu":
+            return 0.0
+        return process_cpu_seconds(self.settings.host_pid)
 
     # ------------------------------------------------------------------ releasing
     def _release_ready(self) -> None:
@@ -355,7 +373,17 @@ class Coordinator:
         self._on_end(status, reason)
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` (Linux ``/proc``; clock-tick resolution)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stream:
+            fields = stream.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return 0.0  # the host is gone: nothing more to charge
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _send(conn: Connection, message: tuple) -> None:
     # a caller that is gone is handled when its socket reports EOF
     with contextlib.suppress(OSError, EOFError, ValueError):
-        conn.send(message)
+        conn.send_bytes(messages.encode(message))

@@ -53,7 +53,12 @@ class BlackboxEvaluator:
         self._sorted_fidelities = sorted(self._positions)
         self._elapsed_index = blackbox.elapsed_time_index
         self._tabular = isinstance(blackbox, TabularBlackbox)
+        self._hp_names = frozenset(blackbox.hyperparameter_names)
         self._translate = ConfigTranslator(SearchSpace.from_blackbox(blackbox))
+
+    def search_space_config(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """``config`` without keys that are not hyperparameters, and without inactive ones."""
+        return {k: v for k, v in config.items() if k in self._hp_names and v is not None}
 
     def fidelity_position(self, fidelity: Any) -> int:
         """Position on the fidelity grid of a requested fidelity (rounded up to the grid)."""
@@ -82,12 +87,16 @@ class BlackboxEvaluator:
 
     def measure(self, config: Mapping[str, Any], fidelity: Any) -> Measurement:
         position = self.fidelity_position(fidelity)
-        config = self._translate(config)
         if self._tabular:
-            curve = self.blackbox.curve_by_index(
-                self.blackbox.config_index(config), self.seed_index
-            )
+            try:  # fast path: a configuration of the grid, as the optimizer gave it
+                index = self.blackbox.config_index(config)
+                config = self.search_space_config(config)
+            except (KeyError, ValueError, TypeError):
+                config = self._translate(config)
+                index = self.blackbox.config_index(config)
+            curve = self.blackbox.curve_by_index(index, self.seed_index)
         else:
+            config = self._translate(config)
             curve = self.blackbox.curve(config, self.seed_index)
         row = [float(v) for v in curve[position]]
         runtime = row[self._elapsed_index]

@@ -1,27 +1,31 @@
-"""The host side of a wrapped-objective run: opens the coordinator, ends and saves the run."""
+"""The host side of a wrapped-objective run: starts the coordinator process, ends the run."""
 
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
-import queue
-import shutil
-import tempfile
-import threading
-from multiprocessing.connection import Client, Listener, Pipe
 from pathlib import Path
 from typing import Any
+
+import pyarrow as pa
 
 from blackbox_repository import Blackbox
 from simulated_backend.results import RunResults
 from simulated_backend.wrapped_objective.client import WrappedObjective
-from simulated_backend.wrapped_objective.coordinator import Coordinator
+from simulated_backend.wrapped_objective.coordinator_process import (
+    CoordinatorSpec,
+    serve_coordinator,
+)
+from simulated_backend.wrapped_objective.errors import WrappedObjectiveError
 from simulated_backend.wrapped_objective.evaluation import BlackboxEvaluator, FunctionObjective
 from simulated_backend.wrapped_objective.recorder import Evaluation, EvaluationRecorder
-from simulated_backend.wrapped_objective.run_files import RunAddress, write_run_address
+from simulated_backend.wrapped_objective.run_files import write_run_address
 from simulated_backend.wrapped_objective.settings import OptimizerTime, RunSettings
 
 ADDRESS_FAMILIES = ("unix", "tcp")
+START_TIMEOUT_SECONDS = 60.0
+CLOSE_TIMEOUT_SECONDS = 60.0
 
 
 class SimulationCoordinator:
@@ -103,6 +107,7 @@ class SimulationCoordinator:
             synchronous=synchronous,
             continuation_by_config=continuation_by_config,
             optimizer_time=optimizer_time or OptimizerTime.none(),
+            host_pid=os.getpid(),
         )
         self.evaluator = (
             BlackboxEvaluator(blackbox, blackbox_seed) if blackbox is not None else None
@@ -126,56 +131,50 @@ class SimulationCoordinator:
         self.run_name, self.runs_dir = run_name, runs_dir
         self.address_family, self.host = address_family, host
         self.extra_metadata = dict(metadata or {})
-        self.recorder = EvaluationRecorder()
         self.results: RunResults | None = None
-        self._coordinator: Coordinator | None = None
-        self._threads: list[threading.Thread] = []
-        self._socket_dir: str | None = None
+        self._process: Any = None
         self._run_file: Path | None = None
         self._objective: WrappedObjective | None = None
-        self._end_lock = threading.Lock()
+        self._evaluations: list[Evaluation] = []
+        self._end: tuple[str, str] | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def open(self) -> SimulationCoordinator:
-        """Start listening; returns ``self``."""
-        if self._coordinator is not None:
+        """Start the coordinator process and wait until it listens; returns ``self``."""
+        if self._process is not None:
             raise RuntimeError(
                 "this SimulationCoordinator is already open; create a new one per run"
             )
-        authkey = os.urandom(32)
-        if self.address_family == "unix":
-            self._socket_dir = tempfile.mkdtemp(prefix="simtune-")
-            listener = Listener(os.path.join(self._socket_dir, "c"), "AF_UNIX", authkey=authkey)
-        else:
-            listener = Listener((self.host, 0), "AF_INET", authkey=authkey)
-        family = "AF_UNIX" if self.address_family == "unix" else "AF_INET"
-        self.address = RunAddress(listener.address, family, authkey)
-        self._listener = listener
-        self._objective = WrappedObjective(self.address, self.function_objective)
-        new_connections: queue.SimpleQueue = queue.SimpleQueue()
-        self._commands: queue.SimpleQueue = queue.SimpleQueue()
-        wakeup_reader, self._wakeup_writer = Pipe(duplex=False)
-        self._wakeup_lock = threading.Lock()
-        self._coordinator = Coordinator(
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        self._control, child_end = context.Pipe(duplex=True)
+        spec = CoordinatorSpec(
             self.settings,
             self.evaluator,
-            self.recorder,
-            new_connections,
-            wakeup_reader,
-            self._commands,
-            self._save,
+            self.address_family,
+            self.host,
+            self.results_dir,
+            self._base_metadata(),
+            self.evaluator.objective_names if self.evaluator is not None else None,
         )
-        self._accepting = True
-        self._threads = [
-            threading.Thread(
-                target=self._accept, args=(new_connections,), name="simtune-accept", daemon=True
-            ),
-            threading.Thread(
-                target=self._coordinator.serve, name="simtune-coordinator", daemon=True
-            ),
-        ]
-        for thread in self._threads:
-            thread.start()
+        self._process = context.Process(
+            target=serve_coordinator,
+            args=(child_end, spec),
+            name="simtune-coordinator",
+            daemon=True,
+        )
+        self._process.start()
+        child_end.close()
+        if not self._control.poll(START_TIMEOUT_SECONDS):
+            self._process.terminate()
+            raise WrappedObjectiveError(
+                f"the coordinator process did not start listening within {START_TIMEOUT_SECONDS:g} s"
+            )
+        message = self._control.recv()
+        if message[0] != "address":
+            raise WrappedObjectiveError(message[1])
+        self.address = message[1]
+        self._objective = WrappedObjective(self.address, self.function_objective)
         if self.run_name is not None:
             self._run_file = write_run_address(
                 self.run_name, self.runs_dir, self.address, self.function_objective
@@ -197,70 +196,88 @@ class SimulationCoordinator:
 
     @property
     def evaluations(self) -> list[Evaluation]:
-        """The calls returned so far, in the order they returned."""
-        return list(self.recorder.evaluations)
+        """The calls that returned, in the order they returned (available after :meth:`close`)."""
+        if self.results is None:
+            raise RuntimeError("the evaluations are available once the run is closed")
+        return list(self._evaluations)
 
     @property
-    def ended(self) -> bool:
-        return self._coordinator is not None and self._coordinator.ended.is_set()
+    def status(self) -> str | None:
+        """``None`` while the run goes on, then ``"completed"``, ``"stopped"`` or ``"failed"``."""
+        self._take_messages(0)
+        return self._end[0] if self._end else None
+
+    @property
+    def reason(self) -> str | None:
+        """Why the run ended (``None`` while it goes on)."""
+        self._take_messages(0)
+        return self._end[1] if self._end else None
 
     def wait_until_ended(self, timeout: float | None = None) -> bool:
         """Block until the run ended (budget, failure, idle optimizer); ``False`` on timeout."""
-        if self._coordinator is None:
+        if self._process is None:
             raise RuntimeError("open the SimulationCoordinator first")
-        return self._coordinator.ended.wait(timeout)
+        self._take_messages(timeout)
+        return self._end is not None
 
     def close(self, interrupted: bool = False) -> RunResults:
         """End the run (if it is still going), stop the coordinator and return the results."""
-        coordinator = self._coordinator
-        if coordinator is None:
+        if self._process is None:
             raise RuntimeError("the SimulationCoordinator was never opened")
-        if self._threads:
-            self._commands.put(("close", "interrupted" if interrupted else "completed"))
-            self._wake()
-            self._threads[1].join()
-            self._accepting = False
-            # wakes the accept thread, which then sees _accepting is False
-            with contextlib.suppress(OSError):
-                Client(
-                    self.address.address, self.address.family, authkey=self.address.authkey
-                ).close()
-            self._threads[0].join(timeout=5)
-            self._listener.close()
-            self._threads = []
+        if self.results is not None:
+            return self.results
+        try:
+            with contextlib.suppress(OSError):  # a coordinator that is gone is reported below
+                self._control.send(("close", "interrupted" if interrupted else "completed"))
+            closed = None
+            while closed is None:
+                if not self._control.poll(CLOSE_TIMEOUT_SECONDS):
+                    break
+                try:
+                    message = self._control.recv()
+                except (EOFError, OSError):
+                    break
+                if message[0] == "ended":
+                    self._end = (message[1], message[2])
+                elif message[0] == "closed":
+                    closed = message
+            self._process.join(timeout=10)
+            if self._process.is_alive():
+                self._process.terminate()
+        finally:
             if self._run_file is not None:
                 self._run_file.unlink(missing_ok=True)
-            if self._socket_dir is not None:
-                shutil.rmtree(self._socket_dir, ignore_errors=True)
-        assert self.results is not None
+            self._control.close()
+        if closed is None:
+            raise WrappedObjectiveError(
+                f"the coordinator process ended unexpectedly (exit code {self._process.exitcode}); "
+                f"what it recorded before is in {self.results_dir}"
+                if self.results_dir is not None
+                else f"the coordinator process ended unexpectedly (exit code {self._process.exitcode})"
+            )
+        _, self._evaluations, metadata, path = closed
+        recorder = EvaluationRecorder()
+        for evaluation in self._evaluations:
+            recorder.append(evaluation)
+        objective_names = self.evaluator.objective_names if self.evaluator is not None else None
+        table: pa.Table = recorder.to_table(objective_names)
+        self.results = RunResults(table.to_pandas(), metadata, path)
         return self.results
 
-    # ------------------------------------------------------------------ threads
-    def _accept(self, new_connections: queue.SimpleQueue) -> None:
-        while self._accepting:
-            try:
-                conn = self._listener.accept()
-            except OSError:  # includes AuthenticationError: a caller with a wrong key
-                if not self._accepting:
-                    return
-                continue
-            if not self._accepting:
-                conn.close()
-                return
-            new_connections.put(conn)
-            self._wake()
+    # ------------------------------------------------------------------ helpers
+    def _take_messages(self, timeout: float | None) -> None:
+        if self._end is not None or self._process is None or self.results is not None:
+            return
+        try:
+            if self._control.poll(timeout):
+                message = self._control.recv()
+                if message[0] == "ended":
+                    self._end = (message[1], message[2])
+        except (EOFError, OSError):
+            self._end = ("failed", "the coordinator process ended unexpectedly")
 
-    def _wake(self) -> None:
-        with self._wakeup_lock:
-            self._wakeup_writer.send_bytes(b"")
-
-    def _save(self, status: str, reason: str) -> None:
-        """Called once by the coordinator when the run ends: write everything recorded."""
-        coordinator = self._coordinator
-        metadata = {
-            "status": status if status != "stopped" else "completed",
-            "stop_reason": reason,
-            "error": None if status != "failed" else {"message": reason},
+    def _base_metadata(self) -> dict[str, Any]:
+        return {
             "method": self.extra_metadata.get("method", "wrapped-optimizer"),
             "seed": self.extra_metadata.get("seed", 0),
             "metric": self.metric,
@@ -281,7 +298,3 @@ class SimulationCoordinator:
             ),
             **self.extra_metadata,
         }
-        if coordinator is not None and status == "completed" and "max_simulated_time" in reason:
-            metadata["end_time"] = coordinator.now
-        objective_names = self.evaluator.objective_names if self.evaluator is not None else None
-        self.results = self.recorder.write(self.results_dir, metadata, objective_names)

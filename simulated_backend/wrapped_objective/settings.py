@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +69,7 @@ class RunSettings:
         continuation_by_config: a call without ``trial_key`` continues the latest
             evaluation of the same configuration.
         optimizer_time: see :class:`OptimizerTime`.
+        host_pid: the optimizer's process, whose CPU time ``OptimizerTime.cpu()`` charges.
     """
 
     n_workers: int
@@ -78,6 +80,7 @@ class RunSettings:
     synchronous: bool = False
     continuation_by_config: bool = False
     optimizer_time: OptimizerTime = OptimizerTime()
+    host_pid: int = 0
 
     def __post_init__(self) -> None:
         if (
@@ -113,6 +116,11 @@ class RunSettings:
             raise ValueError(
                 "idle_timeout must be None or a number of seconds larger than quiescence, "
                 f"got {self.idle_timeout!r}"
+            )
+        if self.optimizer_time.kind == "cpu" and not os.path.exists("/proc/self/stat"):
+            raise ValueError(
+                "OptimizerTime.cpu() reads the optimizer's CPU time from /proc, which this "
+                "system lacks; use OptimizerTime.fixed(seconds) or OptimizerTime.none()"
             )
         if not isinstance(self.optimizer_time, OptimizerTime):
             raise TypeError(
