@@ -12,13 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from blackbox_repository import Blackbox
+from blackbox_repository import Blackbox, TabularBlackbox
 from simulated_backend.backend import SimulatorBackend
 from simulated_backend.results import RunResults
 from simulated_backend.schedulers.ask_tell_adapter import AskTellScheduler, OptunaScheduler
 from simulated_backend.schedulers.protocol import TrialScheduler
 from simulated_backend.stop_criterion import StopCriterion
 from simulated_backend.tuner import Tuner
+from simulated_backend.wrapped_objective.evaluation import GridConfigs
 
 
 def ask_tell_scheduler(optimizer: Any, blackbox: Blackbox, metric: str) -> TrialScheduler:
@@ -29,11 +30,7 @@ def ask_tell_scheduler(optimizer: Any, blackbox: Blackbox, metric: str) -> Trial
     and optionally ``report(handle, value, fidelity) -> bool`` to prune.
     """
     mode = blackbox.objective(metric).mode
-    try:
-        import optuna
-    except ImportError:
-        optuna = None
-    if optuna is not None and isinstance(optimizer, optuna.Study):
+    if type(optimizer).__module__.startswith("optuna") and _is_optuna_study(optimizer):
         return OptunaScheduler(optimizer, blackbox, metric, mode, blackbox.fidelity_name)
     if not (
         callable(getattr(optimizer, "ask", None)) and callable(getattr(optimizer, "tell", None))
@@ -43,14 +40,25 @@ def ask_tell_scheduler(optimizer: Any, blackbox: Blackbox, metric: str) -> Trial
             f"{type(optimizer).__name__}. For optimizers that call an objective from their own "
             "workers, use SimulationCoordinator"
         )
+    ask, search_space = optimizer.ask, blackbox
+    if isinstance(blackbox, TabularBlackbox):
+        # configurations land on the grid here, with a fast path for exact ones, so the
+        # scheduler need not snap them again
+        on_grid = GridConfigs(blackbox)
+
+        def ask() -> tuple[Any, dict[str, Any]]:
+            handle, config = optimizer.ask()
+            return handle, on_grid(config)
+
+        search_space = None
     return AskTellScheduler(
-        optimizer.ask,
+        ask,
         optimizer.tell,
         metric,
         mode,
         blackbox.fidelity_name,
         report=getattr(optimizer, "report", None),
-        search_space=blackbox,
+        search_space=search_space,
     )
 
 
@@ -98,3 +106,9 @@ def simulate(
     )
     run_metadata = {"method": f"ask-tell:{type(optimizer).__name__}", **(metadata or {})}
     return Tuner(scheduler, backend, stop, results_dir=results_dir, metadata=run_metadata).run()
+
+
+def _is_optuna_study(optimizer: Any) -> bool:
+    import optuna  # only imported for objects from optuna: it takes a third of a second
+
+    return isinstance(optimizer, optuna.Study)

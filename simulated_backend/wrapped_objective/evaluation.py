@@ -53,12 +53,8 @@ class BlackboxEvaluator:
         self._sorted_fidelities = sorted(self._positions)
         self._elapsed_index = blackbox.elapsed_time_index
         self._tabular = isinstance(blackbox, TabularBlackbox)
-        self._hp_names = frozenset(blackbox.hyperparameter_names)
         self._translate = ConfigTranslator(SearchSpace.from_blackbox(blackbox))
-
-    def search_space_config(self, config: Mapping[str, Any]) -> dict[str, Any]:
-        """``config`` without keys that are not hyperparameters, and without inactive ones."""
-        return {k: v for k, v in config.items() if k in self._hp_names and v is not None}
+        self._on_grid = GridConfigs(blackbox, self._translate) if self._tabular else None
 
     def fidelity_position(self, fidelity: Any) -> int:
         """Position on the fidelity grid of a requested fidelity (rounded up to the grid)."""
@@ -88,12 +84,7 @@ class BlackboxEvaluator:
     def measure(self, config: Mapping[str, Any], fidelity: Any) -> Measurement:
         position = self.fidelity_position(fidelity)
         if self._tabular:
-            try:  # fast path: a configuration of the grid, as the optimizer gave it
-                index = self.blackbox.config_index(config)
-                config = self.search_space_config(config)
-            except (KeyError, ValueError, TypeError):
-                config = self._translate(config)
-                index = self.blackbox.config_index(config)
+            index, config = self._on_grid.index_and_config(config)
             curve = self.blackbox.curve_by_index(index, self.seed_index)
         else:
             config = self._translate(config)
@@ -119,6 +110,41 @@ class BlackboxEvaluator:
             "fidelity_name": self.fidelity_name,
             "blackbox_seed": self.blackbox_seed,
         }
+
+
+class GridConfigs:
+    """Configurations of a tabular blackbox's grid, with a fast path for exact ones.
+
+    A configuration given exactly as recorded (the common case: optimizers that search the
+    grid) is found with one dict lookup; any other is translated by ``translate`` (a
+    :class:`ConfigTranslator`: drops unknown keys, snaps to the nearest recorded one).
+    """
+
+    def __init__(
+        self, blackbox: TabularBlackbox, translate: ConfigTranslator | None = None
+    ) -> None:
+        self.blackbox = blackbox
+        self.names = frozenset(blackbox.hyperparameter_names)
+        self._translate = translate
+
+    @property
+    def translate(self) -> ConfigTranslator:
+        if self._translate is None:  # built on first need: most optimizers stay on the grid
+            self._translate = ConfigTranslator(SearchSpace.from_blackbox(self.blackbox))
+        return self._translate
+
+    def index_and_config(self, config: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Row of the grid and the configuration as recorded (plain Python values)."""
+        try:
+            index = self.blackbox.config_index(config)
+        except (KeyError, ValueError, TypeError):
+            config = self.translate(config)
+            return self.blackbox.config_index(config), config
+        names = self.names
+        return index, {k: native(v) for k, v in config.items() if k in names and v is not None}
+
+    def __call__(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        return self.index_and_config(config)[1]
 
 
 class FunctionObjective:
