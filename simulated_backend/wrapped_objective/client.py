@@ -61,7 +61,6 @@ class WrappedObjective:
     def __call__(
         self, config: Mapping[str, Any], fidelity: Any = None, trial_key: Hashable | None = None
     ) -> dict[str, Any]:
-        conn = self._connection()
         plain_config = {str(k): _plain(v) for k, v in dict(config).items()}
         measured = None
         if self.function_objective is not None:
@@ -72,19 +71,11 @@ class WrappedObjective:
                 measurement.objectives,
                 measurement.cumulative_runtime,
             )
-        try:
-            conn.send_bytes(
-                messages.encode(
-                    (messages.CALL, plain_config, _plain(fidelity), trial_key, measured)
-                )
-            )
-            tag, payload = messages.decode(conn.recv_bytes())
-        except (EOFError, OSError) as error:
-            self._forget_connection()
-            raise CoordinatorUnavailable(
-                "the coordinator of this wrapped objective closed the connection: the run was "
-                f"closed or its host process ended ({type(error).__name__})"
-            ) from None
+        tag, payload = self._exchange(
+            (messages.CALL, plain_config, _plain(fidelity), trial_key, measured)
+        )
+        # raised from this frame, which holds no connection: a traceback the optimizer keeps
+        # (futures keep them) must not keep this thread's connection and worker slot open
         if tag == messages.RESULT:
             return payload
         if tag == messages.FINISHED:
@@ -107,6 +98,19 @@ class WrappedObjective:
         self._forget_connection()
 
     # ------------------------------------------------------------------ connection
+    def _exchange(self, message: tuple) -> tuple[str, Any]:
+        conn = self._connection()
+        try:
+            conn.send_bytes(messages.encode(message))
+            return messages.decode(conn.recv_bytes())
+        except (EOFError, OSError) as error:
+            self._forget_connection()
+            failure = (
+                "the coordinator of this wrapped objective closed the connection: the run was "
+                f"closed or its host process ended ({type(error).__name__})"
+            )
+        raise CoordinatorUnavailable(failure)
+
     def _connection(self) -> Connection:
         local = self._local
         conn = getattr(local, "conn", None)
