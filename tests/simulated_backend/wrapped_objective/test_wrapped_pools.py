@@ -56,15 +56,6 @@ def test_process_pool_returns_results_in_engine_order_and_writes_a_run(blackbox,
     assert (saved.results["simulated_time"] >= saved.results["simulated_start_time"]).all()
 
 
-def test_spawned_process_pool_returns_results_in_engine_order(blackbox):
-    with SimulationCoordinator(blackbox, n_workers=2, max_evaluations=12, quiescence=0.3) as run:
-        objective = run.objective
-        with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
-            keep_workers_busy(lambda c, f: pool.submit(objective, c, f), 2, proposals(1, 12), 12)
-    assert len(run.evaluations) == 12
-    assert returned_order(run) == engine_order(blackbox, run)
-
-
 def test_thread_pool_returns_results_in_engine_order(blackbox):
     with SimulationCoordinator(blackbox, n_workers=3, max_evaluations=40, quiescence=0.3) as run:
         objective = run.objective
