@@ -98,6 +98,11 @@ class Measured:
 
 
 # ------------------------------------------------------------------ process-pool mode
+def warm_up(pool: ProcessPoolExecutor, n_workers: int) -> None:
+    """Start all of the pool's processes before the clock runs (it forks them on demand)."""
+    wait([pool.submit(os.getpid) for _ in range(n_workers)])
+
+
 def drive_pool(submit: Any, n_workers: int, jobs: list[tuple[dict, int]], n_evals: int) -> float:
     """Keep ``n_workers`` calls in flight until ``n_evals`` returned; returns evaluations/s."""
     remaining = iter(jobs)
@@ -119,6 +124,7 @@ def simtune_pool(n_workers: int, n_evals: int, seed: int, blackbox: TabularBlack
     with SimulationCoordinator(blackbox, n_workers=n_workers, max_evaluations=n_evals) as run:
         objective = run.objective
         with ProcessPoolExecutor(n_workers) as pool:
+            warm_up(pool, n_workers)
             rate = drive_pool(lambda c, e: pool.submit(objective, c, e), n_workers, jobs, n_evals)
     order = [(e.config["x"], e.fidelity) for e in run.evaluations]
     reference = replay_in_simulator(blackbox, run.evaluations, n_workers)
@@ -160,6 +166,7 @@ def peer_pool(n_workers: int, n_evals: int, seed: int) -> Measured:
         wrapper = _mfhpo_wrapper(n_workers, n_evals, directory)
         jobs = proposals(seed, n_evals + 4 * n_workers)
         with ProcessPoolExecutor(n_workers) as pool:
+            warm_up(pool, n_workers)
             rate = drive_pool(
                 lambda c, e: pool.submit(wrapper, c, fidels={"epoch": e}), n_workers, jobs, n_evals
             )
