@@ -43,8 +43,13 @@ class CoordinatorSpec:
     objective_names: list[str] | None
 
 
-def serve_coordinator(control: Connection, spec: CoordinatorSpec) -> None:
-    """Entry point of the coordinator process."""
+def serve_coordinator(control: Connection, host_end: Connection, spec: CoordinatorSpec) -> None:
+    """Entry point of the coordinator process.
+
+    ``host_end`` is the host's end of the control pipe, inherited by a forked process: it is
+    closed first, or the host's death would never show as end of file here.
+    """
+    host_end.close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the host handles Ctrl-C and closes the run
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     socket_dir = None

@@ -159,7 +159,7 @@ class SimulationCoordinator:
         )
         self._process = context.Process(
             target=serve_coordinator,
-            args=(child_end, spec),
+            args=(child_end, self._control, spec),
             name="simtune-coordinator",
             daemon=True,
         )
