@@ -130,7 +130,7 @@ def test_smac_dask_runner_with_hyperband_returns_results_in_engine_order(
     with SimulationCoordinator(blackbox, n_workers=2, quiescence=0.5) as run:
         scenario = smac.Scenario(
             blackbox.configuration_space,
-            n_trials=14,
+            n_trials=10,
             min_budget=1,
             max_budget=8,
             n_workers=2,
@@ -148,7 +148,7 @@ def test_smac_dask_runner_with_hyperband_returns_results_in_engine_order(
         )
         facade.optimize()
     budgets = {e.fidelity for e in run.evaluations}
-    assert len(run.evaluations) >= 14 and len(budgets) > 1  # a multi-fidelity schedule
+    assert len(run.evaluations) >= 10 and len(budgets) > 1  # a multi-fidelity schedule
     assert returned_order(run) == engine_order(blackbox, run)
 
 
