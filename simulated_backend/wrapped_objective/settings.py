@@ -117,14 +117,14 @@ class RunSettings:
                 "idle_timeout must be None or a number of seconds larger than quiescence, "
                 f"got {self.idle_timeout!r}"
             )
+        if not isinstance(self.optimizer_time, OptimizerTime):
+            raise TypeError(
+                f"optimizer_time must be an OptimizerTime, got {type(self.optimizer_time).__name__}"
+            )
         if self.optimizer_time.kind == "cpu" and not os.path.exists("/proc/self/stat"):
             raise ValueError(
                 "OptimizerTime.cpu() reads the optimizer's CPU time from /proc, which this "
                 "system lacks; use OptimizerTime.fixed(seconds) or OptimizerTime.none()"
-            )
-        if not isinstance(self.optimizer_time, OptimizerTime):
-            raise TypeError(
-                f"optimizer_time must be an OptimizerTime, got {type(self.optimizer_time).__name__}"
             )
 
     def to_dict(self) -> dict[str, Any]:

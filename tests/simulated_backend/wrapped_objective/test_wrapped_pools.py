@@ -246,3 +246,30 @@ def test_function_objective_reports_its_own_runtime(tmp_path):
     saved = read_run(tmp_path)
     assert saved.metadata["benchmark"] == "quadratic"
     assert sorted(saved.results["loss"]) == sorted((x - 3) ** 2 / 4 for x in range(4))
+
+
+def test_tcp_coordinator_with_authentication_key(blackbox):
+    with SimulationCoordinator(
+        blackbox, n_workers=2, max_evaluations=8, address_family="tcp", quiescence=0.3
+    ) as run:
+        objective = run.objective
+        assert objective.address.family == "AF_INET" and len(objective.address.authkey) == 32
+        with ThreadPoolExecutor(2) as pool:
+            keep_workers_busy(lambda c, f: pool.submit(objective, c, f), 2, proposals(7, 8), 8)
+    assert returned_order(run) == engine_order(blackbox, run)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"n_workers": 0}, "n_workers must be an integer >= 1"),
+        ({"n_workers": 2, "max_evaluations": 0}, "max_evaluations must be an integer >= 1"),
+        ({"n_workers": 2, "quiescence": 0}, "quiescence must be a positive number"),
+        ({"n_workers": 2, "idle_timeout": 0.1}, "idle_timeout must be None or a number"),
+        ({"n_workers": 2, "address_family": "pipe"}, "address_family must be one of"),
+        ({"n_workers": 2, "mode": "max"}, "does not match objective 'loss'"),
+    ],
+)
+def test_bad_settings_are_clear_errors(blackbox, arguments, message):
+    with pytest.raises(ValueError, match=message):
+        SimulationCoordinator(blackbox, **arguments)
