@@ -48,6 +48,8 @@ def ask_tell_scheduler(optimizer: Any, blackbox: Blackbox, metric: str) -> Trial
 
         def ask() -> tuple[Any, dict[str, Any]]:
             handle, config = optimizer.ask()
+            if on_grid.is_recorded(config):  # the engine looks it up as it is
+                return handle, config
             return handle, on_grid(config)
 
         search_space = None

@@ -146,6 +146,14 @@ class GridConfigs:
     def __call__(self, config: Mapping[str, Any]) -> dict[str, Any]:
         return self.index_and_config(config)[1]
 
+    def is_recorded(self, config: Mapping[str, Any]) -> bool:
+        """Whether ``config`` is exactly a recorded configuration (extra keys ignored)."""
+        try:
+            self.blackbox.config_index(config)
+        except (KeyError, ValueError, TypeError):
+            return False
+        return True
+
 
 class FunctionObjective:
     """A user function ``function(config, fidelity) -> dict`` that reports its own runtime.
