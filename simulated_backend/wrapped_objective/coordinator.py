@@ -9,8 +9,9 @@ optimizer is still about to start it on a worker that is free *now*. Hence the r
 
 - release the earliest pending call when all ``n`` workers have a pending call (no free
   worker can start anything earlier), or
-- when no new call arrived for ``quiescence`` real seconds: the optimizer is waiting for a
-  result (the end of a run, a synchronous batch, or an optimizer that keeps fewer calls in
+- when no new call arrived for ``quiescence`` real seconds (and, while fewer than ``n``
+  callers are connected, none connected for ``worker_start_grace``): the optimizer is waiting
+  for a result (the end of a run, a synchronous batch, or an optimizer that keeps fewer calls in
   flight). With ``synchronous=True`` a batch, once its first call returned, drains at once.
 
 Ties go to the lower trial id, as in :class:`~simulated_backend.backend.SimulatorBackend`.
@@ -100,6 +101,7 @@ class Coordinator:
         self._n_calls = 0
         self._draining = False
         self._last_activity = time.monotonic()
+        self._last_connect = self._last_activity
         self._last_start = 0.0
         self._optimizer_cpu = self._optimizer_cpu_seconds()
         self._closing = False
@@ -143,7 +145,7 @@ class Coordinator:
             deadlines.append(self._waiting_hellos[0][0] + HELLO_GRACE_SECONDS)
         if not self.ended.is_set():
             if self._pending:
-                deadlines.append(self._last_activity + self.settings.quiescence)
+                deadlines.append(self._quiescence_deadline())
             elif self.settings.idle_timeout is not None:
                 deadlines.append(self._last_activity + self.settings.idle_timeout)
         return max(0.0, min(deadlines) - now) if deadlines else None
@@ -165,7 +167,7 @@ class Coordinator:
         if self.ended.is_set():
             return
         if self._pending:
-            if now >= self._last_activity + self.settings.quiescence:
+            if now >= self._quiescence_deadline():
                 if self.settings.synchronous:
                     self._draining = True
                 self._release_earliest()
@@ -225,7 +227,20 @@ class Coordinator:
         else:
             _send(conn, (messages.FAILED, f"unknown message {tag!r}"))
 
+    def _quiescence_deadline(self) -> float:
+        """When fewer calls than workers are pending, the earliest returns at this real time.
+
+        While fewer than ``n_workers`` callers are connected, workers may still be starting
+        (a spawned process importing its modules): wait ``worker_start_grace`` seconds after
+        the last new connection as well, so that their first calls start at time 0.
+        """
+        deadline = self._last_activity + self.settings.quiescence
+        if self._free_workers:  # fewer callers connected than workers
+            deadline = max(deadline, self._last_connect + self.settings.worker_start_grace)
+        return deadline
+
     def _assign_worker(self, conn: Connection) -> None:
+        self._last_connect = time.monotonic()
         worker = heapq.heappop(self._free_workers)
         self._callers[conn].worker = worker
         _send(conn, (messages.WORKER, worker))

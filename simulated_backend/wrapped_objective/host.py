@@ -55,7 +55,8 @@ class SimulationCoordinator:
         host: the TCP interface to listen on (``"0.0.0.0"`` for Dask workers on other
             machines; connections are authenticated with a random key).
         blackbox_seed: the recorded seed of the blackbox answering every call (default: the first).
-        quiescence, idle_timeout, synchronous, continuation_by_config, optimizer_time: see
+        quiescence, worker_start_grace, idle_timeout, synchronous, continuation_by_config,
+            optimizer_time: see
             :class:`RunSettings` and :class:`OptimizerTime`.
         metadata: extra JSON-able fields for ``metadata.json`` (e.g. ``method``, ``seed``).
 
@@ -83,6 +84,7 @@ class SimulationCoordinator:
         host: str = "127.0.0.1",
         blackbox_seed: int | None = None,
         quiescence: float = 0.5,
+        worker_start_grace: float = 5.0,
         idle_timeout: float | None = 60.0,
         synchronous: bool = False,
         continuation_by_config: bool = False,
@@ -103,6 +105,7 @@ class SimulationCoordinator:
             max_evaluations=max_evaluations,
             max_simulated_time=max_simulated_time,
             quiescence=quiescence,
+            worker_start_grace=worker_start_grace,
             idle_timeout=idle_timeout,
             synchronous=synchronous,
             continuation_by_config=continuation_by_config,

@@ -61,6 +61,9 @@ class RunSettings:
         quiescence: real seconds without any new call after which the optimizer is taken
             to be waiting for a result, so the earliest pending call returns although fewer
             than ``n_workers`` calls are pending.
+        worker_start_grace: while fewer than ``n_workers`` callers are connected, quiescence
+            also waits this many real seconds after the last new connection (workers that
+            are still starting must get their first calls in at time 0).
         idle_timeout: real seconds without any call at all (and none pending) after which
             the run ends: the optimizer stopped calling.
         synchronous: the optimizer waits for every pending call before it calls again (a
@@ -76,6 +79,7 @@ class RunSettings:
     max_evaluations: int | None = None
     max_simulated_time: float | None = None
     quiescence: float = 0.5
+    worker_start_grace: float = 5.0
     idle_timeout: float | None = 60.0
     synchronous: bool = False
     continuation_by_config: bool = False
@@ -110,6 +114,14 @@ class RunSettings:
             raise ValueError(
                 f"quiescence must be a positive number of seconds, got {self.quiescence!r}"
             )
+        if not (
+            isinstance(self.worker_start_grace, (int, float))
+            and 0 <= self.worker_start_grace < math.inf
+        ):
+            raise ValueError(
+                "worker_start_grace must be a number of seconds >= 0, got "
+                f"{self.worker_start_grace!r}"
+            )
         if self.idle_timeout is not None and not (
             isinstance(self.idle_timeout, (int, float)) and self.idle_timeout > self.quiescence
         ):
@@ -133,6 +145,7 @@ class RunSettings:
             "max_evaluations": self.max_evaluations,
             "max_simulated_time": self.max_simulated_time,
             "quiescence": self.quiescence,
+            "worker_start_grace": self.worker_start_grace,
             "idle_timeout": self.idle_timeout,
             "synchronous": self.synchronous,
             "continuation_by_config": self.continuation_by_config,

@@ -154,7 +154,12 @@ def test_killed_worker_ends_the_run_with_everything_recorded(blackbox, tmp_path)
 
 def test_optimizer_that_stops_calling_ends_the_run(blackbox, tmp_path):
     run = SimulationCoordinator(
-        blackbox, n_workers=2, results_dir=tmp_path, quiescence=0.2, idle_timeout=1.0
+        blackbox,
+        n_workers=2,
+        results_dir=tmp_path,
+        quiescence=0.2,
+        worker_start_grace=0.5,
+        idle_timeout=1.5,
     ).open()
     try:
         for config, fidelity in proposals(4, 3):
