@@ -188,7 +188,12 @@ def independent_worker(kind: str, conn: Any, where: tuple, n_workers: int, n_eva
         )
         objective = lambda config, epoch: wrapper(config, fidels={"epoch": epoch})  # noqa: E731
         conn.send(-1)
+    parent = os.getppid()
     while True:
+        if not conn.poll(1.0):
+            if os.getppid() != parent:  # the optimizer died: die with it
+                return
+            continue
         job = conn.recv()
         if job is None:
             return
@@ -334,7 +339,9 @@ def index_stress(rounds: int, n_workers: int = 8) -> int:
         with SimulationCoordinator(
             blackbox, n_workers=n_workers, run_name=run_name, runs_dir=runs_dir, idle_timeout=None
         ):
-            for _ in range(rounds):
+            for done in range(rounds):
+                if done and done % 100 == 0:
+                    print(f"  {done} starts, {failures} failures", flush=True)
                 try:
                     processes, conns, indices = start_workers(
                         "simtune", (run_name, runs_dir), n_workers, 0

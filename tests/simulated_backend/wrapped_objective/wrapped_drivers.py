@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from concurrent.futures import FIRST_COMPLETED, wait
 from typing import Any
@@ -45,7 +46,12 @@ def serve_jobs(run_name: str, runs_dir: str, conn: Any) -> None:
 
     objective = WrappedObjective.connect(run_name, runs_dir)
     conn.send(objective.worker_index)
+    parent = os.getppid()
     while True:
+        if not conn.poll(1.0):
+            if os.getppid() != parent:  # the test process died: die with it
+                return
+            continue
         job = conn.recv()
         if job is None:
             return
