@@ -3,11 +3,13 @@
 Example:
     >>> from blackbox_repository import load_blackbox
     >>> from simulated_backend import SimulatorBackend, StopCriterion, Tuner
-    >>> from simulated_backend.schedulers import RandomSearch, SearchSpace  # doctest: +SKIP
-    >>> blackbox = load_blackbox("sklearn-mlp-digits")  # doctest: +SKIP
-    >>> scheduler = RandomSearch(SearchSpace.from_blackbox(blackbox), "valid_error", "min")  # doctest: +SKIP
-    >>> run = Tuner(scheduler, SimulatorBackend(blackbox, n_workers=4),  # doctest: +SKIP
-    ...             StopCriterion(max_wallclock_time=600)).run()
+    >>> from simulated_backend.schedulers import RandomSearch, SearchSpace
+    >>> blackbox = load_blackbox("sklearn-mlp-digits")
+    >>> scheduler = RandomSearch(SearchSpace.from_blackbox(blackbox), "valid_error", "min")
+    >>> run = Tuner(scheduler, SimulatorBackend(blackbox, n_workers=4),
+    ...             StopCriterion(max_num_results=100)).run()
+    >>> len(run.results)
+    100
 """
 
 from simulated_backend.backend import SimulatedClock, SimulatorBackend

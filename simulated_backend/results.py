@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from blackbox_repository import Blackbox, TabularBlackbox
 from blackbox_repository.atomic_files import fsync_directory
+from blackbox_repository.errors import SimtuneError
 from blackbox_repository.file_format import sha256_file
 
 RESULTS_FORMAT_VERSION = 1
@@ -34,7 +35,7 @@ DECISIONS = ("CONTINUE", "PAUSE", "STOP", "COMPLETED")
 CONFIG_PREFIX = "config_"
 
 
-class IncompleteRunError(RuntimeError):
+class IncompleteRunError(SimtuneError, RuntimeError):
     """A results folder that is missing files, truncated, or of another format version."""
 
 
