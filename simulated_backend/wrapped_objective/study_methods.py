@@ -32,8 +32,8 @@ def ask_tell_method(
     ``make_optimizer(context, **kwargs)`` builds a fresh optimizer for one run: an
     ``optuna.Study`` or an object with ``ask() -> (handle, config)`` and
     ``tell(handle, value, state)`` (optionally ``report(handle, value, fidelity) -> bool``).
-    ``context`` is the study's method context (search space, metric, mode, fidelity name
-    as ``resource_attr``, seed, number of workers).
+    ``context`` is the study's method context (search space, metric, mode, fidelity name,
+    seed, number of workers).
     """
     if not callable(make_optimizer):
         raise TypeError(f"make_optimizer must be callable, got {type(make_optimizer).__name__}")
@@ -46,7 +46,7 @@ def ask_tell_method(
                 context.search_space,
                 context.metric,
                 context.mode,
-                context.resource_attr,
+                context.fidelity_name,
                 seed=context.seed,
             )
         if not (
@@ -61,7 +61,7 @@ def ask_tell_method(
             optimizer.tell,
             context.metric,
             context.mode,
-            context.resource_attr,
+            context.fidelity_name,
             report=getattr(optimizer, "report", None),
             search_space=context.search_space,
         )
