@@ -1,4 +1,4 @@
-"""The ``simtune`` command line: ``simtune blackbox ...``, ``simtune run``, ``collect``, ``plot``.
+"""The ``simtune`` command line: ``simtune blackbox ...``, ``run``, ``collect``, ``plot``, ``validate``.
 
 Each group of subcommands lives next to the code it drives and registers itself here.
 """
@@ -17,6 +17,7 @@ COMMAND_GROUPS = (
     "blackbox_repository.cli:add_commands",
     "benchmarking.study_cli:add_commands",
     "benchmarking.methods_cli:add_commands",
+    "benchmarking.validation_cli:add_commands",
 )
 
 

@@ -1,4 +1,6 @@
-"""simtune's simulation engine: Tuner, SimulatorBackend, SimulatorCallback and schedulers.
+"""simtune's engine: Tuner, the backend protocol, SimulatorBackend, SimulatorCallback, schedulers.
+
+The real backend and its runners are in :mod:`simulated_backend.real_backend`.
 
 Example:
     >>> from blackbox_repository import load_blackbox
@@ -13,6 +15,7 @@ Example:
 """
 
 from simulated_backend.backend import SimulatedClock, SimulatorBackend
+from simulated_backend.backend_protocol import RunDescription, TrialBackend
 from simulated_backend.callback import ProgressCallback, SimulatorCallback, TunerCallback
 from simulated_backend.errors import SchedulerFailure, SchedulerProtocolError
 from simulated_backend.results import IncompleteRunError, RunResults, read_run, write_run
@@ -22,6 +25,7 @@ from simulated_backend.tuner import Tuner
 __all__ = [
     "IncompleteRunError",
     "ProgressCallback",
+    "RunDescription",
     "RunResults",
     "SchedulerFailure",
     "SchedulerProtocolError",
@@ -29,6 +33,7 @@ __all__ = [
     "SimulatorBackend",
     "SimulatorCallback",
     "StopCriterion",
+    "TrialBackend",
     "Tuner",
     "TunerCallback",
     "TuningStatus",
