@@ -6,11 +6,8 @@ The scheduler modules are imported only when a context is built, so that listing
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-
-from benchmarking.errors import MethodError
 
 if TYPE_CHECKING:
     from simulated_backend.schedulers import SearchSpace
@@ -93,21 +90,9 @@ class MethodContext:
         """The context of ``blackbox``; ``metric`` must be one of its objectives, with its mode."""
         from blackbox_repository.blackbox import native
         from simulated_backend.schedulers import SearchSpace
+        from simulated_backend.schedulers.protocol import check_metric_and_mode
 
-        if metric not in blackbox.objective_names:
-            close = difflib.get_close_matches(str(metric), blackbox.objective_names, n=3)
-            hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-            raise MethodError(
-                f"metric {metric!r} is not an objective of blackbox {blackbox.name!r}; its "
-                f"objectives are {list(blackbox.objective_names)}.{hint}"
-            )
-        objective_mode = blackbox.objective(metric).mode
-        if mode != objective_mode:
-            raise MethodError(
-                f"mode {mode!r} does not match objective {metric!r} of blackbox "
-                f"{blackbox.name!r}, which is to be {'minimized' if objective_mode == 'min' else 'maximized'}; "
-                f"use mode={objective_mode!r}"
-            )
+        check_metric_and_mode(metric, mode, blackbox)
         return cls(
             search_space=SearchSpace.from_blackbox(blackbox, restrict_to_grid),
             metric=metric,

@@ -95,6 +95,7 @@ def syne_tune_seconds_per_result(n_results: int, real_limit: float) -> tuple[flo
     logging.getLogger("syne_tune").setLevel(logging.ERROR)
     logging.getLogger("distributed").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory() as folder:
+        os.environ["SYNETUNE_FOLDER"] = folder  # its trial logs go here, removed afterwards
         script = Path(folder) / "no_op_training.py"
         script.write_text(SYNE_TUNE_SCRIPT)
         tuner = SyneTuneTuner(

@@ -121,7 +121,6 @@ class StoredConfigIndex:
         self.codes = codes
         self.keys = keys
         self.rows = rows
-        self._text_positions: dict[int, dict[Any, int]] = {}
         self._positions: list[dict[Any, int]] | None = None  # built on the first search
         self._views = (_native_view(keys, "Q"), _native_view(rows, "i"), _native_view(codes, "i"))
         # answers so far, keyed by the config's values in ``names`` order: repeated lookups
@@ -198,6 +197,26 @@ class StoredConfigIndex:
             positions = {}
         positions[None] = -1
         return positions
+
+    def _code(self, j: int, value: Any) -> int | None:
+        """Code of ``value`` in column ``j`` where the column's dict has no entry for it."""
+        if isinstance(value, np.generic):
+            value = value.item()
+        if _is_missing(value):
+            return -1
+        column = self.columns[j]
+        if column.kind == "text":
+            try:
+                return self._positions[j].get(value)
+            except TypeError:  # unhashable
+                return None
+        if type(value) not in (int, float, bool):
+            return None
+        levels = column.levels
+        position = int(np.searchsorted(levels, value))
+        if position < len(levels) and levels[position] == value:
+            return position
+        return None
 
     def configuration(self, row: int) -> dict[str, Any]:
         """Row ``row`` as a plain dict of Python values (inactive hyperparameters left out)."""

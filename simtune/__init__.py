@@ -43,10 +43,18 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "SimulatorBackend",
         "SimulatorCallback",
         "StopCriterion",
+        "TrialBackend",
         "Tuner",
         "TunerCallback",
         "read_run",
     ),
+    "simulated_backend.real_backend": (
+        "ProcessRunner",
+        "RealBackend",
+        "SerialRunner",
+        "make_runner",
+    ),
+    "simulated_backend.wrapped_objective": ("WrappedObjective", "simulate"),
     "simulated_backend.schedulers": (
         "ASHA",
         "AskTellScheduler",
@@ -74,6 +82,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     "benchmarking.benchmark_definitions": ("BenchmarkDefinition", "benchmark_definition"),
     "benchmarking.simulation": ("run_simulation",),
+    "benchmarking.real_tuning": ("tune_for_real",),
     "benchmarking.study": ("Study", "StudyReport", "execute_study", "run_study"),
 }
 

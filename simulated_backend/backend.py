@@ -35,6 +35,7 @@ from simulated_backend.backend_protocol import (
     RunDescription,
     TrialReport,
 )
+from simulated_backend.schedulers.protocol import check_metric_and_mode
 
 RESUME_MODES = ("checkpoint", "scratch")
 
@@ -88,6 +89,7 @@ class SimulatorBackend:
         self.last_fidelity_index = len(self.fidelity_values) - 1
         self.elapsed_index = blackbox.elapsed_time_index
         self._n_seeds = len(blackbox.seeds)
+        self._is_tabular = isinstance(blackbox, TabularBlackbox)
         self._objective_names = list(blackbox.objective_names)
         self.clock = SimulatedClock()
         self.reset()
@@ -95,14 +97,7 @@ class SimulatorBackend:
     # ---------------------------------------------------------------- the protocol
     def open(self, metric: str, mode: str) -> RunDescription:
         """Forget every trial; check ``metric`` and ``mode`` against the blackbox's objectives."""
-        objective = self.blackbox.objective(metric)  # clear KeyError listing the objectives
-        if mode != objective.mode:
-            raise ValueError(
-                f"the scheduler has mode {mode!r} but objective {metric!r} of blackbox "
-                f"{self.blackbox.name!r} is to be "
-                f"{'minimized' if objective.mode == 'min' else 'maximized'}; "
-                f"create the scheduler with mode={objective.mode!r}"
-            )
+        check_metric_and_mode(metric, mode, self.blackbox)
         self.reset()
         return RunDescription(
             objective_names=tuple(self.blackbox.objective_names),
@@ -115,6 +110,7 @@ class SimulatorBackend:
         """Forget every trial; the clock goes back to 0."""
         self.clock.now = 0.0
         self._rng = np.random.default_rng(self.seed)
+        self._config_index_checked = False
         self._events: list[tuple[float, int]] = []
         self._free_workers = list(range(self.n_workers))
         heapq.heapify(self._free_workers)
@@ -150,25 +146,37 @@ class SimulatorBackend:
             return self.blackbox.curve_by_index(index, seed_index), index
         return self.blackbox.curve(config, seed_index), -1
 
-    def start_trial(self, trial_id: int, config: Mapping[str, Any]) -> dict[str, Any] | None:
+    def start_trial(
+        self, trial_id: int, config: Mapping[str, Any], config_index: int | None = None
+    ) -> dict[str, Any] | None:
         """Start a new trial on the lowest free worker.
 
         Returns the config as run (plain values), or ``None`` if its first step has no
         recorded time: the trial failed at once and its worker is free again.
+
+        ``config_index``: the config's row in a tabular blackbox's grid, if the scheduler
+        knows it (``TrialSuggestion.config_index``; the Tuner passes it to backends whose
+        ``start_trial`` takes it): ``config`` is then taken as is (plain values, as drawn
+        from the grid) and not looked up; the first such start of a run is checked.
         """
         if trial_id != len(self.configs):
             raise ValueError(
                 f"trial ids must be 0, 1, 2, ... in start order; got {trial_id}, expected {len(self.configs)}"
             )
         self._push_continuing()
-        config = native_config(config)
         if self._fixed_seed_index is not None:
             seed_index = self._fixed_seed_index
         elif self._n_seeds == 1:
             seed_index = 0
         else:
             seed_index = int(self._rng.integers(self._n_seeds))
-        curve, config_index = self._curve_for(config, seed_index)
+        if config_index is not None and self._is_tabular:
+            if not self._config_index_checked:
+                self._check_config_index(config, config_index)
+            curve = self.blackbox.curve_by_index(config_index, seed_index)
+        else:
+            config = native_config(config)
+            curve, config_index = self._curve_for(config, seed_index)
         worker = heapq.heappop(self._free_workers)
         self.configs.append(config)
         self.config_indices.append(config_index)
@@ -181,6 +189,17 @@ class SimulatorBackend:
         self._pending_times.append(0.0)
         self._running.append(True)
         return config if self._schedule_next(trial_id) else None
+
+    def _check_config_index(self, config: Mapping[str, Any], config_index: int) -> None:
+        actual = self.blackbox.config_index(config)
+        if actual != config_index:
+            raise ValueError(
+                f"the scheduler gave config_index={config_index} for configuration "
+                f"{dict(config)}, which is row {actual} of blackbox {self.blackbox.name!r}: its "
+                "search space was built from another blackbox; build it with "
+                "SearchSpace.from_blackbox(the benchmark's blackbox)"
+            )
+        self._config_index_checked = True
 
     def resume_trial(
         self, trial_id: int, config: Mapping[str, Any] | None = None

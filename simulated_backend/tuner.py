@@ -16,6 +16,7 @@ simulator and on a real backend.
 
 from __future__ import annotations
 
+import inspect
 import math
 import traceback
 from collections.abc import Sequence
@@ -101,6 +102,11 @@ class Tuner:
             )
         self.scheduler = scheduler
         self.backend = backend
+        # backends that take the grid row a scheduler drew (SimulatorBackend) get it with
+        # the config, and skip looking the config up (TrialSuggestion.config_index)
+        self._backend_takes_rows = (
+            "config_index" in inspect.signature(backend.start_trial).parameters
+        )
         # checks the metric and mode against the backend's objectives (clear errors here)
         self.description = backend.open(
             getattr(scheduler, "metric", None), getattr(scheduler, "mode", None)
@@ -336,7 +342,12 @@ class Tuner:
                 trial_status.append(RUNNING)
                 self.trial_configs.append(trial.config)
                 scheduler.on_trial_add(trial)
-                config = backend.start_trial(trial_id, suggestion.config)
+                if suggestion.config_index is not None and self._backend_takes_rows:
+                    config = backend.start_trial(
+                        trial_id, suggestion.config, config_index=suggestion.config_index
+                    )
+                else:
+                    config = backend.start_trial(trial_id, suggestion.config)
             else:
                 trial_id = suggestion.resume_trial_id
                 current[0] = trial_id

@@ -9,7 +9,7 @@ not run twice behind the Tuner's back).
 
 from __future__ import annotations
 
-import contextlib
+import queue
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -73,6 +73,7 @@ class DaskRunner:
         # a list of one: a dict given to scatter would be scattered key by key
         [self._shared] = self._client.scatter([dict(shared or {})], broadcast=True)
         self._running: dict[Any, tuple[StepTask, float]] = {}
+        self._finished: queue.SimpleQueue = queue.SimpleQueue()  # filled by Dask's callbacks
         self._ready: list[StepOutcome] = []
         self._closed = False
 
@@ -88,9 +89,20 @@ class DaskRunner:
             _run_on_worker, task, self._objective, self._shared, pure=False, retries=0
         )
         self._running[future] = (task, time.time())
+        future.add_done_callback(self._finished.put)
 
-    def _collect(self) -> None:
-        for future in [f for f in self._running if f.done()]:
+    def _collect(self, timeout: float | None = 0.0) -> None:
+        finished = []
+        try:
+            if timeout:
+                finished.append(self._finished.get(timeout=timeout))
+            while True:
+                finished.append(self._finished.get_nowait())
+        except queue.Empty:
+            pass
+        for future in finished:
+            if future not in self._running:
+                continue  # cancelled at close
             task, started = self._running.pop(future)
             if future.status == "finished":
                 self._ready.append(future.result())
@@ -107,10 +119,7 @@ class DaskRunner:
     def wait(self, timeout: float | None = None) -> None:
         if self._ready or not self._running:
             return
-        from distributed import wait as dask_wait
-
-        with contextlib.suppress(TimeoutError):  # nothing finished within the timeout
-            dask_wait(list(self._running), timeout=timeout, return_when="FIRST_COMPLETED")
+        self._collect(timeout if timeout is not None else 3600.0)
 
     def is_running(self) -> bool:
         return bool(self._running) or bool(self._ready)

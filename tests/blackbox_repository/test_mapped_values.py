@@ -194,3 +194,21 @@ def test_a_mapped_blackbox_pickles_for_worker_processes(entry):
         assert copy.config_index(blackbox.configuration(row)) == row
     assert copy.values.tobytes() == blackbox.values.tobytes()
     assert copy.configurations.equals(blackbox.configurations)
+
+
+def test_the_stored_index_finds_numpy_and_nan_spellings_and_refuses_configs_off_the_grid(entry):
+    from blackbox_repository import ConfigNotFoundError
+
+    blackbox, folder = entry
+    read = read_blackbox(folder)
+    spelled = {"layers": np.int64(3), "optimizer": "adam", "beta1": np.float64(0.9)}
+    assert read.config_index(spelled) == 2
+    assert read.config_index({**spelled, "momentum": float("nan")}) == 2  # inactive as NaN
+    for off_grid in (
+        {"layers": 3, "optimizer": "rmsprop", "beta1": 0.9},  # unknown category
+        {"layers": 3, "optimizer": "adam", "beta1": 0.91},  # numeric value not recorded
+        {"layers": 3, "optimizer": "adam"},  # an active hyperparameter left out
+        {"layers": [3], "optimizer": "adam", "beta1": 0.9},  # unhashable
+    ):
+        with pytest.raises(ConfigNotFoundError):
+            read.config_index(off_grid)
