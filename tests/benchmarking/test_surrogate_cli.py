@@ -150,6 +150,6 @@ def test_the_surrogate_runs_in_a_simulation_by_name(fitted, monkeypatch):
 
     _, cache_dir, _, _ = fitted
     monkeypatch.setenv("SIMTUNE_CACHE_DIR", str(cache_dir))
-    run = run_simulation("ASHA", f"{TABLE}-surrogate", seed=0, max_num_evaluations=12)
+    run = run_simulation("ASHA", f"{TABLE}-surrogate", seed=0, max_num_results=12)
     assert len(run.results) == 12
     assert run.results["valid_error"].notna().all()
