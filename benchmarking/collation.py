@@ -12,6 +12,9 @@
 
 The dataset is written into a temporary folder next to it and renamed into place, so a
 crash or a full disk leaves the previous dataset (or none), never a half-written one.
+Only a folder simtune wrote is replaced: an earlier dataset (its ``_summary.json`` says
+so and it holds nothing else) or an empty folder. Any other folder, and a dataset folder
+that is or contains the study itself, is refused with :class:`DatasetFolderError`.
 Files starting with ``_`` are skipped by ``pyarrow.dataset`` discovery, so the folder also
 reads as a hive-partitioned dataset.
 
@@ -37,6 +40,7 @@ import pyarrow.parquet as pq
 from benchmarking.analysis import BenchmarkSummary
 from benchmarking.study import FAILED_FILE, SEED_PREFIX, StudyLayout
 from blackbox_repository.atomic_files import fsync_directory
+from blackbox_repository.errors import SimtuneError
 from blackbox_repository.file_format import sha256_file
 from simulated_backend.results import RESULTS_FILE, RESULTS_FORMAT_VERSION, RUN_METADATA_FILE
 
@@ -44,10 +48,16 @@ COLLATED_FORMAT_VERSION = 1
 PARTITION_FILE = "results.parquet"
 RUNS_FILE = "_runs.parquet"
 SUMMARY_FILE = "_summary.json"
+WRITER_MARK = "simtune collect"
+"""The ``written_by`` field of ``_summary.json``: how a dataset folder is recognised."""
 
 
-class IncompatibleResultsError(ValueError):
+class IncompatibleResultsError(SimtuneError, ValueError):
     """Results written by a simtune version whose format this one does not read."""
+
+
+class DatasetFolderError(SimtuneError, ValueError):
+    """A ``dataset_dir`` that collation must not write into (it would delete what it holds)."""
 
 
 @dataclass(frozen=True)
@@ -280,10 +290,12 @@ def collect_results(
             f"{layout.root} holds no study results (no runs/ folder); run `simtune run --out {layout.root}` first"
         )
     dataset_dir = Path(dataset_dir) if dataset_dir is not None else layout.collated_dir
+    check_dataset_folder(dataset_dir, layout.root)
     completed, failed, missing = _scan(layout)
     records = [_run_record(key, metadata) for key, metadata in sorted(completed.items())]
     runs = pd.DataFrame.from_records(records, columns=list(RUN_RECORD_COLUMNS))
     summary_content = {
+        "written_by": WRITER_MARK,
         "format_version": COLLATED_FORMAT_VERSION,
         "results_format_version": RESULTS_FORMAT_VERSION,
         "n_runs": len(records),
@@ -316,6 +328,67 @@ def collect_results(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return CollationSummary(dataset_dir, len(records), n_results, tuple(failed), tuple(missing))
+
+
+def check_dataset_folder(dataset_dir: Path, study_root: Path) -> None:
+    """Refuse a ``dataset_dir`` whose replacement would delete what simtune did not write.
+
+    Allowed: a folder that does not exist yet, an empty folder, or an earlier collated
+    dataset (a ``_summary.json`` written by ``simtune collect`` and nothing but dataset
+    files). Refused: the study folder itself or any folder containing it, a file, and any
+    other folder.
+    """
+    target, study = dataset_dir.resolve(), study_root.resolve()
+    if target == study or target in study.parents:
+        raise DatasetFolderError(
+            f"--dataset-dir {dataset_dir} is {'the study folder' if target == study else 'a folder containing the study folder'} "
+            f"{study_root}; replacing it would delete the study. Give a new folder, e.g. "
+            f"{study_root / 'collated'}"
+        )
+    if not dataset_dir.exists() and not dataset_dir.is_symlink():
+        return
+    if not dataset_dir.is_dir():
+        raise DatasetFolderError(
+            f"--dataset-dir {dataset_dir} is a file, not a folder; give a new or empty folder"
+        )
+    entries = sorted(p.name for p in dataset_dir.iterdir())
+    if not entries:
+        return
+    if not _written_by_collation(dataset_dir):
+        raise DatasetFolderError(
+            f"{dataset_dir} is not empty and is not a dataset written by `simtune collect` (no "
+            f"{SUMMARY_FILE} of ours; it holds {_listing(entries)}); simtune replaces only its "
+            "own datasets: give a new or empty folder"
+        )
+    foreign = [
+        name
+        for name in entries
+        if name not in (SUMMARY_FILE, RUNS_FILE) and not name.startswith("benchmark=")
+    ]
+    if foreign:
+        raise DatasetFolderError(
+            f"the collated dataset {dataset_dir} also holds {_listing(foreign)}, which "
+            "`simtune collect` did not write; move them away (replacing the dataset would delete "
+            "them) or give another folder"
+        )
+
+
+def _written_by_collation(folder: Path) -> bool:
+    try:
+        summary = json.loads((folder / SUMMARY_FILE).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    if not isinstance(summary, dict):
+        return False
+    if summary.get("written_by") == WRITER_MARK:
+        return True
+    # datasets of simtune before the mark: the summary's own fields identify them
+    return {"format_version", "results_format_version", "n_runs", "benchmarks"} <= set(summary)
+
+
+def _listing(names: list[str], shown: int = 5) -> str:
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(repr(n) for n in names[:shown]) + more
 
 
 def _write_parquet(table: pa.Table, path: Path) -> None:
