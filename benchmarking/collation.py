@@ -39,6 +39,7 @@ import pyarrow.parquet as pq
 
 from benchmarking.analysis import BenchmarkSummary
 from benchmarking.study import FAILED_FILE, SEED_PREFIX, StudyLayout
+from benchmarking.study_layout import StudyFileError, read_json_file, spec_digest
 from blackbox_repository.atomic_files import fsync_directory
 from blackbox_repository.errors import SimtuneError
 from blackbox_repository.file_format import sha256_file
@@ -95,12 +96,12 @@ class CollationSummary:
 
 # --------------------------------------------------------------------- reading task folders
 def _read_task_metadata(folder: Path) -> dict[str, Any] | None:
+    """The run's metadata; ``None`` if absent or unreadable (a partial write never leaves
+    a valid one: the task counts as missing and is redone by the next run)."""
     try:
-        metadata = json.loads((folder / RUN_METADATA_FILE).read_text())
-    except FileNotFoundError:
+        metadata = read_json_file(folder / RUN_METADATA_FILE, "run metadata")
+    except (FileNotFoundError, StudyFileError):
         return None
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None  # a partial write never has a valid metadata.json: treat as missing
     version = metadata.get("format_version")
     if version != RESULTS_FORMAT_VERSION:
         raise IncompatibleResultsError(
@@ -111,14 +112,30 @@ def _read_task_metadata(folder: Path) -> dict[str, Any] | None:
     return metadata
 
 
+def _unreadable_metadata(folder: Path) -> str | None:
+    """Why ``metadata.json`` of a task folder cannot be read, if it exists but is garbage."""
+    try:
+        read_json_file(folder / RUN_METADATA_FILE, "run metadata")
+    except FileNotFoundError:
+        return None
+    except StudyFileError as error:
+        return f"{error}; run the study again to redo the task"
+    return None
+
+
 def _failure_reason(folder: Path, metadata: dict[str, Any] | None) -> str | None:
     try:
-        return json.loads((folder / FAILED_FILE).read_text())["error"]
-    except (FileNotFoundError, json.JSONDecodeError, KeyError, UnicodeDecodeError):
-        pass
+        record = read_json_file(folder / FAILED_FILE, "failure record")
+    except FileNotFoundError:
+        record = None
+    except StudyFileError as error:
+        return str(error)
+    if record is not None:
+        return str(record.get("error") or f"failed (no error recorded in {folder / FAILED_FILE})")
     if metadata is not None and metadata.get("status") != "completed":
         error = metadata.get("error") or {}
-        return error.get("message") or f"run status {metadata.get('status')!r}"
+        message = error.get("message") if isinstance(error, dict) else str(error)
+        return message or f"run status {metadata.get('status')!r}"
     return None
 
 
@@ -150,7 +167,11 @@ def _scan(
         metadata = _read_task_metadata(folder)
         reason = _failure_reason(folder, metadata)
         expected = manifest.get(key)
-        if metadata is not None and expected is not None and metadata.get("task") != expected:
+        if (
+            metadata is not None
+            and expected is not None
+            and spec_digest(metadata.get("task")) != expected
+        ):
             missing.append(
                 TaskProblem(
                     key,
@@ -162,7 +183,9 @@ def _scan(
         elif metadata is None:
             missing.append(
                 TaskProblem(
-                    key, "incomplete folder (the task was interrupted); run the study again"
+                    key,
+                    _unreadable_metadata(folder)
+                    or "incomplete folder (the task was interrupted); run the study again",
                 )
             )
         elif not _results_intact(folder, metadata):
@@ -222,6 +245,16 @@ def _run_record(key: str, metadata: dict[str, Any]) -> dict[str, Any]:
         "stop_reason": metadata.get("stop_reason", ""),
         "status": metadata["status"],
     }
+
+
+def _checked_run_record(layout: StudyLayout, key: str, metadata: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return _run_record(key, metadata)
+    except (KeyError, TypeError, ValueError) as error:
+        raise StudyFileError(
+            f"run metadata {layout.task_dir(key) / RUN_METADATA_FILE} lacks or garbles a field "
+            f"({type(error).__name__}: {error}); delete the task folder and run the study again"
+        ) from None
 
 
 def _benchmark_summaries(
@@ -292,7 +325,9 @@ def collect_results(
     dataset_dir = Path(dataset_dir) if dataset_dir is not None else layout.collated_dir
     check_dataset_folder(dataset_dir, layout.root)
     completed, failed, missing = _scan(layout)
-    records = [_run_record(key, metadata) for key, metadata in sorted(completed.items())]
+    records = [
+        _checked_run_record(layout, key, metadata) for key, metadata in sorted(completed.items())
+    ]
     runs = pd.DataFrame.from_records(records, columns=list(RUN_RECORD_COLUMNS))
     summary_content = {
         "written_by": WRITER_MARK,
@@ -421,11 +456,13 @@ def read_collation_summary(dataset_dir: Path | str) -> dict[str, Any]:
     """The ``_summary.json`` of a collated dataset, after checking its format version."""
     path = Path(dataset_dir) / SUMMARY_FILE
     try:
-        summary = json.loads(path.read_text())
+        summary = read_json_file(path, "dataset summary")
     except FileNotFoundError:
         raise FileNotFoundError(
             f"{path} does not exist: run `simtune collect` on the study folder first"
         ) from None
+    except StudyFileError as error:
+        raise IncompatibleResultsError(f"{error}; run `simtune collect` again") from None
     if summary.get("format_version") != COLLATED_FORMAT_VERSION:
         raise IncompatibleResultsError(
             f"{dataset_dir} is a collated dataset of format version {summary.get('format_version')!r}; "

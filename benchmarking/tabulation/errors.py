@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from blackbox_repository.errors import SimtuneError
 
-class TabulationError(ValueError):
+
+class TabulationError(SimtuneError, ValueError):
     """Base class of every error raised by :mod:`benchmarking.tabulation`."""
 
 
@@ -25,3 +27,7 @@ class MissingEvaluationsError(TabulationError):
     def __init__(self, message: str, missing: tuple) -> None:
         super().__init__(message)
         self.missing = missing
+
+
+class CorruptDumpFileError(TabulationError):
+    """A file of a dump folder that is not the JSON object simtune wrote there."""
