@@ -38,6 +38,7 @@ from typing import Any, BinaryIO
 from benchmarking.tabulation.errors import TabulationError
 
 _HEADER = struct.Struct("!Q")
+_READY = b"ready"
 START_TIMEOUT = 120.0
 """Seconds a new sandbox may take to start and answer (imports on a loaded machine)."""
 
@@ -85,6 +86,15 @@ class EvaluationSandbox:
             env=environment,
         )
         self._process = process
+        reply = self._read_frame(process, time.monotonic() + START_TIMEOUT)
+        if reply is None:
+            raise TabulationError(
+                f"the evaluation sandbox did not start within {START_TIMEOUT:g} s (machine "
+                "overloaded?)"
+            )
+        if reply != _READY:
+            self.close()
+            raise TabulationError(f"the evaluation sandbox answered {reply[:80]!r} on start")
         return process
 
     def call(self, function: Any, argument: Any, time_limit: float | None = None) -> Any:
@@ -107,7 +117,12 @@ class EvaluationSandbox:
         except (BrokenPipeError, OSError):
             raise self._died() from None
         deadline = None if time_limit is None else started + time_limit
-        reply = self._read_frame(process, deadline, time_limit)
+        reply = self._read_frame(process, deadline)
+        if reply is None:
+            raise EvaluationTimedOut(
+                f"the evaluation ran longer than its time limit of {time_limit:g} s and "
+                "was ended (its process killed); raise time_limit if it needs longer"
+            )
         outcome = cloudpickle.loads(reply)
         if outcome[0] == "ok":
             return outcome[1]
@@ -117,9 +132,8 @@ class EvaluationSandbox:
             raise error
         raise TabulationError(f"the evaluation failed in its sandbox:\n{remote_traceback}")
 
-    def _read_frame(
-        self, process: subprocess.Popen, deadline: float | None, time_limit: float | None
-    ) -> bytes:
+    def _read_frame(self, process: subprocess.Popen, deadline: float | None) -> bytes | None:
+        """The next frame from ``process``; ``None`` (and the process killed) at the deadline."""
         descriptor = process.stdout.fileno()
         buffer = bytearray()
         wanted = _HEADER.size
@@ -128,10 +142,7 @@ class EvaluationSandbox:
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 self.close()
-                raise EvaluationTimedOut(
-                    f"the evaluation ran longer than its time limit of {time_limit:g} s and "
-                    "was ended (its process killed); raise time_limit if it needs longer"
-                )
+                return None
             ready, _, _ = select.select([descriptor], [], [], remaining)
             if not ready:
                 continue
@@ -199,6 +210,7 @@ def serve() -> None:
     requests = sys.stdin.buffer
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # the objective's prints go to stderr
+    _write_frame(replies, _READY)
     while True:
         header = _read_exactly(requests, _HEADER.size)
         if header is None:
