@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Iterator
 from importlib import metadata
 from typing import Any, Protocol, runtime_checkable
 
-from benchmarking.parent_watch import exit_with_parent
+from benchmarking.parent_watch import Lifeline, exit_with_parent
 from blackbox_repository.errors import SimtuneError
 
 EXECUTOR_KINDS = ("inprocess", "processes", "dask")
@@ -156,8 +156,12 @@ class LocalProcessExecutor(TaskExecutor):
             context.set_forkserver_preload(list(PRELOADED_MODULES))
         self.n_jobs = n_jobs
         self.description = f"a local pool of {n_jobs} processes ({start_method})"
+        self._lifeline = Lifeline(context)  # workers exit when this process dies
         self._pool = concurrent.futures.ProcessPoolExecutor(
-            max_workers=n_jobs, mp_context=context, initializer=exit_with_parent
+            max_workers=n_jobs,
+            mp_context=context,
+            initializer=exit_with_parent,
+            initargs=(self._lifeline.reader,),
         )
 
     def map_unordered(
@@ -181,6 +185,7 @@ class LocalProcessExecutor(TaskExecutor):
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._lifeline.close()
 
 
 class DaskExecutor(TaskExecutor):

@@ -211,10 +211,13 @@ class StudyLayout:
         if not self.staging_dir.is_dir():
             return []
         removed = []
-        for entry in sorted(self.staging_dir.iterdir()):
-            if entry.name.endswith(_LOCK_SUFFIX):
-                continue
-            name = entry.name.removesuffix(_REPLACED_SUFFIX)
+        names = sorted(
+            {
+                entry.name.removesuffix(_LOCK_SUFFIX).removesuffix(_REPLACED_SUFFIX)
+                for entry in self.staging_dir.iterdir()
+            }
+        )
+        for name in names:
             lock_path = self.staging_dir / f"{name}{_LOCK_SUFFIX}"
             lock = FileLock(str(lock_path), timeout=0)
             try:
@@ -222,13 +225,14 @@ class StudyLayout:
             except Timeout:
                 continue  # a live writer
             try:
-                shutil.rmtree(entry, ignore_errors=True)
-                removed.append(entry)
+                for leftover in (name, name + _REPLACED_SUFFIX):
+                    if (self.staging_dir / leftover).exists():
+                        shutil.rmtree(self.staging_dir / leftover, ignore_errors=True)
+                        removed.append(self.staging_dir / leftover)
             finally:
                 lock.release()
-                if not (self.staging_dir / name).exists():
-                    with contextlib.suppress(FileNotFoundError):
-                        lock_path.unlink()
+                with contextlib.suppress(FileNotFoundError):
+                    lock_path.unlink()
         return removed
 
     def install(self, staging: Path, key: str, run_token: str) -> None:
