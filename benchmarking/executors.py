@@ -63,7 +63,11 @@ class UnknownExecutorError(SimtuneError, ValueError):
 
 @runtime_checkable
 class Executor(Protocol):
-    """What the study runner needs from an executor (see the module docstring)."""
+    """What the study runner needs from an executor (see the module docstring).
+
+    An executor may also have an ``n_workers`` attribute: the study then cuts its tasks
+    into batches for that many workers (default: ``n_jobs``, or 2).
+    """
 
     description: str
 
@@ -104,6 +108,7 @@ class InProcessExecutor(TaskExecutor):
     """One task after another in the calling process (debugging, small studies)."""
 
     description = "in this process"
+    n_workers = 1
 
     def map_unordered(
         self, function: Callable[[Any], Any], items: Iterable[Any]
@@ -154,7 +159,7 @@ class LocalProcessExecutor(TaskExecutor):
         context = multiprocessing.get_context(start_method)
         if start_method == "forkserver":
             context.set_forkserver_preload(list(PRELOADED_MODULES))
-        self.n_jobs = n_jobs
+        self.n_jobs = self.n_workers = n_jobs
         self.description = f"a local pool of {n_jobs} processes ({start_method})"
         self._lifeline = Lifeline(context)  # workers exit when this process dies
         self._pool = concurrent.futures.ProcessPoolExecutor(
@@ -265,6 +270,11 @@ class DaskExecutor(TaskExecutor):
 
     def n_worker_threads(self) -> int:
         return max(1, sum(self._client.nthreads().values()))
+
+    @property
+    def n_workers(self) -> int:
+        """Worker threads of the cluster now (what the study sizes its batches by)."""
+        return self.n_worker_threads()
 
     def map_unordered(
         self, function: Callable[[Any], Any], items: Iterable[Any]

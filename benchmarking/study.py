@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import itertools
@@ -270,39 +271,36 @@ def execute_study(
         )  # fmt: skip
     if check:
         check_benchmarks(study)
-    with layout.exclusive():
+    # what to run is read before anything starts, so that nothing (not even a cluster) is
+    # started for a finished study, and an executor that cannot start leaves no trace
+    todo = [task for task in tasks if task_state(task, layout) != "completed"]
+    failed: list[TaskOutcome] = []
+    loads: dict[int, int] = {}
+    n_completed = 0
+    description = "nothing started: every task was done"
+    with _started(executor, n_jobs, dask_scheduler, bool(todo)) as pool, layout.exclusive():
         run_token = layout.begin_run()
         layout.clear_staging()
         layout.add_to_manifest(tasks)
-        todo = [task for task in tasks if task_state(task, layout) != "completed"]
-        n_skipped = len(tasks) - len(todo)
-        failed: list[TaskOutcome] = []
-        loads: dict[int, int] = {}
-        n_completed = 0
-        description = "nothing started: every task was done"
-        if todo:
-            with resolve_executor(executor, n_jobs, dask_scheduler) as pool:
-                description = pool.description
-                size = batch_size(len(todo), n_jobs or 2)
-                function = functools.partial(
-                    execute_tasks, root=str(layout.root), run_token=run_token
-                )
-                with _TaskProgress(progress, len(todo), n_skipped) as bar:
-                    for batch, outcomes, error in pool.map_unordered(
-                        function, _batches(todo, size)
-                    ):
-                        if error is not None:  # the worker died or could not run the batch
-                            outcomes = [_lost(task, layout, error, run_token) for task in batch]
-                        for outcome in outcomes:
-                            if outcome.process_id:
-                                loads[outcome.process_id] = max(
-                                    loads.get(outcome.process_id, 0), outcome.blackbox_loads
-                                )
-                            if outcome.status == "completed":
-                                n_completed += 1
-                            else:
-                                failed.append(outcome)
-                            bar.advance(outcome.status == "completed")
+        if pool is not None:
+            description = pool.description
+            size = batch_size(len(todo), getattr(pool, "n_workers", None) or n_jobs or 2)
+            function = functools.partial(execute_tasks, root=str(layout.root), run_token=run_token)
+            with _TaskProgress(progress, len(todo), len(tasks) - len(todo)) as bar:
+                for batch, outcomes, error in pool.map_unordered(function, _batches(todo, size)):
+                    if error is not None:  # the worker died or could not run the batch
+                        outcomes = [_lost(task, layout, error, run_token) for task in batch]
+                    for outcome in outcomes:
+                        if outcome.process_id:
+                            loads[outcome.process_id] = max(
+                                loads.get(outcome.process_id, 0), outcome.blackbox_loads
+                            )
+                        if outcome.status == "completed":
+                            n_completed += 1
+                        else:
+                            failed.append(outcome)
+                        bar.advance(outcome.status == "completed")
+    n_skipped = len(tasks) - len(todo)
     return StudyReport(
         out_dir=layout.root,
         n_tasks=len(tasks),
@@ -314,6 +312,14 @@ def execute_study(
         blackbox_loads=loads,
         n_to_run=len(todo),
     )
+
+
+def _started(
+    executor: str | Executor | None, n_jobs: int | None, dask_scheduler: str | None, needed: bool
+) -> contextlib.AbstractContextManager[Executor | None]:
+    if not needed:
+        return contextlib.nullcontext(None)
+    return resolve_executor(executor, n_jobs, dask_scheduler)
 
 
 def _lost(
