@@ -39,6 +39,7 @@ from benchmarking.study_layout import (
     StaleRunError,
     StudyLayout,
     task_state,
+    tasks_to_run,
 )
 from benchmarking.study_spec import (
     SEED_PREFIX,
@@ -264,7 +265,7 @@ def execute_study(
     layout = StudyLayout(Path(out_dir))
     tasks = study.tasks()
     if dry_run:
-        todo = [task for task in tasks if task_state(task, layout) != "completed"]
+        todo = tasks_to_run(tasks, layout)
         return StudyReport(
             layout.root, len(tasks), len(tasks) - len(todo), 0, (), "none (dry run)",
             time.perf_counter() - started, n_to_run=len(todo),
@@ -273,7 +274,7 @@ def execute_study(
         check_benchmarks(study)
     # what to run is read before anything starts, so that nothing (not even a cluster) is
     # started for a finished study, and an executor that cannot start leaves no trace
-    todo = [task for task in tasks if task_state(task, layout) != "completed"]
+    todo = tasks_to_run(tasks, layout)
     failed: list[TaskOutcome] = []
     loads: dict[int, int] = {}
     n_completed = 0

@@ -56,10 +56,32 @@ class StaleRunError(StudyError):
     """A task result from a run that no longer owns the study folder (it was killed)."""
 
 
-def spec_digest(spec: dict[str, Any]) -> str:
+def spec_digest(spec: Any) -> str:
     """A short stable digest of a task spec (as returned by :meth:`StudyTask.spec`)."""
-    text = json.dumps(spec, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:24]
+    if not isinstance(spec, dict):
+        return _digest(_canonical(spec), None)
+    return _digest(_canonical({k: v for k, v in spec.items() if k != "seed"}), spec.get("seed"))
+
+
+def task_spec_digests(tasks: Iterable[StudyTask]) -> Iterator[tuple[str, str]]:
+    """``(key, spec digest)`` of each task; the seedless part is serialised once per
+    (method, benchmark), so a study of 100,000 tasks is digested in about a second."""
+    seedless: dict[tuple[str, str], str] = {}
+    for task in tasks:
+        pair = (task.method.label, task.benchmark.name)
+        if pair not in seedless:
+            spec = task.spec()
+            del spec["seed"]
+            seedless[pair] = _canonical(spec)
+        yield task.key, _digest(seedless[pair], task.seed)
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _digest(seedless_text: str, seed: Any) -> str:
+    return hashlib.sha256(f"{seedless_text}|seed={seed!r}".encode()).hexdigest()[:24]
 
 
 def read_json_file(path: Path, what: str) -> dict[str, Any]:
@@ -108,6 +130,14 @@ class StudyLayout:
 
     def task_dir(self, key: str) -> Path:
         return self.runs_dir / key
+
+    def existing_task_keys(self) -> set[str]:
+        """Keys of the task folders present under ``runs/`` (one directory scan)."""
+        keys = set()
+        for benchmark in _subfolders(self.runs_dir):
+            for method in _subfolders(benchmark):
+                keys.update(f"{benchmark.name}/{method.name}/{s.name}" for s in _subfolders(method))
+        return keys
 
     def _install_lock(self) -> FileLock:
         return FileLock(str(self.root / ".install.lock"), timeout=INSTALL_LOCK_TIMEOUT)
@@ -173,7 +203,7 @@ class StudyLayout:
 
     def add_to_manifest(self, tasks: Iterable[StudyTask]) -> None:
         digests = self.read_manifest()
-        digests.update((task.key, spec_digest(task.spec())) for task in tasks)
+        digests.update(task_spec_digests(tasks))
         write_json_atomically(
             self.manifest_path,
             {"format_version": MANIFEST_FORMAT_VERSION, "tasks": dict(sorted(digests.items()))},
@@ -254,6 +284,21 @@ class StudyLayout:
                 os.rename(final, staging.with_name(staging.name + _REPLACED_SUFFIX))
             os.rename(staging, final)
             fsync_directory(final.parent)
+
+
+def _subfolders(path: Any) -> list[os.DirEntry]:
+    try:
+        with os.scandir(path) as entries:
+            return [entry for entry in entries if entry.is_dir()]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def tasks_to_run(tasks: Iterable[StudyTask], layout: StudyLayout) -> list[StudyTask]:
+    """The tasks whose folder is not complete (see :func:`task_state`); tasks without a
+    folder cost no file-system call."""
+    existing = layout.existing_task_keys()
+    return [t for t in tasks if t.key not in existing or task_state(t, layout) != "completed"]
 
 
 # --------------------------------------------------------------------- task state
