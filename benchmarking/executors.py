@@ -202,13 +202,15 @@ class DaskExecutor(TaskExecutor):
         n_jobs: workers of the LocalCluster (ignored with an existing scheduler).
         connect_timeout: seconds to wait for an existing scheduler; an unreachable one is
             :class:`DaskSchedulerUnreachableError` after that, and nothing is started.
-        client: a ``distributed.Client`` of any cluster (e.g. a dask-jobqueue
-            ``SLURMCluster``); the executor uses it and leaves it open on close.
+        client: a ``distributed.Client`` of any cluster; the executor uses it and leaves
+            it open on close (its owner closes it).
+        cluster: a cluster object of any kind (e.g. a dask-jobqueue ``SLURMCluster``); the
+            executor connects to it and closes it (and its jobs) on close.
 
     Example:
         >>> from dask_jobqueue import SLURMCluster  # doctest: +SKIP
         >>> cluster = SLURMCluster(cores=1, memory="4GB"); cluster.scale(jobs=32)  # doctest: +SKIP
-        >>> executor = DaskExecutor(client=distributed.Client(cluster))  # doctest: +SKIP
+        >>> executor = DaskExecutor(cluster=cluster)  # doctest: +SKIP
     """
 
     def __init__(
@@ -217,6 +219,7 @@ class DaskExecutor(TaskExecutor):
         n_jobs: int = DEFAULT_N_JOBS,
         connect_timeout: float = DASK_CONNECT_TIMEOUT,
         client: Any = None,
+        cluster: Any = None,
     ) -> None:
         try:
             from distributed import Client, LocalCluster
@@ -226,9 +229,15 @@ class DaskExecutor(TaskExecutor):
             ) from error
         self._cluster = None
         self._owns_client = client is None
-        if client is not None:
-            if scheduler_address is not None:
-                raise ValueError("give a Dask client or a scheduler address, not both")
+        if sum(x is not None for x in (scheduler_address, client, cluster)) > 1:
+            raise ValueError("give one of a Dask scheduler address, client or cluster")
+        if cluster is not None:
+            self._cluster = cluster
+            self._client = Client(cluster, set_as_default=False)
+            self.description = (
+                f"the Dask cluster {type(cluster).__name__} at {cluster.scheduler_address}"
+            )
+        elif client is not None:
             self._client = client
             self.description = f"the Dask cluster at {client.scheduler.address}"
         elif scheduler_address is not None:
