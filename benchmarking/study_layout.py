@@ -43,7 +43,8 @@ FAILED_FILE = "failed.json"
 MANIFEST_FORMAT_VERSION = 2
 """Version 2 stores a digest of each task's spec (version 1 stored the whole spec)."""
 INSTALL_LOCK_TIMEOUT = 120.0
-"""Seconds a worker waits for the install lock (held for a few milliseconds per install)."""
+"""Seconds a worker waits for the install lock (held for well under a millisecond)."""
+INSTALL_LOCK_POLL_SECONDS = 0.0005
 _LOCK_SUFFIX = ".lock"
 _REPLACED_SUFFIX = ".replaced"
 
@@ -139,8 +140,12 @@ class StudyLayout:
                 keys.update(f"{benchmark.name}/{method.name}/{s.name}" for s in _subfolders(method))
         return keys
 
-    def _install_lock(self) -> FileLock:
-        return FileLock(str(self.root / ".install.lock"), timeout=INSTALL_LOCK_TIMEOUT)
+    @contextlib.contextmanager
+    def _install_lock(self) -> Iterator[None]:
+        # held for a read and two renames: poll often (the default 50 ms would dominate)
+        lock = FileLock(str(self.root / ".install.lock"))
+        with lock.acquire(timeout=INSTALL_LOCK_TIMEOUT, poll_interval=INSTALL_LOCK_POLL_SECONDS):
+            yield
 
     # ----------------------------------------------------------------- the run
     @contextlib.contextmanager
@@ -283,7 +288,7 @@ class StudyLayout:
             if final.exists():
                 os.rename(final, staging.with_name(staging.name + _REPLACED_SUFFIX))
             os.rename(staging, final)
-            fsync_directory(final.parent)
+        fsync_directory(final.parent)
 
 
 def _subfolders(path: Any) -> list[os.DirEntry]:
