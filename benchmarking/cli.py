@@ -1,4 +1,4 @@
-"""The ``simtune`` command line: ``simtune blackbox ...``, ``simtune run``, ``collect``, ``plot``.
+"""The ``simtune`` command line: ``simtune blackbox ...``, ``run``, ``collect``, ``plot``, ``validate``.
 
 Each group of subcommands lives next to the code it drives and registers itself here.
 """
@@ -10,12 +10,14 @@ import os
 import sys
 from collections.abc import Sequence
 
-from blackbox_repository.errors import BlackboxError
+from blackbox_repository.errors import SimtuneError
 
 # (module, function adding subcommands to an argparse subparsers object)
 COMMAND_GROUPS = (
     "blackbox_repository.cli:add_commands",
     "benchmarking.study_cli:add_commands",
+    "benchmarking.methods_cli:add_commands",
+    "benchmarking.validation_cli:add_commands",
 )
 
 
@@ -32,15 +34,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def error_message(error: SimtuneError) -> str:
+    """The one line printed for ``error`` (a KeyError subclass would quote its message)."""
+    message = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+    return " ".join(message.split("\n"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``simtune`` console script; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)
-    except (BlackboxError, ValueError, KeyError, FileNotFoundError) as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"simtune: error: {message}", file=sys.stderr)
+    except SimtuneError as error:  # raised on purpose: the message says what to do
+        print(f"simtune: error: {error_message(error)}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into e.g. `head`, which closed early
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

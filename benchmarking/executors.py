@@ -57,7 +57,11 @@ class DaskSchedulerUnreachableError(SimtuneError, ConnectionError):
     """The Dask scheduler given by address could not be reached."""
 
 
-class UnknownExecutorError(SimtuneError, ValueError):
+class ExecutorError(SimtuneError, ValueError):
+    """Executor settings that cannot work (a bad worker count, a factory's bad product)."""
+
+
+class UnknownExecutorError(ExecutorError):
     """An executor name that is neither built in, nor an entry point, nor a reference."""
 
 
@@ -321,7 +325,7 @@ class DaskExecutor(TaskExecutor):
 
 def _check_n_jobs(n_jobs: int) -> None:
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
-        raise ValueError(f"n_jobs must be an integer >= 1, got {n_jobs!r}")
+        raise ExecutorError(f"n_jobs must be an integer >= 1, got {n_jobs!r}")
 
 
 def make_executor(
@@ -335,7 +339,7 @@ def make_executor(
     if kind is None:
         kind = "dask"
     if dask_scheduler is not None and kind != "dask":
-        raise ValueError(
+        raise ExecutorError(
             f"a Dask scheduler address ({dask_scheduler}) needs the dask executor, not {kind!r}"
         )
     if kind == "inprocess":
@@ -346,7 +350,7 @@ def make_executor(
         return DaskExecutor(dask_scheduler, DEFAULT_N_JOBS if n_jobs is None else n_jobs)
     executor = executor_factory(kind)(n_jobs=n_jobs)
     if not isinstance(executor, Executor):
-        raise TypeError(
+        raise ExecutorError(
             f"executor factory {kind!r} returned {type(executor).__name__}, which lacks "
             "description, map_unordered() or close() (see benchmarking.executors.Executor)"
         )
@@ -401,5 +405,5 @@ def resolve_executor(
             f"close(), got {type(executor).__name__}"
         )
     if dask_scheduler is not None:
-        raise ValueError("a Dask scheduler address applies to the dask executor only")
+        raise ExecutorError("a Dask scheduler address applies to the dask executor only")
     return contextlib.nullcontext(executor)

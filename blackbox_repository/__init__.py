@@ -2,8 +2,9 @@
 
 Example:
     >>> from blackbox_repository import load_blackbox
-    >>> bb = load_blackbox("sklearn-mlp-digits")  # doctest: +SKIP
-    >>> bb.lookup(bb.configuration(0), fidelity=bb.max_fidelity)  # doctest: +SKIP
+    >>> bb = load_blackbox("sklearn-mlp-digits")
+    >>> sorted(bb.lookup(bb.configuration(0), fidelity=bb.max_fidelity))[:2]
+    ['elapsed_time', 'test_error']
 """
 
 from blackbox_repository.blackbox import Blackbox, LearningCurve, Objective

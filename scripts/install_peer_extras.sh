@@ -32,7 +32,14 @@ PYTHON="${PYTHON:-python}"
     "huggingface_hub==2.4.0" \
     "fastparquet==2026.9.0"
 
-# 3. Check that everything the peer tests and benchmarks use imports.
+# 3. Optimizers that run their own workers, for the wrapped-objective tests
+#    (tests/simulated_backend/wrapped_objective/) and their peer in
+#    benchmarks/wrapper_throughput.py. smac brings dask-jobqueue, pynisher, emcee (~330 MB
+#    with scikit-learn); hpbandster builds netifaces from source (needs a C compiler);
+#    mfhpo-simulator adds only ujson.
+"$PYTHON" -m pip install "smac==2.4.1" "hpbandster==0.7.4" "mfhpo-simulator==1.4.6"
+
+# 4. Check that everything the peer tests and benchmarks use imports.
 "$PYTHON" - <<'PY'
 import syne_tune
 from syne_tune import StoppingCriterion, Tuner  # noqa: F401
@@ -43,6 +50,11 @@ from syne_tune.optimizer.baselines import ASHA, RandomSearch  # noqa: F401
 
 assert syne_tune.__version__ == "0.16.0", syne_tune.__version__
 print(f"syne-tune {syne_tune.__version__} is installed and imports")
+import benchmark_simulator  # noqa: F401  (mfhpo-simulator)
+import hpbandster  # noqa: F401
+import smac  # noqa: F401
+from smac.intensifier.hyperband import Hyperband  # noqa: F401
+print("smac, hpbandster and mfhpo-simulator are installed and import")
 PY
 
 # 4. yahpo-gym 1.0.2, the peer of the YAHPO surrogates (tests/peers/test_yahpo_matches_yahpo_gym.py),
