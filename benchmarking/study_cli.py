@@ -15,16 +15,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarking.executors import EXECUTOR_KINDS
+# Only the standard library is imported at module level (plus the executors' names): the
+# parsers must build, and `--help` answer, without pandas, pyarrow, ConfigSpace or Dask.
 
 
-def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``run``, ``collect`` and ``plot`` on the ``simtune`` parser."""
-    run = subparsers.add_parser(
-        "run",
-        help="run a study: methods x benchmarks x seeds (resumes what is done)",
-        description="Run every (method, benchmark, seed) task into --out; a re-run skips finished tasks.",
-    )
+def configure_run_command(run: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``simtune run`` to its (already created) parser."""
+    from benchmarking.executors import EXECUTOR_KINDS
+
     run.add_argument("--study", type=Path, help="YAML study file (command-line flags override it)")
     run.add_argument("--methods", help="comma-separated method names, e.g. ASHA,BOHB,RS")
     run.add_argument(
@@ -65,11 +63,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(handler=_run)
 
-    collect = subparsers.add_parser(
-        "collect",
-        help="collate a study's results into one Parquet dataset",
-        description="Gather every finished task of OUT into OUT/collated (partitioned by benchmark and method).",
-    )
+
+def configure_collect_command(collect: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``simtune collect`` to its (already created) parser."""
     collect.add_argument("out", type=Path, help="the study's output folder")
     collect.add_argument(
         "--dataset-dir", type=Path, help="where to write the dataset (default: OUT/collated)"
@@ -81,11 +77,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     collect.set_defaults(handler=_collect)
 
-    plot = subparsers.add_parser(
-        "plot",
-        help="plot a study: best-so-far per benchmark, average rank, final table",
-        description="Write figures (PNG and PDF) and the final table (Markdown, LaTeX) into OUT/plots.",
-    )
+
+def configure_plot_command(plot: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``simtune plot`` to its (already created) parser."""
     plot.add_argument("out", type=Path, help="the study's output folder (collated first if needed)")
     plot.add_argument("--plots-dir", type=Path, help="default: OUT/plots")
     plot.add_argument(

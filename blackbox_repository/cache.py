@@ -22,7 +22,7 @@ import platformdirs
 from filelock import FileLock
 
 from blackbox_repository.atomic_files import fsync_directory
-from blackbox_repository.file_format import METADATA_FILE
+from blackbox_repository.entry_files import METADATA_FILE
 
 CACHE_ENV_VAR = "SIMTUNE_CACHE_DIR"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")

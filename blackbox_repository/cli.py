@@ -18,24 +18,23 @@ import difflib
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from blackbox_repository.cache import BlackboxCache
-from blackbox_repository.errors import CorruptBlackboxError, DownloadError
-from blackbox_repository.file_format import read_blackbox, read_metadata, verify_files
-from blackbox_repository.recipes import all_recipes, blackbox_names
-from blackbox_repository.repository import convert_blackbox, load_blackbox
-from blackbox_repository.s3_mirror import S3_ENDPOINT_ENV_VAR, S3_MIRROR_ENV_VAR, S3Mirror
+if TYPE_CHECKING:
+    from blackbox_repository.cache import BlackboxCache
+    from blackbox_repository.s3_mirror import S3Mirror
+
+# Only the standard library is imported at module level: the parser must build (and
+# `--help` and `list` answer) without pandas, pyarrow or ConfigSpace. Handlers import
+# what they use.
+S3_MIRROR_ENV_VAR = "SIMTUNE_S3_MIRROR"  # = blackbox_repository.s3_mirror.S3_MIRROR_ENV_VAR
+S3_ENDPOINT_ENV_VAR = "SIMTUNE_S3_ENDPOINT_URL"  # = ...s3_mirror.S3_ENDPOINT_ENV_VAR
 
 logger = logging.getLogger(__name__)
 
 
-def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Register the ``blackbox`` group and its subcommands on the ``simtune`` parser."""
-    group = subparsers.add_parser(
-        "blackbox",
-        help="list, inspect, convert, upload and download benchmarks",
-        description="Manage the blackbox repository: the local cache and S3 mirrors.",
-    )
+def configure_blackbox_command(group: argparse.ArgumentParser) -> None:
+    """Add the subcommands of ``simtune blackbox`` to its (already created) parser."""
     commands = group.add_subparsers(dest="blackbox_command", metavar="SUBCOMMAND", required=True)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -96,9 +95,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 # --------------------------------------------------------------------- handlers
 def list_command(args: argparse.Namespace) -> int:
-    """Print every recipe's blackbox names with family and cache state."""
-    recipes = all_recipes()
-    families = sorted({recipe.family for recipe in recipes})
+    """Print every blackbox name with its family and cache state (reads no recipe)."""
+    from blackbox_repository.cache import BlackboxCache
+    from blackbox_repository.recipe_catalog import read_catalog
+
+    catalog = read_catalog()
+    families = sorted(catalog)
     if args.family is not None and args.family not in families:
         close = difflib.get_close_matches(args.family, families, n=3)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
@@ -106,10 +108,10 @@ def list_command(args: argparse.Namespace) -> int:
     cache = BlackboxCache(args.cache_dir)
     cached = set(cache.names())
     rows = [
-        (name, recipe.family, "yes" if name in cached else "no")
-        for recipe in recipes
-        if args.family is None or recipe.family == args.family
-        for name in recipe.names
+        (name, family, "yes" if name in cached else "no")
+        for family, names in catalog.items()
+        if args.family is None or family == args.family
+        for name in names
     ]
     rows.sort()
     header = ("NAME", "FAMILY", "CACHED")
@@ -123,6 +125,11 @@ def list_command(args: argparse.Namespace) -> int:
 
 def info_command(args: argparse.Namespace) -> int:
     """Print ``blackbox.describe()``, loading (and if needed converting) it first."""
+    from blackbox_repository.cache import BlackboxCache
+    from blackbox_repository.file_format import read_blackbox
+    from blackbox_repository.recipes import blackbox_names
+    from blackbox_repository.repository import load_blackbox
+
     cache = BlackboxCache(args.cache_dir)
     if args.name not in blackbox_names() and cache.has_entry(args.name):
         blackbox = read_blackbox(cache.entry_path(args.name))  # a user's own entry
@@ -134,6 +141,8 @@ def info_command(args: argparse.Namespace) -> int:
 
 def convert_command(args: argparse.Namespace) -> int:
     """Convert into the cache (a sound cached entry is kept unless ``--force``)."""
+    from blackbox_repository.repository import convert_blackbox
+
     entry = convert_blackbox(args.name, cache_dir=args.cache_dir, progress=True, force=args.force)
     print(f"{args.name}: {entry}")
     return 0
@@ -141,6 +150,10 @@ def convert_command(args: argparse.Namespace) -> int:
 
 def upload_command(args: argparse.Namespace) -> int:
     """Upload the cached entry (converted first if needed) to the mirror."""
+    from blackbox_repository.cache import BlackboxCache
+    from blackbox_repository.repository import convert_blackbox
+    from blackbox_repository.s3_mirror import S3Mirror
+
     mirror = S3Mirror(args.mirror, endpoint_url=_endpoint_url(args))
     cache = BlackboxCache(args.cache_dir)
     if not cache.has_entry(args.name):
@@ -153,6 +166,10 @@ def upload_command(args: argparse.Namespace) -> int:
 
 def download_command(args: argparse.Namespace) -> int:
     """Download the entry from the mirror into the cache, verified, by one rename."""
+    from blackbox_repository.cache import BlackboxCache
+    from blackbox_repository.errors import DownloadError
+    from blackbox_repository.file_format import read_blackbox
+
     mirror = _mirror_from_arguments(args)
     cache = BlackboxCache(args.cache_dir)
     with cache.lock(args.name):
@@ -183,6 +200,8 @@ def _endpoint_url(args: argparse.Namespace) -> str | None:
 
 
 def _mirror_from_arguments(args: argparse.Namespace) -> S3Mirror:
+    from blackbox_repository.s3_mirror import S3Mirror
+
     url = args.mirror or os.environ.get(S3_MIRROR_ENV_VAR)
     if not url:
         raise ValueError(
@@ -192,6 +211,9 @@ def _mirror_from_arguments(args: argparse.Namespace) -> S3Mirror:
 
 
 def _is_sound(cache: BlackboxCache, name: str) -> bool:
+    from blackbox_repository.errors import CorruptBlackboxError
+    from blackbox_repository.file_format import read_metadata, verify_files
+
     if not cache.has_entry(name):
         return False
     try:

@@ -30,13 +30,11 @@ from ConfigSpace import ConfigurationSpace
 
 from blackbox_repository.atomic_files import fsync_directory, write_json_atomically
 from blackbox_repository.blackbox import Blackbox, Objective, native
+from blackbox_repository.entry_files import CONFIGURATIONS_FILE, METADATA_FILE, OBJECTIVES_FILE
 from blackbox_repository.errors import ChecksumMismatchError, CorruptBlackboxError
 from blackbox_repository.tabular import TabularBlackbox
 
 FORMAT_VERSION = 1
-METADATA_FILE = "metadata.json"
-CONFIGURATIONS_FILE = "configurations.parquet"
-OBJECTIVES_FILE = "objectives.parquet"
 INDEX_COLUMNS = ("config_index", "fidelity", "seed")
 ROW_GROUP_SIZE = 1 << 20  # rows; reads go one row group at a time to bound memory
 REQUIRED_METADATA_FIELDS = (

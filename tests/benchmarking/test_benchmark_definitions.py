@@ -52,6 +52,7 @@ def test_every_recipe_name_has_a_definition():
         )
 
 
+@pytest.mark.usefixtures("shared_data_dir")
 @pytest.mark.parametrize("family", sorted(LOCAL_BENCHMARKS))
 def test_family_defaults_apply_to_the_real_blackbox(family):
     name = LOCAL_BENCHMARKS[family]
@@ -83,7 +84,7 @@ def test_unknown_benchmark_suggests_close_names():
 
 
 @pytest.fixture
-def xgboost_mnist():
+def xgboost_mnist(shared_data_dir):
     return load_blackbox("xgboost-mnist")
 
 

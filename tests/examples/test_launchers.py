@@ -11,6 +11,7 @@ from simulated_backend import read_run
 from tests.conftest import REPO_ROOT
 
 
+@pytest.mark.usefixtures("shared_data_dir")
 @pytest.mark.parametrize(
     "script, method",
     [
