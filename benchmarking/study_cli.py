@@ -28,7 +28,9 @@ def configure_run_command(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--benchmarks", help="comma-separated benchmark names (see `simtune blackbox list`)"
     )
-    run.add_argument("--seeds", help="seeds: a range 0-29, a list 0,3,7, or both")
+    run.add_argument(
+        "--seeds", type=_seeds_argument, help="seeds: a range 0-29, a list 0,3,7, or both"
+    )
     run.add_argument(
         "--n-workers", type=int, help="simulated workers per run (default: the benchmark's)"
     )
@@ -91,6 +93,17 @@ def configure_plot_command(plot: argparse.ArgumentParser) -> None:
     plot.add_argument("--scale", choices=("linear", "log"), default="linear", help="time grid")
     plot.add_argument("--n-points", type=int, default=100, help="points of the time grid")
     plot.set_defaults(handler=_plot)
+
+
+def _seeds_argument(text: str) -> str:
+    """``--seeds`` checked while the command line is read (ranges, size), kept as text."""
+    from benchmarking.study_spec import StudyError, parse_seeds
+
+    try:
+        parse_seeds(text)
+    except StudyError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
 
 
 def _json_object(text: str) -> dict[str, Any]:
@@ -171,13 +184,28 @@ def _collect_and_print(out: Path, dataset_dir: Path, best_values: bool) -> None:
 
 
 def final_table_markdown(dataset_dir: Path, latex: bool = False) -> str:
-    """The final table (method x benchmark, mean +/- s.e. of the best value at the budget)."""
-    from benchmarking.analysis import final_table, final_values, table_latex, table_markdown
-    from benchmarking.collation import read_benchmark_summaries, read_traces
+    """The final table (method x benchmark, mean +/- s.e. of the best value at the budget),
+    with a numbered note for each method whose runs stopped before the budget (e.g. because
+    the search space was used up)."""
+    from benchmarking.analysis import (
+        final_table,
+        final_values,
+        latex_escape,
+        table_latex,
+        table_markdown,
+    )
+    from benchmarking.collation import read_benchmark_summaries, read_runs, read_traces
+    from benchmarking.early_stops import early_stops, footnote_marks, footnotes
 
     summaries = read_benchmark_summaries(dataset_dir)
     table = final_table(final_values(read_traces(dataset_dir), summaries))
-    return (table_latex if latex else table_markdown)(table, summaries)
+    stops = early_stops(read_runs(dataset_dir))
+    marks = footnote_marks(stops)
+    if latex:
+        notes = "".join(f"\\par\\footnotesize {latex_escape(note)}\n" for note in footnotes(stops))
+        return table_latex(table, summaries, marks=marks) + notes
+    notes = "".join(f"\n{note}\n" for note in footnotes(stops))
+    return table_markdown(table, summaries, marks=marks) + notes
 
 
 def _collect(args: argparse.Namespace) -> int:
