@@ -17,7 +17,6 @@ import functools
 import os
 import shutil
 import sys
-import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,27 +43,13 @@ DEFAULT_SEEDS = (0, 1, 2)
 EMBEDDED_DIR = Path(blackbox_repository.__file__).resolve().parent / "embedded"
 
 
-TRAINING_CLOCKS = {"wall": time.perf_counter, "thread-cpu": time.thread_time}
-CLOCK_DESCRIPTIONS = {
-    "wall": "cumulative seconds measured with time.perf_counter around partial_fit only",
-    "thread-cpu": (
-        "cumulative CPU seconds of the training thread (time.thread_time, BLAS single-threaded) "
-        "around partial_fit only, so the load of other processes does not inflate them"
-    ),
-}
-
-
 @dataclass(frozen=True)
 class EmbeddedBenchmark:
-    """One embedded benchmark: its blackbox name, the scikit-learn dataset it trains on, and
-    the size of the shipped table (configurations, seeds) and how its runtimes were timed."""
+    """One embedded benchmark: its blackbox name and the scikit-learn dataset it trains on."""
 
     name: str
     dataset: str
     data_description: str
-    n_configurations: int = DEFAULT_N_CONFIGURATIONS
-    seeds: tuple[int, ...] = DEFAULT_SEEDS
-    clock: str = "wall"
 
 
 EMBEDDED_BENCHMARKS = {
@@ -74,9 +59,6 @@ EMBEDDED_BENCHMARKS = {
             "sklearn-mlp-digits",
             "digits",
             "sklearn.datasets.load_digits (1,797 8x8 images of handwritten digits, 10 classes)",
-            n_configurations=2000,
-            seeds=(0,),
-            clock="thread-cpu",
         ),
         EmbeddedBenchmark(
             "sklearn-mlp-breast-cancer",
@@ -90,15 +72,11 @@ EMBEDDED_BENCHMARKS = {
 def embedded_task(
     benchmark: EmbeddedBenchmark,
     *,
-    n_configurations: int | None = None,
+    n_configurations: int = DEFAULT_N_CONFIGURATIONS,
     epochs: int = DEFAULT_EPOCHS,
-    seeds: Sequence[int] | None = None,
-    clock: str | None = None,
+    seeds: Sequence[int] = DEFAULT_SEEDS,
 ) -> TabulationTask:
-    """The tabulation task of one embedded benchmark (by default, as shipped)."""
-    n_configurations = n_configurations or benchmark.n_configurations
-    seeds = tuple(seeds) if seeds is not None else benchmark.seeds
-    clock = clock or benchmark.clock
+    """The tabulation task of one embedded benchmark."""
     space = mlp_search_space()
     split = load_split(benchmark.dataset)
     description = (
@@ -107,14 +85,12 @@ def embedded_task(
         f"{len(split.y_train)}/{len(split.y_valid)}/{len(split.y_test)} (split seed "
         f"{SPLIT_SEED}), features standardized on the training part. {n_configurations} "
         f"configurations sampled from the search space with seed {CONFIGURATION_SEED}; "
-        f"seeds set the network's initialization and shuffling. elapsed_time: "
-        f"{CLOCK_DESCRIPTIONS[clock]}."
+        f"seeds set the network's initialization and shuffling. elapsed_time: cumulative "
+        "seconds measured with time.perf_counter around partial_fit only."
     )
     return TabulationTask(
         name=benchmark.name,
-        objective=functools.partial(
-            mlp_learning_curve, dataset=benchmark.dataset, clock=TRAINING_CLOCKS[clock]
-        ),
+        objective=functools.partial(mlp_learning_curve, dataset=benchmark.dataset),
         objective_kind=LEARNING_CURVE,
         configuration_space=space,
         configurations=sample_configurations(space, n_configurations, seed=CONFIGURATION_SEED),
@@ -166,17 +142,9 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         help="dump folder; re-running with the same one resumes (default: in the simtune cache)",
     )
     parser.add_argument("--output-dir", type=Path, default=EMBEDDED_DIR)
-    parser.add_argument(
-        "--n-configurations", type=int, default=None, help="default: as shipped (see docs)"
-    )
+    parser.add_argument("--n-configurations", type=int, default=DEFAULT_N_CONFIGURATIONS)
     parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS)
-    parser.add_argument("--seeds", type=int, nargs="+", default=None, help="default: as shipped")
-    parser.add_argument(
-        "--clock",
-        choices=sorted(TRAINING_CLOCKS),
-        default=None,
-        help="how training seconds are timed (default: as shipped)",
-    )
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(DEFAULT_SEEDS))
     parser.add_argument("--n-workers", type=int, default=2)
     parser.add_argument(
         "--scheduler-address",
@@ -204,7 +172,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             n_configurations=args.n_configurations,
             epochs=args.epochs,
             seeds=args.seeds,
-            clock=args.clock,
         )
         for name in args.benchmarks
     ]
