@@ -338,6 +338,23 @@ NAME_PREFIX_DEFAULTS: Mapping[str, FamilyDefaults] = MappingProxyType(
             max_resource_attr="trainsize",
             max_wallclock_time=120.0,
         ),
+        # The embedded MLP tables hold 300 configurations: with 4 workers ASHA tries all of
+        # them after 5.0 s (digits) and 1.8 s (breast cancer) at the earliest (seeds 0-19);
+        # these budgets stop every method before its search space is used up.
+        "sklearn-mlp-digits": FamilyDefaults(
+            metric="valid_error",
+            mode="min",
+            elapsed_time_attr="elapsed_time",
+            max_resource_attr="epoch",
+            max_wallclock_time=4.0,
+        ),
+        "sklearn-mlp-breast-cancer": FamilyDefaults(
+            metric="valid_error",
+            mode="min",
+            elapsed_time_attr="elapsed_time",
+            max_resource_attr="epoch",
+            max_wallclock_time=1.5,
+        ),
         "yahpo-iaml_glmnet-": FamilyDefaults(
             metric="mmce",
             mode="min",

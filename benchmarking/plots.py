@@ -150,10 +150,8 @@ def plot_best_so_far(
     return save_figure(figure, path_stem)
 
 
-def plot_average_rank(
-    ranks: pd.DataFrame, path_stem: Path | str, *, title: str = "Average rank of each method"
-) -> list[Path]:
-    """Average rank of each method (1 = best) against the fraction of the time budget."""
+def average_rank_figure(ranks: pd.DataFrame, *, title: str = "Average rank of each method"):
+    """The figure of :func:`plot_average_rank` (a ``matplotlib.figure.Figure``), unsaved."""
     figure = _new_figure(5.5, 3.8)
     axis = figure.subplots()
     axis.set_title(title, fontsize=10)
@@ -169,7 +167,14 @@ def plot_average_rank(
     axis.set_ylim(0.9, n_methods + 0.1)
     axis.grid(alpha=0.3)
     axis.legend(frameon=False)
-    return save_figure(figure, path_stem)
+    return figure
+
+
+def plot_average_rank(
+    ranks: pd.DataFrame, path_stem: Path | str, *, title: str = "Average rank of each method"
+) -> list[Path]:
+    """Average rank of each method (1 = best) against the fraction of the time budget."""
+    return save_figure(average_rank_figure(ranks, title=title), path_stem)
 
 
 def average_rank_title(traces: pd.DataFrame) -> str:
