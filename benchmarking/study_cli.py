@@ -118,9 +118,23 @@ def _json_object(text: str) -> dict[str, Any]:
     return value
 
 
-def _fail(error: BaseException) -> int:
+def _fail(error: BaseException | str) -> int:
     print(f"simtune: error: {error}", file=sys.stderr)
     return 2
+
+
+def output_folder_problem(path: Path, option: str) -> str | None:
+    """Why ``path`` cannot be an output folder (it, or a folder above it, is a file), or None."""
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            if candidate.is_dir():
+                return None
+            where = "it" if candidate == path else f"{candidate}"
+            return (
+                f"{option} {path}: {where} is a file, not a folder; give a folder "
+                "(a new one, or the output folder of an earlier run to resume it)"
+            )
+    return None
 
 
 # --------------------------------------------------------------------- simtune run
@@ -139,6 +153,9 @@ def _run(args: argparse.Namespace) -> int:
     }
     settings = {**described, **{k: v for k, v in vars(args).items() if v is not None}}
     out = Path(settings.get("out") or "results")
+    problem = output_folder_problem(out, "--out")
+    if problem:
+        return _fail(problem)
     try:
         study = Study.from_mapping(described, **command_line)
         report = execute_study(
@@ -210,6 +227,9 @@ def final_table_markdown(dataset_dir: Path, latex: bool = False) -> str:
 
 def _collect(args: argparse.Namespace) -> int:
     dataset_dir = args.dataset_dir or args.out / "collated"
+    problem = output_folder_problem(dataset_dir, "--dataset-dir")
+    if problem:
+        return _fail(problem)
     try:
         _collect_and_print(args.out, dataset_dir, best_values=not args.no_best_values)
     except OSError as error:
@@ -241,6 +261,10 @@ def _plot(args: argparse.Namespace) -> int:
         dataset_dir, plots_dir = args.out, args.plots_dir or args.out.parent / "plots"
     else:
         dataset_dir, plots_dir = args.out / "collated", args.plots_dir or args.out / "plots"
+    problem = output_folder_problem(plots_dir, "--plots-dir")
+    if problem:
+        return _fail(problem)
+    if dataset_dir == args.out / "collated":
         try:
             if not (dataset_dir / SUMMARY_FILE).exists():
                 print(collect_results(args.out, dataset_dir).describe())
