@@ -211,7 +211,7 @@ class Study:
                     max_num_evaluations=max_num_evaluations,
                 )
             )
-        seed_values = parse_seeds(seeds) if isinstance(seeds, str) else check_seeds(seeds)
+        seed_values = parse_seeds(seeds) if isinstance(seeds, str) else checked_seeds(seeds)
         return cls(tuple(variants), tuple(definitions), seed_values)
 
     @classmethod
@@ -337,20 +337,24 @@ def parse_seeds(text: str) -> tuple[int, ...]:
     return tuple(seed for low, high in ranges for seed in range(low, high + 1))
 
 
-def check_seeds(seeds: Iterable[Any]) -> tuple[int, ...]:
-    """Seeds given as a list (Python or YAML): each a whole number from 0 to :data:`MAX_SEED`
-    (``1.7`` or ``"3"`` is an error, not silently rounded), at most :data:`MAX_SEEDS`."""
+def checked_seeds(seeds: Iterable[Any]) -> tuple[int, ...]:
+    """Seeds given as values (Python or YAML): whole numbers from 0 to :data:`MAX_SEED`,
+    never rounded (``1.7`` is an error, ``2.0`` is seed 2), at most :data:`MAX_SEEDS`."""
     if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable):
         raise StudyError(f"seeds must be a list of integers or a text like 0-29, got {seeds!r}")
     values = []
     for seed in seeds:
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        value = seed.item() if isinstance(seed, np.generic) else seed
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
             raise StudyError(
-                f"seed {seed!r} is not a whole number: seeds are integers 0-{MAX_SEED}"
+                f"seed {seed!r} is not a whole number: give seeds as integers like [0, 3, 7] "
+                "or a range like 0-29"
             )
-        if not 0 <= int(seed) <= MAX_SEED:
-            raise StudyError(f"seed {seed} is out of range: seeds go from 0 to {MAX_SEED}")
-        values.append(int(seed))
+        if not 0 <= value <= MAX_SEED:
+            raise StudyError(f"seed {value} is out of range: seeds go from 0 to {MAX_SEED}")
+        values.append(value)
         if len(values) > MAX_SEEDS:
             raise StudyError(f"more than {MAX_SEEDS:,} seeds: a study takes at most {MAX_SEEDS:,}")
     return tuple(values)

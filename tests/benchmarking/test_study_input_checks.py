@@ -11,7 +11,7 @@ from benchmarking.study_spec import (
     MAX_SEEDS,
     Study,
     StudyError,
-    check_seeds,
+    checked_seeds,
     parse_seeds,
     read_study_file,
 )
@@ -52,9 +52,9 @@ def test_seeds_listed_in_a_study_file_must_be_whole_numbers(tmp_path):
     study_file.write_text("methods: [RS]\nbenchmarks: [sklearn-mlp-digits]\nseeds: [0, 1.7]\n")
     with pytest.raises(StudyError, match=r"seed 1.7 is not a whole number"):
         Study.from_yaml(study_file)
-    assert check_seeds([3, 1]) == (3, 1)
+    assert checked_seeds([3, 1, 2.0]) == (3, 1, 2)
     with pytest.raises(StudyError, match="out of range"):
-        check_seeds([-1])
+        checked_seeds([-1])
     assert issubclass(StudyError, SimtuneError) and issubclass(StudyError, ValueError)
 
 
