@@ -12,7 +12,9 @@ everything else runs.
 
 Skips must never hide a broken CI run, so two kinds of skip count as failures:
 
-* a test that uses ``shared_data_dir`` skipping although ``../shared/data`` is present;
+* a test that uses ``shared_data_dir`` skipping although ``../shared/data`` is present
+  (unless the reason says the machine lacks a capability: "this machine ...", "cannot
+  mount ...");
 * with ``CI=true``: a skip for missing data or for a missing optional dependency
   (``pytest.importorskip``, "... is not installed"), because CI installs every extra and
   lays the data beside the clone.
@@ -35,6 +37,9 @@ MISSING_DATA_REASON = (
 )
 # Reasons of skips caused by a missing optional dependency (importorskip and our own hints).
 MISSING_DEPENDENCY_SKIP = re.compile(r"could not import|is not installed|No module named")
+# Reasons of skips because the machine lacks a capability (e.g. it cannot mount a tmpfs):
+# these may skip everywhere, also in a test that reads the data.
+MACHINE_CAPABILITY_SKIP = re.compile(r"^(this machine|cannot mount)", re.IGNORECASE)
 
 
 def running_in_ci() -> bool:
@@ -77,6 +82,8 @@ def fresh_cache_dir(tmp_path) -> Path:
 # ------------------------------------------------------------------ skip policy
 def forbidden_skip_reason(reason: str, uses_shared_data: bool) -> str | None:
     """Why a skip with ``reason`` must count as a failure here, or None if it may skip."""
+    if MACHINE_CAPABILITY_SKIP.search(reason):
+        return None
     if uses_shared_data and SHARED_DATA_PRESENT:
         return f"uses {SHARED_DATA_DIR}, which is present, so it must not skip"
     if running_in_ci():
