@@ -56,16 +56,12 @@ def run_once(arguments: tuple[str, ...], env: dict[str, str]) -> tuple[float, st
     return elapsed, finished.stdout + finished.stderr if finished.returncode else finished.stderr
 
 
-def available_commands(env: dict[str, str]) -> list[tuple[str, ...]]:
+def available_commands() -> list[tuple[str, ...]]:
     """The commands of :data:`COMMANDS` this version of simtune has (``methods`` is new)."""
-    help_text = subprocess.run(
-        [sys.executable, "-m", "benchmarking.cli", "--help"],
-        env=env,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return [c for c in COMMANDS if c[0].startswith("-") or f"    {c[0]} " in help_text]
+    from benchmarking.cli import COMMANDS as SIMTUNE_COMMANDS
+
+    names = {command.name for command in SIMTUNE_COMMANDS}
+    return [c for c in COMMANDS if c[0].startswith("-") or c[0] in names]
 
 
 def main() -> None:
@@ -81,7 +77,7 @@ def main() -> None:
             "SIMTUNE_CACHE_DIR": cache_dir,
         }
         script = SIMTUNE.format(heavy=HEAVY_MODULES)
-        commands = available_commands(env)
+        commands = available_commands()
         peer_times: list[float] = []
         times: dict[tuple[str, ...], list[float]] = {c: [] for c in commands}
         heavy: dict[tuple[str, ...], str] = {}
