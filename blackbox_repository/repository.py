@@ -129,7 +129,7 @@ def _convert_and_install(
     progress: bool,
 ) -> Blackbox:
     """Fetch raw files, convert, write into staging, verify, rename into place. Lock held."""
-    if name not in recipe.names:
+    if not recipe.provides(name):
         raise ValueError(
             f"recipe {recipe.family!r} does not provide {name!r}; it provides {list(recipe.names)}"
         )

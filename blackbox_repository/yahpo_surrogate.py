@@ -1,22 +1,20 @@
 """YAHPO Gym surrogates: blackboxes of kind ``"yahpo-onnx"`` answering from YAHPO's ONNX models.
 
-Inputs are built exactly as yahpo-gym 1.0.2 builds them (``BenchmarkSet._config_to_xs``):
+Inputs are built exactly as yahpo-gym builds them (:mod:`blackbox_repository.yahpo_inputs`);
+the model's first input gets ``x_cat``, its second ``x_cont``; its first output holds the
+objectives in ``output_names`` order, used as they are (no rescaling).
 
-* ``x_cont`` (float32): the values of the scenario's continuous inputs, in the order of its
-  ``cont_names`` and untransformed (the model holds its own input scaling); the fidelity
-  input takes the grid value, fixed inputs (``repl`` of rbv2) their fixed value, and an
-  inactive or missing hyperparameter is 0.
-* ``x_cat`` (int32): each of its ``cat_names`` mapped through ``encoding.json``; the
-  instance parameter is the blackbox's instance, an inactive hyperparameter is ``"#na#"``.
-* The model's first input gets ``x_cat``, its second ``x_cont``; its first output holds the
-  objectives in ``output_names`` order, used as they are (no rescaling).
+**One row per model call.** onnxruntime's CPU kernels give a row different float32 results
+depending on the rows around it (on the x86-64 machine measured, a row inside a full block
+of 4 rows differs from the same row alone in about 6% of rows, by up to 5e-4 relative for
+lcbench's ``time``). yahpo-gym's ``objective_function`` evaluates one configuration as one
+row, so every row here is its own model call: each value is bit for bit what yahpo-gym
+returns for that configuration on the same machine and onnxruntime, and ``lookup``,
+``curve`` and ``lookup_batch`` agree bit for bit.
 
-The stored entry holds a copy of ``model.onnx`` and ``encoding.json``; onnxruntime is
-imported and the session built on the first prediction only. Every model call is padded to
-a multiple of :data:`ROWS_PER_BLOCK` rows: onnxruntime's CPU kernels then give each row the
-same float32 result whatever else is in the batch (without padding, rows in a tail of fewer
-than 4 rows differ in the last bits), so ``lookup``, ``curve`` and ``lookup_batch`` agree
-bit for bit. A curve computes its rows lazily, one block of 16 fidelities at a time.
+The stored entry holds a copy of the model and the encoding; onnxruntime is imported and
+the session built on the first prediction only. A curve computes its rows lazily, up to
+the largest fidelity read so far.
 
 ``elapsed_time`` (seconds) is the running maximum over the fidelity grid of the model's
 runtime output clipped at 0: YAHPO predicts each fidelity independently, so the raw output
@@ -25,66 +23,37 @@ is neither guaranteed non-negative nor non-decreasing (see docs/blackboxes/yahpo
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import operator
 import os
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from blackbox_repository.blackbox import Blackbox
-from blackbox_repository.config_checks import SearchSpaceChecker, enforce_elapsed_time
+from blackbox_repository.config_checks import SearchSpaceChecker
 from blackbox_repository.errors import (
     CorruptBlackboxError,
     MissingDependencyError,
     SeedNotFoundError,
 )
+from blackbox_repository.yahpo_inputs import YahpoInputEncoder, YahpoModelSpec
+from blackbox_repository.yahpo_scenario import DOCS, ScenarioDescriptionError
 
 KIND = "yahpo-onnx"
 MODEL_FILE = "model.onnx"
 ENCODING_FILE = "encoding.json"
 ELAPSED_TIME = "elapsed_time"
-MISSING_CATEGORY = "#na#"
-ROWS_PER_BLOCK = 16
 INSTALL_HINT = "pip install simtune[surrogates]"
 
 
-@dataclass(frozen=True)
-class YahpoModelSpec:
-    """How a YAHPO model's inputs are built and its outputs read, for one instance."""
-
-    scenario: str
-    instance: str
-    instance_parameter: str
-    cont_names: tuple[str, ...]
-    cat_names: tuple[str, ...]
-    fidelity_parameter: str
-    fixed_inputs: tuple[tuple[str, float], ...]
-    output_names: tuple[str, ...]
-    runtime_output: str
-    yahpo_gym_version: str = "1.0.2"
-
-    def to_dict(self) -> dict[str, Any]:
-        described = asdict(self)
-        described["fixed_inputs"] = dict(self.fixed_inputs)
-        return described
-
-    @classmethod
-    def from_dict(cls, described: Mapping[str, Any]) -> YahpoModelSpec:
-        fields = dict(described)
-        for name in ("cont_names", "cat_names", "output_names"):
-            fields[name] = tuple(fields[name])
-        fields["fixed_inputs"] = tuple(fields["fixed_inputs"].items())
-        return cls(**fields)
-
-
 class YahpoCurve:
-    """One configuration's rows, predicted a block of :data:`ROWS_PER_BLOCK` fidelities at a time."""
+    """One configuration's rows, predicted lazily up to the largest fidelity read so far."""
 
     __slots__ = ("_blackbox", "_cat_row", "_cont_row", "_rows", "_n_done")
 
@@ -107,8 +76,9 @@ class YahpoCurve:
         if not 0 <= position < len(self._rows):
             raise IndexError(f"fidelity index {fidelity_index} out of range [0, {len(self._rows)})")
         if position >= self._n_done:
-            stop = min(len(self._rows), -(-(position + 1) // ROWS_PER_BLOCK) * ROWS_PER_BLOCK)
-            carry = self._rows[self._n_done - 1, -1] if self._n_done else math.nan
+            stop = position + 1
+            done = self._rows[: self._n_done, -1]
+            carry = float(np.fmax.reduce(done)) if self._n_done else math.nan  # skips NaN
             self._rows[self._n_done : stop] = self._blackbox._rows(
                 self._cat_row, self._cont_row, self._n_done, stop, carry
             )
@@ -150,150 +120,136 @@ class YahpoSurrogateBlackbox(Blackbox):
         self.spec = spec
         self.cache_size = cache_size
         self.runtime_index = spec.output_names.index(spec.runtime_output)
-        self._build_input_layout()
-        fixed_names = dict(spec.fixed_inputs)
+        self.inputs = YahpoInputEncoder(spec, self.configuration_space, self.encoding, self.name)
+        self._grid = np.asarray(self.fidelity_values, dtype=np.float32)
         hints = {
             spec.fidelity_parameter: "it is the fidelity: pass it as lookup(config, fidelity=...)"
         }
-        hints[spec.instance_parameter] = (
-            f"the instance is fixed to {spec.instance} in this blackbox"
-        )
+        if spec.instance_parameter:
+            hints[spec.instance_parameter] = (
+                f"the instance is fixed to {spec.instance} in this blackbox"
+            )
         hints.update(
-            {
-                name: f"it is fixed to {value} in this blackbox"
-                for name, value in fixed_names.items()
-            }
+            {name: f"it is fixed to {value} in this blackbox" for name, value in spec.fixed_inputs}
         )
         self.checker = SearchSpaceChecker(self.configuration_space, self.name, hints)
         self._session = None
         self._curves: OrderedDict[tuple, YahpoCurve] = OrderedDict()
 
-    # ---------------------------------------------------------------- inputs
-    def _build_input_layout(self) -> None:
-        spec, space = self.spec, self.configuration_space
-        fixed = dict(spec.fixed_inputs)
-        self._cont_template = np.zeros(len(spec.cont_names), dtype=np.float32)
-        self._cont_hyperparameters: list[tuple[int, str]] = []
-        self._fidelity_column = -1
-        for column, name in enumerate(spec.cont_names):
-            if name == spec.fidelity_parameter:
-                self._fidelity_column = column
-            elif name in fixed:
-                self._cont_template[column] = fixed[name]
-            elif name in space:
-                self._cont_hyperparameters.append((column, name))
-            else:
-                raise ValueError(
-                    f"blackbox {self.name!r}: continuous input {name!r} is neither a hyperparameter, the fidelity nor fixed"
-                )
-        if self._fidelity_column < 0:
-            raise ValueError(
-                f"blackbox {self.name!r}: the fidelity {spec.fidelity_parameter!r} is not a continuous input"
-            )
-        self._cat_template = np.zeros(len(spec.cat_names), dtype=np.int32)
-        self._cat_hyperparameters: list[tuple[int, str, dict[str, int]]] = []
-        for column, name in enumerate(spec.cat_names):
-            codes = self.encoding.get(name)
-            if codes is None or MISSING_CATEGORY not in codes:
-                raise ValueError(
-                    f"blackbox {self.name!r}: encoding.json has no codes (with {MISSING_CATEGORY!r}) for {name!r}"
-                )
-            if name == spec.instance_parameter:
-                if spec.instance not in codes:
-                    raise ValueError(
-                        f"blackbox {self.name!r}: instance {spec.instance!r} has no code in encoding.json"
-                    )
-                self._cat_template[column] = codes[spec.instance]
-            elif name in space:
-                choices = [str(c) for c in space[name].choices]
-                uncoded = [c for c in choices if c not in codes]
-                if uncoded:
-                    raise ValueError(
-                        f"blackbox {self.name!r}: choices {uncoded} of {name!r} have no code in encoding.json"
-                    )
-                self._cat_template[column] = codes[MISSING_CATEGORY]
-                self._cat_hyperparameters.append((column, name, codes))
-            else:
-                raise ValueError(
-                    f"blackbox {self.name!r}: categorical input {name!r} is neither a hyperparameter nor the instance"
-                )
-        self._grid = np.asarray(self.fidelity_values, dtype=np.float32)
-
-    def _encode(self, checked: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-        """(x_cat row, x_cont row without the fidelity) of a checked configuration."""
-        cat_row = self._cat_template.copy()
-        for column, name, codes in self._cat_hyperparameters:
-            value = checked.get(name)
-            if value is not None:
-                cat_row[column] = codes[str(value)]
-        cont_row = self._cont_template.copy()
-        for column, name in self._cont_hyperparameters:
-            value = checked.get(name)
-            if value is not None:
-                cont_row[column] = value
-        return cat_row, cont_row
-
     # ---------------------------------------------------------------- the model
     def session(self):
         """The onnxruntime session, built on first use (one thread: simulations run many)."""
         if self._session is None:
-            try:
-                import onnxruntime
-            except ImportError as error:
-                raise MissingDependencyError(
-                    f"blackbox {self.name!r} needs onnxruntime to evaluate its YAHPO model, which is "
-                    f"not installed ({error}); install it with `{INSTALL_HINT}`"
-                ) from error
-            options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = 1
-            options.inter_op_num_threads = 1
-            options.log_severity_level = 3
-            session = onnxruntime.InferenceSession(
-                self.model, sess_options=options, providers=["CPUExecutionProvider"]
-            )
-            self._check_session(session)
+            session = self._new_session()
+            mismatch = self._model_mismatch(session)
+            if mismatch:
+                raise CorruptBlackboxError(
+                    f"the ONNX model of blackbox {self.name!r} does not match its metadata: "
+                    f"{mismatch}; re-convert it (simtune blackbox convert {self.name} --force)"
+                )
+            inputs = session.get_inputs()
+            self._input_names = (inputs[0].name, inputs[1].name)
+            self._output_name = session.get_outputs()[0].name
             self._session = session
         return self._session
 
-    def _check_session(self, session) -> None:
+    def check_model(self) -> None:
+        """Check now that the model takes and gives what the spec says (if onnxruntime is
+        installed; otherwise the first prediction checks it)."""
+        if importlib.util.find_spec("onnxruntime") is None:
+            return
+        mismatch = self._model_mismatch(self._new_session())
+        if mismatch:
+            raise ScenarioDescriptionError(
+                f"the ONNX model of blackbox {self.name!r} does not fit the scenario's "
+                f"description: {mismatch} ({DOCS})"
+            )
+
+    def _new_session(self):
+        try:
+            import onnxruntime
+        except ImportError as error:
+            raise MissingDependencyError(
+                f"blackbox {self.name!r} needs onnxruntime to evaluate its YAHPO model, which is "
+                f"not installed ({error}); install it with `{INSTALL_HINT}`"
+            ) from error
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            return onnxruntime.InferenceSession(
+                self.model, sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as error:  # onnxruntime's own error types (InvalidProtobuf, Fail, ...)
+            raise CorruptBlackboxError(
+                f"the model of blackbox {self.name!r} is not an ONNX model onnxruntime can load: "
+                f"{type(error).__name__}: {error}"
+            ) from error
+
+    def _model_mismatch(self, session) -> str | None:
+        """What differs between the model's inputs/outputs and the spec (None: nothing)."""
         inputs, outputs = session.get_inputs(), session.get_outputs()
         found = [(i.type, i.shape[-1]) for i in inputs]
         wanted = [
             ("tensor(int32)", len(self.spec.cat_names)),
             ("tensor(float)", len(self.spec.cont_names)),
         ]
-        if found != wanted or not outputs or outputs[0].shape[-1] != len(self.spec.output_names):
-            raise CorruptBlackboxError(
-                f"the ONNX model of blackbox {self.name!r} does not match its metadata: inputs "
-                f"{found}, expected {wanted} (x_cat, x_cont), and an output of width "
-                f"{len(self.spec.output_names)}; re-convert it (simtune blackbox convert {self.name} --force)"
-            )
-        self._input_names = [i.name for i in inputs]
-        self._output_name = outputs[0].name
+        width = outputs[0].shape[-1] if outputs else None
+        if found == wanted and width == len(self.spec.output_names):
+            return None
+        return (
+            f"the model takes inputs {found} and gives an output of width {width}; the "
+            f"scenario needs inputs {wanted} (x_cat: {len(self.spec.cat_names)} categorical, "
+            f"x_cont: {len(self.spec.cont_names)} continuous) and {len(self.spec.output_names)} "
+            "outputs"
+        )
 
     def predict_raw(self, x_cat: np.ndarray, x_cont: np.ndarray) -> np.ndarray:
-        """The model's outputs (float64 copies of its float32 values) for rows of inputs."""
-        n = len(x_cont)
-        padded = -(-n // ROWS_PER_BLOCK) * ROWS_PER_BLOCK
-        if padded != n:
-            x_cat = np.concatenate([x_cat, np.repeat(x_cat[-1:], padded - n, axis=0)])
-            x_cont = np.concatenate([x_cont, np.repeat(x_cont[-1:], padded - n, axis=0)])
+        """The model's outputs (float64 copies of its float32 values), one model call per row.
+
+        One row per call is how yahpo-gym evaluates a configuration; a row inside a larger
+        batch can differ in its last bits (see the module docstring).
+        """
         session = self.session()
-        feeds = {self._input_names[0]: x_cat, self._input_names[1]: x_cont}
-        return session.run([self._output_name], feeds)[0][:n].astype(np.float64)
+        x_cat = np.ascontiguousarray(x_cat, dtype=np.int32)
+        x_cont = np.ascontiguousarray(x_cont, dtype=np.float32)
+        cat_input, cont_input = self._input_names
+        outputs = np.empty((len(x_cont), len(self.spec.output_names)))
+        run, wanted = session.run, [self._output_name]
+        for row in range(len(x_cont)):
+            feeds = {cat_input: x_cat[row : row + 1], cont_input: x_cont[row : row + 1]}
+            outputs[row] = run(wanted, feeds)[0][0]
+        return outputs
 
     def _rows(
         self, cat_row: np.ndarray, cont_row: np.ndarray, start: int, stop: int, carry: float
     ) -> np.ndarray:
-        """Objective rows of fidelity positions [start, stop); ``carry`` = elapsed time before."""
-        x_cont = np.repeat(cont_row[None, :], stop - start, axis=0)
-        x_cont[:, self._fidelity_column] = self._grid[start:stop]
-        x_cat = np.repeat(cat_row[None, :], stop - start, axis=0)
-        return self._with_elapsed_time(self.predict_raw(x_cat, x_cont), carry)
+        """Objective rows of fidelity positions [start, stop); ``carry`` = elapsed time before.
 
-    def _with_elapsed_time(self, outputs: np.ndarray, carry: float = math.nan) -> np.ndarray:
-        elapsed = enforce_elapsed_time(outputs[:, self.runtime_index], start=carry)
-        return np.concatenate([outputs, elapsed[:, None]], axis=1)
+        One model call per row; ``elapsed_time`` is the running maximum of the runtime output
+        clipped at 0 (a NaN runtime gives a NaN elapsed time and leaves the maximum as it is,
+        as :func:`enforce_elapsed_time` does).
+        """
+        session = self.session()
+        run, wanted = session.run, [self._output_name]
+        cat_input, cont_input = self._input_names
+        x_cat = cat_row[None, :]
+        x_cont = np.repeat(cont_row[None, :], stop - start, axis=0)
+        x_cont[:, self.inputs.fidelity_column] = self._grid[start:stop]
+        rows = np.empty((stop - start, len(self.spec.output_names) + 1))
+        running = carry
+        for k in range(stop - start):
+            outputs = run(wanted, {cat_input: x_cat, cont_input: x_cont[k : k + 1]})[0][0]
+            rows[k, :-1] = outputs
+            runtime = float(outputs[self.runtime_index])
+            if math.isnan(runtime):
+                rows[k, -1] = math.nan
+                continue
+            runtime = max(runtime, 0.0)
+            running = runtime if math.isnan(running) else max(running, runtime)
+            rows[k, -1] = running
+        return rows
 
     # ---------------------------------------------------------------- lookups
     def curve(self, config: Mapping[str, Any], seed_index: int = 0) -> YahpoCurve:
@@ -302,14 +258,14 @@ class YahpoSurrogateBlackbox(Blackbox):
             raise SeedNotFoundError(
                 f"blackbox {self.name!r} has one seed (index 0), got seed_index {seed_index!r}"
             )
-        return YahpoCurve(self, *self._encode(self.checker.check(config)))
+        return YahpoCurve(self, *self.inputs.encode(self.checker.check(config)))
 
-    def _cached_curve(self, config: Mapping[str, Any]) -> YahpoCurve:
-        checked = self.checker.check(config)
+    def _cached_curve(self, checked: Mapping[str, Any]) -> YahpoCurve:
+        """The kept curve of a checked configuration (the last ``cache_size`` are kept)."""
         key = self.checker.key(checked)
         curve = self._curves.get(key)
         if curve is None:
-            curve = YahpoCurve(self, *self._encode(checked))
+            curve = YahpoCurve(self, *self.inputs.encode(checked))
             self._curves[key] = curve
             if len(self._curves) > self.cache_size:
                 self._curves.popitem(last=False)
@@ -322,7 +278,8 @@ class YahpoSurrogateBlackbox(Blackbox):
     ) -> dict[str, float]:
         position = self.fidelity_index(fidelity)
         self.seed_index(seed)
-        return dict(zip(self.objective_names, self._cached_curve(config)[position].tolist()))
+        curve = self._cached_curve(self.checker.check(config))
+        return dict(zip(self.objective_names, curve[position].tolist()))
 
     def lookup_batch(
         self,
@@ -330,10 +287,11 @@ class YahpoSurrogateBlackbox(Blackbox):
         fidelities: float | Sequence[float] | np.ndarray,
         seeds: int | None | Sequence[int | None] | np.ndarray = None,
     ) -> np.ndarray:
-        """Objectives of many (config, fidelity) pairs in one model call: (n, n_objectives).
+        """Objectives of many (config, fidelity) pairs: an array (n, n_objectives).
 
-        Each distinct configuration's rows are predicted from the first fidelity up to its
-        largest requested one (its elapsed time needs them), all in one model call.
+        Each distinct configuration's curve is predicted up to its largest requested
+        fidelity (its elapsed time needs the rows below), one model call per row, and kept
+        like ``lookup``'s curves.
         """
         n = len(configs)
         if fidelities is None or np.ndim(fidelities) == 0:
@@ -342,24 +300,15 @@ class YahpoSurrogateBlackbox(Blackbox):
             raise ValueError(
                 f"fidelities must be one value or one per config ({n}), got {len(fidelities)}"
             )
-        positions = np.array([self.fidelity_index(f) for f in fidelities], dtype=np.int64)
+        positions = [self.fidelity_index(f) for f in fidelities]
         for seed in [seeds] if seeds is None or np.ndim(seeds) == 0 else seeds:
             self.seed_index(seed)
         distinct, config_rows = self.checker.check_distinct(configs)
-        encoded = [self._encode(checked) for checked in distinct]
-        if n == 0:
-            return np.empty((0, len(self.objectives)))
-        needed = np.zeros(len(encoded), dtype=np.int64)
-        np.maximum.at(needed, config_rows, positions + 1)
-        x_cat = np.repeat(np.stack([cat for cat, _ in encoded]), needed, axis=0)
-        x_cont = np.repeat(np.stack([cont for _, cont in encoded]), needed, axis=0)
-        offsets = np.concatenate([[0], np.cumsum(needed)])
-        x_cont[:, self._fidelity_column] = np.concatenate([self._grid[:k] for k in needed])
-        outputs = self.predict_raw(x_cat, x_cont)
-        finished = np.empty((len(outputs), len(self.objectives)))
-        for start, stop in zip(offsets[:-1], offsets[1:]):
-            finished[start:stop] = self._with_elapsed_time(outputs[start:stop])
-        return finished[offsets[config_rows] + positions]
+        curves = [self._cached_curve(checked) for checked in distinct]
+        answers = np.empty((n, len(self.objectives)))
+        for row, (config_row, position) in enumerate(zip(config_rows, positions)):
+            answers[row] = curves[config_row][position]
+        return answers
 
     # ---------------------------------------------------------------- lifecycle
     def __getstate__(self) -> dict[str, Any]:
@@ -372,7 +321,8 @@ class YahpoSurrogateBlackbox(Blackbox):
         spec = self.spec
         return [
             f"  YAHPO Gym {spec.yahpo_gym_version} ONNX surrogate: scenario {spec.scenario}, "
-            f"{spec.instance_parameter}={spec.instance}; fixed inputs {dict(spec.fixed_inputs)}; "
+            f"{spec.instance_parameter or 'instance'}={spec.instance}; "
+            f"fixed inputs {dict(spec.fixed_inputs)}; "
             f"elapsed_time = running max of max({spec.runtime_output}, 0) over the fidelity grid"
         ]
 
@@ -397,6 +347,9 @@ def read_yahpo_data(
     """Read a ``yahpo-onnx`` entry; onnxruntime is not needed until the first prediction."""
     encoding = json.loads((directory / ENCODING_FILE).read_text())
     spec = YahpoModelSpec.from_dict(metadata["yahpo"])
-    return YahpoSurrogateBlackbox(
-        model=(directory / MODEL_FILE).read_bytes(), encoding=encoding, spec=spec, **arguments
-    )
+    try:
+        return YahpoSurrogateBlackbox(
+            model=(directory / MODEL_FILE).read_bytes(), encoding=encoding, spec=spec, **arguments
+        )
+    except ScenarioDescriptionError as error:
+        raise CorruptBlackboxError(f"cache entry {directory} is inconsistent: {error}") from error

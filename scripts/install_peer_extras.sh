@@ -7,6 +7,7 @@
 #   PYTHON=/path/to/python bash scripts/install_peer_extras.sh
 #
 # Never install dehb here: it pins numpy < 2, which breaks pyarrow 26.
+# yahpo-gym (numpy < 2 too) gets its own environment in .peer-venvs/ (step 4).
 set -euo pipefail
 
 PYTHON="${PYTHON:-python}"
@@ -58,3 +59,21 @@ from syne_tune.optimizer.baselines import ASHA, RandomSearch  # noqa: F401
 assert syne_tune.__version__ == "0.16.0", syne_tune.__version__
 print(f"syne-tune {syne_tune.__version__} is installed and imports")
 PY
+
+# 4. yahpo-gym 1.0.2, the peer of the YAHPO surrogates (tests/peers/test_yahpo_matches_yahpo_gym.py),
+#    in its own virtual environment: it pins numpy < 2 and ConfigSpace <= 0.6.1. About 435 MB.
+#    It gets the onnxruntime of the main environment: bit-for-bit comparison needs the same one.
+YAHPO_VENV="$(cd "$(dirname "$0")/.." && pwd)/.peer-venvs/yahpo-gym-1.0.2"
+ONNXRUNTIME_VERSION="$("$PYTHON" -c 'import onnxruntime; print(onnxruntime.__version__)')"
+if [ ! -x "$YAHPO_VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$YAHPO_VENV"
+fi
+"$YAHPO_VENV/bin/python" -m pip install \
+    "yahpo-gym==1.0.2" \
+    "numpy==1.26.4" \
+    "ConfigSpace==0.6.1" \
+    "onnxruntime==$ONNXRUNTIME_VERSION"
+"$YAHPO_VENV/bin/python" -c "
+import onnxruntime, yahpo_gym.benchmark_set  # noqa: F401
+print(f'yahpo-gym 1.0.2 with onnxruntime {onnxruntime.__version__} is installed in $YAHPO_VENV')
+"

@@ -43,6 +43,9 @@ def find_recipe(name: str) -> Recipe:
     for recipe in all_recipes():
         if name in recipe.names:
             return recipe
+    for recipe in all_recipes():  # recipes that accept names they cannot list
+        if recipe.provides(name):
+            return recipe
     known = blackbox_names()
     close = difflib.get_close_matches(name, known, n=5, cutoff=0.5)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""

@@ -44,6 +44,11 @@ class Recipe:
         default=()
     )  # pip extras this recipe needs, e.g. ("surrogates",)
 
+    def provides(self, name: str) -> bool:
+        """Whether this recipe builds ``name``: one of ``names``, or (in a recipe that
+        accepts names it cannot list, such as any YAHPO scenario) a name of its pattern."""
+        return name in self.names
+
     def raw_files_for(self, name: str) -> tuple[RawFile, ...]:
         """Raw files needed to build ``name``; by default all of the family's files."""
         return self.raw_files
