@@ -60,7 +60,7 @@ assert syne_tune.__version__ == "0.16.0", syne_tune.__version__
 print(f"syne-tune {syne_tune.__version__} is installed and imports")
 PY
 
-# 4. yahpo-gym 1.0.2, the peer of the YAHPO surrogates (tests/peers/test_yahpo_matches_yahpo_gym.py),
+# 5. yahpo-gym 1.0.2, the peer of the YAHPO surrogates (tests/peers/test_yahpo_matches_yahpo_gym.py),
 #    in its own virtual environment: it pins numpy < 2 and ConfigSpace <= 0.6.1. About 435 MB.
 #    It gets the onnxruntime of the main environment: bit-for-bit comparison needs the same one.
 YAHPO_VENV="$(cd "$(dirname "$0")/.." && pwd)/.peer-venvs/yahpo-gym-1.0.2"

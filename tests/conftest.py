@@ -16,7 +16,8 @@ Skips must never hide a broken CI run, so two kinds of skip count as failures:
   (unless the reason says the machine lacks a capability: "this machine ...", "cannot
   mount ...");
 * with ``CI=true``: a skip for missing data or for a missing optional dependency
-  (``pytest.importorskip``, "... is not installed"), because CI installs every extra and
+  (``pytest.importorskip``, "... is not installed", a reason that says to run
+  ``install_peer_extras.sh`` or ``pip install``), because CI installs every extra and
   lays the data beside the clone.
 """
 
@@ -36,7 +37,9 @@ MISSING_DATA_REASON = (
     "folder of original benchmark files, laid beside the clone (README, section Tests)"
 )
 # Reasons of skips caused by a missing optional dependency (importorskip and our own hints).
-MISSING_DEPENDENCY_SKIP = re.compile(r"could not import|is not installed|No module named")
+MISSING_DEPENDENCY_SKIP = re.compile(
+    r"could not import|is not installed|No module named|install_peer_extras\.sh|pip install"
+)
 # Reasons of skips because the machine lacks a capability (e.g. it cannot mount a tmpfs):
 # these may skip everywhere, also in a test that reads the data.
 MACHINE_CAPABILITY_SKIP = re.compile(r"^(this machine|cannot mount)", re.IGNORECASE)
