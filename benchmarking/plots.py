@@ -166,7 +166,7 @@ def average_rank_figure(ranks: pd.DataFrame, *, title: str = "Average rank of ea
     n_methods = ranks["method"].nunique()
     axis.set_ylim(0.9, n_methods + 0.1)
     axis.grid(alpha=0.3)
-    axis.legend(frameon=False, loc="best")
+    axis.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return figure
 
 
