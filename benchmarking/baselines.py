@@ -5,284 +5,117 @@ A method is a factory ``factory(context, **kwargs) -> TrialScheduler``; the
 metric, mode, fidelity grid, seed, number of workers), ``kwargs`` are the method's own
 arguments (e.g. ``reduction_factor=2``). Names are case-insensitive.
 
-Shipped: ``RS`` (``RandomSearch``), ``ASHA``, ``ASHA-PROMOTION``, ``SH``, ``HYPERBAND``
-(``HB``), ``ASYNC-HYPERBAND`` (``ASHB``), ``BOHB``. Other packages add methods through
-the entry-point group ``simtune.methods``: each entry point's name is the method name and
-it loads the factory, e.g. in ``pyproject.toml``::
+Where methods come from (``simtune methods`` lists them all):
 
-    [project.entry-points."simtune.methods"]
-    MY-METHOD = "my_package.methods:make_my_scheduler"
+- built-in: ``RS`` (``RandomSearch``), ``ASHA``, ``ASHA-PROMOTION``, ``SH``,
+  ``HYPERBAND`` (``HB``), ``ASYNC-HYPERBAND`` (``ASHB``), ``BOHB``;
+- extras, listed always and usable once installed: Optuna samplers ``OPTUNA-TPE``,
+  ``OPTUNA-RANDOM``, ``OPTUNA-CMAES``, ``OPTUNA-GP``, each also with an Optuna pruner
+  (``-ASHA``, ``-HYPERBAND``, e.g. ``OPTUNA-TPE-HYPERBAND``), and Syne Tune 0.16 schedulers
+  (``SYNETUNE-ASHA``, ``SYNETUNE-BOHB``, ``SYNETUNE-BORE``, ...), see
+  :mod:`benchmarking.adapter_methods`;
+- entry points of group ``simtune.methods`` of installed packages, e.g. in
+  ``pyproject.toml``::
 
-Entry points are looked up only for names that are not registered here, and loaded only
-when used.
+      [project.entry-points."simtune.methods"]
+      MY-METHOD = "my_package.methods:make_my_scheduler"
+
+- any ``package.module:factory`` reference, e.g. ``simtune run --methods mymodule:make``;
+- :func:`register_method` at run time (in an importable module, so that worker processes
+  find it too).
+
+Importing this module imports no scheduler: factories are loaded on first use.
 """
 
 from __future__ import annotations
 
-import difflib
-import inspect
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from blackbox_repository.blackbox import native
-from simulated_backend.schedulers import (
-    ASHA,
-    BOHB,
-    AsynchronousHyperband,
-    Hyperband,
-    RandomSearch,
-    SearchSpace,
-    SuccessiveHalving,
-    TrialScheduler,
+from benchmarking.errors import MethodArgumentError, MethodError, MethodPluginError
+from benchmarking.method_context import MethodContext
+from benchmarking.method_registry import (
+    ENTRY_POINT_GROUP,
+    MethodFactory,
+    MethodListing,
+    MethodRegistry,
+    load_reference,
 )
-from simulated_backend.schedulers.protocol import check_metric_and_mode
-from simulated_backend.schedulers.scheduler_arguments import check_seed
 
-ENTRY_POINT_GROUP = "simtune.methods"
+if TYPE_CHECKING:
+    from simulated_backend.schedulers import TrialScheduler
 
-MethodFactory = Callable[..., TrialScheduler]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "MethodArgumentError",
+    "MethodContext",
+    "MethodError",
+    "MethodFactory",
+    "MethodListing",
+    "MethodPluginError",
+    "MethodRegistry",
+    "load_reference",
+    "make_scheduler",
+    "method_listing",
+    "method_names",
+    "methods",
+    "register_method",
+]
 
-
-class MethodPluginError(ValueError):
-    """An entry point of group ``simtune.methods`` that cannot be loaded or is not callable.
-
-    A ``ValueError``, like an unknown method name: the method cannot be made as asked.
-    """
-
-
-@dataclass(frozen=True)
-class MethodContext:
-    """What a method factory gets from the benchmark.
-
-    ``search_space`` is never consumed: schedulers draw from their own fresh copy.
-    """
-
-    search_space: SearchSpace
-    metric: str
-    mode: str
-    resource_attr: str
-    fidelity_values: tuple
-    seed: int
-    n_workers: int
-
-    def __post_init__(self) -> None:
-        check_metric_and_mode(self.metric, self.mode)
-        check_seed(self.seed)
-        if not isinstance(self.search_space, SearchSpace):
-            raise TypeError(
-                f"search_space must be a SearchSpace, got {type(self.search_space).__name__}"
-            )
-        if len(self.fidelity_values) == 0:
-            raise ValueError("fidelity_values is empty; pass the blackbox's fidelity grid")
-        if (
-            isinstance(self.n_workers, bool)
-            or not isinstance(self.n_workers, int)
-            or self.n_workers < 1
-        ):
-            raise ValueError(f"n_workers must be an integer >= 1, got {self.n_workers!r}")
-        object.__setattr__(self, "fidelity_values", tuple(self.fidelity_values))
-
-    @property
-    def max_resource(self) -> Any:
-        """The largest fidelity value."""
-        return self.fidelity_values[-1]
-
-    @classmethod
-    def from_blackbox(
-        cls,
-        blackbox: Any,
-        metric: str,
-        mode: str,
-        seed: int,
-        n_workers: int,
-        restrict_to_grid: bool | None = None,
-    ) -> MethodContext:
-        """The context of ``blackbox``; ``metric`` must be one of its objectives, with its mode."""
-        if metric not in blackbox.objective_names:
-            close = difflib.get_close_matches(str(metric), blackbox.objective_names, n=3)
-            hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-            raise ValueError(
-                f"metric {metric!r} is not an objective of blackbox {blackbox.name!r}; its "
-                f"objectives are {list(blackbox.objective_names)}.{hint}"
-            )
-        objective_mode = blackbox.objective(metric).mode
-        if mode != objective_mode:
-            raise ValueError(
-                f"mode {mode!r} does not match objective {metric!r} of blackbox "
-                f"{blackbox.name!r}, which is to be {'minimized' if objective_mode == 'min' else 'maximized'}; "
-                f"use mode={objective_mode!r}"
-            )
-        return cls(
-            search_space=SearchSpace.from_blackbox(blackbox, restrict_to_grid),
-            metric=metric,
-            mode=mode,
-            resource_attr=blackbox.fidelity_name,
-            fidelity_values=tuple(native(v) for v in blackbox.fidelity_values),
-            seed=seed,
-            n_workers=n_workers,
-        )
-
-
-class MethodRegistry:
-    """Methods by case-insensitive name, plus the ``simtune.methods`` entry points."""
-
-    def __init__(self, entry_point_group: str | None = ENTRY_POINT_GROUP) -> None:
-        self.entry_point_group = entry_point_group
-        self._factories: dict[str, MethodFactory] = {}
-        self._names: dict[str, str] = {}  # upper-case name or alias -> canonical name
-
-    def register(self, name: str, *aliases: str) -> Callable[[MethodFactory], MethodFactory]:
-        """Decorator registering ``factory(context, **kwargs)`` under ``name`` and ``aliases``."""
-        for label in (name, *aliases):
-            if not isinstance(label, str) or not label:
-                raise ValueError(f"method names must be non-empty strings, got {label!r}")
-            if label.upper() in self._names:
-                raise ValueError(
-                    f"method name {label!r} is already registered (for "
-                    f"{self._names[label.upper()]!r}); choose another name"
-                )
-
-        def decorator(factory: MethodFactory) -> MethodFactory:
-            if not callable(factory):
-                raise TypeError(f"method {name!r}: the factory must be callable, got {factory!r}")
-            self._factories[name] = factory
-            for label in (name, *aliases):
-                self._names[label.upper()] = name
-            return factory
-
-        return decorator
-
-    def _entry_points(self) -> dict[str, metadata.EntryPoint]:
-        if self.entry_point_group is None:
-            return {}
-        return {ep.name.upper(): ep for ep in metadata.entry_points(group=self.entry_point_group)}
-
-    def names(self) -> list[str]:
-        """Canonical names of the registered methods and of the installed entry points."""
-        names = set(self._factories)
-        names.update(ep.name for key, ep in self._entry_points().items() if key not in self._names)
-        return sorted(names, key=str.upper)
-
-    def aliases(self) -> dict[str, str]:
-        """Every accepted spelling (upper case) -> canonical name, for registered methods."""
-        return dict(self._names)
-
-    def factory(self, name: str) -> tuple[str, MethodFactory]:
-        """``(canonical name, factory)`` of ``name``; ValueError listing the known names."""
-        if not isinstance(name, str):
-            raise ValueError(f"a method name must be a string, got {name!r}")
-        canonical = self._names.get(name.upper())
-        if canonical is not None:
-            return canonical, self._factories[canonical]
-        entry_point = self._entry_points().get(name.upper())
-        if entry_point is not None:
-            return entry_point.name, _load(entry_point, self.entry_point_group)
-        known = self.names()
-        by_upper = {s.upper(): s for s in known}  # canonical names win over aliases
-        for alias in self._names:
-            by_upper.setdefault(alias, alias)
-        close = difflib.get_close_matches(name.upper(), list(by_upper), n=3, cutoff=0.5)
-        suggestions = list(dict.fromkeys(by_upper[c] for c in close))  # one spelling per method
-        hint = f" Did you mean {', '.join(map(repr, suggestions))}?" if suggestions else ""
-        raise ValueError(f"unknown method {name!r}.{hint} Known methods: {', '.join(known)}")
-
-    def make(self, name: str, context: MethodContext, **kwargs: Any) -> TrialScheduler:
-        """The scheduler of method ``name`` for ``context``, with the method's ``kwargs``."""
-        if not isinstance(context, MethodContext):
-            raise TypeError(f"context must be a MethodContext, got {type(context).__name__}")
-        canonical, factory = self.factory(name)
-        _check_keyword_arguments(canonical, factory, kwargs)
-        return factory(context, **kwargs)
-
-
-def _load(entry_point: metadata.EntryPoint, group: str | None) -> MethodFactory:
-    where = f"entry point {entry_point.name!r} = {entry_point.value!r} (group {group!r}"
-    dist = getattr(entry_point, "dist", None)
-    where += f", distribution {dist.name!r})" if dist is not None else ")"
-    try:
-        factory = entry_point.load()
-    except Exception as error:
-        raise MethodPluginError(
-            f"{where} failed to load: {type(error).__name__}: {error}; fix or uninstall that package"
-        ) from error
-    if not callable(factory):
-        raise MethodPluginError(f"{where} loads {factory!r}, which is not a callable factory")
-    return factory
-
-
-def _check_keyword_arguments(name: str, factory: MethodFactory, kwargs: dict[str, Any]) -> None:
-    """Unknown or context-provided keyword arguments are a TypeError naming them."""
-    accepted = getattr(factory, "accepted_arguments", None)
-    if accepted is None:
-        parameters = list(inspect.signature(factory).parameters.values())[1:]
-        if any(p.kind is p.VAR_KEYWORD for p in parameters):
-            return  # a plug-in taking **kwargs validates them itself
-        accepted = [
-            p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-        ]
-    from_context = sorted(set(kwargs) & set(MethodContext.__dataclass_fields__))
-    if from_context:
-        raise TypeError(
-            f"method {name!r}: {from_context} come from the MethodContext, not from keyword "
-            "arguments; change the context instead"
-        )
-    unknown = sorted(set(kwargs) - set(accepted))
-    if unknown:
-        raise TypeError(
-            f"method {name!r} got unexpected keyword argument(s) {unknown}; it accepts "
-            f"{sorted(accepted)}"
-        )
-
-
-# ---------------------------------------------------------------------- the shipped methods
 methods = MethodRegistry()
+"""The registry every simtune entry point uses (CLI, studies, launchers)."""
+
 register_method = methods.register
+
+_BUILT_IN = "benchmarking.builtin_methods"
+for _name, _factory, _aliases, _description in (
+    ("RS", "random_search", ("RandomSearch",), "random search"),
+    ("ASHA", "asha", (), "asynchronous successive halving, stopping type"),
+    ("ASHA-PROMOTION", "asha_promotion", (), "asynchronous successive halving, promotion type"),
+    ("SH", "successive_halving", (), "synchronous successive halving"),
+    ("HYPERBAND", "hyperband", ("HB",), "synchronous Hyperband"),
+    ("ASYNC-HYPERBAND", "asynchronous_hyperband", ("ASHB",), "asynchronous Hyperband"),
+    ("BOHB", "bohb", (), "Hyperband with kernel-density model-based sampling"),
+):
+    methods.register_reference(
+        _name, f"{_BUILT_IN}:{_factory}", *_aliases, description=_description
+    )
+
+
+def _register_adapter_methods() -> None:
+    from benchmarking.adapter_methods import OPTUNA_METHODS, SYNE_TUNE_METHODS
+
+    for method in (*OPTUNA_METHODS, *SYNE_TUNE_METHODS):
+        methods.register_reference(
+            method.name,
+            method.reference,
+            source=method.source,
+            description=method.description,
+            requires=method.requires,
+            install_hint=method.install_hint,
+        )
+
+
+_register_adapter_methods()
 
 
 def make_scheduler(name: str, context: MethodContext, **kwargs: Any) -> TrialScheduler:
-    """The scheduler of method ``name`` (case-insensitive) for ``context``.
+    """The scheduler of method ``name`` (case-insensitive, or ``module:factory``) for ``context``.
 
     Example:
-        >>> context = MethodContext.from_blackbox(bb, "valid_error", "min", 0, 4)  # doctest: +SKIP
-        >>> make_scheduler("asha", context, reduction_factor=2)  # doctest: +SKIP
+        >>> from blackbox_repository import load_blackbox
+        >>> blackbox = load_blackbox("sklearn-mlp-digits")
+        >>> context = MethodContext.from_blackbox(blackbox, "valid_error", "min", seed=0, n_workers=4)
+        >>> type(make_scheduler("asha", context, reduction_factor=2)).__name__
+        'ASHA'
     """
     return methods.make(name, context, **kwargs)
 
 
 def method_names() -> list[str]:
-    """Canonical names of every available method (shipped and entry points)."""
+    """Canonical names of every available method (built-in, installed extras, entry points)."""
     return methods.names()
 
 
-def _scheduler_factory(
-    scheduler_class: type, context_arguments: Sequence[str], **fixed: Any
-) -> MethodFactory:
-    """A factory passing the context's ``context_arguments`` and ``fixed`` to the class."""
-    parameters = inspect.signature(scheduler_class).parameters
-    accepted = [
-        p for p in parameters if p not in context_arguments and p not in fixed and p != "searcher"
-    ]
-
-    def factory(context: MethodContext, **kwargs: Any) -> TrialScheduler:
-        arguments = {name: getattr(context, name) for name in context_arguments}
-        return scheduler_class(**arguments, **fixed, **kwargs)
-
-    factory.accepted_arguments = accepted  # type: ignore[attr-defined]
-    factory.__doc__ = f"{scheduler_class.__name__} with {fixed or 'its defaults'}."
-    return factory
-
-
-_SINGLE_FIDELITY = ("search_space", "metric", "mode", "seed")
-_MULTI_FIDELITY = (*_SINGLE_FIDELITY, "resource_attr", "fidelity_values")
-
-register_method("RS", "RandomSearch")(_scheduler_factory(RandomSearch, _SINGLE_FIDELITY))
-register_method("ASHA")(_scheduler_factory(ASHA, _MULTI_FIDELITY, type="stopping"))
-register_method("ASHA-PROMOTION")(_scheduler_factory(ASHA, _MULTI_FIDELITY, type="promotion"))
-register_method("SH")(_scheduler_factory(SuccessiveHalving, _MULTI_FIDELITY))
-register_method("HYPERBAND", "HB")(_scheduler_factory(Hyperband, _MULTI_FIDELITY))
-register_method("ASYNC-HYPERBAND", "ASHB")(
-    _scheduler_factory(AsynchronousHyperband, _MULTI_FIDELITY)
-)
-register_method("BOHB")(_scheduler_factory(BOHB, _MULTI_FIDELITY))
+def method_listing() -> list[MethodListing]:
+    """Every method with where it comes from, for ``simtune methods``."""
+    return methods.listing()

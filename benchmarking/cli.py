@@ -1,4 +1,4 @@
-"""The ``simtune`` command line: ``simtune blackbox ...``, ``simtune run``, ``collect``, ``plot``.
+"""The ``simtune`` command line: ``simtune blackbox ...``, ``run``, ``collect``, ``plot``, ``validate``.
 
 Each command's arguments and handler live next to the code it drives. This module only
 knows each command's name, one-line help and where its arguments are defined
@@ -15,6 +15,8 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+from blackbox_repository.errors import SimtuneError
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,22 @@ COMMANDS: tuple[Command, ...] = (
         "Write figures (PNG and PDF) and the final table (Markdown, LaTeX) into OUT/plots.",
         "benchmarking.study_cli:configure_plot_command",
     ),
+    Command(
+        "methods",
+        "list every method: built-in, alias, extra, entry point",
+        "List the method names `simtune run --methods` accepts. Besides these, any "
+        "'package.module:factory' reference names a method of your own.",
+        "benchmarking.methods_cli:configure_methods_command",
+    ),
+    Command(
+        "validate",
+        "compare the simulator with real worker processes replaying recorded runtimes",
+        "Run each method in the simulator and on real worker processes that sleep the "
+        "benchmark's recorded runtimes (stretched so the median fidelity step takes "
+        "--step-seconds simulated seconds, then scaled by --time-scale), and compare the "
+        "order and times of their results.",
+        "benchmarking.validation_cli:configure_validate_command",
+    ),
 )
 
 
@@ -87,9 +105,14 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def error_message(error: SimtuneError) -> str:
+    """The one line printed for ``error`` (a KeyError subclass would quote its message)."""
+    message = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+    return " ".join(message.split("\n"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``simtune`` console script; returns the exit code."""
-    from blackbox_repository.errors import BlackboxError
 
     argv = list(sys.argv[1:] if argv is None else argv)
     command = chosen_command(argv)
@@ -97,9 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)
-    except (BlackboxError, ValueError, KeyError, FileNotFoundError) as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"simtune: error: {message}", file=sys.stderr)
+    except SimtuneError as error:  # raised on purpose: the message says what to do
+        print(f"simtune: error: {error_message(error)}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into e.g. `head`, which closed early
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -37,6 +37,7 @@ import pyarrow.parquet as pq
 from benchmarking.analysis import BenchmarkSummary
 from benchmarking.study import FAILED_FILE, SEED_PREFIX, StudyLayout
 from blackbox_repository.atomic_files import fsync_directory
+from blackbox_repository.errors import SimtuneError
 from blackbox_repository.file_format import sha256_file
 from simulated_backend.results import RESULTS_FILE, RESULTS_FORMAT_VERSION, RUN_METADATA_FILE
 
@@ -46,7 +47,7 @@ RUNS_FILE = "_runs.parquet"
 SUMMARY_FILE = "_summary.json"
 
 
-class IncompatibleResultsError(ValueError):
+class IncompatibleResultsError(SimtuneError, ValueError):
     """Results written by a simtune version whose format this one does not read."""
 
 

@@ -26,6 +26,8 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from blackbox_repository.errors import SimtuneError
+
 EXECUTOR_KINDS = ("inprocess", "processes", "dask")
 DEFAULT_N_JOBS = 2
 TASKS_IN_FLIGHT_PER_WORKER = 4
@@ -38,7 +40,7 @@ PRELOADED_MODULES = ("benchmarking.study", "benchmarking.simulation", "benchmark
 Outcome = tuple[Any, Any, BaseException | None]
 
 
-class DaskSchedulerUnreachableError(ConnectionError):
+class DaskSchedulerUnreachableError(SimtuneError, ConnectionError):
     """The Dask scheduler given by address could not be reached."""
 
 

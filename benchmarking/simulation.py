@@ -27,6 +27,8 @@ from benchmarking.benchmark_definitions import (
 )
 from blackbox_repository import Blackbox, load_blackbox
 from blackbox_repository.cache import CACHE_ENV_VAR
+from blackbox_repository.errors import MissingDependencyError
+from blackbox_repository.recipes import recipe_from_reference
 from simulated_backend import RunResults, SimulatorBackend, StopCriterion, Tuner
 
 BLACKBOXES_KEPT_PER_PROCESS = 8
@@ -38,7 +40,7 @@ def resolve_definition(
     *,
     n_workers: int | None = None,
     max_wallclock_time: float | None = None,
-    max_num_evaluations: int | None = None,
+    max_num_results: int | None = None,
 ) -> BenchmarkDefinition:
     """The benchmark's definition with the given (non-``None``) settings overridden."""
     definition = (
@@ -47,20 +49,21 @@ def resolve_definition(
     return definition.with_overrides(
         n_workers=n_workers,
         max_wallclock_time=max_wallclock_time,
-        max_num_evaluations=max_num_evaluations,
+        max_num_results=max_num_results,
     )
 
 
 def prepared_blackbox(definition: BenchmarkDefinition) -> Blackbox:
-    """The blackbox of ``definition``, validated against it, cut at its max resource and
+    """The blackbox of ``definition``, validated against it, cut at its max fidelity and
     wrapped in its surrogate if it has one; loaded once per process and then reused."""
     cache_dir = os.environ.get(CACHE_ENV_VAR)
-    definition.validate(_loaded_blackbox(definition.blackbox, cache_dir))
+    definition.validate(_loaded_blackbox(definition.blackbox, definition.recipe, cache_dir))
     return _prepared_blackbox(
         definition.blackbox,
+        definition.recipe,
         definition.surrogate,
         json.dumps(dict(definition.surrogate_kwargs), sort_keys=True, default=str),
-        definition.max_resource_value,
+        definition.max_fidelity,
         cache_dir,
     )
 
@@ -71,20 +74,24 @@ def blackbox_loads_in_this_process() -> int:
 
 
 @functools.lru_cache(maxsize=BLACKBOXES_KEPT_PER_PROCESS)
-def _loaded_blackbox(blackbox_name: str, cache_dir: str | None) -> Blackbox:
-    return load_blackbox(blackbox_name, cache_dir=cache_dir)
+def _loaded_blackbox(blackbox_name: str, recipe: str | None, cache_dir: str | None) -> Blackbox:
+    # the cache first; a recipe reference lets a worker with an empty cache build it
+    own_recipe = recipe_from_reference(recipe)[0] if recipe is not None else None
+    return load_blackbox(blackbox_name, cache_dir=cache_dir, recipe=own_recipe)
 
 
 @functools.lru_cache(maxsize=BLACKBOXES_KEPT_PER_PROCESS)
 def _prepared_blackbox(
     blackbox_name: str,
+    recipe: str | None,
     surrogate: str | None,
     surrogate_kwargs_json: str,
-    max_resource_value: float | None,
+    max_fidelity: float | None,
     cache_dir: str | None,
 ) -> Blackbox:
     # a cut tabular blackbox is a numpy view of the loaded one: no second copy in memory
-    blackbox = truncate_fidelity(_loaded_blackbox(blackbox_name, cache_dir), max_resource_value)
+    loaded = _loaded_blackbox(blackbox_name, recipe, cache_dir)
+    blackbox = truncate_fidelity(loaded, max_fidelity)
     if surrogate is not None:
         blackbox = _make_surrogate(blackbox, surrogate, json.loads(surrogate_kwargs_json))
     return blackbox
@@ -94,7 +101,7 @@ def _make_surrogate(blackbox: Blackbox, model: str, kwargs: dict[str, Any]) -> B
     try:
         from blackbox_repository.surrogate import make_surrogate
     except ImportError as error:
-        raise ImportError(
+        raise MissingDependencyError(
             f"benchmark uses surrogate {model!r} but surrogate models are unavailable ({error}); "
             "install them with `pip install simtune[surrogates]`"
         ) from error
@@ -107,7 +114,7 @@ def run_simulation(
     seed: int = 0,
     n_workers: int | None = None,
     max_wallclock_time: float | None = None,
-    max_num_evaluations: int | None = None,
+    max_num_results: int | None = None,
     results_dir: Path | str | None = None,
     method_kwargs: Mapping[str, Any] | None = None,
     progress: bool = False,
@@ -116,11 +123,13 @@ def run_simulation(
     """Run ``method`` on ``benchmark`` in simulated time and return its results.
 
     Args:
-        method: a name of the baselines registry (``RS``, ``ASHA``, ``BOHB``, ...; any case).
-        benchmark: a benchmark name or a :class:`BenchmarkDefinition`.
+        method: a method name (``RS``, ``ASHA``, ``OPTUNA-TPE``, ...; any case; see
+            ``simtune methods``) or a ``package.module:factory`` reference.
+        benchmark: a benchmark name, a ``package.module:recipe`` reference, or a
+            :class:`BenchmarkDefinition`.
         seed: seeds the scheduler and the simulator backend.
-        n_workers, max_wallclock_time, max_num_evaluations: override the definition's
-            defaults (``None`` keeps them). ``max_num_evaluations`` caps the number of
+        n_workers, max_wallclock_time, max_num_results: override the definition's
+            defaults (``None`` keeps them). ``max_num_results`` caps the number of
             reported results.
         results_dir: folder for ``results.parquet`` and ``metadata.json`` (written atomically).
         method_kwargs: keyword arguments of the method's scheduler.
@@ -128,8 +137,9 @@ def run_simulation(
         metadata: extra JSON-able fields for ``metadata.json``.
 
     Example:
-        >>> run = run_simulation("ASHA", "sklearn-mlp-digits", seed=0)  # doctest: +SKIP
-        >>> run.best_config()  # doctest: +SKIP
+        >>> run = run_simulation("ASHA", "sklearn-mlp-digits", seed=0, max_num_results=50)
+        >>> len(run.results), sorted(run.best_config())[:2]
+        (50, ['activation', 'alpha'])
     """
     from benchmarking.baselines import MethodContext, make_scheduler
 
@@ -137,7 +147,7 @@ def run_simulation(
         benchmark,
         n_workers=n_workers,
         max_wallclock_time=max_wallclock_time,
-        max_num_evaluations=max_num_evaluations,
+        max_num_results=max_num_results,
     )
     blackbox = prepared_blackbox(definition)
     context = MethodContext.from_blackbox(
@@ -151,7 +161,7 @@ def run_simulation(
     backend = SimulatorBackend(blackbox, n_workers=definition.n_workers, seed=seed)
     stop_criterion = StopCriterion(
         max_wallclock_time=definition.max_wallclock_time,
-        max_num_results=definition.max_num_evaluations,
+        max_num_results=definition.max_num_results,
     )
     run_metadata = {
         "method": method,

@@ -442,7 +442,7 @@ def run_study(
     *,
     n_workers: int | None = None,
     max_wallclock_time: float | None = None,
-    max_num_evaluations: int | None = None,
+    max_num_results: int | None = None,
     method_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
     executor: str | None = None,
     n_jobs: int | None = None,
@@ -464,7 +464,7 @@ def run_study(
         seeds,
         n_workers=n_workers,
         max_wallclock_time=max_wallclock_time,
-        max_num_evaluations=max_num_evaluations,
+        max_num_results=max_num_results,
         method_kwargs=method_kwargs,
     )
     return execute_study(

@@ -24,9 +24,15 @@ def configure_run_command(run: argparse.ArgumentParser) -> None:
     from benchmarking.executors import EXECUTOR_KINDS
 
     run.add_argument("--study", type=Path, help="YAML study file (command-line flags override it)")
-    run.add_argument("--methods", help="comma-separated method names, e.g. ASHA,BOHB,RS")
     run.add_argument(
-        "--benchmarks", help="comma-separated benchmark names (see `simtune blackbox list`)"
+        "--methods",
+        help="comma-separated method names (see `simtune methods`) or package.module:factory "
+        "references, e.g. ASHA,BOHB,mymodule:make",
+    )
+    run.add_argument(
+        "--benchmarks",
+        help="comma-separated benchmark names (see `simtune blackbox list`) or "
+        "package.module:recipe references",
     )
     run.add_argument("--seeds", help="seeds: a range 0-29, a list 0,3,7, or both")
     run.add_argument(
@@ -37,7 +43,13 @@ def configure_run_command(run: argparse.ArgumentParser) -> None:
         type=float,
         help="simulated seconds per run (default: the benchmark's)",
     )
-    run.add_argument("--max-num-evaluations", type=int, help="cap on the reported results per run")
+    run.add_argument(
+        "--max-num-results",
+        "--max-num-evaluations",  # its name before simtune spoke of results only
+        dest="max_num_results",
+        type=int,
+        help="cap on the reported results per run",
+    )
     run.add_argument(
         "--method-kwargs",
         type=_json_object,
@@ -139,7 +151,7 @@ def _run(args: argparse.Namespace) -> int:
         "seeds": args.seeds,
         "n_workers": args.n_workers,
         "max_wallclock_time": args.max_wallclock_time,
-        "max_num_evaluations": args.max_num_evaluations,
+        "max_num_results": args.max_num_results,
         "method_kwargs": args.method_kwargs,
     }
     settings = {**described, **{k: v for k, v in vars(args).items() if v is not None}}

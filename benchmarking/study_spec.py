@@ -61,7 +61,7 @@ class MethodVariant:
         ``{"label": ..., "method": ..., "kwargs": {...}}``; names are checked."""
         if isinstance(entry, str):
             canonical = canonical_method_name(entry)
-            return cls(canonical, canonical, tuple((kwargs or {}).items()))
+            return cls(method_label(canonical), canonical, tuple((kwargs or {}).items()))
         if not isinstance(entry, Mapping) or "method" not in entry:
             raise StudyError(
                 f"a method entry must be a name or a mapping with 'method' (and optional "
@@ -75,22 +75,27 @@ class MethodVariant:
             )
         canonical = canonical_method_name(entry["method"])
         return cls(
-            str(entry.get("label") or canonical),
+            str(entry.get("label") or method_label(canonical)),
             canonical,
             tuple(dict(entry.get("kwargs") or {}).items()),
         )
 
 
 def canonical_method_name(name: str) -> str:
-    """The registry's spelling of method ``name`` (any case, or an alias); an unknown name
-    lists the known ones and close matches."""
-    from benchmarking.baselines import methods
+    """The registry's spelling of method ``name`` (any case, or an alias), as worker
+    processes can resolve it: a method registered at run time becomes its
+    ``module:factory`` reference. An unknown name lists the known ones and close matches."""
+    from benchmarking.baselines import MethodError, methods
 
     try:
-        canonical, _ = methods.factory(name)
-    except ValueError as error:
+        return methods.portable_name(name)
+    except MethodError as error:
         raise StudyError(str(error)) from None
-    return canonical
+
+
+def method_label(method: str) -> str:
+    """The default label of a method: its name, or ``module.factory`` for a reference."""
+    return method.replace(":", ".")
 
 
 def _check_path_name(name: str, what: str) -> None:
@@ -178,7 +183,7 @@ class Study:
         *,
         n_workers: int | None = None,
         max_wallclock_time: float | None = None,
-        max_num_evaluations: int | None = None,
+        max_num_results: int | None = None,
         method_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> Study:
         """A study from names; budgets given here override every benchmark's defaults.
@@ -208,7 +213,7 @@ class Study:
                 definition.with_overrides(
                     n_workers=n_workers,
                     max_wallclock_time=max_wallclock_time,
-                    max_num_evaluations=max_num_evaluations,
+                    max_num_results=max_num_results,
                 )
             )
         seed_values = parse_seeds(seeds) if isinstance(seeds, str) else checked_seeds(seeds)
@@ -254,10 +259,10 @@ class Study:
         )
 
 
-BUDGET_SETTINGS = ("n_workers", "max_wallclock_time", "max_num_evaluations")
+BUDGET_SETTINGS = ("n_workers", "max_wallclock_time", "max_num_results")
 METHOD_ENTRY_KEYS = ("label", "method", "kwargs")
 STUDY_FILE_KEYS = (
-    "methods", "benchmarks", "seeds", "n_workers", "max_wallclock_time", "max_num_evaluations",
+    "methods", "benchmarks", "seeds", "n_workers", "max_wallclock_time", "max_num_results",
     "method_kwargs", "out", "executor", "n_jobs", "dask_scheduler", "plot",
 )  # fmt: skip
 
@@ -270,16 +275,20 @@ def read_study_file(path: Path | str) -> dict[str, Any]:
     try:
         described = yaml.safe_load(path.read_text())
     except FileNotFoundError:
-        raise FileNotFoundError(f"study file {path} does not exist") from None
+        raise StudyError(f"study file {path} does not exist") from None
     except yaml.YAMLError as error:
         raise StudyError(f"study file {path} is not valid YAML: {error}") from None
     if not isinstance(described, dict):
         raise StudyError(f"study file {path} must hold a mapping with keys {STUDY_FILE_KEYS}")
     unknown = sorted(set(map(str, described)) - set(STUDY_FILE_KEYS))
     if unknown:
+        from benchmarking.benchmark_definitions import RENAMED_SETTINGS
+
+        renamed = [f"{k} is now {RENAMED_SETTINGS[k]}" for k in unknown if k in RENAMED_SETTINGS]
+        hint = f" ({'; '.join(renamed)})" if renamed else ""
         raise StudyError(
-            f"study file {path} has unknown keys {unknown}.{did_you_mean(unknown, STUDY_FILE_KEYS)}"
-            f" Known keys: {', '.join(STUDY_FILE_KEYS)}"
+            f"study file {path} has unknown keys {unknown}{hint}."
+            f"{did_you_mean(unknown, STUDY_FILE_KEYS)} Known keys: {', '.join(STUDY_FILE_KEYS)}"
         )
     return described
 

@@ -11,15 +11,21 @@ a fresh process, so the OS page cache is warm but the Python process is not:
 - index lookup: ``lookup_index(config, fidelity, seed)`` per call (the engine's hot path);
 - batch lookup: ``lookup_batch`` per row, for a million rows;
 - peak RSS of a process after imports, after loading, and after all the lookups above
-  (the last includes the benchmark's own query lists and the million-row batch).
+  (the last includes the benchmark's own query lists and the million-row batch);
+- shared memory: the proportional set size (PSS, from /proc/<pid>/smaps_rollup) of 8
+  processes that each load the blackbox and read every value, minus that of 8 processes
+  that only import, against the same for 1 process (PSS splits a page shared by k
+  processes k ways, so memory-mapped values count once however many processes map them).
 
 Where ``syne_tune`` is importable, the same data goes through Syne Tune's ``BlackboxTabular``,
 serialized with its own ``serialize`` and read with ``deserialize``, looked up with
 ``objective_function``, in the same run, and the ratios are printed.
 
-Targets: scalar lookup under 5 us, warm load under 0.5 s.
+Targets (issue 15): warm load <= 0.05 s with integrity checked; peak RSS after load <= 1/3
+of Syne Tune's; 8 loading processes use <= 1.5x the memory of one; scalar lookup by config
+dict <= 2 us; first lookup after load <= 1 ms.
 
-    python benchmarks/blackbox_lookup.py [--loads 5] [--lookups 100000]
+    python benchmarks/blackbox_lookup.py [--loads 5] [--lookups 100000] [--processes 8]
 """
 
 from __future__ import annotations
@@ -41,8 +47,11 @@ OPERATIONS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_
 OBJECTIVES = ("valid_error", "train_loss", "elapsed_time")
 NAME = "synthetic-nasbench201"
 SYNE_TUNE_TASK = "synthetic"
-SCALAR_TARGET_US = 5.0
-LOAD_TARGET_S = 0.5
+SCALAR_TARGET_US = 2.0
+LOAD_TARGET_S = 0.05
+FIRST_LOOKUP_TARGET_S = 1e-3
+RSS_TARGET_FRACTION_OF_PEER = 1 / 3
+SHARED_MEMORY_TARGET_RATIO = 1.5
 
 
 # --------------------------------------------------------------------- the data
@@ -241,6 +250,59 @@ def measure_syne_tune(path: Path | None, n_lookups: int) -> dict[str, float]:
     return figures
 
 
+def _pss_mb(pid: int | str = "self") -> float:
+    """Proportional set size of a process, in MB (Linux)."""
+    with open(f"/proc/{pid}/smaps_rollup") as rollup:
+        for line in rollup:
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no Pss in /proc/{pid}/smaps_rollup")
+
+
+def hold_loaded(cache_dir: Path | None) -> None:
+    """Import (and load and read every value, if ``cache_dir``), say so, wait for stdin EOF."""
+    import numpy as np
+
+    from blackbox_repository import load_blackbox
+
+    if cache_dir is not None:
+        bb = load_blackbox(NAME, cache_dir=cache_dir, recipe=benchmark_recipe(), s3_mirror=None)
+        total = float(np.sum(bb.values, dtype=np.float64))  # touches every page
+        assert total == total or np.isnan(bb.values).any()
+    print("ready", flush=True)
+    sys.stdin.read()
+
+
+def _total_pss_mb(cache_dir: Path | None, n_processes: int) -> float:
+    """Summed PSS of ``n_processes`` processes holding the blackbox (or only the imports)."""
+    location = ["--path", str(cache_dir)] if cache_dir is not None else []
+    children = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--child", "hold", *location],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(n_processes)
+    ]
+    try:
+        for child in children:
+            if child.stdout.readline().strip() != "ready":
+                raise RuntimeError("a memory-measuring child failed; run it alone to see why")
+        return sum(_pss_mb(child.pid) for child in children)
+    finally:
+        for child in children:
+            child.stdin.close()
+            child.wait(timeout=60)
+
+
+def measure_shared_memory(cache_dir: Path, n_processes: int) -> dict[str, float]:
+    """Memory the loaded blackbox adds to 1 and to ``n_processes`` processes (PSS, MB)."""
+    one = _total_pss_mb(cache_dir, 1) - _total_pss_mb(None, 1)
+    many = _total_pss_mb(cache_dir, n_processes) - _total_pss_mb(None, n_processes)
+    return {"pss_one_mb": one, "pss_many_mb": many, "pss_ratio": many / one}
+
+
 # --------------------------------------------------------------------- driving (parent)
 def _child(kind: str, path: Path | None, n_lookups: int) -> dict[str, float]:
     location = ["--path", str(path)] if path else []
@@ -281,6 +343,42 @@ ROWS = (
 )
 
 
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def print_targets(ours: dict[str, float], peer: dict[str, float] | None, shared) -> None:
+    """One line per target of issue 15, with "met" or "MISSED"."""
+    print("\ntargets:")
+    print(
+        f"  warm load (integrity checked) {ours['load_s'] * 1e3:.1f} ms <= "
+        f"{LOAD_TARGET_S * 1e3:.0f} ms: {_verdict(ours['load_s'] <= LOAD_TARGET_S)}"
+    )
+    if peer is not None and "loaded_rss_mb" in peer:
+        limit = peer["loaded_rss_mb"] * RSS_TARGET_FRACTION_OF_PEER
+        print(
+            f"  peak RSS after load {ours['loaded_rss_mb']:.0f} MB <= 1/3 of Syne Tune's "
+            f"{peer['loaded_rss_mb']:.0f} MB ({limit:.0f} MB): "
+            f"{_verdict(ours['loaded_rss_mb'] <= limit)}"
+        )
+    else:
+        print("  peak RSS after load vs Syne Tune: not measured (Syne Tune unavailable): MISSED")
+    print(
+        f"  {shared['n']} loading processes use {shared['pss_many_mb']:.1f} MB, 1 uses "
+        f"{shared['pss_one_mb']:.1f} MB (PSS): {shared['pss_ratio']:.2f}x <= "
+        f"{SHARED_MEMORY_TARGET_RATIO}x: {_verdict(shared['pss_ratio'] <= SHARED_MEMORY_TARGET_RATIO)}"
+    )
+    print(
+        f"  scalar lookup(config dict) {ours['scalar_us']:.2f} us <= {SCALAR_TARGET_US} us: "
+        f"{_verdict(ours['scalar_us'] <= SCALAR_TARGET_US)}"
+    )
+    print(
+        f"  first lookup after load {ours['first_lookup_s'] * 1e3:.3f} ms <= "
+        f"{FIRST_LOOKUP_TARGET_S * 1e3:.0f} ms: "
+        f"{_verdict(ours['first_lookup_s'] <= FIRST_LOOKUP_TARGET_S)}"
+    )
+
+
 def print_table(
     ours: dict[str, float], peer: dict[str, float] | None, peer_note: str | None
 ) -> None:
@@ -297,19 +395,16 @@ def print_table(
         print(f"{label:<28} {mine:>12} {theirs:>12} {ratio:>13}")
     if peer_note:
         print(f"Syne Tune: {peer_note}")
-    scalar_ok = ours["scalar_us"] < SCALAR_TARGET_US
-    load_ok = ours["load_s"] < LOAD_TARGET_S
-    print(
-        f"targets: scalar lookup < {SCALAR_TARGET_US} us: {'met' if scalar_ok else 'MISSED'}; "
-        f"warm load < {LOAD_TARGET_S} s: {'met' if load_ok else 'MISSED'}"
-    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--loads", type=int, default=5, help="fresh processes per system")
     parser.add_argument("--lookups", type=int, default=100_000, help="scalar lookups per process")
-    parser.add_argument("--child", choices=("simtune", "syne_tune"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--processes", type=int, default=8, help="processes sharing one loaded blackbox"
+    )
+    parser.add_argument("--child", choices=("simtune", "syne_tune", "hold"), help=argparse.SUPPRESS)
     parser.add_argument("--path", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child == "simtune":
@@ -317,6 +412,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.child == "syne_tune":
         print(json.dumps(measure_syne_tune(args.path, args.lookups)))
+        return 0
+    if args.child == "hold":
+        hold_loaded(args.path)
         return 0
 
     with tempfile.TemporaryDirectory(prefix="simtune-lookup-bench-") as tmp:
@@ -326,6 +424,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {NAME} into {cache_dir} in {time.perf_counter() - start:.1f} s")
         _child("simtune", cache_dir, 1_000)  # warms the OS page cache
         ours = _median_runs("simtune", cache_dir, args.loads, args.lookups)
+        shared = {"n": args.processes, **measure_shared_memory(cache_dir, args.processes)}
 
         peer, peer_note = None, syne_tune_available()
         if peer_note is None:
@@ -347,6 +446,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{len(OBJECTIVES)} float32 objectives; medians of {args.loads} fresh processes\n"
         )
         print_table(ours, peer, peer_note)
+        print_targets(ours, peer, shared)
     return 0
 
 

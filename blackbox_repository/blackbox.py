@@ -11,14 +11,16 @@ from __future__ import annotations
 import abc
 import difflib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-from ConfigSpace import ConfigurationSpace
 
 from blackbox_repository.errors import FidelityNotOnGridError, SeedNotFoundError
+
+if TYPE_CHECKING:  # ConfigSpace (with scipy) adds ~75 MB to a process: import it when used
+    from ConfigSpace import ConfigurationSpace
 
 MODES = ("min", "max")
 
@@ -83,16 +85,26 @@ class Blackbox(abc.ABC):
         self,
         *,
         name: str,
-        configuration_space: ConfigurationSpace,
+        configuration_space: ConfigurationSpace | Callable[[], ConfigurationSpace],
         fidelity_name: str,
         fidelity_values: Sequence[float] | np.ndarray,
         seeds: Sequence[int] | np.ndarray,
         objectives: Sequence[Objective],
         elapsed_time_objective: str,
         description: str = "",
+        hyperparameter_names: Sequence[str] | None = None,
     ) -> None:
+        """``configuration_space`` may be a function building it on first use (parsing a
+        stored space costs about 10 ms); then pass ``hyperparameter_names`` (in the space's
+        order) so that lookups never need the space."""
         self.name = name
-        self.configuration_space = configuration_space
+        if hasattr(configuration_space, "keys"):  # a ConfigurationSpace, not a function
+            self._configuration_space, self._build_space = configuration_space, None
+        else:
+            self._configuration_space, self._build_space = None, configuration_space
+        self._hyperparameter_names = (
+            tuple(hyperparameter_names) if hyperparameter_names is not None else None
+        )
         self.fidelity_name = fidelity_name
         self.fidelity_values = np.asarray(fidelity_values)
         self.seeds = np.asarray(seeds, dtype=np.int64)
@@ -128,7 +140,16 @@ class Blackbox(abc.ABC):
 
     # ----------------------------------------------------------------- metadata helpers
     @property
+    def configuration_space(self) -> ConfigurationSpace:
+        """The ConfigSpace search space (built on first access for blackboxes read from disk)."""
+        if self._configuration_space is None:
+            self._configuration_space = self._build_space()
+        return self._configuration_space
+
+    @property
     def hyperparameter_names(self) -> tuple[str, ...]:
+        if self._hyperparameter_names is not None:
+            return self._hyperparameter_names
         return tuple(self.configuration_space.keys())
 
     @property

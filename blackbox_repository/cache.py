@@ -19,10 +19,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import platformdirs
-from filelock import FileLock
 
 from blackbox_repository.atomic_files import fsync_directory
-from blackbox_repository.entry_files import METADATA_FILE
+from blackbox_repository.entry_metadata import METADATA_FILE
+from blackbox_repository.errors import CacheUnusableError, InvalidBlackboxNameError
+from blackbox_repository.waiting_lock import hold_lock
 
 CACHE_ENV_VAR = "SIMTUNE_CACHE_DIR"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -36,9 +37,26 @@ def default_cache_root() -> Path:
     return Path(platformdirs.user_cache_dir("simtune"))
 
 
+@contextlib.contextmanager
+def cache_writes(root: Path, action: str) -> Iterator[None]:
+    """Turn an OS error while writing below the cache ``root`` into one clear error.
+
+    A read-only cache, a ``SIMTUNE_CACHE_DIR`` that names a file, or a full disk would
+    otherwise surface as a raw OSError traceback from deep inside a download or install.
+    """
+    try:
+        yield
+    except OSError as error:
+        raise CacheUnusableError(
+            f"cannot use the blackbox cache at {root} while {action}: "
+            f"{error.strerror or error} ({error.filename or root}). Point ${CACHE_ENV_VAR} "
+            "(or --cache-dir / cache_dir=) at a writable folder with free space"
+        ) from error
+
+
 def check_entry_name(name: str) -> str:
     if not _SAFE_NAME.match(name):
-        raise ValueError(
+        raise InvalidBlackboxNameError(
             f"blackbox name {name!r} is not allowed: use letters, digits, '.', '_' and '-', "
             "starting with a letter or digit"
         )
@@ -71,12 +89,20 @@ class BlackboxCache:
             if not p.name.startswith(".") and (p / METADATA_FILE).exists()
         )
 
-    def lock(self, name: str) -> FileLock:
-        """An inter-process lock for everything that writes the entry ``name``."""
-        self.locks_dir.mkdir(parents=True, exist_ok=True)
-        return FileLock(
-            str(self.locks_dir / f"{check_entry_name(name)}.lock"), timeout=self.lock_timeout
-        )
+    @contextlib.contextmanager
+    def lock(self, name: str) -> Iterator[None]:
+        """Hold the inter-process lock for everything that writes the entry ``name``.
+
+        A process that has to wait for another one says so (see :func:`hold_lock`).
+        """
+        path = self.locks_dir / f"{check_entry_name(name)}.lock"
+        with contextlib.ExitStack() as held:
+            with cache_writes(self.root, f"locking {name}"):
+                self.locks_dir.mkdir(parents=True, exist_ok=True)
+                held.enter_context(
+                    hold_lock(path, timeout=self.lock_timeout, what=f"the cache entry {name}")
+                )
+            yield
 
     def remove_stale_staging(self, name: str) -> None:
         """Remove leftovers of writes of ``name`` that were killed. Call with the lock held."""
@@ -95,12 +121,13 @@ class BlackboxCache:
     @contextlib.contextmanager
     def staging(self, name: str) -> Iterator[Path]:
         """A fresh temporary folder next to the entry; removed at the end unless installed."""
-        self.blackboxes_dir.mkdir(parents=True, exist_ok=True)
         path = (
             self.blackboxes_dir
             / f".staging-{check_entry_name(name)}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         )
-        path.mkdir()
+        with cache_writes(self.root, f"writing {name}"):
+            self.blackboxes_dir.mkdir(parents=True, exist_ok=True)
+            path.mkdir()
         try:
             yield path
         finally:
@@ -116,11 +143,12 @@ class BlackboxCache:
             )
         entry = self.entry_path(name)
         trash = None
-        if entry.exists():
-            trash = self.blackboxes_dir / f".trash-{name}-{uuid.uuid4().hex[:8]}"
-            os.rename(entry, trash)
-        os.rename(staged, entry)
-        fsync_directory(self.blackboxes_dir)
+        with cache_writes(self.root, f"installing {name}"):
+            if entry.exists():
+                trash = self.blackboxes_dir / f".trash-{name}-{uuid.uuid4().hex[:8]}"
+                os.rename(entry, trash)
+            os.rename(staged, entry)
+            fsync_directory(self.blackboxes_dir)
         if trash is not None:
             shutil.rmtree(trash, ignore_errors=True)
         return entry

@@ -20,17 +20,23 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from blackbox_repository.errors import BlackboxError, S3MirrorError
+
 if TYPE_CHECKING:
     from blackbox_repository.cache import BlackboxCache
+    from blackbox_repository.recipes import Recipe
     from blackbox_repository.s3_mirror import S3Mirror
 
-# Only the standard library is imported at module level: the parser must build (and
-# `--help` and `list` answer) without pandas, pyarrow or ConfigSpace. Handlers import
-# what they use.
+# Only the standard library (and the errors module) is imported at module level: the parser
+# must build, and `--help` and `list` answer, without pandas, pyarrow or ConfigSpace.
+# Handlers import what they use.
 S3_MIRROR_ENV_VAR = "SIMTUNE_S3_MIRROR"  # = blackbox_repository.s3_mirror.S3_MIRROR_ENV_VAR
 S3_ENDPOINT_ENV_VAR = "SIMTUNE_S3_ENDPOINT_URL"  # = ...s3_mirror.S3_ENDPOINT_ENV_VAR
 
 logger = logging.getLogger(__name__)
+
+OWN_FAMILY = "(own, cache only)"
+"""The family shown for a cached blackbox that no listed recipe provides."""
 
 
 def configure_blackbox_command(group: argparse.ArgumentParser) -> None:
@@ -67,7 +73,9 @@ def configure_blackbox_command(group: argparse.ArgumentParser) -> None:
     convert = commands.add_parser(
         "convert", parents=[common], help="convert a blackbox from its raw files into the cache"
     )
-    convert.add_argument("name")
+    convert.add_argument(
+        "name", help="a blackbox name, or a recipe of your own: package.module:recipe[:name]"
+    )
     convert.add_argument("--force", action="store_true", help="convert again even if cached")
     convert.set_defaults(handler=convert_command)
 
@@ -104,7 +112,9 @@ def list_command(args: argparse.Namespace) -> int:
     if args.family is not None and args.family not in families:
         close = difflib.get_close_matches(args.family, families, n=3)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise ValueError(f"unknown family {args.family!r}.{hint} Families: {', '.join(families)}")
+        raise BlackboxError(
+            f"unknown family {args.family!r}.{hint} Families: {', '.join(families)}"
+        )
     cache = BlackboxCache(args.cache_dir)
     cached = set(cache.names())
     rows = [
@@ -113,6 +123,9 @@ def list_command(args: argparse.Namespace) -> int:
         if args.family is None or family == args.family
         for name in names
     ]
+    if args.family is None:  # blackboxes of your own: in the cache, from no listed recipe
+        listed = {row[0] for row in rows}
+        rows += [(name, OWN_FAMILY, "yes") for name in cached if name not in listed]
     rows.sort()
     header = ("NAME", "FAMILY", "CACHED")
     widths = [max(len(row[k]) for row in [header, *rows]) for k in range(2)]
@@ -125,27 +138,35 @@ def list_command(args: argparse.Namespace) -> int:
 
 def info_command(args: argparse.Namespace) -> int:
     """Print ``blackbox.describe()``, loading (and if needed converting) it first."""
-    from blackbox_repository.cache import BlackboxCache
-    from blackbox_repository.file_format import read_blackbox
-    from blackbox_repository.recipes import blackbox_names
     from blackbox_repository.repository import load_blackbox
 
-    cache = BlackboxCache(args.cache_dir)
-    if args.name not in blackbox_names() and cache.has_entry(args.name):
-        blackbox = read_blackbox(cache.entry_path(args.name))  # a user's own entry
-    else:
-        blackbox = load_blackbox(args.name, cache_dir=args.cache_dir, progress=True)
+    recipe, name = _named_recipe(args.name)
+    blackbox = load_blackbox(name, cache_dir=args.cache_dir, progress=True, recipe=recipe)
     print(blackbox.describe())
     return 0
 
 
 def convert_command(args: argparse.Namespace) -> int:
-    """Convert into the cache (a sound cached entry is kept unless ``--force``)."""
+    """Convert into the cache (a sound cached entry is kept unless ``--force``); NAME may be
+    a recipe reference ``package.module:recipe[:name]`` of your own."""
     from blackbox_repository.repository import convert_blackbox
 
-    entry = convert_blackbox(args.name, cache_dir=args.cache_dir, progress=True, force=args.force)
-    print(f"{args.name}: {entry}")
+    recipe, name = _named_recipe(args.name)
+    entry = convert_blackbox(
+        name, cache_dir=args.cache_dir, progress=True, force=args.force, recipe=recipe
+    )
+    print(f"{name}: {entry}")
     return 0
+
+
+def _named_recipe(name: str) -> tuple[Recipe | None, str]:
+    """``(recipe, blackbox name)`` for a reference, ``(None, name)`` for a plain name."""
+    from blackbox_repository.recipes import recipe_from_reference
+    from blackbox_repository.references import is_reference
+
+    if is_reference(name):
+        return recipe_from_reference(name)
+    return None, name
 
 
 def upload_command(args: argparse.Namespace) -> int:
@@ -204,7 +225,7 @@ def _mirror_from_arguments(args: argparse.Namespace) -> S3Mirror:
 
     url = args.mirror or os.environ.get(S3_MIRROR_ENV_VAR)
     if not url:
-        raise ValueError(
+        raise S3MirrorError(
             f"no S3 mirror given: pass --mirror s3://bucket/prefix or set ${S3_MIRROR_ENV_VAR}"
         )
     return S3Mirror(url, endpoint_url=_endpoint_url(args))
@@ -217,7 +238,9 @@ def _is_sound(cache: BlackboxCache, name: str) -> bool:
     if not cache.has_entry(name):
         return False
     try:
-        verify_files(cache.entry_path(name), read_metadata(cache.entry_path(name)))
+        verify_files(
+            cache.entry_path(name), read_metadata(cache.entry_path(name), expected_name=name)
+        )
         return True
     except CorruptBlackboxError as error:
         logger.warning("replacing corrupt cache entry %s: %s", name, error)

@@ -23,6 +23,10 @@ class UnknownBlackboxError(BlackboxError, KeyError):
         return str(self.args[0])
 
 
+class InvalidBlackboxNameError(BlackboxError, ValueError):
+    """A blackbox name that cannot name a cache entry (characters outside letters, digits, ._-)."""
+
+
 class ConfigNotFoundError(BlackboxError, KeyError):
     """A configuration that is not on a tabular blackbox's grid, or outside the search space."""
 
@@ -69,3 +73,7 @@ class ConversionError(BlackboxError):
 
 class MissingDependencyError(BlackboxError, ImportError):
     """An optional dependency (e.g. onnxruntime) that a blackbox kind needs is not installed."""
+
+
+class CacheUnusableError(BlackboxError):
+    """A cache folder that cannot be written (read-only, a file, no space) or stays locked."""

@@ -15,47 +15,56 @@ Every data file is checked against its recorded sha256 when it is read.
 
 from __future__ import annotations
 
+import copy
+import functools
 import hashlib
 import importlib
-import json
 import os
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
-from ConfigSpace import ConfigurationSpace
 
-from blackbox_repository.atomic_files import fsync_directory, write_json_atomically
+from blackbox_repository.atomic_files import fsync_directory
 from blackbox_repository.blackbox import Blackbox, Objective, native
-from blackbox_repository.entry_files import CONFIGURATIONS_FILE, METADATA_FILE, OBJECTIVES_FILE
+from blackbox_repository.entry_metadata import (
+    FORMAT_VERSION,
+    METADATA_FILE,
+    entry_file,
+    read_metadata,
+    write_metadata,
+)
 from blackbox_repository.errors import ChecksumMismatchError, CorruptBlackboxError
 from blackbox_repository.tabular import TabularBlackbox
-
-FORMAT_VERSION = 1
-INDEX_COLUMNS = ("config_index", "fidelity", "seed")
-ROW_GROUP_SIZE = 1 << 20  # rows; reads go one row group at a time to bound memory
-REQUIRED_METADATA_FIELDS = (
-    "format_version",
-    "kind",
-    "name",
-    "configuration_space",
-    "fidelity",
-    "seeds",
-    "objectives",
-    "elapsed_time_objective",
-    "files",
+from blackbox_repository.tabular_entry import (
+    CONFIGURATIONS_FILE,
+    INDEX_COLUMNS,
+    OBJECTIVES_FILE,
+    derived_file_names,
 )
+
+__all__ = [
+    "FORMAT_VERSION",
+    "METADATA_FILE",
+    "read_blackbox",
+    "read_metadata",
+    "verify_files",
+    "write_blackbox",
+]
+ROW_GROUP_SIZE = 1 << 20  # rows; reads go one row group at a time to bound memory
 
 # kind -> "module:function" reading a blackbox of that kind from (folder, metadata, common
 # keyword arguments). Resolved lazily so that optional dependencies (onnxruntime) load only
 # for the kinds that need them.
 KIND_READERS: dict[str, str] = {
-    "tabular": "blackbox_repository.file_format:read_tabular_data",
+    "tabular": "blackbox_repository.tabular_entry:read_tabular_data",
     "yahpo-onnx": "blackbox_repository.yahpo_surrogate:read_yahpo_data",
 }
+# kinds whose reader takes ``verify=`` and checks the entry's integrity itself (tabular
+# entries check memory-mapped derived files instead of hashing every Parquet file)
+SELF_VERIFYING_KINDS = frozenset({"tabular"})
 # kind -> "module:function" writing the data files of a blackbox of that kind into a folder
 # and returning extra metadata fields.
 KIND_WRITERS: dict[str, str] = {
@@ -98,11 +107,14 @@ def write_blackbox(blackbox: Blackbox, directory: Path | str, *, source: str = "
     extra = _resolve(writer)(blackbox, directory)
     files = {}
     for path in sorted(directory.iterdir()):
-        if path.name == METADATA_FILE or path.name.startswith("."):
+        if (
+            path.name == METADATA_FILE
+            or path.name.startswith(".")
+            or path.name in derived_file_names()
+        ):
             continue
         files[path.name] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
     metadata = {
-        "format_version": FORMAT_VERSION,
         "kind": blackbox.kind,
         "name": blackbox.name,
         "description": blackbox.description,
@@ -120,7 +132,7 @@ def write_blackbox(blackbox: Blackbox, directory: Path | str, *, source: str = "
         **extra,
         "files": files,
     }
-    write_json_atomically(directory / METADATA_FILE, metadata, indent=1)
+    write_metadata(directory, metadata)
     fsync_directory(directory)
     return directory
 
@@ -132,6 +144,8 @@ def write_tabular_data(blackbox: TabularBlackbox, directory: Path) -> dict[str, 
         raise ValueError(
             f"objective names {sorted(clash)} clash with the index columns {INDEX_COLUMNS}; rename them"
         )
+    import pyarrow as pa
+
     configurations = pa.Table.from_pandas(blackbox.configurations, preserve_index=False)
     _write_parquet_durably(configurations, directory / CONFIGURATIONS_FILE)
     n_configs, n_fidelities, n_seeds, n_objectives = blackbox.values.shape
@@ -156,7 +170,9 @@ def write_tabular_data(blackbox: TabularBlackbox, directory: Path) -> dict[str, 
     return {"n_configurations": n_configs, "values_dtype": str(blackbox.values.dtype)}
 
 
-def _write_parquet_durably(table: pa.Table, path: Path, **options: Any) -> None:
+def _write_parquet_durably(table, path: Path, **options: Any) -> None:
+    import pyarrow.parquet as pq
+
     with open(path, "wb") as stream:
         pq.write_table(table, stream, **options)
         stream.flush()
@@ -164,43 +180,11 @@ def _write_parquet_durably(table: pa.Table, path: Path, **options: Any) -> None:
 
 
 # --------------------------------------------------------------------- reading
-def read_metadata(directory: Path | str) -> dict[str, Any]:
-    """The parsed ``metadata.json`` of an entry; a missing or bad one is CorruptBlackboxError."""
-    path = Path(directory) / METADATA_FILE
-    try:
-        metadata = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise CorruptBlackboxError(
-            f"{path} is missing: {directory} is not a complete blackbox entry"
-        ) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise CorruptBlackboxError(
-            f"{path} is not valid JSON ({error}); the entry is corrupt"
-        ) from None
-    if not isinstance(metadata, dict):
-        raise CorruptBlackboxError(f"{path} is not a JSON object; the entry is corrupt")
-    version = metadata.get("format_version")
-    if version != FORMAT_VERSION:
-        raise CorruptBlackboxError(
-            f"{path} has format version {version!r}; this simtune reads version {FORMAT_VERSION}. "
-            "Re-convert the blackbox (simtune blackbox convert NAME --force) or upgrade simtune"
-        )
-    missing = [field for field in REQUIRED_METADATA_FIELDS if field not in metadata]
-    if missing:
-        raise CorruptBlackboxError(
-            f"{path} lacks the fields {missing}; the entry is corrupt: delete it or let "
-            "load_blackbox fetch it again"
-        )
-    if not isinstance(metadata["files"], dict):
-        raise CorruptBlackboxError(f"{path}: 'files' must map file names to their sha256 and size")
-    return metadata
-
-
 def verify_files(directory: Path | str, metadata: dict[str, Any]) -> None:
     """Check every data file of an entry against its recorded size and sha256."""
     directory = Path(directory)
     for file_name, recorded in metadata["files"].items():
-        path = directory / file_name
+        path = entry_file(directory, file_name)
         if not path.exists():
             raise CorruptBlackboxError(f"{path} is missing from blackbox entry {directory}")
         size = path.stat().st_size
@@ -213,12 +197,26 @@ def verify_files(directory: Path | str, metadata: dict[str, Any]) -> None:
             raise ChecksumMismatchError(str(path), recorded["sha256"], actual)
 
 
+def _configuration_space_from_dict(serialized: dict[str, Any]):
+    from ConfigSpace import ConfigurationSpace
+
+    # a copy: from_serialized_dict consumes parts of the dict it is given
+    return ConfigurationSpace.from_serialized_dict(copy.deepcopy(serialized))
+
+
+def _arrow_errors() -> tuple[type[Exception], ...]:
+    """pyarrow's exception base, if pyarrow was imported (otherwise none can be raised)."""
+    pyarrow = sys.modules.get("pyarrow")
+    return (pyarrow.ArrowException,) if pyarrow is not None else ()
+
+
 def common_arguments(metadata: dict[str, Any]) -> dict[str, Any]:
     """Constructor arguments shared by every blackbox kind, from its metadata."""
     return {
         "name": metadata["name"],
-        "configuration_space": ConfigurationSpace.from_serialized_dict(
-            metadata["configuration_space"]
+        # built on first use: parsing it costs ~10 ms that a lookup never needs
+        "configuration_space": functools.partial(
+            _configuration_space_from_dict, metadata["configuration_space"]
         ),
         "fidelity_name": metadata["fidelity"]["name"],
         "fidelity_values": np.asarray(metadata["fidelity"]["values"]),
@@ -229,14 +227,25 @@ def common_arguments(metadata: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def read_blackbox(directory: Path | str, *, verify: bool = True) -> Blackbox:
+def read_blackbox(
+    directory: Path | str,
+    *,
+    verify: bool = True,
+    expected_name: str | None = None,
+    mapped: bool = True,
+) -> Blackbox:
     """Read the blackbox entry in ``directory``, checking every file's sha256 first.
 
+    A tabular entry's values are memory-mapped from files derived beside its Parquet files
+    (written on the first read); ``mapped=False`` reads the Parquet files into memory and
+    writes nothing (for folders that are not cache entries, e.g. packaged ones).
+
     Raises :class:`CorruptBlackboxError` (or its subclass :class:`ChecksumMismatchError`)
-    naming the bad file when the entry is incomplete, truncated or modified.
+    naming the bad file when the entry is incomplete, truncated or modified, or when it
+    holds another blackbox than ``expected_name``. The metadata is always checked.
     """
     directory = Path(directory)
-    metadata = read_metadata(directory)
+    metadata = read_metadata(directory, expected_name=expected_name)
     reader = KIND_READERS.get(metadata.get("kind"))
     if reader is None:
         raise CorruptBlackboxError(
@@ -244,6 +253,13 @@ def read_blackbox(directory: Path | str, *, verify: bool = True) -> Blackbox:
             f"known kinds: {sorted(KIND_READERS)}"
         )
     try:
+        if metadata["kind"] in SELF_VERIFYING_KINDS and mapped:
+            arguments = common_arguments(metadata)
+            return _resolve(reader)(directory, metadata, arguments, verify=verify)
+        if metadata["kind"] in SELF_VERIFYING_KINDS:
+            from blackbox_repository.tabular_entry import read_parquet_data
+
+            return read_parquet_data(directory, metadata, common_arguments(metadata), verify=verify)
         if not verify:
             return _resolve(reader)(directory, metadata, common_arguments(metadata))
         # Hash the files in a second thread while the first one parses them (hashlib and
@@ -257,38 +273,5 @@ def read_blackbox(directory: Path | str, *, verify: bool = True) -> Blackbox:
                 raise
             verification.result()
             return blackbox
-    except (pa.ArrowException, OSError, KeyError, ValueError, TypeError) as error:
+    except (*_arrow_errors(), OSError, KeyError, ValueError, TypeError) as error:
         raise CorruptBlackboxError(f"cannot read blackbox entry {directory}: {error}") from error
-
-
-def read_tabular_data(
-    directory: Path, metadata: dict[str, Any], arguments: dict[str, Any]
-) -> TabularBlackbox:
-    """Read the Parquet files of a tabular entry into a dense numpy array.
-
-    The objectives are read one row group at a time straight into the array, so the peak
-    memory is the array plus one row group, not twice the table.
-    """
-    # ParquetFile, not read_table: read_table imports pyarrow.dataset (~0.1 s per process)
-    configurations = pq.ParquetFile(directory / CONFIGURATIONS_FILE).read().to_pandas()
-    objective_names = [o.name for o in arguments["objectives"]]
-    objectives = pq.ParquetFile(directory / OBJECTIVES_FILE, pre_buffer=False)
-    n_configs = metadata["n_configurations"]
-    n_fidelities = len(arguments["fidelity_values"])
-    n_seeds = len(arguments["seeds"])
-    n_rows = objectives.metadata.num_rows
-    if n_rows != n_configs * n_fidelities * n_seeds:
-        raise CorruptBlackboxError(
-            f"{directory / OBJECTIVES_FILE} has {n_rows} rows, expected "
-            f"{n_configs} x {n_fidelities} x {n_seeds}"
-        )
-    values = np.empty((n_rows, len(objective_names)), dtype=np.dtype(metadata["values_dtype"]))
-    start = 0
-    for group in range(objectives.num_row_groups):
-        table = objectives.read_row_group(group, columns=objective_names)
-        stop = start + table.num_rows
-        for k, name in enumerate(objective_names):
-            values[start:stop, k] = table.column(name).to_numpy()
-        start = stop
-    values = values.reshape(n_configs, n_fidelities, n_seeds, len(objective_names))
-    return TabularBlackbox(configurations=configurations, values=values, **arguments)

@@ -18,7 +18,6 @@ would land outside that folder.
 
 from __future__ import annotations
 
-import http.client
 import json
 import logging
 import os
@@ -31,30 +30,32 @@ import uuid
 import zipfile
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from filelock import FileLock
-
 from blackbox_repository.atomic_files import fsync_directory
-from blackbox_repository.errors import ChecksumMismatchError, ConversionError, DownloadError
+from blackbox_repository.errors import ChecksumMismatchError, ConversionError
 from blackbox_repository.file_format import sha256_file
+from blackbox_repository.http_download import (  # noqa: F401 (re-exported)
+    DEFAULT_DOWNLOAD_DEADLINE,
+    DOWNLOAD_DEADLINE_ENV_VAR,
+    OFFLINE_HINT,
+    RAW_DATA_ENV_VAR,
+    RAW_MIRROR_ENV_VAR,
+    download,
+    download_deadline,
+)
 from blackbox_repository.recipes.recipe import RawFile
+from blackbox_repository.waiting_lock import hold_lock
 
 logger = logging.getLogger(__name__)
 
-RAW_DATA_ENV_VAR = "SIMTUNE_RAW_DATA_DIR"
-RAW_MIRROR_ENV_VAR = "SIMTUNE_RAW_MIRROR_URL"
+RAW_LOCK_TIMEOUT = DEFAULT_DOWNLOAD_DEADLINE + 600.0
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
 TRUSTED_SHA256_SUFFIX = ".sha256"
 UNPACKED_MARKER = ".simtune-unpacked.json"
 # tarfile's extraction filters and their errors exist from Python 3.10.12 / 3.11.4 on.
 TAR_FILTER_ERRORS = getattr(tarfile, "FilterError", ())
-USER_AGENT = "simtune (raw benchmark download; https://github.com/simtune)"
-OFFLINE_HINT = (
-    f"If this machine cannot reach the host, put the original files in a folder and point "
-    f"${RAW_DATA_ENV_VAR} (or raw_data_dir=) at it, or set ${RAW_MIRROR_ENV_VAR} to a mirror "
-    "that serves <mirror>/<path> (docs/raw-downloads.md)"
-)
 
 
 # --------------------------------------------------------------------- locations
@@ -129,6 +130,40 @@ def _verify(path: Path, raw_file: RawFile, download_dir: Path, *, origin: str) -
     return actual
 
 
+@dataclass(frozen=True)
+class FirstUsePin:
+    """The sha256 of a raw file without a published one, to be trusted from now on.
+
+    It is written only once the file has converted into a sound entry (see
+    :class:`FetchedRawFiles`), so a file that cannot be converted is never pinned.
+    """
+
+    raw_file: RawFile
+    download_dir: Path
+    sha256: str
+    origin: str
+    downloaded: Path | None  # the file simtune downloaded, None if taken from a local folder
+
+
+@dataclass(frozen=True)
+class FetchedRawFiles:
+    """Raw files made available for a conversion, with the first-use pins not yet written."""
+
+    directory: Path
+    pins: tuple[FirstUsePin, ...]
+
+    def pin_trusted(self) -> None:
+        """Record the sha256 of every first-use file: call after the conversion succeeded."""
+        for pin in self.pins:
+            _trust_on_first_use(pin.raw_file, pin.download_dir, pin.sha256, pin.origin)
+
+    def discard_untrusted_downloads(self) -> None:
+        """Delete first-use downloads (after a failed conversion) so the next run fetches anew."""
+        for pin in self.pins:
+            if pin.downloaded is not None:
+                pin.downloaded.unlink(missing_ok=True)
+
+
 def _trust_on_first_use(raw_file: RawFile, download_dir: Path, sha256: str, origin: str) -> None:
     record = _trusted_sha256_record(download_dir, raw_file)
     if not raw_file.sha256 and not record.exists():
@@ -152,60 +187,6 @@ def _remove_partial_downloads(target: Path) -> None:
     if target.parent.exists():
         for leftover in target.parent.glob(f".{target.name}.part-*"):
             leftover.unlink(missing_ok=True)
-
-
-def download(url: str, destination: Path, *, timeout: float = 60.0, progress=None) -> None:
-    """Download ``url`` to ``destination`` through a ``.part`` file and a rename.
-
-    Raises :class:`DownloadError` naming the URL for an HTTP error status, an unreachable
-    host, a response shorter than its Content-Length (a cut download) or an HTML page
-    served instead of a data file; no file is left behind in any of these cases.
-    """
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    tmp = destination.with_name(f".{destination.name}.part-{uuid.uuid4().hex[:8]}")
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response, open(tmp, "wb") as out:
-            _check_not_html(response, url, destination)
-            expected = response.headers.get("Content-Length")
-            expected = int(expected) if expected is not None else None
-            task = None
-            if progress is not None:
-                task = progress.add_task(f"download {destination.name}", total=expected)
-            received = 0
-            while chunk := response.read(1 << 20):
-                out.write(chunk)
-                received += len(chunk)
-                if task is not None:
-                    progress.update(task, completed=received)
-            if expected is not None and received != expected:
-                raise DownloadError(
-                    f"download of {url} was cut: received {received} of {expected} bytes; "
-                    "nothing was kept, run the same command again to retry"
-                )
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, destination)
-    except urllib.error.HTTPError as error:
-        raise DownloadError(
-            f"cannot download {url}: the server answered HTTP {error.code} {error.reason}. "
-            f"{OFFLINE_HINT}"
-        ) from error
-    except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as error:
-        reason = getattr(error, "reason", None) or error
-        raise DownloadError(f"cannot download {url}: {reason}. {OFFLINE_HINT}") from error
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _check_not_html(response, url: str, destination: Path) -> None:
-    content_type = response.headers.get("Content-Type", "")
-    if content_type.startswith("text/html") and destination.suffix.lower() not in (".html", ".htm"):
-        raise DownloadError(
-            f"cannot download {url}: the server sent an HTML page (Content-Type {content_type}) "
-            f"instead of {destination.name}, e.g. a login, consent or virus-scan page. Download "
-            f"the file in a browser and put it below ${RAW_DATA_ENV_VAR}"
-        )
 
 
 # --------------------------------------------------------------------- unpacking
@@ -352,8 +333,11 @@ def _subfolders(folder: Path) -> list[Path]:
 
 def _fetch_one(
     raw_file: RawFile, download_dir: Path, local: Path | None, *, into_download_dir: bool, progress
-) -> None:
-    """Make ``raw_file`` (and, for an archive, its unpacked folder) available and verified."""
+) -> FirstUsePin | None:
+    """Make ``raw_file`` (and, for an archive, its unpacked folder) available and verified.
+
+    Returns the pin to write once the conversion succeeds, if the file has no known sha256.
+    """
     target = download_dir / raw_file.path
     local_file = local / raw_file.path if local is not None else None
     if local_file is not None and local_file.exists():
@@ -395,7 +379,9 @@ def _fetch_one(
             if source == target and _expected_sha256(raw_file, download_dir) is None:
                 target.unlink(missing_ok=True)  # never trust a download that is no archive
             raise
-    _trust_on_first_use(raw_file, download_dir, sha256, origin)
+    if raw_file.sha256 or _trusted_sha256_record(download_dir, raw_file).exists():
+        return None
+    return FirstUsePin(raw_file, download_dir, sha256, origin, target if source == target else None)
 
 
 def fetch_raw_files(
@@ -405,6 +391,24 @@ def fetch_raw_files(
     raw_data_dir: Path | str | None = None,
     progress=None,
 ) -> Path:
+    """Fetch like :func:`fetch_raw_files_unpinned` and pin first-use files at once.
+
+    For callers that do not convert; conversions pin only after they succeed.
+    """
+    fetched = fetch_raw_files_unpinned(
+        raw_files, download_dir, raw_data_dir=raw_data_dir, progress=progress
+    )
+    fetched.pin_trusted()
+    return fetched.directory
+
+
+def fetch_raw_files_unpinned(
+    raw_files: Sequence[RawFile],
+    download_dir: Path,
+    *,
+    raw_data_dir: Path | str | None = None,
+    progress=None,
+) -> FetchedRawFiles:
     """Make every raw file available and verified; returns the folder to convert from.
 
     Below the returned folder, ``RawFile.path`` is the verified file, except that an
@@ -413,21 +417,27 @@ def fetch_raw_files(
     folder and none is an archive, that folder is returned and nothing is copied.
     Otherwise files are downloaded (or copied from the local folder) below
     ``download_dir``, archives are unpacked there, and ``download_dir`` is returned.
-    One file lock per raw file keeps concurrent fetches of one family consistent.
+    One file lock per raw file keeps concurrent fetches of one family consistent (a
+    process that waits for another one's download says so). The sha256 of files without a
+    published one are returned as pins, to be written once the conversion succeeded.
     """
     download_dir = Path(download_dir)
     local = local_raw_data_dir(raw_data_dir)
     all_local = local is not None and all((local / f.path).exists() for f in raw_files)
     into_download_dir = not all_local or any(archive_suffix(f.path) for f in raw_files)
+    pins = []
     for raw_file in raw_files:
         target = download_dir / raw_file.path
         target.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(target.with_name(f".{target.name}.lock"))):
-            _fetch_one(
+        lock = target.with_name(f".{target.name}.lock")
+        with hold_lock(lock, timeout=RAW_LOCK_TIMEOUT, what=f"the raw file {raw_file.path}"):
+            pin = _fetch_one(
                 raw_file,
                 download_dir,
                 local,
                 into_download_dir=into_download_dir,
                 progress=progress,
             )
-    return download_dir if into_download_dir else local
+        if pin is not None:
+            pins.append(pin)
+    return FetchedRawFiles(download_dir if into_download_dir else local, tuple(pins))

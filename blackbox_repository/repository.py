@@ -14,16 +14,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from blackbox_repository.blackbox import Blackbox
-from blackbox_repository.cache import BlackboxCache
-from blackbox_repository.errors import CorruptBlackboxError
+from blackbox_repository.cache import BlackboxCache, cache_writes
+from blackbox_repository.errors import CorruptBlackboxError, UnknownBlackboxError
 from blackbox_repository.file_format import (
     read_blackbox,
     read_metadata,
     verify_files,
     write_blackbox,
 )
-from blackbox_repository.raw_files import fetch_raw_files
-from blackbox_repository.recipes import Recipe, find_recipe
+from blackbox_repository.raw_files import fetch_raw_files_unpinned
+from blackbox_repository.recipes import Recipe, RecipePluginError, find_recipe
 
 if TYPE_CHECKING:
     from blackbox_repository.s3_mirror import S3Mirror
@@ -62,14 +62,18 @@ def load_blackbox(
         progress: show progress bars for downloads and conversions.
         recipe: an explicit recipe (e.g. a user-defined benchmark) instead of the registry's.
 
+    The cache comes first: a blackbox you converted or tabulated yourself into the cache
+    loads by its name although no recipe provides it.
+
     Example:
-        >>> bb = load_blackbox("xgboost-mnist")  # doctest: +SKIP
+        >>> bb = load_blackbox("sklearn-mlp-digits")
+        >>> bb.fidelity_name, bb.max_fidelity
+        ('epoch', 30)
     """
-    recipe = recipe or find_recipe(name)
     cache = BlackboxCache(cache_dir)
     if cache.has_entry(name):
         try:
-            return read_blackbox(cache.entry_path(name))
+            return read_blackbox(cache.entry_path(name), expected_name=name)
         except CorruptBlackboxError as error:
             logger.warning(
                 "cached blackbox %s is corrupt and will be fetched again: %s", name, error
@@ -78,22 +82,29 @@ def load_blackbox(
         cache.remove_stale_staging(name)
         if cache.has_entry(name):
             try:  # another process may have installed it while we waited for the lock
-                return read_blackbox(cache.entry_path(name))
+                return read_blackbox(cache.entry_path(name), expected_name=name)
             except CorruptBlackboxError as error:
                 logger.warning("removing corrupt cache entry %s: %s", name, error)
                 cache.remove(name)
+        if recipe is None:
+            recipe = _recipe_or_none(name)
         mirror = _mirror_from_argument(s3_mirror)
+        if recipe is None and mirror is None:
+            find_recipe(name)  # raises: the name is neither cached nor a recipe's
         if mirror is not None:
-            with cache.staging(name) as staged:
-                if mirror.download(name, staged, progress=progress):
-                    read_blackbox(staged)  # verify before it becomes visible
-                    return read_blackbox(cache.install(name, staged), verify=False)
-            logger.info(
-                "blackbox %s is not on mirror %s; converting it from raw files", name, mirror.url
-            )
+            blackbox = _download_and_install(name, mirror, cache, progress=progress)
+            if blackbox is not None:
+                return blackbox
         return _convert_and_install(
-            name, recipe, cache, raw_data_dir=raw_data_dir, progress=progress
+            name, recipe or find_recipe(name), cache, raw_data_dir=raw_data_dir, progress=progress
         )
+
+
+def _recipe_or_none(name: str) -> Recipe | None:
+    try:
+        return find_recipe(name)
+    except UnknownBlackboxError:
+        return None
 
 
 def convert_blackbox(
@@ -112,12 +123,42 @@ def convert_blackbox(
         cache.remove_stale_staging(name)
         if cache.has_entry(name) and not force:
             try:  # a corrupt entry is converted again, not returned as if it were fine
-                verify_files(cache.entry_path(name), read_metadata(cache.entry_path(name)))
-                return cache.entry_path(name)
+                entry = cache.entry_path(name)
+                verify_files(entry, read_metadata(entry, expected_name=name))
+                return entry
             except CorruptBlackboxError as error:
                 logger.warning("converting %s again: its cache entry is corrupt: %s", name, error)
         _convert_and_install(name, recipe, cache, raw_data_dir=raw_data_dir, progress=progress)
         return cache.entry_path(name)
+
+
+def _download_and_install(
+    name: str, mirror: S3Mirror, cache: BlackboxCache, *, progress: bool
+) -> Blackbox | None:
+    """The mirror's entry ``name``, verified and installed; None if it has no usable one.
+
+    A corrupt or incomplete mirror entry is reported (naming the S3 object) and None is
+    returned so that the caller converts the blackbox from its raw files instead.
+    """
+    with cache.staging(name) as staged:
+        try:
+            if not mirror.download(name, staged, progress=progress):
+                logger.info(
+                    "blackbox %s is not on mirror %s; converting it from raw files",
+                    name,
+                    mirror.url,
+                )
+                return None
+            read_blackbox(staged, expected_name=name)  # verify before it becomes visible
+        except CorruptBlackboxError as error:
+            logger.warning(
+                "the entry %s on mirror %s is unusable, converting it from raw files instead: %s",
+                name,
+                mirror.url,
+                error,
+            )
+            return None
+        return read_blackbox(cache.install(name, staged), verify=False, expected_name=name)
 
 
 def _convert_and_install(
@@ -130,30 +171,38 @@ def _convert_and_install(
 ) -> Blackbox:
     """Fetch raw files, convert, write into staging, verify, rename into place. Lock held."""
     if not recipe.provides(name):
-        raise ValueError(
+        raise RecipePluginError(
             f"recipe {recipe.family!r} does not provide {name!r}; it provides {list(recipe.names)}"
         )
     bar = _progress_bar() if progress else None
     with bar if bar is not None else contextlib.nullcontext():
-        raw_dir = fetch_raw_files(
-            recipe.raw_files_for(name),
-            cache.raw_dir,
-            raw_data_dir=raw_data_dir,
-            progress=bar,
-        )
+        with cache_writes(cache.root, f"fetching the raw files of {name}"):
+            fetched = fetch_raw_files_unpinned(
+                recipe.raw_files_for(name),
+                cache.raw_dir,
+                raw_data_dir=raw_data_dir,
+                progress=bar,
+            )
         task = (
             bar.add_task(f"convert {name}", total=None, counts_bytes=False)
             if bar is not None
             else None
         )
-        blackbox = recipe.convert(name, raw_dir)
+        try:
+            blackbox = recipe.convert(name, fetched.directory)
+        except BaseException:
+            # a first download that does not convert is not trusted: never pin its sha256
+            fetched.discard_untrusted_downloads()
+            raise
         with cache.staging(name) as staged:
-            write_blackbox(blackbox, staged, source=f"recipe {recipe.family}")
-            read_blackbox(staged)
+            with cache_writes(cache.root, f"writing {name}"):
+                write_blackbox(blackbox, staged, source=f"recipe {recipe.family}")
+            read_blackbox(staged, expected_name=name)
             entry = cache.install(name, staged)
+        fetched.pin_trusted()  # only now: the files converted into a sound entry
         if task is not None:
             bar.update(task, total=1, completed=1)
-    return read_blackbox(entry, verify=False)
+    return read_blackbox(entry, verify=False, expected_name=name)
 
 
 def _progress_bar():

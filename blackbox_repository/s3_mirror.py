@@ -27,7 +27,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import json
 import os
 import re
 from collections.abc import Iterator
@@ -36,15 +35,20 @@ from pathlib import Path
 from typing import Any
 
 from blackbox_repository.cache import check_entry_name
+from blackbox_repository.entry_metadata import (
+    METADATA_FILE,
+    entry_file,
+    parse_metadata,
+    read_metadata,
+)
 from blackbox_repository.errors import ChecksumMismatchError, CorruptBlackboxError, S3MirrorError
-from blackbox_repository.file_format import METADATA_FILE, read_metadata
 
 S3_MIRROR_ENV_VAR = "SIMTUNE_S3_MIRROR"
 S3_ENDPOINT_ENV_VAR = "SIMTUNE_S3_ENDPOINT_URL"
 
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 _CHUNK_SIZE = 1 << 20
+MAX_METADATA_BYTES = 16 << 20  # a metadata.json is a few kB; anything this big is not one
 _CREDENTIAL_ERRORS = {
     "403",
     "AccessDenied",
@@ -110,37 +114,6 @@ def _digest_file(path: Path) -> _FileDigest:
             md5.update(chunk)
             size += len(chunk)
     return _FileDigest(sha256.hexdigest(), md5.hexdigest(), size)
-
-
-def _check_remote_files(files: Any, metadata_url: str) -> dict[str, dict[str, Any]]:
-    """The ``files`` table of downloaded metadata, refusing names that could escape a folder."""
-    if not isinstance(files, dict):
-        raise CorruptBlackboxError(
-            f"{metadata_url} has no 'files' table; the mirror entry is corrupt"
-        )
-    for file_name, recorded in files.items():
-        if (
-            not isinstance(file_name, str)
-            or not file_name
-            or "/" in file_name
-            or "\\" in file_name
-            or file_name.startswith(".")
-            or file_name == METADATA_FILE
-        ):
-            raise CorruptBlackboxError(
-                f"{metadata_url} lists the file name {file_name!r}, which is not a plain file "
-                "name; the mirror entry is corrupt or hostile, re-upload it"
-            )
-        if (
-            not isinstance(recorded, dict)
-            or not _SHA256_HEX.match(str(recorded.get("sha256", "")))
-            or not isinstance(recorded.get("bytes"), int)
-        ):
-            raise CorruptBlackboxError(
-                f"{metadata_url} records {file_name!r} without a valid sha256 and byte count; "
-                "the mirror entry is corrupt, re-upload it"
-            )
-    return files
 
 
 class S3Mirror:
@@ -307,15 +280,11 @@ class S3Mirror:
         if metadata_bytes is None:
             return False
         metadata_url = self.object_url(metadata_key)
-        try:
-            metadata = json.loads(metadata_bytes)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise CorruptBlackboxError(
-                f"{metadata_url} is not valid JSON ({error}); the mirror entry is corrupt, re-upload it"
-            ) from None
-        if not isinstance(metadata, dict):
-            raise CorruptBlackboxError(f"{metadata_url} is not a JSON object; re-upload the entry")
-        files = _check_remote_files(metadata.get("files"), metadata_url)
+        # the same checks as a local read, naming the S3 object (re-upload fixes them)
+        metadata = parse_metadata(
+            metadata_bytes, f"{metadata_url} (mirror entry; re-upload it)", expected_name=name
+        )
+        files = metadata["files"]
         destination.mkdir(parents=True, exist_ok=True)
         with _progress_bar(progress) as bar:
             for file_name, recorded in files.items():
@@ -332,7 +301,15 @@ class S3Mirror:
                 if self._is_missing(error):
                     return None
                 raise
-            return response["Body"].read()
+            size = response.get("ContentLength")
+            if size is None or size > MAX_METADATA_BYTES:
+                response["Body"].close()
+                raise CorruptBlackboxError(
+                    f"{self.object_url(key)} has {size} bytes, more than a metadata.json can "
+                    f"({MAX_METADATA_BYTES}); refusing to download it: the mirror entry is "
+                    "corrupt or hostile, re-upload it"
+                )
+            return response["Body"].read(MAX_METADATA_BYTES + 1)
 
     def _download_file(self, key: str, path: Path, recorded: dict[str, Any], bar) -> None:
         object_url = self.object_url(key)
@@ -350,11 +327,21 @@ class S3Mirror:
                         "the mirror entry is incomplete, re-upload it"
                     ) from None
                 raise
+            announced = response.get("ContentLength")
+            if announced != expected_size:  # refused before its body is read
+                response["Body"].close()
+                raise CorruptBlackboxError(
+                    f"{object_url} has {announced} bytes but its metadata.json records "
+                    f"{expected_size}; refusing to download it: the mirror entry is corrupt, "
+                    "re-upload it"
+                )
             with open(path, "wb") as out:
                 for chunk in response["Body"].iter_chunks(_CHUNK_SIZE):
+                    size += len(chunk)
+                    if size > expected_size:
+                        break  # a store that sends more than it announced
                     out.write(chunk)
                     digest.update(chunk)
-                    size += len(chunk)
                     if task is not None:
                         bar.update(task, completed=size)
                 out.flush()
@@ -372,13 +359,11 @@ class S3Mirror:
         never uploaded), and each upload is verified against what the store reports.
         """
         entry_dir = Path(entry_dir)
-        metadata = read_metadata(entry_dir)
-        files = metadata.get("files")
-        if not isinstance(files, dict):
-            raise CorruptBlackboxError(f"{entry_dir / METADATA_FILE} has no 'files' table")
+        metadata = read_metadata(entry_dir, expected_name=name)
+        files = metadata["files"]
         digests = {}
         for file_name, recorded in files.items():  # verify everything before sending anything
-            path = entry_dir / file_name
+            path = entry_file(entry_dir, file_name)
             if not path.exists():
                 raise CorruptBlackboxError(f"{path} is missing from blackbox entry {entry_dir}")
             digests[file_name] = _digest_file(path)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-from ConfigSpace import ConfigurationSpace
 
 from blackbox_repository.blackbox import Blackbox, Objective, native
 from blackbox_repository.errors import ConfigNotFoundError
+
+if TYPE_CHECKING:  # pandas and ConfigSpace load only when a table or space is used
+    import pandas as pd
+    from ConfigSpace import ConfigurationSpace
+
+    from blackbox_repository.config_index import StoredConfigIndex
 
 
 class TabularBlackbox(Blackbox):
@@ -19,6 +23,10 @@ class TabularBlackbox(Blackbox):
     Missing measurements are NaN and stay NaN. Configurations are the rows of
     ``configurations`` (one column per hyperparameter; inactive conditional values are
     NaN/None); ``config_index`` maps a configuration to its row.
+
+    A blackbox read from the cache has ``values`` memory-mapped (read-only, shared by every
+    process), a ``stored_index`` that maps configurations to rows from stored arrays, and
+    ``configurations`` given as a function that reads the table on first access.
 
     Example:
         >>> bb = load_blackbox("taskset-imdb-gru128")  # doctest: +SKIP
@@ -31,8 +39,8 @@ class TabularBlackbox(Blackbox):
         self,
         *,
         name: str,
-        configuration_space: ConfigurationSpace,
-        configurations: pd.DataFrame,
+        configuration_space: ConfigurationSpace | Callable[[], ConfigurationSpace],
+        configurations: pd.DataFrame | Callable[[], pd.DataFrame],
         fidelity_name: str,
         fidelity_values: Sequence[float] | np.ndarray,
         seeds: Sequence[int] | np.ndarray,
@@ -40,6 +48,8 @@ class TabularBlackbox(Blackbox):
         elapsed_time_objective: str,
         values: np.ndarray,
         description: str = "",
+        stored_index: StoredConfigIndex | None = None,
+        hyperparameter_names: Sequence[str] | None = None,
     ) -> None:
         super().__init__(
             name=name,
@@ -50,18 +60,20 @@ class TabularBlackbox(Blackbox):
             objectives=objectives,
             elapsed_time_objective=elapsed_time_objective,
             description=description,
+            hyperparameter_names=hyperparameter_names,
         )
-        hp_names = list(self.hyperparameter_names)
-        missing = [n for n in hp_names if n not in configurations.columns]
-        extra = [c for c in configurations.columns if c not in hp_names]
-        if missing or extra:
-            raise ValueError(
-                f"blackbox {name!r}: configuration columns must be the hyperparameters of the "
-                f"search space; missing {missing}, unexpected {extra}"
-            )
-        self.configurations = configurations[hp_names].reset_index(drop=True)
+        self._hp_names = tuple(self.hyperparameter_names)  # the property builds a new tuple
+        self._stored_index = stored_index
+        if callable(configurations):
+            if stored_index is None:
+                raise ValueError("configurations given as a function need a stored_index")
+            self._configurations, self._read_configurations = None, configurations
+            n_configurations = stored_index.n_configurations
+        else:
+            self._configurations = self._checked_configurations(configurations)
+            n_configurations = len(configurations)
         expected = (
-            len(configurations),
+            n_configurations,
             len(self.fidelity_values),
             len(self.seeds),
             len(objectives),
@@ -74,17 +86,52 @@ class TabularBlackbox(Blackbox):
         if values.dtype.kind != "f":
             raise ValueError(f"blackbox {name!r}: values must be floats, got {values.dtype}")
         self.values = values
-        self._hp_names = tuple(hp_names)  # the property rebuilds the tuple on every call
+        self._n_configurations = n_configurations
         self._config_positions: dict[tuple, int] | None = None
+        # rows of configs found so far, keyed by their values in hyperparameter order
+        self._rows_by_values = stored_index.rows_by_values if stored_index is not None else None
+
+    def _checked_configurations(self, configurations: pd.DataFrame) -> pd.DataFrame:
+        hp_names = list(self._hp_names)
+        missing = [n for n in hp_names if n not in configurations.columns]
+        extra = [c for c in configurations.columns if c not in hp_names]
+        if missing or extra:
+            raise ValueError(
+                f"blackbox {self.name!r}: configuration columns must be the hyperparameters of "
+                f"the search space; missing {missing}, unexpected {extra}"
+            )
+        return configurations[hp_names].reset_index(drop=True)
+
+    @property
+    def configurations(self) -> pd.DataFrame:
+        """One row per configuration, one column per hyperparameter (read on first access)."""
+        if self._configurations is None:
+            configurations = self._checked_configurations(self._read_configurations())
+            if len(configurations) != self._n_configurations:
+                raise ValueError(
+                    f"blackbox {self.name!r}: {len(configurations)} configurations read, "
+                    f"{self._n_configurations} expected"
+                )
+            self._configurations = configurations
+        return self._configurations
 
     # ----------------------------------------------------------------- configurations
     @property
     def n_configurations(self) -> int:
-        return len(self.configurations)
+        return self._n_configurations
 
     def configuration(self, config_index: int) -> dict[str, Any]:
         """Row ``config_index`` as a plain dict (inactive hyperparameters left out)."""
-        position = int(config_index)  # column by column: a row Series would upcast ints to floats
+        position = int(config_index)
+        if self._stored_index is not None:
+            if not -self._n_configurations <= position < self._n_configurations:
+                raise IndexError(
+                    f"configuration {position} is out of range: blackbox {self.name!r} has "
+                    f"{self._n_configurations} configurations"
+                )
+            return self._stored_index.configuration(
+                position % self._n_configurations
+            )  # column by column: a row Series would upcast ints to floats
         row = {
             name: self.configurations[name].iat[position] for name in self.configurations.columns
         }
@@ -103,15 +150,22 @@ class TabularBlackbox(Blackbox):
         return {row: i for i, row in enumerate(zip(*columns))}
 
     def config_index(self, config: Mapping[str, Any]) -> int:
-        """Row of ``config`` in the grid; a config not on the grid is a clear error."""
-        positions = self._config_positions
-        if positions is None:
-            positions = self._config_positions = self._build_config_positions()
-        # Fast path: plain values (and numpy scalars, which hash and compare like them) with
-        # inactive hyperparameters left out; NaN for an inactive one needs the slow key.
-        position = positions.get(tuple(map(config.get, self._hp_names)))
-        if position is None:
-            position = positions.get(self._key(config))
+        """Row of ``config`` in the grid; a config not on the grid is a clear error.
+
+        Fast from the first call for a blackbox read from the cache (its stored index needs
+        no building); otherwise the first call builds a dict of every configuration.
+        """
+        if self._stored_index is not None:
+            position = self._stored_index.find(config)
+        else:
+            positions = self._config_positions
+            if positions is None:
+                positions = self._config_positions = self._build_config_positions()
+            # Fast path: plain values (and numpy scalars, which hash and compare like them)
+            # with inactive hyperparameters left out; NaN for an inactive one needs the slow key.
+            position = positions.get(tuple(map(config.get, self._hp_names)))
+            if position is None:
+                position = positions.get(self._key(config))
         if position is None:
             unknown = sorted(set(config) - set(self.hyperparameter_names))
             detail = f" (unknown hyperparameters {unknown})" if unknown else ""
@@ -133,7 +187,17 @@ class TabularBlackbox(Blackbox):
         seed_position = 0 if seed is None else self._seed_positions.get(seed)
         if seed_position is None:
             seed_position = self.seed_index(seed)
-        row = self.values[self.config_index(config), fidelity_position, seed_position]
+        # The hot path: a config seen before is one dict access away from its row.
+        rows = self._rows_by_values
+        config_position = None
+        if rows is not None:
+            try:  # noqa: SIM105 (contextlib.suppress costs a context manager per lookup)
+                config_position = rows.get(tuple(map(config.get, self._hp_names)))
+            except TypeError:  # an unhashable value; config_index explains
+                pass
+        if config_position is None:
+            config_position = self.config_index(config)
+        row = self.values[config_position, fidelity_position, seed_position]
         return dict(zip(self.objective_names, row.tolist()))
 
     def lookup_index(

@@ -52,8 +52,9 @@ def parse_arguments(method: str, argv: Sequence[str] | None) -> argparse.Namespa
 
 def main(method: str, argv: Sequence[str] | None = None) -> int:
     """Run ``method`` once and print the best configuration and where results are."""
+    from benchmarking.cli import error_message
     from benchmarking.simulation import run_simulation
-    from blackbox_repository import BlackboxError
+    from blackbox_repository.errors import SimtuneError
 
     args = parse_arguments(method, argv)
     out = args.out or Path("results") / method.lower() / args.benchmark / f"seed-{args.seed}"
@@ -68,9 +69,8 @@ def main(method: str, argv: Sequence[str] | None = None) -> int:
             method_kwargs=args.method_kwargs,
             progress=sys.stdout.isatty(),
         )
-    except (BlackboxError, ValueError, KeyError, TypeError) as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"error: {message}", file=sys.stderr)
+    except SimtuneError as error:  # raised on purpose; any other error shows its traceback
+        print(f"simtune: error: {error_message(error)}", file=sys.stderr)
         return 2
     best = run.best()
     metric = run.metadata["metric"]

@@ -12,10 +12,10 @@ set -euo pipefail
 
 PYTHON="${PYTHON:-python}"
 
-# pip's after-install conflict report is switched off (--no-warn-conflicts) in steps 1 and
-# 2: Syne Tune declares `xgboost`, which xgboost-cpu provides under another distribution
+# pip's after-install conflict report is switched off (--no-warn-conflicts) in steps 1 to
+# 3: Syne Tune declares `xgboost`, which xgboost-cpu provides under another distribution
 # name, so pip would print "ERROR: pip's dependency resolver ..." on a correct install.
-# Step 3 runs `pip check` itself and fails on any other unmet requirement of Syne Tune.
+# Step 3b runs `pip check` itself and fails on any other unmet requirement of the peers.
 
 # 1. What Syne Tune's Tuner, schedulers, simulator backend and blackbox repository import
 #    at runtime: its declared dependencies with xgboost-cpu (no NCCL) in place of xgboost,
@@ -38,14 +38,21 @@ PYTHON="${PYTHON:-python}"
 # 2. Syne Tune itself, without resolving its dependencies.
 "$PYTHON" -m pip install --no-deps --no-warn-conflicts "syne-tune==0.16.0"
 
-# 3. Every requirement of Syne Tune is met, except `xgboost`, provided by xgboost-cpu.
-unmet="$("$PYTHON" -m pip check 2>&1 | grep '^syne-tune ' | grep -v ' requires xgboost, which is not installed' || true)"
+# 3. Optimizers that run their own workers, for the wrapped-objective tests
+#    (tests/simulated_backend/wrapped_objective/) and their peer in
+#    benchmarks/wrapper_throughput.py. smac brings dask-jobqueue, pynisher, emcee (~330 MB
+#    with scikit-learn); hpbandster builds netifaces from source (needs a C compiler);
+#    mfhpo-simulator adds only ujson.
+"$PYTHON" -m pip install --no-warn-conflicts "smac==2.4.1" "hpbandster==0.7.4" "mfhpo-simulator==1.4.6"
+
+# 3b. Every requirement of these peers is met, except Syne Tune's `xgboost` (xgboost-cpu).
+unmet="$("$PYTHON" -m pip check 2>&1 | grep -E '^(syne-tune|smac|hpbandster|mfhpo-simulator) ' | grep -v ' requires xgboost, which is not installed' || true)"
 if [ -n "$unmet" ]; then
-    echo "Syne Tune's requirements are not met:" >&2
+    echo "requirements of the peers are not met:" >&2
     echo "$unmet" >&2
     exit 1
 fi
-echo "Syne Tune's requirements are met (its 'xgboost' by xgboost-cpu, which provides the same module)"
+echo "the peers' requirements are met (Syne Tune's 'xgboost' by xgboost-cpu, which provides the same module)"
 
 # 4. Check that everything the peer tests and benchmarks use imports.
 "$PYTHON" - <<'PY'
@@ -58,6 +65,11 @@ from syne_tune.optimizer.baselines import ASHA, RandomSearch  # noqa: F401
 
 assert syne_tune.__version__ == "0.16.0", syne_tune.__version__
 print(f"syne-tune {syne_tune.__version__} is installed and imports")
+import benchmark_simulator  # noqa: F401  (mfhpo-simulator)
+import hpbandster  # noqa: F401
+import smac  # noqa: F401
+from smac.intensifier.hyperband import Hyperband  # noqa: F401
+print("smac, hpbandster and mfhpo-simulator are installed and import")
 PY
 
 # 5. yahpo-gym 1.0.2, the peer of the YAHPO surrogates (tests/peers/test_yahpo_matches_yahpo_gym.py),

@@ -1,16 +1,21 @@
-"""simtune's simulation engine: Tuner, SimulatorBackend, SimulatorCallback and schedulers.
+"""simtune's engine: Tuner, the backend protocol, SimulatorBackend, SimulatorCallback, schedulers.
+
+The real backend and its runners are in :mod:`simulated_backend.real_backend`.
 
 Example:
     >>> from blackbox_repository import load_blackbox
     >>> from simulated_backend import SimulatorBackend, StopCriterion, Tuner
-    >>> from simulated_backend.schedulers import RandomSearch, SearchSpace  # doctest: +SKIP
-    >>> blackbox = load_blackbox("sklearn-mlp-digits")  # doctest: +SKIP
-    >>> scheduler = RandomSearch(SearchSpace.from_blackbox(blackbox), "valid_error", "min")  # doctest: +SKIP
-    >>> run = Tuner(scheduler, SimulatorBackend(blackbox, n_workers=4),  # doctest: +SKIP
-    ...             StopCriterion(max_wallclock_time=600)).run()
+    >>> from simulated_backend.schedulers import RandomSearch, SearchSpace
+    >>> blackbox = load_blackbox("sklearn-mlp-digits")
+    >>> scheduler = RandomSearch(SearchSpace.from_blackbox(blackbox), "valid_error", "min")
+    >>> run = Tuner(scheduler, SimulatorBackend(blackbox, n_workers=4),
+    ...             StopCriterion(max_num_results=100)).run()
+    >>> len(run.results)
+    100
 """
 
 from simulated_backend.backend import SimulatedClock, SimulatorBackend
+from simulated_backend.backend_protocol import RunDescription, TrialBackend
 from simulated_backend.callback import ProgressCallback, SimulatorCallback, TunerCallback
 from simulated_backend.errors import SchedulerFailure, SchedulerProtocolError
 from simulated_backend.results import IncompleteRunError, RunResults, read_run, write_run
@@ -20,6 +25,7 @@ from simulated_backend.tuner import Tuner
 __all__ = [
     "IncompleteRunError",
     "ProgressCallback",
+    "RunDescription",
     "RunResults",
     "SchedulerFailure",
     "SchedulerProtocolError",
@@ -27,6 +33,7 @@ __all__ = [
     "SimulatorBackend",
     "SimulatorCallback",
     "StopCriterion",
+    "TrialBackend",
     "Tuner",
     "TunerCallback",
     "TuningStatus",

@@ -10,6 +10,10 @@ are broken by trial id (lower first). Real compute time never enters the clock.
 Pausing keeps the trial's position; resuming from a checkpoint continues at the next
 fidelity and charges only the remaining time, resuming from scratch replays every
 fidelity from the first. Stopping or pausing frees the worker at once.
+
+The backend follows :class:`~simulated_backend.backend_protocol.TrialBackend`. It never
+moves its own clock: the :class:`~simulated_backend.callback.SimulatorCallback` does, when
+the Tuner would wait, by jumping to the next pending result (:meth:`advance_clock`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,15 @@ import numpy as np
 
 from blackbox_repository import Blackbox, TabularBlackbox
 from blackbox_repository.blackbox import native, native_config
+from simulated_backend.backend_protocol import (
+    FIDELITY_KEY,
+    REPORT_CONTINUES,
+    REPORT_LAST,
+    TIME_KEY,
+    RunDescription,
+    TrialReport,
+)
+from simulated_backend.schedulers.protocol import check_metric_and_mode
 
 RESUME_MODES = ("checkpoint", "scratch")
 
@@ -76,16 +89,32 @@ class SimulatorBackend:
         self.last_fidelity_index = len(self.fidelity_values) - 1
         self.elapsed_index = blackbox.elapsed_time_index
         self._n_seeds = len(blackbox.seeds)
+        self._is_tabular = isinstance(blackbox, TabularBlackbox)
+        self._objective_names = list(blackbox.objective_names)
         self.clock = SimulatedClock()
         self.reset()
+
+    # ---------------------------------------------------------------- the protocol
+    def open(self, metric: str, mode: str) -> RunDescription:
+        """Forget every trial; check ``metric`` and ``mode`` against the blackbox's objectives."""
+        check_metric_and_mode(metric, mode, self.blackbox)
+        self.reset()
+        return RunDescription(
+            objective_names=tuple(self.blackbox.objective_names),
+            fidelity_name=self.blackbox.fidelity_name,
+            hyperparameter_names=tuple(self.blackbox.hyperparameter_names),
+            fidelity_kind="int" if isinstance(self.fidelity_values[0], int) else "float",
+        )
 
     def reset(self) -> None:
         """Forget every trial; the clock goes back to 0."""
         self.clock.now = 0.0
         self._rng = np.random.default_rng(self.seed)
+        self._config_index_checked = False
         self._events: list[tuple[float, int]] = []
         self._free_workers = list(range(self.n_workers))
         heapq.heapify(self._free_workers)
+        self._continuing: int | None = None  # trial whose next result waits for the decision
         # per-trial state, indexed by trial id (ids are 0, 1, 2, ... in start order)
         self.configs: list[dict[str, Any]] = []
         self.config_indices: list[int] = []
@@ -96,15 +125,20 @@ class SimulatorBackend:
         self._next_position: list[int] = []
         self._pending_rows: list[list[float] | None] = []
         self._pending_times: list[float] = []
+        self._running: list[bool] = []
 
-    # ---------------------------------------------------------------- workers and trials
     @property
     def num_free_workers(self) -> int:
         return len(self._free_workers)
 
     @property
     def num_running(self) -> int:
-        return len(self._events)
+        """Trials with a pending result."""
+        return len(self._events) + (self._continuing is not None)
+
+    def current_time(self) -> float:
+        """Simulated seconds since the start of the run."""
+        return self.clock.now
 
     def _curve_for(self, config: Mapping[str, Any], seed_index: int) -> tuple[Any, int]:
         if isinstance(self.blackbox, TabularBlackbox):
@@ -112,20 +146,37 @@ class SimulatorBackend:
             return self.blackbox.curve_by_index(index, seed_index), index
         return self.blackbox.curve(config, seed_index), -1
 
-    def start_trial(self, trial_id: int, config: Mapping[str, Any]) -> bool:
-        """Start a new trial on the lowest free worker; ``False`` if its first step has no data."""
+    def start_trial(
+        self, trial_id: int, config: Mapping[str, Any], config_index: int | None = None
+    ) -> dict[str, Any] | None:
+        """Start a new trial on the lowest free worker.
+
+        Returns the config as run (plain values), or ``None`` if its first step has no
+        recorded time: the trial failed at once and its worker is free again.
+
+        ``config_index``: the config's row in a tabular blackbox's grid, if the scheduler
+        knows it (``TrialSuggestion.config_index``; the Tuner passes it to backends whose
+        ``start_trial`` takes it): ``config`` is then taken as is (plain values, as drawn
+        from the grid) and not looked up; the first such start of a run is checked.
+        """
         if trial_id != len(self.configs):
             raise ValueError(
                 f"trial ids must be 0, 1, 2, ... in start order; got {trial_id}, expected {len(self.configs)}"
             )
-        config = native_config(config)
+        self._push_continuing()
         if self._fixed_seed_index is not None:
             seed_index = self._fixed_seed_index
         elif self._n_seeds == 1:
             seed_index = 0
         else:
             seed_index = int(self._rng.integers(self._n_seeds))
-        curve, config_index = self._curve_for(config, seed_index)
+        if config_index is not None and self._is_tabular:
+            if not self._config_index_checked:
+                self._check_config_index(config, config_index)
+            curve = self.blackbox.curve_by_index(config_index, seed_index)
+        else:
+            config = native_config(config)
+            curve, config_index = self._curve_for(config, seed_index)
         worker = heapq.heappop(self._free_workers)
         self.configs.append(config)
         self.config_indices.append(config_index)
@@ -136,10 +187,25 @@ class SimulatorBackend:
         self._next_position.append(0)
         self._pending_rows.append(None)
         self._pending_times.append(0.0)
-        return self.schedule_next(trial_id)
+        self._running.append(True)
+        return config if self._schedule_next(trial_id) else None
 
-    def resume_trial(self, trial_id: int, config: Mapping[str, Any] | None = None) -> bool:
+    def _check_config_index(self, config: Mapping[str, Any], config_index: int) -> None:
+        actual = self.blackbox.config_index(config)
+        if actual != config_index:
+            raise ValueError(
+                f"the scheduler gave config_index={config_index} for configuration "
+                f"{dict(config)}, which is row {actual} of blackbox {self.blackbox.name!r}: its "
+                "search space was built from another blackbox; build it with "
+                "SearchSpace.from_blackbox(the benchmark's blackbox)"
+            )
+        self._config_index_checked = True
+
+    def resume_trial(
+        self, trial_id: int, config: Mapping[str, Any] | None = None
+    ) -> dict[str, Any] | None:
         """Resume a paused trial on the lowest free worker (optionally with a new config)."""
+        self._push_continuing()
         if config is not None:
             config = native_config(config)
             curve, config_index = self._curve_for(config, self.seed_indices[trial_id])
@@ -147,6 +213,7 @@ class SimulatorBackend:
             self.config_indices[trial_id] = config_index
             self._curves[trial_id] = curve
         self.workers[trial_id] = heapq.heappop(self._free_workers)
+        self._running[trial_id] = True
         position = self._next_position[trial_id]
         if self.resume_from == "scratch" or position == 0:
             self._next_position[trial_id] = 0
@@ -154,16 +221,92 @@ class SimulatorBackend:
         else:
             done = float(self._curves[trial_id][position - 1][self.elapsed_index])
             self._offsets[trial_id] = self.clock.now - done
-        return self.schedule_next(trial_id)
+        return self.configs[trial_id] if self._schedule_next(trial_id) else None
 
-    def schedule_next(self, trial_id: int) -> bool:
-        """Put the trial's next result on the event heap; ``False`` if its time is missing (NaN)."""
-        if not self.prepare_next(trial_id):
+    def pause_trial(self, trial_id: int) -> None:
+        """Paused at its last report: the worker is free at once; the position is kept."""
+        self._end_run_of(trial_id)
+
+    def stop_trial(self, trial_id: int) -> None:
+        """Stopped at its last report: the worker is free at once."""
+        self._end_run_of(trial_id)
+        self._curves[trial_id] = None  # a stopped trial never reports again
+
+    def _end_run_of(self, trial_id: int) -> None:
+        if self._continuing == trial_id:
+            self._continuing = None
+        if self._running[trial_id]:
+            self._running[trial_id] = False
+            heapq.heappush(self._free_workers, self.workers[trial_id])
+
+    def _push_continuing(self) -> None:
+        """The trial reported last was neither paused nor stopped: wait for its next result."""
+        trial_id = self._continuing
+        if trial_id is not None:
+            self._continuing = None
+            heapq.heappush(self._events, (self._pending_times[trial_id], trial_id))
+
+    def next_results(self, timeout: float = 0.0) -> list[TrialReport]:
+        """The earliest pending result if it is due at the current simulated time, else ``[]``.
+
+        One result per call (ties by trial id), so that a trial continued by the decision
+        on this result competes for the next position with the results already pending.
+        The clock is never moved here; ``timeout`` is ignored (nobody waits in simulation).
+        """
+        if self._continuing is not None:
+            self._push_continuing()
+        events = self._events
+        if not events or events[0][0] > self.clock.now:
+            return []
+        time, trial_id = heapq.heappop(events)
+        position = self._next_position[trial_id]
+        self._next_position[trial_id] = position + 1
+        row = self._pending_rows[trial_id]
+        self._pending_rows[trial_id] = None
+        result = dict(zip(self._objective_names, row))
+        fidelity = self.fidelity_values[position]
+        result[FIDELITY_KEY] = fidelity
+        result[self.blackbox.fidelity_name] = fidelity  # until every scheduler reads "fidelity"
+        result[TIME_KEY] = time
+        result["worker"] = self.workers[trial_id]
+        # a trial completes at the max fidelity, or where its recorded curve ends
+        if position == self.last_fidelity_index or not self._prepare_next(trial_id):
+            self._end_run_of(trial_id)
+            self._curves[trial_id] = None  # a completed trial never reports again
+            return [(trial_id, result, REPORT_LAST)]
+        self._continuing = trial_id
+        return [(trial_id, result, REPORT_CONTINUES)]
+
+    def advance_clock(self, limit: float = math.inf) -> float | None:
+        """Jump the clock to the next pending result, but not past ``limit``.
+
+        Returns the time of the next pending result (``None`` if nothing runs). Called by
+        the :class:`~simulated_backend.callback.SimulatorCallback` when the Tuner would wait.
+        """
+        self._push_continuing()
+        if not self._events:
+            return None
+        time = self._events[0][0]
+        target = time if time < limit else limit
+        if target > self.clock.now:
+            self.clock.now = target
+        return time
+
+    def close(self) -> None:
+        """End of run: forget the pending results of running trials."""
+        self._continuing = None
+        self._events.clear()
+
+    # ---------------------------------------------------------------- lazy results
+    def _schedule_next(self, trial_id: int) -> bool:
+        """Put the trial's next result on the event heap; ``False`` if its time is missing."""
+        if not self._prepare_next(trial_id):
+            self._end_run_of(trial_id)
             return False
-        self.push_prepared(trial_id)
+        heapq.heappush(self._events, (self._pending_times[trial_id], trial_id))
         return True
 
-    def prepare_next(self, trial_id: int) -> bool:
+    def _prepare_next(self, trial_id: int) -> bool:
         """Compute the trial's next result and its report time; ``False`` if there is none.
 
         There is none after the max fidelity, or when the blackbox has no elapsed time (NaN)
@@ -182,38 +325,12 @@ class SimulatorBackend:
         self._pending_times[trial_id] = time
         return True
 
-    def push_prepared(self, trial_id: int) -> None:
-        """Start waiting for the result computed by :meth:`prepare_next`."""
-        heapq.heappush(self._events, (self._pending_times[trial_id], trial_id))
-
-    def next_event_time(self) -> float | None:
-        """Simulated time of the earliest pending result, or ``None`` if nothing runs."""
-        return self._events[0][0] if self._events else None
-
-    def pop_event(self) -> tuple[float, int, int, list[float]]:
-        """Remove the earliest result: ``(time, trial_id, fidelity_position, objective_values)``.
-
-        The caller (the simulator callback) has already moved the clock to ``time``.
-        """
-        time, trial_id = heapq.heappop(self._events)
-        position = self._next_position[trial_id]
-        self._next_position[trial_id] = position + 1
-        row = self._pending_rows[trial_id]
-        self._pending_rows[trial_id] = None
-        return time, trial_id, position, row
-
-    def release_worker(self, trial_id: int) -> None:
-        """The trial stopped, paused, completed or failed: its worker is free at once."""
-        heapq.heappush(self._free_workers, self.workers[trial_id])
-
-    def drop_running(self) -> list[int]:
-        """End of run: forget the pending results of running trials; returns their ids."""
-        running = sorted(trial_id for _, trial_id in self._events)
-        self._events.clear()
-        return running
-
     def metadata(self) -> dict[str, Any]:
         return {
+            "benchmark": self.blackbox.name,
+            "blackbox_kind": self.blackbox.kind,
+            "fidelity_name": self.blackbox.fidelity_name,
+            "seed": self.seed,
             "backend": type(self).__name__,
             "n_workers": self.n_workers,
             "resume_from": self.resume_from,

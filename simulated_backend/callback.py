@@ -1,16 +1,20 @@
 """Tuner callbacks, and the SimulatorCallback that jumps the clock instead of sleeping.
 
-A real tuner sleeps until a worker reports. In simulation the :class:`SimulatorCallback`
+A real tuner waits until a worker reports. In simulation the :class:`SimulatorCallback`
 moves the :class:`~simulated_backend.backend.SimulatedClock` straight to the time of the
-next pending result, so nobody ever sleeps and real time never leaks into simulated time.
+next pending result whenever the Tuner would wait (``on_tuning_sleep``), so nobody ever
+sleeps and real time never leaks into simulated time. This is Syne Tune's launcher
+pattern, ``Tuner(..., callbacks=[SimulatorCallback()])``; simtune's Tuner adds one by
+itself when it drives a :class:`~simulated_backend.backend.SimulatorBackend` and none was
+given.
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from simulated_backend.backend import SimulatorBackend
     from simulated_backend.schedulers.protocol import Trial
     from simulated_backend.tuner import Tuner
 
@@ -21,6 +25,9 @@ class TunerCallback:
     def on_tuning_start(self, tuner: Tuner) -> None:
         """Before the first trial starts."""
 
+    def on_tuning_sleep(self, tuner: Tuner) -> None:
+        """The Tuner has no result to process and is about to wait for one."""
+
     def on_trial_result(self, trial: Trial, result: dict[str, Any], decision: str) -> None:
         """After the scheduler decided on ``result``."""
 
@@ -29,18 +36,34 @@ class TunerCallback:
 
 
 class SimulatorCallback(TunerCallback):
-    """Advances the simulated clock to the next event when the Tuner would wait."""
+    """Advances a :class:`~simulated_backend.backend.SimulatorBackend`'s clock when the Tuner waits.
 
-    def advance_clock(self, backend: SimulatorBackend) -> float | None:
-        """Jump the backend's clock to its next result; ``None`` if no trial is running."""
-        time = backend.next_event_time()
-        if time is not None and time > backend.clock.now:
-            backend.clock.now = time
-        return time
+    The clock jumps to the next pending result, but never past the run's
+    ``max_wallclock_time``: a run whose next result lies beyond its budget ends exactly at
+    the budget.
+    """
+
+    def __init__(self) -> None:
+        self._advance = None
+        self._limit = math.inf
+
+    def on_tuning_start(self, tuner: Tuner) -> None:
+        advance = getattr(tuner.backend, "advance_clock", None)
+        if advance is None:
+            raise TypeError(
+                f"SimulatorCallback moves the clock of a SimulatorBackend; the Tuner's backend is a "
+                f"{type(tuner.backend).__name__}. Remove the callback for backends that run in real time"
+            )
+        self._advance = advance
+        budget = tuner.stop_criterion.max_wallclock_time
+        self._limit = math.inf if budget is None else float(budget)
+
+    def on_tuning_sleep(self, tuner: Tuner) -> None:
+        self._advance(self._limit)
 
 
 class ProgressCallback(TunerCallback):
-    """A rich progress bar over simulated time (or results, without a time budget)."""
+    """A rich progress bar over the run's time (or results, without a time budget)."""
 
     def __init__(self, total: float | None, unit: str = "simulated s", every: int = 1000) -> None:
         self.total = total
@@ -49,14 +72,12 @@ class ProgressCallback(TunerCallback):
         self._count = 0
         self._progress = None
         self._task = None
-        self._tuner: Tuner | None = None
 
     def on_tuning_start(self, tuner: Tuner) -> None:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-        self._tuner = tuner
         self._progress = Progress(
-            TextColumn("simulating"),
+            TextColumn("tuning"),
             BarColumn(),
             TextColumn("{task.completed:,.0f}/{task.total:,.0f} " + self.unit),
             TimeElapsedColumn(),
@@ -74,6 +95,7 @@ class ProgressCallback(TunerCallback):
     def on_tuning_end(self, tuner: Tuner) -> None:
         if self._progress is not None:
             self._progress.update(
-                self._task, completed=min(tuner.backend.clock.now, self.total or float("inf"))
+                self._task,
+                completed=min(tuner.backend.current_time(), self.total or float("inf")),
             )
             self._progress.stop()

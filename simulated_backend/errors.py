@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from blackbox_repository.errors import SimtuneError
 
-class SchedulerFailure(RuntimeError):
+
+class SchedulerFailure(SimtuneError, RuntimeError):
     """The scheduler raised during a run; what was recorded so far is on disk."""
 
     def __init__(self, message: str, trial_id: int | None) -> None:
@@ -11,5 +13,5 @@ class SchedulerFailure(RuntimeError):
         self.trial_id = trial_id
 
 
-class SchedulerProtocolError(RuntimeError):
+class SchedulerProtocolError(SimtuneError, RuntimeError):
     """The scheduler answered something the protocol does not allow."""

@@ -1,10 +1,10 @@
-"""Columnar recording of every result of a run, and its Parquet + metadata files.
+"""A run's results folder: ``results.parquet`` and ``metadata.json``, and reading it back.
 
-The hot loop appends plain Python values to a few lists; objective values of tabular
-blackboxes are not even copied per result but gathered in one vectorized lookup when the
-run ends. A results folder holds ``results.parquet`` and ``metadata.json``; both are
-written to temporary files and renamed, metadata last, and the metadata records the
-sha256 of the results file, so a folder is either complete and verifiable or ignored.
+Both files are written to temporary files and renamed, metadata last, and the metadata
+records the sha256 of the results file, so a folder is either complete and verifiable or
+ignored. The results file is written one chunk at a time from the
+:class:`~simulated_backend.result_recorder.ResultRecorder`, so writing a long run needs
+no more memory than one chunk.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ import functools
 import json
 import os
 import platform
-from array import array
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -23,29 +22,53 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from blackbox_repository import Blackbox, TabularBlackbox
 from blackbox_repository.atomic_files import fsync_directory
 from blackbox_repository.blackbox import native_config
+from blackbox_repository.errors import SimtuneError
 from blackbox_repository.file_format import sha256_file
+from simulated_backend.result_recorder import CONFIG_PREFIX, DECISIONS
 
 RESULTS_FORMAT_VERSION = 1
 RESULTS_FILE = "results.parquet"
 RUN_METADATA_FILE = "metadata.json"
-DECISIONS = ("CONTINUE", "PAUSE", "STOP", "COMPLETED")
-CONFIG_PREFIX = "config_"
+__all__ = [
+    "CONFIG_PREFIX",
+    "DECISIONS",
+    "IncompleteRunError",
+    "RunResults",
+    "read_run",
+    "write_run",
+]
 
 
-class IncompleteRunError(RuntimeError):
+class IncompleteRunError(SimtuneError, RuntimeError):
     """A results folder that is missing files, truncated, or of another format version."""
 
 
-@dataclass(frozen=True)
 class RunResults:
-    """What a run produced: one row per result, the run's metadata, and where it is stored."""
+    """What a run produced: one row per result, the run's metadata, and where it is stored.
 
-    results: pd.DataFrame
-    metadata: dict[str, Any]
-    path: Path | None = None
+    ``results`` is read from ``path`` on first access when the run was too long to be
+    kept in memory (``results=None``).
+    """
+
+    __slots__ = ("_results", "metadata", "path")
+
+    def __init__(
+        self, results: pd.DataFrame | None, metadata: dict[str, Any], path: Path | None = None
+    ) -> None:
+        if results is None and path is None:
+            raise ValueError("RunResults needs the results or the folder they are stored in")
+        self._results = results
+        self.metadata = metadata
+        self.path = path
+
+    @property
+    def results(self) -> pd.DataFrame:
+        """One row per result (loaded from the results file on first access if needed)."""
+        if self._results is None:
+            self._results = pq.read_table(self.path / RESULTS_FILE).to_pandas()
+        return self._results
 
     def best(self, metric: str | None = None, mode: str | None = None) -> pd.Series:
         """The row with the best value of ``metric`` (default: the run's metric and mode)."""
@@ -62,68 +85,6 @@ class RunResults:
         return native_config(
             {k[len(CONFIG_PREFIX) :]: v for k, v in row.items() if k.startswith(CONFIG_PREFIX)}
         )
-
-
-class ResultRecorder:
-    """Appends results in columns; ``to_table`` builds the Arrow table at the end."""
-
-    def __init__(self, blackbox: Blackbox) -> None:
-        self.blackbox = blackbox
-        self.gather_from_table = isinstance(blackbox, TabularBlackbox)
-        # typed arrays: 8 bytes a value instead of a Python object, read by numpy without a copy
-        self.trial_ids = array("q")
-        self.workers = array("q")
-        self.positions = array("q")
-        self.times = array("d")
-        self.decisions = array("b")
-        self.rows: list[list[float]] = []  # only for blackboxes that are not tabular
-
-    def __len__(self) -> int:
-        return len(self.trial_ids)
-
-    def to_table(
-        self,
-        configs: list[dict[str, Any]],
-        config_indices: list[int],
-        seed_indices: list[int],
-    ) -> pa.Table:
-        blackbox = self.blackbox
-        trial_ids = np.frombuffer(self.trial_ids, dtype=np.int64)
-        positions = np.frombuffer(self.positions, dtype=np.int64)
-        columns: dict[str, Any] = {
-            "trial_id": trial_ids,
-            "worker": np.frombuffer(self.workers, dtype=np.int64),
-            "fidelity": np.asarray(blackbox.fidelity_values)[positions],
-            "simulated_time": np.frombuffer(self.times, dtype=np.float64),
-            "decision": pa.DictionaryArray.from_arrays(
-                pa.array(np.frombuffer(self.decisions, dtype=np.int8)), pa.array(DECISIONS)
-            ),
-        }
-        n_objectives = len(blackbox.objective_names)
-        if len(trial_ids) == 0:
-            values = np.empty((0, n_objectives))
-        elif self.gather_from_table:
-            values = blackbox.lookup_batch(
-                np.asarray(config_indices, dtype=np.int64)[trial_ids],
-                positions,
-                np.asarray(seed_indices, dtype=np.int64)[trial_ids],
-            )
-        else:
-            values = np.asarray(self.rows, dtype=np.float64)
-        for k, name in enumerate(blackbox.objective_names):
-            columns[name] = np.ascontiguousarray(values[:, k], dtype=np.float64)
-        hp_names = list(blackbox.hyperparameter_names)
-        trial_configs = (
-            pd.DataFrame.from_records(configs, columns=hp_names)
-            if configs
-            else pd.DataFrame(columns=hp_names)
-        )
-        for name in hp_names:
-            column = trial_configs[name].to_numpy()[trial_ids] if len(trial_ids) else np.array([])
-            columns[CONFIG_PREFIX + name] = pa.array(
-                list(column) if column.dtype == object else column, from_pandas=True
-            )
-        return pa.table(columns)
 
 
 @functools.cache
@@ -144,15 +105,29 @@ def software_versions() -> dict[str, str]:
     return dict(_installed_versions())
 
 
-def write_run(folder: Path | str, table: pa.Table, metadata: dict[str, Any]) -> Path:
-    """Write ``results.parquet`` then ``metadata.json`` (with the results' sha256) atomically."""
+def write_run(
+    folder: Path | str,
+    table: pa.Table | Iterable[pa.Table],
+    metadata: dict[str, Any],
+    schema: pa.Schema | None = None,
+) -> Path:
+    """Write ``results.parquet`` then ``metadata.json`` (with the results' sha256) atomically.
+
+    ``table`` is one table or an iterable of tables (chunks of one run, written one at a
+    time, each cast to ``schema``; without ``schema`` the chunks are all read first to
+    unify their schemas, e.g. a column that is all null in one chunk).
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tmp_results = folder / f".{RESULTS_FILE}.tmp-{os.getpid()}"
     tmp_metadata = folder / f".{RUN_METADATA_FILE}.tmp-{os.getpid()}"
     try:
         with open(tmp_results, "wb") as stream:
-            pq.write_table(table, stream, compression="zstd")
+            if isinstance(table, pa.Table):
+                pq.write_table(table, stream, compression="zstd")
+                n_rows = table.num_rows
+            else:
+                n_rows = _write_chunks(stream, table, schema)
             stream.flush()
             os.fsync(stream.fileno())
         metadata = {
@@ -160,7 +135,7 @@ def write_run(folder: Path | str, table: pa.Table, metadata: dict[str, Any]) -> 
             "results_file": {
                 "name": RESULTS_FILE,
                 "sha256": sha256_file(tmp_results),
-                "rows": table.num_rows,
+                "rows": n_rows,
             },
         }
         with open(tmp_metadata, "w") as stream:
@@ -175,6 +150,18 @@ def write_run(folder: Path | str, table: pa.Table, metadata: dict[str, Any]) -> 
             if tmp.exists():
                 tmp.unlink()
     return folder
+
+
+def _write_chunks(stream: Any, tables: Iterable[pa.Table], schema: pa.Schema | None) -> int:
+    if schema is None:
+        tables = list(tables)
+        schema = pa.unify_schemas([t.schema for t in tables], promote_options="permissive")
+    n_rows = 0
+    with pq.ParquetWriter(stream, schema, compression="zstd") as writer:
+        for chunk in tables:
+            writer.write_table(chunk.select(schema.names).cast(schema))
+            n_rows += chunk.num_rows
+    return n_rows
 
 
 def _json_default(value: Any) -> Any:

@@ -1,14 +1,22 @@
-"""The Tuner: drives a scheduler through a simulator backend and records every result.
+"""The Tuner: drives a scheduler through any backend and records every result.
 
-The loop: ask the scheduler for work while workers are free; let the SimulatorCallback
-jump the clock to the next pending result; hand it to the scheduler; apply its decision
-(continue, pause, stop; a trial at its max fidelity completes); check the stop criterion.
-All results at the same simulated time are handed to the scheduler before it is asked
-for new work, so it decides with everything known at that moment.
+The loop: process the results the backend reported (hand each to the scheduler, apply its
+decision: continue, pause, stop; a trial at its max fidelity completes; a failed step
+fails the trial), then check the stop criterion; when no result is there, ask the
+scheduler for work while workers are free, and wait: callbacks hear ``on_tuning_sleep``
+(the :class:`~simulated_backend.callback.SimulatorCallback` jumps the simulated clock to
+the next result there) and the backend is asked for its next results. All results
+reported at the same time are handed to the scheduler before it is asked for new work,
+so it decides with everything known at that moment.
+
+The Tuner talks to its backend only through
+:class:`~simulated_backend.backend_protocol.TrialBackend`; it works the same on the
+simulator and on a real backend.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 import traceback
 from collections.abc import Sequence
@@ -16,11 +24,18 @@ from pathlib import Path
 from typing import Any
 
 from simulated_backend.backend import SimulatorBackend
+from simulated_backend.backend_protocol import (
+    FIDELITY_KEY,
+    REPORT_FAILED,
+    REPORT_LAST,
+    TIME_KEY,
+    TrialBackend,
+)
 from simulated_backend.callback import ProgressCallback, SimulatorCallback, TunerCallback
 from simulated_backend.errors import SchedulerFailure, SchedulerProtocolError
+from simulated_backend.result_recorder import DECISION_CODES, ResultRecorder
 from simulated_backend.results import (
     RESULTS_FORMAT_VERSION,
-    ResultRecorder,
     RunResults,
     software_versions,
     write_run,
@@ -29,7 +44,10 @@ from simulated_backend.schedulers.protocol import Trial, TrialScheduler, TrialSu
 from simulated_backend.stop_criterion import StopCriterion, TuningStatus
 
 RUNNING, PAUSED, STOPPED, COMPLETED, FAILED = range(5)
-_CONTINUE, _PAUSE, _STOP, _COMPLETED = range(4)  # codes of results.DECISIONS
+_STATES = ("running", "paused", "stopped", "completed", "failed")
+_CONTINUE, _PAUSE, _STOP, _COMPLETED, _FAILED = (
+    DECISION_CODES[name] for name in ("CONTINUE", "PAUSE", "STOP", "COMPLETED", "FAILED")
+)
 
 
 class Tuner:
@@ -37,108 +55,129 @@ class Tuner:
 
     Args:
         scheduler: any object following :class:`TrialScheduler`'s protocol.
-        backend: the :class:`SimulatorBackend` (holds the blackbox and the workers).
-        stop_criterion: the budgets of the run.
+        backend: any :class:`~simulated_backend.backend_protocol.TrialBackend`: the
+            :class:`SimulatorBackend` or a real backend.
+        stop_criterion: the budgets of the run (``max_wallclock_time`` in the backend's
+            seconds: simulated for the simulator, real for a real backend).
         results_dir: if given, ``results.parquet`` and ``metadata.json`` are written there
             when the run ends, also when the scheduler fails or the run is interrupted.
         metadata: extra JSON-able fields for ``metadata.json`` (e.g. method and task names).
-        progress: show a progress bar in simulated time.
-        callbacks: extra :class:`TunerCallback` objects.
+        progress: show a progress bar over the run's time.
+        callbacks: extra :class:`TunerCallback` objects. A :class:`SimulatorBackend`
+            needs a :class:`SimulatorCallback`; one is added if none is given.
+        wait_timeout: real seconds the Tuner waits for a result of a real backend before it
+            checks its budgets again.
+        result_chunk_rows: results kept in memory before they are spilled to disk in one
+            typed chunk (memory stays bounded however long the run).
 
     Example:
         >>> tuner = Tuner(scheduler, SimulatorBackend(blackbox, n_workers=4),  # doctest: +SKIP
-        ...               StopCriterion(max_wallclock_time=3600))
+        ...               StopCriterion(max_wallclock_time=3600),
+        ...               callbacks=[SimulatorCallback()])
         >>> run = tuner.run()  # doctest: +SKIP
     """
 
     def __init__(
         self,
         scheduler: TrialScheduler,
-        backend: SimulatorBackend,
+        backend: TrialBackend,
         stop_criterion: StopCriterion,
         *,
         results_dir: Path | str | None = None,
         metadata: dict[str, Any] | None = None,
         progress: bool = False,
         callbacks: Sequence[TunerCallback] = (),
+        wait_timeout: float = 0.5,
+        result_chunk_rows: int | None = None,
     ) -> None:
-        blackbox = backend.blackbox
-        metric = getattr(scheduler, "metric", None)
-        mode = getattr(scheduler, "mode", None)
-        objective = blackbox.objective(metric)  # clear KeyError listing the objectives
-        if mode != objective.mode:
-            raise ValueError(
-                f"the scheduler has mode {mode!r} but objective {metric!r} of blackbox "
-                f"{blackbox.name!r} is to be {'minimized' if objective.mode == 'min' else 'maximized'}; "
-                f"create the scheduler with mode={objective.mode!r}"
-            )
         if not isinstance(stop_criterion, StopCriterion):
             raise TypeError(
                 f"stop_criterion must be a StopCriterion, got {type(stop_criterion).__name__}"
             )
+        if not isinstance(backend, TrialBackend):
+            raise TypeError(
+                f"backend must follow simulated_backend.backend_protocol.TrialBackend (open, "
+                f"start_trial, resume_trial, pause_trial, stop_trial, next_results, "
+                f"num_free_workers, current_time, metadata, close); got {type(backend).__name__}"
+            )
         self.scheduler = scheduler
         self.backend = backend
+        # backends that take the grid row a scheduler drew (SimulatorBackend) get it with
+        # the config, and skip looking the config up (TrialSuggestion.config_index)
+        self._backend_takes_rows = (
+            "config_index" in inspect.signature(backend.start_trial).parameters
+        )
+        # checks the metric and mode against the backend's objectives (clear errors here)
+        self.description = backend.open(
+            getattr(scheduler, "metric", None), getattr(scheduler, "mode", None)
+        )
         self.stop_criterion = stop_criterion
         self.results_dir = Path(results_dir) if results_dir is not None else None
         self.extra_metadata = dict(metadata or {})
         self.callbacks = list(callbacks)
+        self.wait_timeout = float(wait_timeout)
+        self.result_chunk_rows = result_chunk_rows
         if progress:
             total = stop_criterion.max_wallclock_time
-            self.callbacks.append(
-                ProgressCallback(total=total, unit="simulated s" if total else "s")
-            )
-        simulator_callbacks = [c for c in self.callbacks if isinstance(c, SimulatorCallback)]
-        if not simulator_callbacks:
-            simulator_callbacks = [SimulatorCallback()]
-            self.callbacks.insert(0, simulator_callbacks[0])
-        self.simulator_callback = simulator_callbacks[0]
+            unit = "s" if not isinstance(backend, SimulatorBackend) else "simulated s"
+            self.callbacks.append(ProgressCallback(total=total, unit=unit))
+        if isinstance(backend, SimulatorBackend) and not any(
+            isinstance(c, SimulatorCallback) for c in self.callbacks
+        ):
+            self.callbacks.insert(0, SimulatorCallback())
         self.trials: list[Trial] = []
         self.trial_status: list[int] = []
+        self.trial_configs: list[dict[str, Any]] = []
         self.failed_trials: list[int] = []
         self.stop_reason = ""
 
     # ------------------------------------------------------------------ the run
     def run(self) -> RunResults:
         """Run to the stop criterion; returns (and writes, if ``results_dir``) the results."""
-        self.backend.reset()
+        scheduler = self.scheduler
+        self.description = self.backend.open(scheduler.metric, scheduler.mode)
         self.trials, self.trial_status, self.failed_trials = [], [], []
+        self.trial_configs = []
         self._n_paused = 0
-        self.recorder = ResultRecorder(self.backend.blackbox)
+        self._n_running = 0
+        chunk = {} if self.result_chunk_rows is None else {"chunk_rows": self.result_chunk_rows}
+        self.recorder = ResultRecorder(self.description, spill_parent=self.results_dir, **chunk)
         status, error, current = "completed", None, [None]
         try:
-            for callback in self.callbacks:
-                callback.on_tuning_start(self)
-            self._loop(current)
-        except KeyboardInterrupt:
-            status = "interrupted"
-            self._finish(status, None)
-            raise
-        except Exception as exception:
-            status = "failed"
-            error = {
-                "trial_id": current[0],
-                "message": f"{type(exception).__name__}: {exception}",
-                "traceback": traceback.format_exc(),
-            }
-            run = self._finish(status, error)
-            where = f" while handling trial {current[0]}" if current[0] is not None else ""
-            saved = (
-                f"; the {len(run.results)} results recorded so far are in {run.path}"
-                if run.path
-                else ""
-            )
-            raise SchedulerFailure(
-                f"the run stopped: {type(exception).__name__}: {exception}{where}{saved}",
-                current[0],
-            ) from exception
-        return self._finish(status, error)
+            try:
+                for callback in self.callbacks:
+                    callback.on_tuning_start(self)
+                self._loop(current)
+            except KeyboardInterrupt:
+                status = "interrupted"
+                self._finish(status, None)
+                raise
+            except Exception as exception:
+                status = "failed"
+                error = {
+                    "trial_id": current[0],
+                    "message": f"{type(exception).__name__}: {exception}",
+                    "traceback": traceback.format_exc(),
+                }
+                run = self._finish(status, error)
+                where = f" while handling trial {current[0]}" if current[0] is not None else ""
+                saved = (
+                    f"; the {len(self.recorder)} results recorded so far are in {run.path}"
+                    if run.path
+                    else ""
+                )
+                raise SchedulerFailure(
+                    f"the run stopped: {type(exception).__name__}: {exception}{where}{saved}",
+                    current[0],
+                ) from exception
+            return self._finish(status, error)
+        finally:
+            self.recorder.close()
 
     def _loop(self, current: list) -> None:  # noqa: C901 - the hot loop is kept in one place on purpose
         backend = self.backend
         scheduler = self.scheduler
-        blackbox = backend.blackbox
         stop = self.stop_criterion
-        clock = backend.clock
         budget = stop.max_wallclock_time if stop.max_wallclock_time is not None else math.inf
         max_results = stop.max_num_results or math.inf
         max_started = stop.max_num_trials_started or math.inf
@@ -146,115 +185,133 @@ class Tuner:
         target = stop.target_metric_value
         minimize = scheduler.mode == "min"
         predicate = stop.predicate
-        metric_index = blackbox.objective_index(scheduler.metric)
-        names = blackbox.objective_names
-        fidelity_name = blackbox.fidelity_name
-        fidelity_values = backend.fidelity_values
-        last_position = backend.last_fidelity_index
-        trials, trial_status = self.trials, self.trial_status
+        metric = scheduler.metric
+        trials, trial_status, configs = self.trials, self.trial_status, self.trial_configs
         recorder = self.recorder
         record_trial, record_worker = recorder.trial_ids.append, recorder.workers.append
-        record_position, record_time = recorder.positions.append, recorder.times.append
+        record_fidelity, record_time = recorder.fidelities.append, recorder.times.append
         record_decision = recorder.decisions.append
-        record_row = None if recorder.gather_from_table else recorder.rows.append
-        workers = backend.workers
+        record_columns = recorder.column_appends()
+        chunk_rows = recorder.chunk_rows
+        next_spill = chunk_rows
         on_result, on_complete = scheduler.on_trial_result, scheduler.on_trial_complete
-        advance_clock = self.simulator_callback.advance_clock
-        prepare_next, push_prepared = backend.prepare_next, backend.push_prepared
+        on_error, on_remove = scheduler.on_trial_error, scheduler.on_trial_remove
+        next_results, current_time = backend.next_results, backend.current_time
+        pause_trial, stop_trial = backend.pause_trial, backend.stop_trial
+        wait_timeout = self.wait_timeout
+        sleep_hooks = [
+            c.on_tuning_sleep
+            for c in self.callbacks
+            if type(c).on_tuning_sleep is not TunerCallback.on_tuning_sleep
+        ]
         result_callbacks = [
             c.on_trial_result
             for c in self.callbacks
             if type(c).on_trial_result is not TunerCallback.on_trial_result
         ]
-        events = backend._events
         n_results = 0
         n_finished = 0
         best = math.inf if minimize else -math.inf
         while True:
-            # 1. give free workers work, unless more results are due at this very moment
-            if (
-                backend.num_free_workers
-                and (len(trials) < max_started or self._n_paused)
-                and not (events and events[0][0] <= clock.now)
-            ):
-                n_finished += self._fill_workers(max_started, current)
+            reports = next_results(0.0)
+            if not reports:
+                # 1. nothing due now: give free workers work
+                if backend.num_free_workers and (len(trials) < max_started or self._n_paused):
+                    n_finished += self._fill_workers(max_started, current)
+                    if n_finished >= max_finished:
+                        self.stop_reason = "max_num_trials_finished"
+                        return
+                if not self._n_running:
+                    self.stop_reason = (
+                        "max_num_trials_started reached and every trial ended"
+                        if len(trials) >= max_started
+                        else "the scheduler has nothing more to run"
+                    )
+                    return
+                # 2. wait for the next result (the simulator's clock jumps to it)
+                for sleep in sleep_hooks:
+                    sleep(self)
+                reports = next_results(wait_timeout)
+                if not reports:
+                    if current_time() >= budget:
+                        self.stop_reason = "max_wallclock_time"
+                        return
+                    continue
+            for trial_id, result, final in reports:
+                time = result[TIME_KEY]
+                if time > budget:
+                    self.stop_reason = "max_wallclock_time"
+                    return
+                current[0] = trial_id
+                trial = trials[trial_id]
+                # 3. the decision, applied at the report
+                if final == REPORT_FAILED:
+                    decision = "FAILED"
+                    code = _FAILED
+                    trial_status[trial_id] = FAILED
+                    self.failed_trials.append(trial_id)
+                    self._n_running -= 1
+                    n_finished += 1
+                    on_error(trial)
+                else:
+                    decision = on_result(trial, result)
+                    if final == REPORT_LAST:
+                        code = _COMPLETED
+                        trial_status[trial_id] = COMPLETED
+                        self._n_running -= 1
+                        on_complete(trial, result)
+                        n_finished += 1
+                    elif decision == "CONTINUE":
+                        code = _CONTINUE
+                    elif decision == "PAUSE":
+                        code = _PAUSE
+                        trial_status[trial_id] = PAUSED
+                        self._n_paused += 1
+                        self._n_running -= 1
+                        pause_trial(trial_id)
+                        on_remove(trial)
+                    elif decision == "STOP":
+                        code = _STOP
+                        trial_status[trial_id] = STOPPED
+                        self._n_running -= 1
+                        stop_trial(trial_id)
+                        on_remove(trial)
+                        n_finished += 1
+                    else:
+                        raise SchedulerProtocolError(
+                            f"on_trial_result returned {decision!r}; it must return 'CONTINUE', 'PAUSE' or 'STOP'"
+                        )
+                record_trial(trial_id)
+                record_worker(result["worker"])
+                record_fidelity(result[FIDELITY_KEY])
+                record_time(time)
+                record_decision(code)
+                for append, name in record_columns:
+                    append(result[name])
+                n_results += 1
+                if n_results == next_spill:
+                    recorder.spill(configs)
+                    next_spill += chunk_rows
+                for callback in result_callbacks:
+                    callback(trial, result, decision)
+                # 4. stop criteria
+                value = result[metric]
+                if (value < best) if minimize else (value > best):
+                    best = value
+                if n_results >= max_results:
+                    self.stop_reason = "max_num_results"
+                    return
                 if n_finished >= max_finished:
                     self.stop_reason = "max_num_trials_finished"
                     return
-            # 2. jump the clock to the next result
-            time = advance_clock(backend)
-            if time is None:
-                self.stop_reason = (
-                    "max_num_trials_started reached and every trial ended"
-                    if len(trials) >= max_started
-                    else "the scheduler has nothing more to run"
-                )
-                return
-            if time > budget:
-                clock.now = budget
-                self.stop_reason = "max_wallclock_time"
-                return
-            time, trial_id, position, row = backend.pop_event()
-            current[0] = trial_id
-            trial = trials[trial_id]
-            # a trial completes at the max fidelity, or where its recorded curve ends
-            is_last = position == last_position or not prepare_next(trial_id)
-            result = dict(zip(names, row))
-            result[fidelity_name] = fidelity_values[position]
-            result["simulated_time"] = time
-            decision = on_result(trial, result)
-            # 3. apply the decision
-            if is_last:
-                code = _COMPLETED
-                trial_status[trial_id] = COMPLETED
-                backend.release_worker(trial_id)
-                on_complete(trial, result)
-                n_finished += 1
-            elif decision == "CONTINUE":
-                code = _CONTINUE
-                push_prepared(trial_id)
-            elif decision == "PAUSE":
-                code = _PAUSE
-                trial_status[trial_id] = PAUSED
-                self._n_paused += 1
-                backend.release_worker(trial_id)
-            elif decision == "STOP":
-                code = _STOP
-                trial_status[trial_id] = STOPPED
-                backend.release_worker(trial_id)
-                n_finished += 1
-            else:
-                raise SchedulerProtocolError(
-                    f"on_trial_result returned {decision!r}; it must return 'CONTINUE', 'PAUSE' or 'STOP'"
-                )
-            record_trial(trial_id)
-            record_worker(workers[trial_id])
-            record_position(position)
-            record_time(time)
-            record_decision(code)
-            if record_row is not None:
-                record_row(row)
-            n_results += 1
-            for callback in result_callbacks:
-                callback(trial, result, decision)
-            # 4. stop criteria
-            value = row[metric_index]
-            if (value < best) if minimize else (value > best):
-                best = value
-            if n_results >= max_results:
-                self.stop_reason = "max_num_results"
-                return
-            if n_finished >= max_finished:
-                self.stop_reason = "max_num_trials_finished"
-                return
-            if target is not None and ((best <= target) if minimize else (best >= target)):
-                self.stop_reason = "target_metric_value"
-                return
-            if predicate is not None and predicate(
-                TuningStatus(time, len(trials), n_finished, n_results, float(best))
-            ):
-                self.stop_reason = "predicate"
-                return
+                if target is not None and ((best <= target) if minimize else (best >= target)):
+                    self.stop_reason = "target_metric_value"
+                    return
+                if predicate is not None and predicate(
+                    TuningStatus(time, len(trials), n_finished, n_results, float(best))
+                ):
+                    self.stop_reason = "predicate"
+                    return
 
     def _fill_workers(self, max_started: float, current: list) -> int:
         """Ask for work while workers are free; returns how many trials failed at start."""
@@ -280,12 +337,17 @@ class Tuner:
                     )
                 trial_id = len(trials)
                 current[0] = trial_id
-                trial = Trial(trial_id, dict(suggestion.config), backend.clock.now)
+                trial = Trial(trial_id, dict(suggestion.config), backend.current_time())
                 trials.append(trial)
                 trial_status.append(RUNNING)
+                self.trial_configs.append(trial.config)
                 scheduler.on_trial_add(trial)
-                started = backend.start_trial(trial_id, suggestion.config)
-                trial.config = backend.configs[trial_id]
+                if suggestion.config_index is not None and self._backend_takes_rows:
+                    config = backend.start_trial(
+                        trial_id, suggestion.config, config_index=suggestion.config_index
+                    )
+                else:
+                    config = backend.start_trial(trial_id, suggestion.config)
             else:
                 trial_id = suggestion.resume_trial_id
                 current[0] = trial_id
@@ -293,72 +355,76 @@ class Tuner:
                     state = (
                         "unknown"
                         if not (0 <= trial_id < len(trials))
-                        else ("running", "paused", "stopped", "completed", "failed")[
-                            trial_status[trial_id]
-                        ]
+                        else _STATES[trial_status[trial_id]]
                     )
                     raise SchedulerProtocolError(
                         f"suggest() asked to resume trial {trial_id}, which is {state}, not paused"
                     )
                 trial_status[trial_id] = RUNNING
                 self._n_paused -= 1
-                started = backend.resume_trial(trial_id, suggestion.config)
-                trials[trial_id].config = backend.configs[trial_id]
-            if not started:
+                config = backend.resume_trial(trial_id, suggestion.config)
+            if config is None:
                 failed += self._fail_trial(trial_id)
+            else:
+                trials[trial_id].config = config
+                self.trial_configs[trial_id] = config
+                self._n_running += 1
         return failed
 
     def _fail_trial(self, trial_id: int) -> int:
-        """The blackbox has no elapsed time for the trial's next step: the trial fails."""
+        """The backend could not run the trial (e.g. no recorded time): the trial fails."""
         self.trial_status[trial_id] = FAILED
         self.failed_trials.append(trial_id)
-        self.backend.release_worker(trial_id)
         self.scheduler.on_trial_error(self.trials[trial_id])
         return 1
 
     # ------------------------------------------------------------------ results
     def _finish(self, status: str, error: dict[str, Any] | None) -> RunResults:
-        self.backend.drop_running()
+        self.backend.close()
         for callback in self.callbacks:
             try:
                 callback.on_tuning_end(self)
             except Exception:  # a failing progress bar must not hide the run's own outcome
                 if status == "completed":
                     raise
-        backend = self.backend
-        table = self.recorder.to_table(
-            backend.configs, backend.config_indices, backend.seed_indices
-        )
+        recorder, configs = self.recorder, self.trial_configs
         metadata = self.metadata(status, error)
-        path = None
-        if self.results_dir is not None:
-            path = write_run(self.results_dir, table, metadata)
+        if self.results_dir is None:
+            return RunResults(recorder.to_table(configs).to_pandas(), metadata, None)
+        if recorder.n_spilled_chunks:  # a long run: written chunk by chunk, read back lazily
+            path = write_run(
+                self.results_dir, recorder.tables(configs), metadata, recorder.schema(configs)
+            )
+            return RunResults(None, metadata, path)
+        table = recorder.to_table(configs)
+        path = write_run(self.results_dir, table, metadata)
         return RunResults(table.to_pandas(), metadata, path)
 
     def metadata(self, status: str, error: dict[str, Any] | None) -> dict[str, Any]:
-        """What ``metadata.json`` holds for this run (no real time: it must be reproducible)."""
+        """What ``metadata.json`` holds for this run (no real time for a simulated run)."""
         backend, scheduler = self.backend, self.scheduler
         scheduler_metadata = scheduler.metadata() if hasattr(scheduler, "metadata") else {}
         versions = software_versions()
+        backend_metadata = backend.metadata()
         return {
             "format_version": RESULTS_FORMAT_VERSION,
             "simtune_version": versions.get("simtune"),
             "status": status,
             "error": error,
             "stop_reason": self.stop_reason,
-            "benchmark": backend.blackbox.name,
-            "blackbox_kind": backend.blackbox.kind,
-            "fidelity_name": backend.blackbox.fidelity_name,
+            "benchmark": backend_metadata.get("benchmark"),
+            "blackbox_kind": backend_metadata.get("blackbox_kind"),
+            "fidelity_name": self.description.fidelity_name,
             "scheduler": scheduler_metadata,
-            "seed": backend.seed,
+            "seed": backend_metadata.get("seed"),
             "metric": scheduler.metric,
             "mode": scheduler.mode,
-            **backend.metadata(),
+            **backend_metadata,
             "stop_criterion": self.stop_criterion.to_dict(),
             "n_results": len(self.recorder),
             "n_trials": len(self.trials),
             "failed_trials": list(self.failed_trials),
-            "end_time": backend.clock.now,
+            "end_time": backend.current_time(),
             "versions": versions,
             **self.extra_metadata,
         }

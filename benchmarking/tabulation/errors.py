@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from blackbox_repository.errors import SimtuneError
 
-class TabulationError(ValueError):
+
+class TabulationError(SimtuneError, ValueError):
     """Base class of every error raised by :mod:`benchmarking.tabulation`."""
 
 

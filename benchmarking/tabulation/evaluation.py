@@ -26,6 +26,7 @@ import numpy as np
 from benchmarking.tabulation.dump_files import write_json_atomically
 from benchmarking.tabulation.errors import ObjectiveContractError
 from benchmarking.tabulation.task import PER_FIDELITY
+from blackbox_repository.errors import SimtuneError
 
 DUMP_FORMAT_VERSION = 1
 STATUS_DONE = "done"
@@ -63,7 +64,7 @@ class EvaluationOutcome:
     error: str = ""
 
 
-class NonFiniteMetricError(ValueError):
+class NonFiniteMetricError(SimtuneError, ValueError):
     """A metric value that is NaN or infinite (recorded as a failure of the combination)."""
 
 

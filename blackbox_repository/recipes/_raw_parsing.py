@@ -60,18 +60,89 @@ def _dtype_without_objects(*args: Any) -> np.dtype:
     return dtype
 
 
-def _numpy_globals() -> dict[tuple[str, str], Any]:
+def _checked_shape(shape: Any, dtype: np.dtype, max_bytes: int) -> tuple[int, ...]:
+    """``shape`` if it is a tuple of non-negative ints whose array fits in ``max_bytes``."""
+    if not isinstance(shape, tuple) or not all(
+        type(n) is int and n >= 0 for n in shape
+    ):  # exact ints: numpy scalars and bools have no business in a shape
+        raise pickle.UnpicklingError(f"refusing an array shape {shape!r}")
+    n_bytes = dtype.itemsize * math.prod(shape)
+    if n_bytes > max_bytes:
+        raise pickle.UnpicklingError(
+            f"refusing an array of shape {shape} and dtype {dtype}: it would need {n_bytes:,} "
+            f"bytes, more than the {max_bytes:,} bytes the file can hold"
+        )
+    return shape
+
+
+class _ArrayBeingUnpickled(np.ndarray):
+    """An array whose ``__setstate__`` checks dtype and shape before numpy allocates it.
+
+    Only the unpickler creates these; :func:`_plain_arrays` turns them into plain arrays.
+    """
+
+    max_bytes = 0  # set per load on a subclass made by _numpy_globals
+
+    def __setstate__(self, state: Any) -> None:
+        if not isinstance(state, tuple) or len(state) not in (4, 5):
+            raise pickle.UnpicklingError(f"refusing an array state of type {type(state).__name__}")
+        shape, dtype = state[-4], state[-3]
+        if not isinstance(dtype, np.dtype):
+            raise pickle.UnpicklingError(f"refusing an array state whose dtype is {dtype!r}")
+        _checked_shape(shape, _dtype_without_objects(dtype), self.max_bytes)
+        super().__setstate__(state)
+
+
+class _RefusedCall:
+    """Stands for ``numpy.ndarray`` in a pickle: usable as ``_reconstruct``'s subtype only.
+
+    Calling ``numpy.ndarray(shape, dtype)`` directly would build an uninitialized array of
+    any dtype (objects included) and any size; numpy's own pickles never do that.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise pickle.UnpicklingError(
+            f"refusing to call numpy.ndarray{args!r} directly: numpy's own pickles never do; "
+            "the file was crafted"
+        )
+
+
+def _numpy_globals(max_bytes: int) -> dict[tuple[str, str], Any]:
     reconstruct = _module_attribute(_MULTIARRAY_MODULES, "_reconstruct")
     scalar = _module_attribute(_MULTIARRAY_MODULES, "scalar")
+    ndarray_placeholder = _RefusedCall()
+    array_type = type("_ArrayOfThisFile", (_ArrayBeingUnpickled,), {"max_bytes": max_bytes})
+
+    def checked_reconstruct(subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
+        if subtype is not ndarray_placeholder:
+            raise pickle.UnpicklingError(f"refusing to reconstruct an array of type {subtype!r}")
+        checked = _dtype_without_objects(dtype)
+        return reconstruct(array_type, _checked_shape(shape, checked, max_bytes), checked)
+
     allowed: dict[tuple[str, str], Any] = {
-        ("numpy", "ndarray"): np.ndarray,
+        ("numpy", "ndarray"): ndarray_placeholder,
         ("numpy", "dtype"): _dtype_without_objects,
     }
     # numpy 1.x pickles name numpy.core, numpy 2.x pickles name numpy._core
     for module_name in _MULTIARRAY_MODULES:
-        allowed[(module_name, "_reconstruct")] = reconstruct
+        allowed[(module_name, "_reconstruct")] = checked_reconstruct
         allowed[(module_name, "scalar")] = scalar
     return allowed
+
+
+def _plain_arrays(value: Any) -> Any:
+    """``value`` with every array the unpickler built turned into a plain ndarray."""
+    if isinstance(value, np.ndarray):
+        if value.dtype.hasobject:  # cannot happen through the checks above; never let one by
+            raise pickle.UnpicklingError("refusing a numpy array of objects")
+        return value.view(np.ndarray)
+    if isinstance(value, list):
+        return [_plain_arrays(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_plain_arrays(item) for item in value)
+    if isinstance(value, dict):
+        return {key: _plain_arrays(item) for key, item in value.items()}
+    return value
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
@@ -94,7 +165,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
 def _load_restricted(path: Path, allowed: Mapping[tuple[str, str], Any], what: str) -> Any:
     try:
         with open(path, "rb") as stream:
-            return _RestrictedUnpickler(stream, allowed).load()
+            return _plain_arrays(_RestrictedUnpickler(stream, allowed).load())
     except FileNotFoundError:
         raise conversion_error(path, "the file is missing") from None
     except (
@@ -110,7 +181,12 @@ def _load_restricted(path: Path, allowed: Mapping[tuple[str, str], Any], what: s
 
 def load_numpy_pickle(path: Path | str) -> Any:
     """Unpickle a file that may hold only numpy arrays, dtypes and scalars inside plain values."""
-    return _load_restricted(Path(path), _numpy_globals(), "numpy arrays and plain Python values")
+    path = Path(path)
+    try:  # an array's bytes are in the file: no array of the file can be larger than it
+        max_bytes = path.stat().st_size
+    except FileNotFoundError:
+        raise conversion_error(path, "the file is missing") from None
+    return _load_restricted(path, _numpy_globals(max_bytes), "numpy arrays and plain Python values")
 
 
 def load_plain_pickle(path: Path | str) -> Any:

@@ -15,7 +15,7 @@ from pathlib import Path
 from blackbox_repository.blackbox import Blackbox
 from blackbox_repository.errors import CorruptBlackboxError
 from blackbox_repository.file_format import METADATA_FILE, read_blackbox
-from blackbox_repository.recipes.recipe import Recipe
+from blackbox_repository.recipes.recipe import BenchmarkDefaults, Recipe
 
 DEFAULT_BLACKBOX = "sklearn-mlp-digits"
 EMBEDDED_NAMES = ("sklearn-mlp-digits", "sklearn-mlp-breast-cancer")
@@ -38,12 +38,21 @@ def convert_embedded(name: str, raw_dir: Path) -> Blackbox:
             "`python -m benchmarking.tabulation.make_default_benchmark --benchmarks "
             f"{name} --force`"
         )
-    return read_blackbox(path)
+    return read_blackbox(path, mapped=False)  # never write derived files into the package
 
 
 RECIPES = [
     Recipe(
         family="embedded",
+        benchmark_defaults=(
+            BenchmarkDefaults(
+                metric="valid_error",
+                mode="min",
+                elapsed_time_objective="elapsed_time",
+                fidelity_name="epoch",
+                max_wallclock_time=30.0,
+            ),
+        ),
         names=EMBEDDED_NAMES,
         raw_files=(),
         convert=convert_embedded,

@@ -26,7 +26,7 @@ from ConfigSpace import CategoricalHyperparameter, ConfigurationSpace, OrdinalHy
 from blackbox_repository.blackbox import Objective
 from blackbox_repository.errors import ConversionError
 from blackbox_repository.raw_files import unpacked_dir
-from blackbox_repository.recipes.recipe import RawFile, Recipe
+from blackbox_repository.recipes.recipe import BenchmarkDefaults, RawFile, Recipe
 from blackbox_repository.tabular import TabularBlackbox
 
 FAMILY = "fcnet"
@@ -187,6 +187,15 @@ def make_recipe(raw_files: Sequence[RawFile] | None = None) -> Recipe:
         raise ValueError(f"FCNet has one raw file ({RAW_FILE.path}), got {len(raw_files)}")
     return Recipe(
         family=FAMILY,
+        benchmark_defaults=(
+            BenchmarkDefaults(
+                metric="valid_mse",
+                mode="min",
+                elapsed_time_objective="elapsed_time",
+                fidelity_name="epoch",
+                max_wallclock_time=1_200.0,
+            ),
+        ),
         names=tuple(blackbox_name(d) for d in DATASETS),
         raw_files=raw_files,
         convert=functools.partial(convert_fcnet, raw_file=raw_files[0]),

@@ -35,7 +35,7 @@ from blackbox_repository.atomic_files import write_json_atomically
 from blackbox_repository.blackbox import Objective
 from blackbox_repository.errors import ConversionError
 from blackbox_repository.raw_files import unpacked_dir
-from blackbox_repository.recipes.recipe import RawFile, Recipe
+from blackbox_repository.recipes.recipe import BenchmarkDefaults, RawFile, Recipe
 from blackbox_repository.tabular import TabularBlackbox
 
 logger = logging.getLogger(__name__)
@@ -256,6 +256,15 @@ def make_recipe(raw_files: Sequence[RawFile] | None = None) -> Recipe:
         raise ValueError(f"LCBench has one raw file ({RAW_FILE.path}), got {len(raw_files)}")
     return Recipe(
         family=FAMILY,
+        benchmark_defaults=(
+            BenchmarkDefaults(
+                metric="val_accuracy",
+                mode="max",
+                elapsed_time_objective="time",
+                fidelity_name="epoch",
+                max_wallclock_time=7_200.0,
+            ),
+        ),
         names=tuple(blackbox_name(d) for d in DATASETS),
         raw_files=raw_files,
         convert=functools.partial(convert_lcbench, raw_file=raw_files[0]),

@@ -28,7 +28,7 @@ from blackbox_repository.recipes._raw_parsing import (
     numeric_column,
     read_csv,
 )
-from blackbox_repository.recipes.recipe import RawFile, Recipe
+from blackbox_repository.recipes.recipe import BenchmarkDefaults, RawFile, Recipe
 from blackbox_repository.tabular import TabularBlackbox
 
 FAMILY = "lcdb"
@@ -129,6 +129,15 @@ def convert_lcdb(name: str, raw_dir: Path) -> TabularBlackbox:
 RECIPES = [
     Recipe(
         family=FAMILY,
+        benchmark_defaults=(
+            BenchmarkDefaults(
+                metric="valid_accuracy",
+                mode="max",
+                elapsed_time_objective="elapsed_time",
+                fidelity_name="train_size",
+                max_wallclock_time=30.0,
+            ),
+        ),
         names=(NAME,),
         raw_files=(RawFile(path=RESULTS_FILE, url=SOURCE_URL, sha256=RESULTS_SHA256),),
         convert=convert_lcdb,

@@ -44,7 +44,7 @@ from ConfigSpace import CategoricalHyperparameter, ConfigurationSpace
 from blackbox_repository.blackbox import Objective
 from blackbox_repository.errors import ConversionError
 from blackbox_repository.raw_files import archive_suffix, unpacked_dir
-from blackbox_repository.recipes.recipe import RawFile, Recipe
+from blackbox_repository.recipes.recipe import BenchmarkDefaults, RawFile, Recipe
 from blackbox_repository.tabular import TabularBlackbox
 
 logger = logging.getLogger(__name__)
@@ -317,6 +317,15 @@ def make_recipe(raw_files: Sequence[RawFile] | None = None) -> Recipe:
         )
     return Recipe(
         family=FAMILY,
+        benchmark_defaults=(
+            BenchmarkDefaults(
+                metric="valid_error",
+                mode="min",
+                elapsed_time_objective="elapsed_time",
+                fidelity_name="epoch",
+                max_wallclock_time=72_000.0,
+            ),
+        ),
         names=tuple(blackbox_name(d) for d in DATASETS),
         raw_files=raw_files,
         convert=functools.partial(convert_nasbench201, raw_file=raw_files[0]),

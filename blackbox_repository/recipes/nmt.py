@@ -45,7 +45,7 @@ from blackbox_repository.recipes._raw_parsing import (
     numeric_column,
     read_csv,
 )
-from blackbox_repository.recipes.recipe import RawFile
+from blackbox_repository.recipes.recipe import BenchmarkDefaults, RawFile
 from blackbox_repository.tabular import TabularBlackbox
 
 FAMILY = "hpo_nmt"
@@ -334,6 +334,15 @@ def _raw_files() -> tuple[RawFile, ...]:
 RECIPES = [
     RecipeWithOwnFiles(
         family=FAMILY,
+        benchmark_defaults=(
+            BenchmarkDefaults(
+                metric="dev_bleu",
+                mode="max",
+                elapsed_time_objective="elapsed_time",
+                fidelity_name="checkpoint",
+                max_wallclock_time=216_000.0,
+            ),
+        ),
         names=tuple(blackbox_name(pair) for pair in PAIRS),
         raw_files=_raw_files(),
         convert=convert_nmt,

@@ -37,7 +37,7 @@ from ConfigSpace import ConfigurationSpace, UniformFloatHyperparameter
 from blackbox_repository.blackbox import Objective
 from blackbox_repository.errors import ConversionError
 from blackbox_repository.raw_files import unpacked_dir
-from blackbox_repository.recipes.recipe import RawFile, Recipe
+from blackbox_repository.recipes.recipe import BenchmarkDefaults, RawFile, Recipe
 from blackbox_repository.tabular import TabularBlackbox
 
 logger = logging.getLogger(__name__)
@@ -243,6 +243,16 @@ def make_recipe(raw_files: Sequence[RawFile] | None = None) -> Recipe:
         raise ValueError(f"PD1 has one raw file ({RAW_FILE.path}), got {len(raw_files)}")
     return Recipe(
         family=FAMILY,
+        benchmark_defaults=(
+            BenchmarkDefaults(
+                metric="valid_error_rate",
+                mode="min",
+                elapsed_time_objective="elapsed_time",
+                fidelity_name="global_step",
+                max_wallclock_time=None,
+                max_num_results=5000,
+            ),
+        ),
         names=tuple(blackbox_name(task_name(*t)) for t in TASKS),
         raw_files=raw_files,
         convert=functools.partial(convert_pd1, raw_file=raw_files[0]),

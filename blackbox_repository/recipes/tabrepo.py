@@ -35,7 +35,7 @@ from blackbox_repository.recipes._raw_parsing import (
     numeric_column,
     read_csv,
 )
-from blackbox_repository.recipes.recipe import RawFile, Recipe
+from blackbox_repository.recipes.recipe import BenchmarkDefaults, RawFile, Recipe
 from blackbox_repository.tabular import TabularBlackbox
 
 FAMILY = "tabrepo_lightgbm_2022"
@@ -249,6 +249,15 @@ def convert_tabrepo(name: str, raw_dir: Path) -> TabularBlackbox:
 RECIPES = [
     Recipe(
         family=FAMILY,
+        benchmark_defaults=(
+            BenchmarkDefaults(
+                metric="metric_error",
+                mode="min",
+                elapsed_time_objective="elapsed_time",
+                fidelity_name="fidelity",
+                max_wallclock_time=30.0,
+            ),
+        ),
         names=tuple(blackbox_name(t) for t in TASK_IDS),
         raw_files=RAW_FILES,
         convert=convert_tabrepo,

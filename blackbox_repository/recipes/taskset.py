@@ -26,7 +26,7 @@ from blackbox_repository.recipes._raw_parsing import (
     github_raw_url,
     load_json,
 )
-from blackbox_repository.recipes.recipe import RawFile
+from blackbox_repository.recipes.recipe import BenchmarkDefaults, RawFile
 from blackbox_repository.tabular import TabularBlackbox
 
 FAMILY = "taskset"
@@ -220,6 +220,15 @@ def _raw_file(task: str, sha256: str) -> RawFile:
 RECIPES = [
     RecipeWithOwnFiles(
         family=FAMILY,
+        benchmark_defaults=(
+            BenchmarkDefaults(
+                metric="valid_loss",
+                mode="min",
+                elapsed_time_objective="elapsed_time",
+                fidelity_name="step",
+                max_wallclock_time=43_200.0,
+            ),
+        ),
         names=tuple(TASKS),
         raw_files=tuple(_raw_file(task, sha256) for task, sha256 in TASKS.values()),
         convert=convert_taskset,

@@ -31,7 +31,7 @@ from blackbox_repository.recipes._raw_parsing import (
     github_raw_url,
     load_numpy_pickle,
 )
-from blackbox_repository.recipes.recipe import RawFile, Recipe
+from blackbox_repository.recipes.recipe import BenchmarkDefaults, RawFile, Recipe
 from blackbox_repository.tabular import TabularBlackbox
 
 FAMILY = "xgboost_mnist"
@@ -183,6 +183,15 @@ def convert_xgboost_mnist(name: str, raw_dir: Path) -> TabularBlackbox:
 RECIPES = [
     Recipe(
         family=FAMILY,
+        benchmark_defaults=(
+            BenchmarkDefaults(
+                metric="test_error",
+                mode="min",
+                elapsed_time_objective="elapsed_time",
+                fidelity_name="train_size",
+                max_wallclock_time=3_600.0,
+            ),
+        ),
         names=(NAME,),
         raw_files=(RawFile(path=RESULTS_FILE, url=RESULTS_URL, sha256=RESULTS_SHA256),),
         convert=convert_xgboost_mnist,

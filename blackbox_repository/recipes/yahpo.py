@@ -43,7 +43,7 @@ from blackbox_repository.recipes._yahpo_gym_1_0_2 import (
     PUBLISHED_SHA256,
     SCENARIOS,
 )
-from blackbox_repository.recipes.recipe import RawFile, Recipe
+from blackbox_repository.recipes.recipe import BenchmarkDefaults, RawFile, Recipe
 from blackbox_repository.yahpo_inputs import YahpoModelSpec
 from blackbox_repository.yahpo_scenario import (
     DESCRIPTION_FILE,
@@ -308,6 +308,40 @@ def convert_yahpo(name: str, raw_dir: Path) -> YahpoSurrogateBlackbox:
 RECIPES = [
     YahpoRecipe(
         family=FAMILY,
+        benchmark_defaults=(
+            BenchmarkDefaults(
+                name_prefix="yahpo-lcbench-",
+                metric="val_accuracy",
+                mode="max",
+                elapsed_time_objective="elapsed_time",
+                fidelity_name="epoch",
+                max_wallclock_time=3_600.0,
+            ),
+            BenchmarkDefaults(
+                name_prefix="yahpo-rbv2_xgboost-",
+                metric="acc",
+                mode="max",
+                elapsed_time_objective="elapsed_time",
+                fidelity_name="trainsize",
+                max_wallclock_time=1_800.0,
+            ),
+            BenchmarkDefaults(
+                name_prefix="yahpo-rbv2_rpart-",
+                metric="acc",
+                mode="max",
+                elapsed_time_objective="elapsed_time",
+                fidelity_name="trainsize",
+                max_wallclock_time=120.0,
+            ),
+            BenchmarkDefaults(
+                name_prefix="yahpo-iaml_glmnet-",
+                metric="mmce",
+                mode="min",
+                elapsed_time_objective="elapsed_time",
+                fidelity_name="trainsize",
+                max_wallclock_time=10.0,
+            ),
+        ),
         names=tuple(
             blackbox_name(scenario, instance)
             for scenario, instances in LISTED_INSTANCES.items()

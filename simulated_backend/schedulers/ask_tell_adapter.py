@@ -169,7 +169,6 @@ class AskTellScheduler(TrialScheduler):
             pruned ones with ``tell_value="max_fidelity"``).
         metric: the objective to optimize (a result key).
         mode: ``"min"`` or ``"max"``.
-        resource_attr: the result key holding the fidelity (the blackbox's fidelity name).
         report: optional ``report(handle, value, fidelity) -> bool`` called on every result;
             returning ``True`` prunes the trial (it is stopped and told ``"pruned"``).
             Without it every trial runs to the maximum fidelity.
@@ -181,7 +180,7 @@ class AskTellScheduler(TrialScheduler):
             to the nearest candidate, see the module docstring.
 
     Example:
-        >>> scheduler = AskTellScheduler(my_ask, my_tell, "valid_loss", "min", "epoch")  # doctest: +SKIP
+        >>> scheduler = AskTellScheduler(my_ask, my_tell, "valid_loss", "min")  # doctest: +SKIP
     """
 
     def __init__(
@@ -190,7 +189,6 @@ class AskTellScheduler(TrialScheduler):
         tell: Callable[[Hashable, float | None, str], None],
         metric: str,
         mode: str,
-        resource_attr: str,
         *,
         report: Callable[[Hashable, float, Any], bool] | None = None,
         tell_value: str = "last",
@@ -203,13 +201,8 @@ class AskTellScheduler(TrialScheduler):
             )
         if report is not None and not callable(report):
             raise TypeError(f"report must be a callable or None, got {report!r}")
-        if not isinstance(resource_attr, str) or not resource_attr:
-            raise ValueError(
-                f"resource_attr must name the fidelity result key, got {resource_attr!r}"
-            )
         if tell_value not in TELL_VALUES:
             raise ValueError(f"tell_value must be one of {TELL_VALUES}, got {tell_value!r}")
-        self.resource_attr = resource_attr
         self.tell_value = tell_value
         self.search_space = as_search_space(search_space) if search_space is not None else None
         self._ask, self._tell, self._report = ask, tell, report
@@ -246,7 +239,7 @@ class AskTellScheduler(TrialScheduler):
         value = result[self.metric]
         self._last_values[trial_id] = value
         if self._report is not None and self._report(
-            self._handles[trial_id], value, result[self.resource_attr]
+            self._handles[trial_id], value, result["fidelity"]
         ):
             pruned_value = value if self.tell_value == "last" else None
             self._tell_once(trial_id, pruned_value, "pruned")
@@ -262,7 +255,6 @@ class AskTellScheduler(TrialScheduler):
     def metadata(self) -> dict[str, Any]:
         return {
             **super().metadata(),
-            "resource_attr": self.resource_attr,
             "tell_value": self.tell_value,
             "reports_intermediate_values": self._report is not None,
         }
@@ -274,11 +266,12 @@ class AskTellScheduler(TrialScheduler):
             self._tell(self._handles[trial_id], value, state)
 
     def _check_result_keys(self, result: Mapping[str, Any]) -> None:
-        for key in (self.metric, self.resource_attr):
+        for key in (self.metric, "fidelity"):
             if key not in result:
                 raise KeyError(
                     f"{type(self).__name__} reads {key!r} from each result, but results have "
-                    f"only {sorted(result)}; pass the blackbox's objective and fidelity names"
+                    f"only {sorted(result)}; pass the blackbox's objective as metric (results "
+                    "carry the fidelity under 'fidelity')"
                 )
         self._checked_result_keys = True
 
@@ -350,8 +343,8 @@ class OptunaScheduler(AskTellScheduler):
             follow the ConfigSpace and proposals are snapped to the nearest recorded
             configuration of a tabular blackbox (see the module docstring).
         metric, mode: the objective and ``"min"``/``"max"``.
-        resource_attr: the fidelity result key; Optuna steps are the fidelity values when
-            they are all integers, else their 1-based positions on the blackbox's grid.
+        Optuna steps are the fidelity values when they are all integers, else their 1-based
+        positions on the blackbox's grid.
         pruner: an Optuna pruner for a study created here (a given study keeps its own).
             With a pruner other than ``NopPruner``, every result is reported and pruned
             trials are stopped.
@@ -361,7 +354,7 @@ class OptunaScheduler(AskTellScheduler):
 
     Example:
         >>> blackbox = load_blackbox("taskset-imdb-gru128-bs128")  # doctest: +SKIP
-        >>> scheduler = OptunaScheduler(None, blackbox, "valid_loss", "min", "step",  # doctest: +SKIP
+        >>> scheduler = OptunaScheduler(None, blackbox, "valid_loss", "min",  # doctest: +SKIP
         ...                             pruner=optuna.pruners.SuccessiveHalvingPruner())
     """
 
@@ -371,7 +364,7 @@ class OptunaScheduler(AskTellScheduler):
         search_space: SearchSpace | Blackbox | ConfigurationSpace,
         metric: str,
         mode: str,
-        resource_attr: str,
+        *,
         pruner: Any = None,
         seed: int = 0,
         tell_value: str = "last",
@@ -411,7 +404,6 @@ class OptunaScheduler(AskTellScheduler):
             self._tell_optuna,
             metric,
             mode,
-            resource_attr,
             report=self._report_optuna if reports else None,
             tell_value=tell_value,
             search_space=space,
@@ -438,7 +430,7 @@ class OptunaScheduler(AskTellScheduler):
         if float(fidelity).is_integer():
             return int(fidelity)
         raise ValueError(
-            f"Optuna steps are integers but fidelity {self.resource_attr}={fidelity!r} is not; pass "
+            f"Optuna steps are integers but fidelity {fidelity!r} is not; pass "
             "the blackbox as search_space so that steps become positions on its fidelity grid"
         )
 

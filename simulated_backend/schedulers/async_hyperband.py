@@ -1,4 +1,4 @@
-"""Asynchronous Hyperband (Li et al., 2020): ASHA brackets with different grace periods."""
+"""Asynchronous Hyperband (Li et al., 2020): ASHA brackets with different minimum fidelities."""
 
 from __future__ import annotations
 
@@ -8,14 +8,15 @@ from typing import Any
 from simulated_backend.schedulers.asynchronous_brackets import AsynchronousBracketScheduler
 from simulated_backend.schedulers.search_space import SearchSpace
 from simulated_backend.schedulers.searchers import ConfigSearcher
+from simulated_backend.schedulers.settings import FidelitySettings, SchedulerSettings
 
 
 class AsynchronousHyperband(AsynchronousBracketScheduler):
     """Brackets of ASHA; each new trial joins a bracket drawn at random.
 
-    Bracket ``b`` (0 .. num_brackets - 1) skips the first ``b`` rung levels, so its grace
-    period is ``rung_levels[b]``; the last possible bracket has no rung and runs trials
-    to ``max_resource`` (random search). Brackets are drawn with probability proportional
+    Bracket ``b`` (0 .. num_brackets - 1) skips the first ``b`` rung levels, so its minimum
+    fidelity is ``rung_levels[b]``; the last possible bracket has no rung and runs trials
+    to ``max_fidelity`` (random search). Brackets are drawn with probability proportional
     to the number of configurations they would start in synchronous Hyperband (see
     :func:`~simulated_backend.schedulers.asynchronous_brackets.bracket_probabilities`);
     rungs are kept per bracket. In the promotion variant the bracket is drawn per
@@ -31,12 +32,12 @@ class AsynchronousHyperband(AsynchronousBracketScheduler):
         search_space: SearchSpace,
         metric: str,
         mode: str,
-        resource_attr: str,
         fidelity_values: Sequence[Any],
-        grace_period: Any = None,
+        *,
+        min_fidelity: Any = None,
+        max_fidelity: Any = None,
         reduction_factor: Any = 3,
         rung_levels: Sequence[Any] | None = None,
-        max_resource: Any = None,
         type: str = "stopping",
         num_brackets: int | None = None,
         seed: int = 0,
@@ -44,21 +45,31 @@ class AsynchronousHyperband(AsynchronousBracketScheduler):
         searcher: ConfigSearcher | None = None,
     ) -> None:
         super().__init__(
-            search_space,
-            metric,
-            mode,
-            resource_attr,
-            fidelity_values,
-            grace_period=grace_period,
-            reduction_factor=reduction_factor,
-            rung_levels=rung_levels,
-            max_resource=max_resource,
+            SchedulerSettings(search_space, metric, mode, seed, points_to_evaluate),
+            FidelitySettings(
+                fidelity_values, min_fidelity, max_fidelity, reduction_factor, rung_levels
+            ),
             type=type,
             num_brackets=num_brackets,
-            seed=seed,
-            points_to_evaluate=points_to_evaluate,
             searcher=searcher,
         )
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: SchedulerSettings,
+        fidelity: FidelitySettings,
+        *,
+        type: str = "stopping",
+        num_brackets: int | None = None,
+        searcher: ConfigSearcher | None = None,
+    ) -> AsynchronousHyperband:
+        """Asynchronous Hyperband from settings records."""
+        scheduler = cls.__new__(cls)
+        AsynchronousBracketScheduler.__init__(
+            scheduler, settings, fidelity, type=type, num_brackets=num_brackets, searcher=searcher
+        )
+        return scheduler
 
     def metadata(self) -> dict[str, Any]:
         return {**super().metadata(), "num_brackets": self.num_brackets}

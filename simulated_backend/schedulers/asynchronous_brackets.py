@@ -2,14 +2,14 @@
 
 A trial belongs to one bracket; bracket ``b`` uses the rung levels ``rung_levels[b:]``
 (bracket 0 is ASHA itself). Per result, a trial that has not reached its next milestone
-(next rung level, or the max resource) costs one dict lookup and one comparison; at a
+(next rung level, or the max fidelity) costs one dict lookup and one comparison; at a
 milestone the rung decision is O(log n) (see :mod:`simulated_backend.schedulers.rungs`).
 
 - ``type="stopping"``: at a rung the trial continues or is stopped (``StoppingRung``).
 - ``type="promotion"``: the trial pauses at every rung; ``suggest`` resumes the best
   promotable paused trial (highest rung first) before starting a new one.
 
-Trials reaching ``max_resource`` are stopped (the engine completes them when it is the
+Trials reaching ``max_fidelity`` are stopped (the engine completes them when it is the
 last grid value). A resumed trial continues from where it paused; if the engine restarts
 it from scratch, results below its next milestone are simply continued, so repeated rung
 results are ignored.
@@ -18,7 +18,7 @@ results are ignored.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from simulated_backend.schedulers.protocol import (
@@ -30,16 +30,12 @@ from simulated_backend.schedulers.protocol import (
 from simulated_backend.schedulers.rung_levels import asha_rung_settings
 from simulated_backend.schedulers.rungs import PromotionRung, StoppingRung, key_function
 from simulated_backend.schedulers.scheduler_arguments import (
-    check_resource_attr,
     check_scheduler_type,
-    check_search_space,
-    check_seed,
     missing_key_error,
-    points_metadata,
     random_streams,
 )
-from simulated_backend.schedulers.search_space import SearchSpace
-from simulated_backend.schedulers.searchers import ConfigSearcher, RandomSearcher
+from simulated_backend.schedulers.searchers import ConfigSearcher, RandomSearcher, default_searcher
+from simulated_backend.schedulers.settings import FidelitySettings, SchedulerSettings
 
 CONTINUE, PAUSE, STOP = SchedulerDecision.CONTINUE, SchedulerDecision.PAUSE, SchedulerDecision.STOP
 
@@ -62,34 +58,29 @@ class AsynchronousBracketScheduler(TrialScheduler):
 
     def __init__(
         self,
-        search_space: SearchSpace,
-        metric: str,
-        mode: str,
-        resource_attr: str,
-        fidelity_values: Sequence[Any],
+        settings: SchedulerSettings,
+        fidelity: FidelitySettings,
         *,
-        grace_period: Any,
-        reduction_factor: Any,
-        rung_levels: Sequence[Any] | None,
-        max_resource: Any,
         type: str,
         num_brackets: int | None,
-        seed: int,
-        points_to_evaluate: Sequence[Mapping[str, Any]] | None,
         searcher: ConfigSearcher | None,
     ) -> None:
-        super().__init__(metric, mode)
-        self.search_space = check_search_space(search_space)
-        self.resource_attr = check_resource_attr(resource_attr)
+        super().__init__(settings.metric, settings.mode)
+        self.settings = settings
+        self.search_space = settings.search_space
+        self.seed = settings.seed
         self.type = check_scheduler_type(type)
-        self.seed = check_seed(seed)
-        self.settings = asha_rung_settings(
-            fidelity_values, grace_period, reduction_factor, rung_levels, max_resource
+        self.rung_settings = asha_rung_settings(
+            fidelity.fidelity_values,
+            fidelity.min_fidelity,
+            fidelity.reduction_factor,
+            fidelity.rung_levels,
+            fidelity.max_fidelity,
         )
-        self.rung_levels = self.settings.rung_levels
-        self.max_resource = self.settings.max_resource
-        self.reduction_factor = self.settings.reduction_factor
-        levels_with_max = (*self.rung_levels, self.max_resource)
+        self.rung_levels = self.rung_settings.rung_levels
+        self.max_fidelity = self.rung_settings.max_fidelity
+        self.reduction_factor = self.rung_settings.reduction_factor
+        levels_with_max = (*self.rung_levels, self.max_fidelity)
         if num_brackets is None:
             num_brackets = len(levels_with_max)
         if (
@@ -104,20 +95,17 @@ class AsynchronousBracketScheduler(TrialScheduler):
         self.num_brackets = num_brackets
         self.bracket_probabilities = bracket_probabilities(levels_with_max, num_brackets)
         searcher_rng, self._bracket_rng = random_streams(self.seed, 2)
-        if searcher is None:
-            searcher = RandomSearcher(search_space, searcher_rng, points_to_evaluate)
-        elif points_to_evaluate is not None:
-            raise ValueError("give points_to_evaluate to the searcher, not to the scheduler")
-        self.searcher = searcher
+        self.searcher = default_searcher(settings, searcher, searcher_rng)
         # random search learns nothing: skip the call on the rung path
-        self._observe = None if isinstance(searcher, RandomSearcher) else searcher.on_observation
-        self._points_to_evaluate = points_metadata(points_to_evaluate)
+        self._observe = (
+            None if isinstance(self.searcher, RandomSearcher) else self.searcher.on_observation
+        )
         rung_class = StoppingRung if self.type == "stopping" else PromotionRung
         self._rungs = [
             [rung_class(level, self.reduction_factor) for level in self.rung_levels[b:]]
             for b in range(num_brackets)
         ]
-        self._key = key_function(mode)
+        self._key = key_function(settings.mode)
         self._next_milestone: dict[int, Any] = {}
         self._next_rung: dict[int, int] = {}
         self._bracket_of: dict[int, int] = {}
@@ -143,16 +131,17 @@ class AsynchronousBracketScheduler(TrialScheduler):
             promotion = self._promote(bracket)
             if promotion is not None:
                 return promotion
-        config = self.searcher.next_config()
-        if config is None:
+        candidate = self.searcher.next_candidate()
+        if candidate is None:
             if self.type == "promotion":  # no new trials: promote in any bracket
                 for other in range(self.num_brackets):
                     promotion = self._promote(other)
                     if promotion is not None:
                         return promotion
             return None
-        self._pending_brackets.append(bracket)
-        return TrialSuggestion.start(config)
+        if self.num_brackets > 1:
+            self._pending_brackets.append(bracket)
+        return TrialSuggestion(candidate.config, None, candidate.config_index)
 
     def bracket_of(self, trial_id: int) -> int:
         """The bracket of a running or paused trial (0 is the one with all rung levels)."""
@@ -172,11 +161,11 @@ class AsynchronousBracketScheduler(TrialScheduler):
         self._bracket_of[trial_id] = bracket
         self._next_rung[trial_id] = 0
         rungs = self._rungs[bracket]
-        self._next_milestone[trial_id] = rungs[0].level if rungs else self.max_resource
+        self._next_milestone[trial_id] = rungs[0].level if rungs else self.max_fidelity
 
     def on_trial_result(self, trial: Trial, result: dict[str, Any]) -> str:
         try:
-            if result[self.resource_attr] < self._next_milestone[trial.trial_id]:
+            if result["fidelity"] < self._next_milestone[trial.trial_id]:
                 return CONTINUE
         except KeyError:
             known = trial.trial_id in self._next_milestone
@@ -186,10 +175,10 @@ class AsynchronousBracketScheduler(TrialScheduler):
     def _on_milestone(self, trial: Trial, result: dict[str, Any]) -> str:
         trial_id = trial.trial_id
         milestone = self._next_milestone[trial_id]
-        fidelity = result[self.resource_attr]
+        fidelity = result["fidelity"]
         if fidelity != milestone:
             raise ValueError(
-                f"trial {trial_id} reported {self.resource_attr}={fidelity} but never its next "
+                f"trial {trial_id} reported fidelity {fidelity} but never its next "
                 f"milestone {milestone}; schedulers need a result at every rung level (report "
                 "every fidelity of the grid, in increasing order)"
             )
@@ -200,7 +189,7 @@ class AsynchronousBracketScheduler(TrialScheduler):
             self._observe(trial, milestone, value)
         rungs = self._rungs[self._bracket_of[trial_id]]
         k = self._next_rung[trial_id]
-        if k == len(rungs):  # the max resource
+        if k == len(rungs):  # the max fidelity
             self._forget(trial_id)
             return STOP
         rung = rungs[k]
@@ -214,7 +203,7 @@ class AsynchronousBracketScheduler(TrialScheduler):
             decision = PAUSE
         self._next_rung[trial_id] = k + 1
         self._next_milestone[trial_id] = (
-            rungs[k + 1].level if k + 1 < len(rungs) else self.max_resource
+            rungs[k + 1].level if k + 1 < len(rungs) else self.max_fidelity
         )
         return decision
 
@@ -234,21 +223,19 @@ class AsynchronousBracketScheduler(TrialScheduler):
             self._rungs[self._bracket_of[trial_id]][k - 1].mark_promoted(trial_id)
         self._forget(trial_id)
 
-    # on_trial_remove: the engine calls it when the scheduler itself paused or stopped a
-    # trial; a paused trial stays promotable, so there is nothing to do (the base no-op).
+    # on_trial_remove: the engine calls it after this scheduler paused or stopped a trial;
+    # a paused trial stays promotable and a stopped one was forgotten when it was stopped,
+    # so there is nothing to do (the base no-op).
 
     def metadata(self) -> dict[str, Any]:
         return {
             **super().metadata(),
-            "resource_attr": self.resource_attr,
-            "fidelity_values": list(self.settings.fidelity_values),
-            "grace_period": self.settings.grace_period,
+            **self.settings.metadata(),
+            "fidelity_values": list(self.rung_settings.fidelity_values),
+            "min_fidelity": self.rung_settings.min_fidelity,
+            "max_fidelity": self.max_fidelity,
             "reduction_factor": self.reduction_factor,
             "rung_levels": list(self.rung_levels),
-            "max_resource": self.max_resource,
             "type": self.type,
-            "seed": self.seed,
-            "points_to_evaluate": self._points_to_evaluate,
-            "search_space": self.search_space.metadata(),
             "searcher": self.searcher.metadata(),
         }

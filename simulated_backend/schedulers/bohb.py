@@ -11,13 +11,19 @@ set the worst ``max(N_min, N - N_good)``; a kernel density is fitted to each (se
 :mod:`~simulated_backend.schedulers.kernel_density`). ``num_samples`` points are drawn from
 the good density with bandwidths times ``bandwidth_factor`` (or, on a finite search space,
 drawn at random from the candidates not suggested yet) and the one maximising
-``l(x) / g(x)`` is suggested. Models are fitted when a suggestion needs them, not per result.
+``l(x) / g(x)`` is suggested.
+
+Cost per result stays flat as observations grow: a level's models are refitted only when a
+suggestion needs them and its observations grew by 10% since the last fit, and each
+density keeps at most ``max_points_in_density`` (default 128) of its ranked points, evenly
+spaced by rank (the best and the worst kept), so scoring a candidate costs O(1).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -25,16 +31,12 @@ import numpy as np
 from simulated_backend.schedulers.async_hyperband import AsynchronousHyperband
 from simulated_backend.schedulers.hyperband import Hyperband
 from simulated_backend.schedulers.kernel_density import KernelDensity, fit_kernel_density
-from simulated_backend.schedulers.protocol import Trial, TrialScheduler, TrialSuggestion
+from simulated_backend.schedulers.protocol import Trial, TrialScheduler
 from simulated_backend.schedulers.rungs import key_function
-from simulated_backend.schedulers.scheduler_arguments import (
-    check_search_space,
-    check_seed,
-    points_metadata,
-    random_streams,
-)
+from simulated_backend.schedulers.scheduler_arguments import random_streams
 from simulated_backend.schedulers.search_space import NUMERIC, ORDINAL, SearchSpace
-from simulated_backend.schedulers.searchers import RandomSearcher
+from simulated_backend.schedulers.searchers import Candidate, RandomSearcher
+from simulated_backend.schedulers.settings import FidelitySettings, SchedulerSettings
 
 
 def _check_number(name: str, value: Any, allowed: Callable[[float], bool], what: str) -> Any:
@@ -46,6 +48,17 @@ def _check_number(name: str, value: Any, allowed: Callable[[float], bool], what:
         raise ValueError(f"{name} must be {what}, got {value!r}")
     value = value.item() if isinstance(value, np.generic) else value
     return int(value) if integer else value
+
+
+REFIT_DIVISOR = 10  # a level's model is refitted once its observations grew by 1/10
+
+
+def _by_rank(ranked: np.ndarray, limit: int) -> np.ndarray:
+    """``ranked`` itself, or ``limit`` of its rows evenly spaced by rank (best and worst kept)."""
+    n = len(ranked)
+    if n <= limit:
+        return ranked
+    return ranked[np.linspace(0, n - 1, limit).round().astype(int)]
 
 
 class KernelDensitySearcher:
@@ -63,6 +76,7 @@ class KernelDensitySearcher:
         bandwidth_factor: float = 3,
         min_bandwidth: float = 1e-3,
         points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
+        max_points_in_density: int = 128,
     ) -> None:
         self._random = RandomSearcher(search_space, rng, points_to_evaluate)
         self.search_space = self._random.search_space  # the draw state is shared with it
@@ -88,6 +102,12 @@ class KernelDensitySearcher:
         self.min_bandwidth = _check_number(
             "min_bandwidth", min_bandwidth, lambda v: 0 < v < math.inf, "a number > 0"
         )
+        self.max_points_in_density = _check_number(
+            "max_points_in_density",
+            max_points_in_density,
+            lambda v: v >= 2 * self.min_points_in_model,
+            f"an integer >= 2 * min_points_in_model = {2 * self.min_points_in_model}",
+        )
         self._cardinalities = np.array(
             [
                 0 if dim.kind in (NUMERIC, ORDINAL) else dim.cardinality
@@ -98,6 +118,7 @@ class KernelDensitySearcher:
         self._encoded: dict[int, np.ndarray] = {}  # trial id -> encoded config
         self._observations: dict[Any, tuple[list[np.ndarray], list[float]]] = {}
         self._models: dict[Any, tuple[int, KernelDensity, KernelDensity]] = {}
+        self._eligible_levels: list[Any] = []  # levels with enough observations for a model
         self.n_random = 0
         self.n_model_based = 0
         self.last_model_level: Any = None
@@ -110,11 +131,17 @@ class KernelDensitySearcher:
     def on_observation(self, trial: Trial, level: Any, value: float) -> None:
         vector = self._encoded.get(trial.trial_id)
         if vector is None:
-            vector = self.search_space.encode([trial.config])[0]
+            space = self.search_space
+            if space.is_finite:  # encoded once for all candidates: a row lookup
+                vector = space.candidate_encodings()[space.index_of(trial.config)]
+            else:
+                vector = space.encode([trial.config])[0]
             self._encoded[trial.trial_id] = vector
         vectors, keys = self._observations.setdefault(level, ([], []))
         vectors.append(vector)
         keys.append(self._key(value))
+        if len(keys) == self.min_points_in_model + 2:
+            self._eligible_levels.append(level)
 
     def n_observations(self, level: Any) -> int:
         """Observations recorded at ``level``."""
@@ -122,47 +149,61 @@ class KernelDensitySearcher:
 
     def model_level(self) -> Any:
         """The highest level with at least ``min_points_in_model + 2`` observations, or None."""
-        needed = self.min_points_in_model + 2
-        eligible = [level for level, (_, keys) in self._observations.items() if len(keys) >= needed]
-        return max(eligible) if eligible else None
+        return max(self._eligible_levels) if self._eligible_levels else None
 
     def _model(self, level: Any) -> tuple[KernelDensity, KernelDensity]:
+        """The good and bad densities of ``level``, refitted only when its observations grew
+        by a tenth since the last fit (bounded refits: amortized O(log n) per
+        observation), each fitted to at most ``max_points_in_density`` points."""
         vectors, keys = self._observations[level]
+        n = len(keys)
         cached = self._models.get(level)
-        if cached is not None and cached[0] == len(keys):
+        if cached is not None and (n - cached[0]) * REFIT_DIVISOR < cached[0]:
             return cached[1], cached[2]
         order = np.argsort(np.asarray(keys), kind="stable")
         data = np.asarray(vectors)[order]
-        n = len(keys)
         n_good = max(self.min_points_in_model, int(self.top_n_percent * n // 100))
         n_bad = max(self.min_points_in_model, n - n_good)
-        good = fit_kernel_density(data[:n_good], self._cardinalities, self.min_bandwidth)
-        bad = fit_kernel_density(data[n - n_bad :], self._cardinalities, self.min_bandwidth)
+        good = fit_kernel_density(
+            _by_rank(data[:n_good], self.max_points_in_density),
+            self._cardinalities,
+            self.min_bandwidth,
+        )
+        bad = fit_kernel_density(
+            _by_rank(data[n - n_bad :], self.max_points_in_density),
+            self._cardinalities,
+            self.min_bandwidth,
+        )
         self._models[level] = (n, good, bad)
         return good, bad
 
     # ------------------------------------------------------------------ suggestions
     def next_config(self) -> dict[str, Any] | None:
+        """The configuration of :meth:`next_candidate` alone."""
+        candidate = self.next_candidate()
+        return None if candidate is None else candidate.config
+
+    def next_candidate(self) -> Candidate | None:
         if self._random.n_points_left or self.rng.random() < self.random_fraction:
-            return self._random_config()
+            return self._random_candidate()
         level = self.model_level()
         if level is None:
-            return self._random_config()
+            return self._random_candidate()
         good, bad = self._model(level)
-        config = self._model_based_config(good, bad)
-        if config is None:
-            return self._random_config()
+        candidate = self._model_based_candidate(good, bad)
+        if candidate is None:
+            return self._random_candidate()
         self.n_model_based += 1
         self.last_model_level = level
-        return config
+        return candidate
 
-    def _random_config(self) -> dict[str, Any] | None:
-        config = self._random.next_config()
-        if config is not None:
+    def _random_candidate(self) -> Candidate | None:
+        candidate = self._random.next_candidate()
+        if candidate is not None:
             self.n_random += 1
-        return config
+        return candidate
 
-    def _model_based_config(self, good: KernelDensity, bad: KernelDensity) -> dict[str, Any] | None:
+    def _model_based_candidate(self, good: KernelDensity, bad: KernelDensity) -> Candidate | None:
         space = self.search_space
         if space.is_finite:
             indices = space.peek(self.rng, self.num_samples)
@@ -170,13 +211,15 @@ class KernelDensitySearcher:
                 return None
             points = space.candidate_encodings()[indices]
             scores = good.log_pdf(points) - bad.log_pdf(points)
-            return space.take(indices[int(np.argmax(scores))])
+            index = int(indices[int(np.argmax(scores))])
+            config = space.take(index)
+            return Candidate(config, index if space.candidates_are_grid_rows else None)
         points = good.sample(self.rng, self.num_samples, self.bandwidth_factor)
         scores = good.log_pdf(points) - bad.log_pdf(points)
         for row in np.argsort(-scores, kind="stable"):
             config = space.decode(points[row])
             if config is not None:  # None: a forbidden combination, try the next best
-                return config
+                return Candidate(config)
         return None
 
     def metadata(self) -> dict[str, Any]:
@@ -188,6 +231,7 @@ class KernelDensitySearcher:
             "random_fraction": self.random_fraction,
             "bandwidth_factor": self.bandwidth_factor,
             "min_bandwidth": self.min_bandwidth,
+            "max_points_in_density": self.max_points_in_density,
         }
 
 
@@ -195,16 +239,17 @@ class BOHB(TrialScheduler):
     """BOHB: Hyperband with a kernel-density model proposing new configurations.
 
     Args:
-        search_space, metric, mode, resource_attr, fidelity_values, grace_period,
-            reduction_factor, max_resource, seed, points_to_evaluate: as for Hyperband.
+        search_space, metric, mode, fidelity_values, min_fidelity, max_fidelity,
+            reduction_factor, seed, points_to_evaluate: as for Hyperband.
         min_points_in_model: ``N_min`` (default ``d + 1``, d = number of hyperparameters).
         top_n_percent: share of observations in the good set (default 15).
         num_samples: candidates scored per model-based suggestion (default 64).
         random_fraction: share of suggestions drawn at random (default 1/3).
         bandwidth_factor: bandwidth multiplier when sampling candidates (default 3).
         min_bandwidth: bandwidth floor (default 1e-3).
-        asynchronous: ``False`` (default): synchronous Hyperband brackets, as in the paper;
-            ``True``: asynchronous Hyperband (ASHA brackets) of type ``async_type``.
+        asynchronous: ``False`` (default): synchronous Hyperband brackets, as in the paper
+            (overlapping as in HpBandSter); ``True``: asynchronous Hyperband (ASHA brackets)
+            of type ``async_type``.
         async_type: ``"promotion"`` (default) or ``"stopping"``; only with ``asynchronous=True``.
         num_brackets: use only the first brackets (default: all).
     """
@@ -214,11 +259,11 @@ class BOHB(TrialScheduler):
         search_space: SearchSpace,
         metric: str,
         mode: str,
-        resource_attr: str,
         fidelity_values: Sequence[Any],
-        grace_period: Any = None,
+        *,
+        min_fidelity: Any = None,
+        max_fidelity: Any = None,
         reduction_factor: Any = 3,
-        max_resource: Any = None,
         min_points_in_model: int | None = None,
         top_n_percent: float = 15,
         num_samples: int = 64,
@@ -231,9 +276,8 @@ class BOHB(TrialScheduler):
         seed: int = 0,
         points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
     ) -> None:
+        settings = SchedulerSettings(search_space, metric, mode, seed, points_to_evaluate)
         super().__init__(metric, mode)
-        check_search_space(search_space)
-        self.seed = check_seed(seed)
         if not isinstance(asynchronous, bool):
             raise ValueError(f"asynchronous must be True or False, got {asynchronous!r}")
         if async_type is not None and not asynchronous:
@@ -241,7 +285,9 @@ class BOHB(TrialScheduler):
                 f"async_type={async_type!r} only applies with asynchronous=True; "
                 "synchronous BOHB has no stopping/promotion variant"
             )
-        # stream 2: the inner scheduler uses streams 0 and 1 of the same seed
+        self.settings = settings
+        self.seed = settings.seed
+        # stream 2: the bracket machinery uses streams 0 and 1 of the same seed
         searcher_rng = random_streams(self.seed, 3)[2]
         self.searcher = KernelDensitySearcher(
             search_space,
@@ -255,61 +301,41 @@ class BOHB(TrialScheduler):
             min_bandwidth=min_bandwidth,
             points_to_evaluate=points_to_evaluate,
         )
-        common = dict(
-            grace_period=grace_period,
-            reduction_factor=reduction_factor,
-            max_resource=max_resource,
-            num_brackets=num_brackets,
-            seed=self.seed,
-            searcher=self.searcher,
-        )
+        fidelity = FidelitySettings(fidelity_values, min_fidelity, max_fidelity, reduction_factor)
+        # the searcher holds the points to evaluate: the bracket machinery gets none
+        brackets_settings = replace(settings, points_to_evaluate=None)
         if asynchronous:
-            self.brackets = AsynchronousHyperband(
-                search_space,
-                metric,
-                mode,
-                resource_attr,
-                fidelity_values,
+            self.brackets: TrialScheduler = AsynchronousHyperband.from_settings(
+                brackets_settings,
+                fidelity,
                 type=async_type or "promotion",
-                **common,
+                num_brackets=num_brackets,
+                searcher=self.searcher,
             )
         else:
-            self.brackets = Hyperband(
-                search_space, metric, mode, resource_attr, fidelity_values, **common
+            self.brackets = Hyperband.from_settings(
+                brackets_settings, fidelity, num_brackets=num_brackets, searcher=self.searcher
             )
         self.asynchronous = asynchronous
-        self.resource_attr = resource_attr
-        self._points_to_evaluate = points_metadata(points_to_evaluate)
+        # the bracket machinery answers every callback: bind them once
+        self.suggest = self.brackets.suggest
+        self.on_trial_add = self.brackets.on_trial_add
+        self.on_trial_result = self.brackets.on_trial_result
+        self.on_trial_complete = self.brackets.on_trial_complete
+        self.on_trial_error = self.brackets.on_trial_error
+        self.on_trial_remove = self.brackets.on_trial_remove
 
     @property
     def exhausted(self) -> bool:
         return self.searcher.exhausted
-
-    def suggest(self) -> TrialSuggestion | None:
-        return self.brackets.suggest()
-
-    def on_trial_add(self, trial: Trial) -> None:
-        self.brackets.on_trial_add(trial)
-
-    def on_trial_result(self, trial: Trial, result: dict[str, Any]) -> str:
-        return self.brackets.on_trial_result(trial, result)
-
-    def on_trial_complete(self, trial: Trial, result: dict[str, Any]) -> None:
-        self.brackets.on_trial_complete(trial, result)
-
-    def on_trial_error(self, trial: Trial) -> None:
-        self.brackets.on_trial_error(trial)
-
-    def on_trial_remove(self, trial: Trial) -> None:
-        self.brackets.on_trial_remove(trial)
 
     def metadata(self) -> dict[str, Any]:
         inner = self.brackets.metadata()
         inner.pop("scheduler_name")
         return {
             **inner,
+            **self.settings.metadata(),
             "scheduler_name": "BOHB",
             "asynchronous": self.asynchronous,
             "async_type": inner.get("type"),
-            "points_to_evaluate": self._points_to_evaluate,
         }

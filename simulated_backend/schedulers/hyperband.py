@@ -7,22 +7,24 @@ from typing import Any
 
 from simulated_backend.schedulers.search_space import SearchSpace
 from simulated_backend.schedulers.searchers import ConfigSearcher
+from simulated_backend.schedulers.settings import FidelitySettings, SchedulerSettings
 from simulated_backend.schedulers.synchronous_brackets import SynchronousBracketScheduler
 
 
 class Hyperband(SynchronousBracketScheduler):
-    """Synchronous Hyperband: brackets ``s = s_max, ..., 0`` one after the other, repeated.
+    """Synchronous Hyperband: brackets ``s = s_max, ..., 0``, repeated.
 
-    Bracket sizes and budgets are exactly those of the paper's Algorithm 1 (see
+    Bracket sizes and fidelities are exactly those of the paper's Algorithm 1 (see
     :func:`~simulated_backend.schedulers.hyperband_brackets.hyperband_brackets`), each
-    budget snapped to the smallest grid value >= it. Each stage waits for all its trials
-    before the top ``n_{i+1}`` are resumed (``suggest`` returns ``None`` meanwhile).
+    fidelity snapped to the smallest grid value >= it. Each stage waits for all its trials
+    before the top ``n_{i+1}`` are resumed; meanwhile free workers get jobs of the next
+    brackets, as in HpBandSter (see :mod:`~simulated_backend.schedulers.synchronous_brackets`).
 
     Args are those of :class:`~simulated_backend.schedulers.successive_halving.SuccessiveHalving`,
     plus ``num_brackets``: run only the first (most aggressive) ones (default: all).
 
     Example:
-        >>> hb = Hyperband(space, "valid_error", "min", "epoch", range(1, 82))  # doctest: +SKIP
+        >>> hb = Hyperband(space, "valid_error", "min", range(1, 82))  # doctest: +SKIP
         >>> [b.n_initial for b in hb.brackets]  # doctest: +SKIP
         [81, 34, 15, 8, 5]
     """
@@ -32,27 +34,35 @@ class Hyperband(SynchronousBracketScheduler):
         search_space: SearchSpace,
         metric: str,
         mode: str,
-        resource_attr: str,
         fidelity_values: Sequence[Any],
-        grace_period: Any = None,
+        *,
+        min_fidelity: Any = None,
+        max_fidelity: Any = None,
         reduction_factor: Any = 3,
-        max_resource: Any = None,
         num_brackets: int | None = None,
         seed: int = 0,
         points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
         searcher: ConfigSearcher | None = None,
     ) -> None:
         super().__init__(
-            search_space,
-            metric,
-            mode,
-            resource_attr,
-            fidelity_values,
-            grace_period=grace_period,
-            reduction_factor=reduction_factor,
-            max_resource=max_resource,
+            SchedulerSettings(search_space, metric, mode, seed, points_to_evaluate),
+            FidelitySettings(fidelity_values, min_fidelity, max_fidelity, reduction_factor),
             num_brackets=num_brackets,
-            seed=seed,
-            points_to_evaluate=points_to_evaluate,
             searcher=searcher,
         )
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: SchedulerSettings,
+        fidelity: FidelitySettings,
+        *,
+        num_brackets: int | None = None,
+        searcher: ConfigSearcher | None = None,
+    ) -> Hyperband:
+        """Hyperband from settings records."""
+        scheduler = cls.__new__(cls)
+        SynchronousBracketScheduler.__init__(
+            scheduler, settings, fidelity, num_brackets=num_brackets, searcher=searcher
+        )
+        return scheduler

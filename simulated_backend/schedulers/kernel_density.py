@@ -14,7 +14,7 @@ dimension and ``1 / k`` for a categorical one (the kernel averaged over the othe
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -31,27 +31,74 @@ class KernelDensity:
     data: np.ndarray
     bandwidths: np.ndarray
     cardinalities: np.ndarray
+    _inactive: tuple = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # per column: the inactive (NaN) entries of the data, or None if there are none
+        masks = np.isnan(self.data)
+        object.__setattr__(
+            self,
+            "_inactive",
+            tuple(masks[:, j] if masks[:, j].any() else None for j in range(self.data.shape[1])),
+        )
 
     def log_pdf(self, points: np.ndarray) -> np.ndarray:
-        """Log density at each row of ``points`` (m, d); O(m * n) memory."""
+        """Log density at each row of ``points`` (m, d); O(m * n * d) memory.
+
+        Columns without inactive entries are handled together (one broadcast comparison or
+        difference for all categorical, one for all numeric columns) and terms that are the
+        same for every (point, datum) pair are summed once; columns with NaN entries get
+        the masked kernel one by one.
+        """
         points = np.atleast_2d(points)
         m, n = len(points), len(self.data)
         total = np.zeros((m, n))
-        for j, (bandwidth, k) in enumerate(zip(self.bandwidths, self.cardinalities)):
-            x, data = points[:, j][:, None], self.data[:, j][None, :]
-            if k == 0:
-                z = (x - data) / bandwidth
-                log_kernel = -0.5 * z * z - math.log(bandwidth) - _LOG_SQRT_2PI
-                uniform = 0.0
-            elif k == 1:
+        constant = 0.0
+        inactive_points = np.isnan(points).any(axis=0)
+        plain_numeric, plain_categorical = [], []
+        for j, k in enumerate(self.cardinalities.tolist()):
+            if k == 1:
                 continue
+            if self._inactive[j] is None and not inactive_points[j]:
+                (plain_numeric if k == 0 else plain_categorical).append(j)
             else:
-                log_same, log_other = math.log1p(-bandwidth), math.log(bandwidth / (k - 1))
-                log_kernel = np.where(x == data, log_same, log_other)
-                uniform = -math.log(k)
-            total += np.where(np.isnan(x) | np.isnan(data), uniform, log_kernel)
+                constant += self._add_masked_column(total, points, j)
+        if plain_numeric:
+            bandwidths = self.bandwidths[plain_numeric]
+            scaled = points[:, plain_numeric] / bandwidths
+            scaled_data = self.data[:, plain_numeric] / bandwidths
+            difference = scaled[:, None, :] - scaled_data[None, :, :]
+            total -= 0.5 * np.einsum("mnd,mnd->mn", difference, difference)
+            constant += float(-np.log(bandwidths).sum()) - len(plain_numeric) * _LOG_SQRT_2PI
+        if plain_categorical:
+            lam = self.bandwidths[plain_categorical]
+            k = self.cardinalities[plain_categorical]
+            log_same, log_other = np.log1p(-lam), np.log(lam / (k - 1))
+            same = points[:, None, plain_categorical] == self.data[None, :, plain_categorical]
+            total += same.astype(float) @ (log_same - log_other)
+            constant += float(log_other.sum())
         peak = total.max(axis=1, keepdims=True)
-        return peak[:, 0] + np.log(np.exp(total - peak).sum(axis=1)) - math.log(n)
+        log_sum = np.log(np.exp(total - peak).sum(axis=1))
+        return peak[:, 0] + log_sum + (constant - math.log(n))
+
+    def _add_masked_column(self, total: np.ndarray, points: np.ndarray, j: int) -> float:
+        """Add column ``j``'s log kernel to ``total`` where both entries are active, the
+        uniform density's where either is inactive; returns a constant term (0 here)."""
+        bandwidth, k = float(self.bandwidths[j]), int(self.cardinalities[j])
+        x, data = points[:, j], self.data[:, j]
+        if k == 0:
+            z = np.subtract.outer(x, data) / bandwidth
+            log_kernel = -0.5 * z * z - math.log(bandwidth) - _LOG_SQRT_2PI
+            uniform = 0.0
+        else:
+            log_same, log_other = math.log1p(-bandwidth), math.log(bandwidth / (k - 1))
+            log_kernel = np.where(np.equal.outer(x, data), log_same, log_other)
+            uniform = -math.log(k)
+        inactive = np.isnan(x)[:, None]
+        if self._inactive[j] is not None:
+            inactive = inactive | self._inactive[j][None, :]
+        total += np.where(inactive, uniform, log_kernel)
+        return 0.0
 
     def sample(self, rng: np.random.Generator, m: int, bandwidth_factor: float = 1.0) -> np.ndarray:
         """``m`` points: a random datum each, perturbed by its kernel.

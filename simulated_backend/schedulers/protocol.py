@@ -4,14 +4,33 @@ The tuner calls ``suggest()`` whenever a worker is free; it answers "start a new
 with this config", "resume paused trial k", or ``None`` (nothing for now). Every result a
 trial reports goes to ``on_trial_result``, which answers ``CONTINUE``, ``PAUSE`` or ``STOP``.
 The metric name and mode are explicit constructor arguments of every scheduler.
+
+A result is a dict with every objective of the blackbox, ``"fidelity"`` (the fidelity
+value it was measured at, whatever the blackbox calls it) and ``"simulated_time"``.
+
+The calls a trial sees, in order: ``on_trial_add`` once; ``on_trial_result`` per result;
+then, if a decision ended its run, ``on_trial_remove`` (after PAUSE or STOP); or
+``on_trial_complete`` at its maximum fidelity; or ``on_trial_error`` if it failed. A paused
+trial may be resumed by a later suggestion and then reports results again.
 """
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
+
+from blackbox_repository.errors import SimtuneError
 
 MODES = ("min", "max")
+
+
+class MetricModeError(SimtuneError, ValueError, KeyError):
+    """A metric or mode a scheduler cannot use (a ValueError; also a KeyError for callers
+    that catch an unknown objective name as one)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
 
 
 class SchedulerDecision:
@@ -22,24 +41,33 @@ class SchedulerDecision:
     STOP = "STOP"
 
 
-@dataclass(frozen=True, slots=True)
-class TrialSuggestion:
-    """Start a new trial with ``config``, or resume ``resume_trial_id`` (optionally with a new config)."""
+class TrialSuggestion(NamedTuple):
+    """Start a new trial with ``config``, or resume ``resume_trial_id`` (optionally with a new config).
+
+    ``config_index``: for a new trial whose config is row ``config_index`` of the tabular
+    blackbox's grid (drawn from ``SearchSpace.from_blackbox(blackbox)``), that row; the engine
+    then needs no lookup to find the trial's learning curve. It trusts the row (and checks it
+    against the config once per run); leave it ``None`` when in doubt.
+
+    An immutable record; a named tuple rather than a frozen dataclass because one is made
+    per trial start, and building a frozen dataclass costs several times more.
+    """
 
     config: dict[str, Any] | None = None
     resume_trial_id: int | None = None
+    config_index: int | None = None
 
     @property
     def spawn_new_trial(self) -> bool:
         return self.resume_trial_id is None
 
     @classmethod
-    def start(cls, config: dict[str, Any]) -> TrialSuggestion:
-        return cls(config=config)
+    def start(cls, config: dict[str, Any], config_index: int | None = None) -> TrialSuggestion:
+        return cls(config, None, config_index)
 
     @classmethod
     def resume(cls, trial_id: int, config: dict[str, Any] | None = None) -> TrialSuggestion:
-        return cls(config=config, resume_trial_id=trial_id)
+        return cls(config, trial_id)
 
 
 @dataclass(slots=True, eq=False)
@@ -51,12 +79,37 @@ class Trial:
     creation_time: float
 
 
-def check_metric_and_mode(metric: str, mode: str) -> None:
-    """Validate the explicit metric name and mode every scheduler takes."""
+def check_metric_and_mode(metric: str, mode: str, blackbox: Any = None) -> None:
+    """The one check of a scheduler's metric name and mode (schedulers, the Tuner and the
+    benchmarking layer all call it).
+
+    With ``blackbox``, ``metric`` must also be one of its objectives, with that objective's
+    mode.
+    """
     if not isinstance(metric, str) or not metric:
-        raise ValueError(f"metric must be a non-empty string naming an objective, got {metric!r}")
+        raise MetricModeError(
+            f"metric must be a non-empty string naming an objective, got {metric!r}"
+        )
     if mode not in MODES:
-        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        raise MetricModeError(f"mode must be 'min' or 'max', got {mode!r}")
+    if blackbox is None:
+        return
+    names = list(blackbox.objective_names)
+    if metric not in names:
+        close = difflib.get_close_matches(metric, names, n=3)
+        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise MetricModeError(
+            f"metric {metric!r} is not an objective of blackbox {blackbox.name!r} (it has no "
+            f"objective {metric!r}); its objectives are {names}.{hint}"
+        )
+    objective_mode = blackbox.objective(metric).mode
+    if mode != objective_mode:
+        raise MetricModeError(
+            f"mode {mode!r} does not match objective {metric!r} of blackbox "
+            f"{blackbox.name!r}, which is to be "
+            f"{'minimized' if objective_mode == 'min' else 'maximized'}; "
+            f"use mode={objective_mode!r}"
+        )
 
 
 class TrialScheduler:
@@ -90,7 +143,9 @@ class TrialScheduler:
         """Called when a trial failed."""
 
     def on_trial_remove(self, trial: Trial) -> None:
-        """Called when a trial is stopped or paused by a decision of the scheduler itself."""
+        """Called right after ``on_trial_result`` returned PAUSE or STOP for ``trial`` (its
+        worker is free again); not called for a trial that completes or fails. Schedulers
+        that clean up on their own decision need not override it."""
 
     def metadata(self) -> dict[str, Any]:
         """JSON-able description (name and arguments) recorded with the results."""

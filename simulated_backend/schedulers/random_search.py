@@ -11,14 +11,10 @@ from simulated_backend.schedulers.protocol import (
     TrialScheduler,
     TrialSuggestion,
 )
-from simulated_backend.schedulers.scheduler_arguments import (
-    check_search_space,
-    check_seed,
-    points_metadata,
-    random_streams,
-)
+from simulated_backend.schedulers.scheduler_arguments import random_streams
 from simulated_backend.schedulers.search_space import SearchSpace
 from simulated_backend.schedulers.searchers import RandomSearcher
+from simulated_backend.schedulers.settings import SchedulerSettings
 
 
 class RandomSearch(TrialScheduler):
@@ -40,12 +36,13 @@ class RandomSearch(TrialScheduler):
         seed: int = 0,
         points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
     ) -> None:
+        self.settings = SchedulerSettings(search_space, metric, mode, seed, points_to_evaluate)
         super().__init__(metric, mode)
-        self.search_space = check_search_space(search_space)
-        self.seed = check_seed(seed)
+        self.search_space = search_space
+        self.seed = self.settings.seed
         (rng,) = random_streams(self.seed, 1)
         self.searcher = RandomSearcher(search_space, rng, points_to_evaluate)
-        self._points_to_evaluate = points_metadata(points_to_evaluate)
+        self._next_candidate = self.searcher.next_candidate
 
     @property
     def exhausted(self) -> bool:
@@ -53,16 +50,13 @@ class RandomSearch(TrialScheduler):
         return self.searcher.exhausted
 
     def suggest(self) -> TrialSuggestion | None:
-        config = self.searcher.next_config()
-        return None if config is None else TrialSuggestion.start(config)
+        candidate = self._next_candidate()
+        if candidate is None:
+            return None
+        return TrialSuggestion(candidate.config, None, candidate.config_index)
 
     def on_trial_result(self, trial: Trial, result: dict[str, Any]) -> str:
         return SchedulerDecision.CONTINUE
 
     def metadata(self) -> dict[str, Any]:
-        return {
-            **super().metadata(),
-            "seed": self.seed,
-            "points_to_evaluate": self._points_to_evaluate,
-            "search_space": self.search_space.metadata(),
-        }
+        return {**super().metadata(), **self.settings.metadata()}

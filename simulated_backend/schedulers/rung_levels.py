@@ -2,7 +2,7 @@
 
 Blackboxes report results at the values of a fidelity grid, which need not be contiguous
 integers (e.g. training-set sizes 56 .. 56000). A level computed by a formula
-(``grace_period * eta**k`` for ASHA, ``R * eta**-s * eta**i`` for Hyperband) is *snapped*
+(``min_fidelity * eta**k`` for ASHA, ``R * eta**-s * eta**i`` for Hyperband) is *snapped*
 to the smallest grid value >= the level. Arithmetic is exact (``fractions.Fraction``), so
 ``81 * 3**-4`` is exactly 1 and never 1.0000000000000002.
 """
@@ -29,7 +29,13 @@ def describe_grid(grid: Sequence[Any]) -> str:
 
 def validate_fidelity_values(fidelity_values: Sequence[Any]) -> tuple:
     """The sorted fidelity grid as a tuple of plain numbers; ValueError if it is not one."""
-    if isinstance(fidelity_values, (str, bytes)) or not hasattr(fidelity_values, "__len__"):
+    if isinstance(fidelity_values, str):
+        raise ValueError(
+            f"fidelity_values must be the blackbox's fidelity grid (a sequence of numbers), got "
+            f"the string {fidelity_values!r}; schedulers no longer take the fidelity's name "
+            "(results carry the fidelity under the key 'fidelity'): drop that argument"
+        )
+    if isinstance(fidelity_values, bytes) or not hasattr(fidelity_values, "__len__"):
         raise ValueError(
             f"fidelity_values must be a sequence of numbers (the blackbox's fidelity grid), "
             f"got {fidelity_values!r}"
@@ -75,58 +81,58 @@ class RungSettings:
     """Resolved multi-fidelity settings of an asynchronous scheduler.
 
     ``rung_levels`` are the grid values where decisions are taken (all below
-    ``max_resource``); trials are stopped at ``max_resource``.
+    ``max_fidelity``); trials are stopped at ``max_fidelity``.
     """
 
     fidelity_values: tuple
-    max_resource: Any
-    grace_period: Any
+    max_fidelity: Any
+    min_fidelity: Any
     reduction_factor: int | float
     rung_levels: tuple
 
 
-def resolve_max_resource(grid: tuple, max_resource: Any) -> Any:
-    """``max_resource`` (default: the last grid value), which must lie on the grid."""
-    if max_resource is None:
+def resolve_max_fidelity(grid: tuple, max_fidelity: Any) -> Any:
+    """``max_fidelity`` (default: the last grid value), which must lie on the grid."""
+    if max_fidelity is None:
         return grid[-1]
-    if native(max_resource) not in set(grid):
+    if native(max_fidelity) not in set(grid):
         raise ValueError(
-            f"max_resource={max_resource!r} is not on the fidelity grid {describe_grid(grid)}; "
+            f"max_fidelity={max_fidelity!r} is not on the fidelity grid {describe_grid(grid)}; "
             "choose one of its values"
         )
-    return grid[grid.index(native(max_resource))]
+    return grid[grid.index(native(max_fidelity))]
 
 
-def resolve_grace_period(grid: tuple, grace_period: Any, max_resource: Any) -> Any:
-    """``grace_period`` (default: the first grid value) snapped up to the grid."""
-    if grace_period is None:
+def resolve_min_fidelity(grid: tuple, min_fidelity: Any, max_fidelity: Any) -> Any:
+    """``min_fidelity`` (default: the first grid value) snapped up to the grid."""
+    if min_fidelity is None:
         return grid[0]
-    if isinstance(grace_period, bool) or not isinstance(grace_period, (int, float)):
-        raise ValueError(f"grace_period must be a number, got {grace_period!r}")
-    if not grid[0] <= grace_period < max_resource:
+    if isinstance(min_fidelity, bool) or not isinstance(min_fidelity, (int, float)):
+        raise ValueError(f"min_fidelity must be a number, got {min_fidelity!r}")
+    if not grid[0] <= min_fidelity < max_fidelity:
         raise ValueError(
-            f"grace_period={grace_period!r} must be at least the first fidelity {grid[0]} and "
-            f"below max_resource={max_resource!r} (grid {describe_grid(grid)}); with "
-            "grace_period >= max_resource there is nothing to schedule early"
+            f"min_fidelity={min_fidelity!r} must be at least the first fidelity {grid[0]} and "
+            f"below max_fidelity={max_fidelity!r} (grid {describe_grid(grid)}); with "
+            "min_fidelity >= max_fidelity there is nothing to schedule early"
         )
-    return snap_to_grid(grace_period, grid)
+    return snap_to_grid(min_fidelity, grid)
 
 
 def asha_rung_settings(
     fidelity_values: Sequence[Any],
-    grace_period: Any = None,
+    min_fidelity: Any = None,
     reduction_factor: Any = 3,
     rung_levels: Sequence[Any] | None = None,
-    max_resource: Any = None,
+    max_fidelity: Any = None,
 ) -> RungSettings:
     """Rung levels of ASHA (Li et al., 2020) on a fidelity grid.
 
-    Default levels are ``grace_period * eta**k`` for k = 0, 1, ... while below
-    ``max_resource``, each snapped to the smallest grid value >= it; a snapped level equal
-    to ``max_resource`` is dropped (it is the end, not a rung). Two levels snapping to the
+    Default levels are ``min_fidelity * eta**k`` for k = 0, 1, ... while below
+    ``max_fidelity``, each snapped to the smallest grid value >= it; a snapped level equal
+    to ``max_fidelity`` is dropped (it is the end, not a rung). Two levels snapping to the
     same grid value is an error (the grid is too coarse for this ``eta``). Explicit
     ``rung_levels`` must lie on the grid, increase strictly and stay below
-    ``max_resource``.
+    ``max_fidelity``.
 
     Example:
         >>> asha_rung_settings(range(1, 82)).rung_levels
@@ -134,27 +140,27 @@ def asha_rung_settings(
     """
     grid = validate_fidelity_values(fidelity_values)
     eta = validate_reduction_factor(reduction_factor)
-    max_resource = resolve_max_resource(grid, max_resource)
-    if max_resource == grid[0]:
+    max_fidelity = resolve_max_fidelity(grid, max_fidelity)
+    if max_fidelity == grid[0]:
         raise ValueError(
-            f"max_resource={max_resource!r} is the first fidelity of the grid "
+            f"max_fidelity={max_fidelity!r} is the first fidelity of the grid "
             f"{describe_grid(grid)}: a multi-fidelity scheduler needs at least two fidelities; "
             "use RandomSearch for single-fidelity blackboxes"
         )
     if rung_levels is not None:
-        levels = _validate_explicit_levels(grid, rung_levels, max_resource)
-        if grace_period is not None and native(grace_period) != levels[0]:
+        levels = _validate_explicit_levels(grid, rung_levels, max_fidelity)
+        if min_fidelity is not None and native(min_fidelity) != levels[0]:
             raise ValueError(
-                f"grace_period={grace_period!r} contradicts rung_levels={list(levels)} "
-                "(the grace period is the first rung level); give only one of them"
+                f"min_fidelity={min_fidelity!r} contradicts rung_levels={list(levels)} "
+                "(the minimum fidelity is the first rung level); give only one of them"
             )
-        return RungSettings(grid, max_resource, levels[0], eta, levels)
-    grace = resolve_grace_period(grid, grace_period, max_resource)
+        return RungSettings(grid, max_fidelity, levels[0], eta, levels)
+    grace = resolve_min_fidelity(grid, min_fidelity, max_fidelity)
     levels: list = []
     level = Fraction(grace)
-    while level < Fraction(max_resource):
+    while level < Fraction(max_fidelity):
         snapped = snap_to_grid(level, grid)
-        if snapped == max_resource:
+        if snapped == max_fidelity:
             break
         if levels and snapped == levels[-1]:
             raise ValueError(
@@ -164,10 +170,10 @@ def asha_rung_settings(
             )
         levels.append(snapped)
         level *= Fraction(eta)
-    return RungSettings(grid, max_resource, grace, eta, tuple(levels))
+    return RungSettings(grid, max_fidelity, grace, eta, tuple(levels))
 
 
-def _validate_explicit_levels(grid: tuple, rung_levels: Sequence[Any], max_resource: Any) -> tuple:
+def _validate_explicit_levels(grid: tuple, rung_levels: Sequence[Any], max_fidelity: Any) -> tuple:
     levels = tuple(native(v) for v in rung_levels)
     if len(levels) == 0:
         raise ValueError(
@@ -181,10 +187,10 @@ def _validate_explicit_levels(grid: tuple, rung_levels: Sequence[Any], max_resou
                 f"rung level {level!r} is not on the fidelity grid {describe_grid(grid)}; "
                 "every rung level must be one of the grid values"
             )
-        if level >= max_resource:
+        if level >= max_fidelity:
             raise ValueError(
-                f"rung level {level!r} is not below max_resource={max_resource!r}; rung "
-                "levels must be smaller than the maximum resource"
+                f"rung level {level!r} is not below max_fidelity={max_fidelity!r}; rung "
+                "levels must be smaller than the maximum fidelity"
             )
     if any(b <= a for a, b in zip(levels, levels[1:])):
         raise ValueError(f"rung_levels must increase strictly, got {list(levels)}")

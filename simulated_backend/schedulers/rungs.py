@@ -37,12 +37,15 @@ class StoppingRung:
         self._smallest: list[float] = []  # max-heap (negated keys) of the K+1 smallest keys
         self._rest: list[float] = []  # min-heap of the other keys
         self._count = 0
+        self._integer_eta = isinstance(reduction_factor, int)
 
     def __len__(self) -> int:
         return self._count
 
     def _n_smallest(self, n: int) -> int:
         """K + 1 with K the largest integer such that K * eta <= n (exact for float eta)."""
+        if self._integer_eta:
+            return n // self.reduction_factor + 1
         k = math.floor(n / self.reduction_factor)
         while (k + 1) * self.reduction_factor <= n:
             k += 1

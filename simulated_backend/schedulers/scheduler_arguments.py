@@ -35,15 +35,6 @@ def check_search_space(search_space: Any) -> SearchSpace:
     return search_space
 
 
-def check_resource_attr(resource_attr: Any) -> str:
-    if not isinstance(resource_attr, str) or not resource_attr:
-        raise ValueError(
-            "resource_attr must be the name of the fidelity in results (the blackbox's "
-            f"fidelity_name, e.g. 'epoch'), got {resource_attr!r}"
-        )
-    return resource_attr
-
-
 def check_scheduler_type(type: Any) -> str:
     if type not in SCHEDULER_TYPES:
         raise ValueError(f"type must be 'stopping' or 'promotion', got {type!r}")
@@ -65,8 +56,9 @@ def missing_key_error(
             "track: it was never added (on_trial_add), or it already stopped, completed, "
             "failed or is paused"
         )
-    missing = [k for k in (scheduler.metric, scheduler.resource_attr) if k not in result]
+    missing = [k for k in (scheduler.metric, "fidelity") if k not in result]
     return ValueError(
         f"the result of trial {trial_id} has no {missing}; its keys are {sorted(result)}. "
-        "Check metric and resource_attr (the blackbox's objective and fidelity names)"
+        "Check the metric (an objective of the blackbox); results must carry the fidelity "
+        "value under the key 'fidelity'"
     )

@@ -17,7 +17,7 @@ categorical kernel where it should.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -41,24 +41,26 @@ class _CandidateTable:
     """The immutable part of a finite search space, shared by all copies of one SearchSpace."""
 
     def __init__(self, candidates: pd.DataFrame, names: Sequence[str]) -> None:
-        # plain Python values, NaN (inactive) as None, converted once: config() is on the
-        # path of every trial start
-        self.columns = [[native(v) for v in candidates[name].tolist()] for name in names]
+        # plain Python values, NaN (inactive) as None, converted once and kept row by row:
+        # config() is on the path of every trial start
+        columns = [[native(v) for v in candidates[name].tolist()] for name in names]
+        self.columns = columns
+        self.rows: list[tuple] = list(zip(*columns))
         self.names = tuple(names)
         self.size = len(candidates)
+        self.has_inactive = any(None in column for column in columns)
         self.encoded: np.ndarray | None = None
         self._positions: dict[tuple, int] | None = None
 
     def config(self, index: int) -> dict[str, Any]:
-        config = {name: column[index] for name, column in zip(self.names, self.columns)}
-        if None in config.values():  # inactive conditional hyperparameters are left out
-            config = {name: value for name, value in config.items() if value is not None}
-        return config
+        row = self.rows[index]
+        if self.has_inactive and None in row:  # inactive hyperparameters are left out
+            return {name: value for name, value in zip(self.names, row) if value is not None}
+        return dict(zip(self.names, row))
 
     def position_of(self, key: tuple) -> int | None:
         if self._positions is None:
-            rows = zip(*self.columns)
-            self._positions = {tuple(row): i for i, row in enumerate(rows)}
+            self._positions = {row: i for i, row in enumerate(self.rows)}
         return self._positions.get(key)
 
 
@@ -99,6 +101,7 @@ class SearchSpace:
         ]
         self.dimensions: tuple[Dimension, ...] = tuple(c.dimension for c in self._codecs)
         self._table: _CandidateTable | None = None
+        self._candidates_are_grid_rows = False
         if candidates is not None:
             self._table = self._make_table(candidates)
         self._reset_draws()
@@ -142,7 +145,9 @@ class SearchSpace:
                 "configurations, use restrict_to_grid=None or False"
             )
         candidates = blackbox.configurations if restrict_to_grid else None
-        return cls(blackbox.configuration_space, candidates)
+        space = cls(blackbox.configuration_space, candidates)
+        space._candidates_are_grid_rows = bool(restrict_to_grid)
+        return space
 
     def fresh(self) -> SearchSpace:
         """A copy with no candidates drawn yet (shares the immutable parts)."""
@@ -153,8 +158,10 @@ class SearchSpace:
 
     def _reset_draws(self) -> None:
         n = self._table.size if self._table is not None else 0
-        self._pool = np.arange(n, dtype=np.int64)  # remaining candidates in pool[:n_remaining]
-        self._pool_position = np.arange(n, dtype=np.int64)
+        # remaining candidates in pool[:n_remaining]; plain lists: a draw touches a few
+        # items, which costs several times more on numpy arrays
+        self._pool = list(range(n))
+        self._pool_position = list(range(n))
         self._n_remaining = n
 
     # ------------------------------------------------------------------ finite grid
@@ -178,9 +185,20 @@ class SearchSpace:
         """True once every candidate was drawn (never for a space without grid)."""
         return self._table is not None and self._n_remaining == 0
 
+    @property
+    def candidates_are_grid_rows(self) -> bool:
+        """True if candidate ``i`` is row ``i`` of the tabular blackbox the space was built
+        from (:meth:`from_blackbox`): schedulers then tell the engine the row with the config
+        (``TrialSuggestion.config_index``), so a trial start needs no lookup."""
+        return self._candidates_are_grid_rows
+
     def candidate(self, index: int) -> dict[str, Any]:
         """Candidate ``index`` as a plain dict (inactive hyperparameters left out)."""
         return self._require_table().config(int(index))
+
+    def candidate_config_function(self) -> Callable[[int], dict[str, Any]] | None:
+        """``candidate`` without its checks (for the trial-start path), or ``None`` without grid."""
+        return None if self._table is None else self._table.config
 
     def candidate_encodings(self) -> np.ndarray:
         """The encoding of every candidate, shape (n_candidates, d), computed once."""
@@ -196,17 +214,33 @@ class SearchSpace:
         self._require_table()
         m = min(int(n), self._n_remaining)
         positions = rng.choice(self._n_remaining, size=m, replace=False)
-        return self._pool[positions].copy()
+        pool = self._pool
+        return np.array([pool[p] for p in positions.tolist()], dtype=np.int64)
 
     def take(self, index: int) -> dict[str, Any]:
         """Draw candidate ``index`` (it is not suggested again); error if already drawn."""
         self._require_table()
         index = int(index)
-        position = int(self._pool_position[index])
+        position = self._pool_position[index]
         if position >= self._n_remaining:
             raise ValueError(f"candidate {index} was already drawn from this search space")
         self._remove_position(position)
         return self._table.config(index)
+
+    def draw(self, uniform: float) -> int:
+        """Draw the candidate at relative position ``uniform`` in [0, 1) of those not drawn
+        yet (the caller draws ``uniform`` from its generator, in batches: one
+        ``Generator.integers`` call per trial would cost more than the rest of a trial start).
+        Returns its index; ValueError once exhausted."""
+        n = self._n_remaining
+        if n == 0:
+            raise ValueError("every candidate of this search space was drawn already")
+        position = int(uniform * n)
+        if position >= n:  # uniform rounds up to 1.0 only for n near 2**53
+            position = n - 1
+        index = self._pool[position]
+        self._remove_position(position)
+        return index
 
     def index_of(self, config: Mapping[str, Any]) -> int:
         """Position of ``config`` among the candidates; ValueError if it is not one."""
@@ -250,7 +284,7 @@ class SearchSpace:
             drawn = []
             for _ in range(min(n, self._n_remaining)):
                 position = int(rng.integers(self._n_remaining))
-                index = int(self._pool[position])
+                index = self._pool[position]
                 self._remove_position(position)
                 drawn.append(self._table.config(index))
             return drawn

@@ -9,14 +9,26 @@ the observations schedulers report at their rung levels.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import numpy as np
 
 from simulated_backend.schedulers.protocol import Trial
 from simulated_backend.schedulers.search_space import SearchSpace
 
+if TYPE_CHECKING:
+    from simulated_backend.schedulers.settings import SchedulerSettings
+
 SAMPLE_BATCH_SIZE = 32
+UNIFORM_BATCH_SIZE = 1024
+
+
+class Candidate(NamedTuple):
+    """A configuration for a new trial and, if it is a row of the blackbox's grid, that row
+    (``config_index``, passed on to the engine in the :class:`TrialSuggestion`)."""
+
+    config: dict[str, Any]
+    config_index: int | None = None
 
 
 class ConfigSearcher(Protocol):
@@ -26,8 +38,13 @@ class ConfigSearcher(Protocol):
     def exhausted(self) -> bool:
         """True when no new configuration can be suggested any more."""
 
-    def next_config(self) -> dict[str, Any] | None:
-        """A configuration for a new trial, or ``None`` when the search space is exhausted."""
+    def next_candidate(self) -> Candidate | None:
+        """A configuration for a new trial, or ``None`` when the search space is exhausted.
+
+        Give ``config_index`` only for a configuration drawn from a search space whose
+        :attr:`~SearchSpace.candidates_are_grid_rows` is True (its candidate index), else
+        ``None``: the engine trusts it.
+        """
 
     def on_observation(self, trial: Trial, level: Any, value: float) -> None:
         """``trial`` reported ``value`` of the metric at rung level (or max resource) ``level``."""
@@ -71,6 +88,9 @@ class RandomSearcher:
                 self.search_space.take(self.search_space.index_of(point))
         self._points.reverse()  # pop() from the end gives them in the given order
         self._buffer: list[dict[str, Any]] = []
+        self._uniforms: list[float] = []
+        self._grid_rows = self.search_space.candidates_are_grid_rows
+        self._config_of = self.search_space.candidate_config_function()
 
     @property
     def exhausted(self) -> bool:
@@ -82,18 +102,71 @@ class RandomSearcher:
         return len(self._points)
 
     def next_config(self) -> dict[str, Any] | None:
+        """The configuration of :meth:`next_candidate` alone."""
+        candidate = self.next_candidate()
+        return None if candidate is None else candidate.config
+
+    def next_candidate(self) -> Candidate | None:
+        space = self.search_space
         if self._points:
-            return self._points.pop()
-        if self.search_space.is_finite:
-            sampled = self.search_space.sample(self.rng, 1)
-            return sampled[0] if sampled else None
+            config = self._points.pop()
+            if space.is_finite and self._grid_rows:
+                return Candidate(config, space.index_of(config))
+            return Candidate(config)
+        if space.is_finite:
+            if space.exhausted:
+                return None
+            if not self._uniforms:  # one generator call per batch, not per trial
+                self._uniforms = self.rng.random(UNIFORM_BATCH_SIZE).tolist()
+                self._uniforms.reverse()
+            index = space.draw(self._uniforms.pop())
+            return Candidate(self._config_of(index), index if self._grid_rows else None)
         if not self._buffer:  # ConfigSpace samples a batch 4x faster per config than one
-            self._buffer = self.search_space.sample(self.rng, SAMPLE_BATCH_SIZE)
+            self._buffer = space.sample(self.rng, SAMPLE_BATCH_SIZE)
             self._buffer.reverse()
-        return self._buffer.pop()
+        return Candidate(self._buffer.pop())
 
     def on_observation(self, trial: Trial, level: Any, value: float) -> None:
         """Random search learns nothing."""
 
     def metadata(self) -> dict[str, Any]:
         return {"searcher": "random"}
+
+
+class _NextConfigSearcher:
+    """A searcher written against the older protocol (``next_config`` only), as a ConfigSearcher."""
+
+    def __init__(self, searcher: Any) -> None:
+        self.searcher = searcher
+
+    @property
+    def exhausted(self) -> bool:
+        return self.searcher.exhausted
+
+    def next_candidate(self) -> Candidate | None:
+        config = self.searcher.next_config()
+        return None if config is None else Candidate(config)
+
+    def on_observation(self, trial: Trial, level: Any, value: float) -> None:
+        self.searcher.on_observation(trial, level, value)
+
+    def metadata(self) -> dict[str, Any]:
+        return self.searcher.metadata()
+
+
+def default_searcher(
+    settings: SchedulerSettings, searcher: ConfigSearcher | None, rng: np.random.Generator
+) -> ConfigSearcher:
+    """``searcher``, or random search over ``settings.search_space`` if it is ``None``."""
+    if searcher is None:
+        return RandomSearcher(settings.search_space, rng, settings.points_to_evaluate)
+    if settings.points_to_evaluate is not None:
+        raise ValueError("give points_to_evaluate to the searcher, not to the scheduler")
+    if not hasattr(searcher, "next_candidate"):
+        if not hasattr(searcher, "next_config"):
+            raise TypeError(
+                f"searcher must follow the ConfigSearcher protocol (next_candidate, "
+                f"on_observation, exhausted, metadata), got {type(searcher).__name__}"
+            )
+        return _NextConfigSearcher(searcher)
+    return searcher

@@ -7,6 +7,7 @@ from typing import Any
 
 from simulated_backend.schedulers.search_space import SearchSpace
 from simulated_backend.schedulers.searchers import ConfigSearcher
+from simulated_backend.schedulers.settings import FidelitySettings, SchedulerSettings
 from simulated_backend.schedulers.synchronous_brackets import SynchronousBracketScheduler
 
 
@@ -16,14 +17,15 @@ class SuccessiveHalving(SynchronousBracketScheduler):
     Runs bracket ``s = s_max`` of
     :func:`~simulated_backend.schedulers.hyperband_brackets.hyperband_brackets` again and
     again: ``n = ceil(eta**s_max)`` trials start at level ``R * eta**-s_max`` and after
-    stage ``i`` the top ``floor(n * eta**-(i+1))`` are resumed to the next level. Each
-    stage waits for all its trials (``suggest`` returns ``None`` meanwhile).
+    stage ``i`` the top ``floor(n * eta**-(i+1))`` are resumed to the next level. A stage
+    waits for all its trials; meanwhile free workers start the next bracket (see
+    :mod:`~simulated_backend.schedulers.synchronous_brackets`).
 
     Args:
-        search_space, metric, mode, resource_attr, fidelity_values: as for ASHA.
-        grace_period: the minimum resource ``r`` (default: the first grid value).
+        search_space, metric, mode, fidelity_values: as for ASHA.
+        min_fidelity: the minimum fidelity ``r`` (default: the first grid value).
+        max_fidelity: ``R`` (default: the last grid value; must be on the grid).
         reduction_factor: ``eta`` >= 2.
-        max_resource: ``R`` (default: the last grid value; must be on the grid).
         seed, points_to_evaluate, searcher: as for ASHA.
     """
 
@@ -32,26 +34,33 @@ class SuccessiveHalving(SynchronousBracketScheduler):
         search_space: SearchSpace,
         metric: str,
         mode: str,
-        resource_attr: str,
         fidelity_values: Sequence[Any],
-        grace_period: Any = None,
+        *,
+        min_fidelity: Any = None,
+        max_fidelity: Any = None,
         reduction_factor: Any = 3,
-        max_resource: Any = None,
         seed: int = 0,
         points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
         searcher: ConfigSearcher | None = None,
     ) -> None:
         super().__init__(
-            search_space,
-            metric,
-            mode,
-            resource_attr,
-            fidelity_values,
-            grace_period=grace_period,
-            reduction_factor=reduction_factor,
-            max_resource=max_resource,
+            SchedulerSettings(search_space, metric, mode, seed, points_to_evaluate),
+            FidelitySettings(fidelity_values, min_fidelity, max_fidelity, reduction_factor),
             num_brackets=1,
-            seed=seed,
-            points_to_evaluate=points_to_evaluate,
             searcher=searcher,
         )
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: SchedulerSettings,
+        fidelity: FidelitySettings,
+        *,
+        searcher: ConfigSearcher | None = None,
+    ) -> SuccessiveHalving:
+        """Successive halving from settings records."""
+        scheduler = cls.__new__(cls)
+        SynchronousBracketScheduler.__init__(
+            scheduler, settings, fidelity, num_brackets=1, searcher=searcher
+        )
+        return scheduler

@@ -1,22 +1,25 @@
 """The machinery of synchronous successive halving and Hyperband (Li et al., 2018).
 
-Brackets run one after the other (then the cycle starts again). Within a bracket, stage
-``i`` runs its ``n_i`` trials to level ``r_i``: stage 0 starts new trials, later stages
-resume the top ``n_i`` trials of the previous stage (best metric first, ties in arrival
-order). A stage waits for *all* its trials: while results are outstanding and nothing is
-left to hand out, ``suggest`` returns ``None`` and free workers stay idle, as in the
-paper's algorithm. Trials that are not promoted stay paused forever; trials of a
-bracket's last stage run to ``max_resource`` and stop there.
+A bracket runs in stages: stage ``i`` runs its ``n_i`` trials to level ``r_i``; stage 0
+starts new trials, later stages resume the top ``n_i`` trials of the previous stage (best
+metric first, ties in arrival order) once *all* trials of the stage reported (or failed).
+Trials that are not promoted stay paused forever; trials of a bracket's last stage run to
+``max_fidelity`` and stop there.
+
+Brackets overlap, as in HpBandSter: a free worker gets a job of the oldest bracket that has
+one; when no running bracket has a job (every stage waits for its last results), the next
+bracket of the cycle starts (Hyperband: ``s = s_max, ..., 0``, then again). So no worker
+idles while there is work, and every bracket still holds exactly the paper's numbers of
+trials and fidelities.
 
 Failed trials count as done and are never promoted; if fewer than ``n_{i+1}`` trials of a
 stage succeed, the next stage is that much smaller. If a finite search space runs out,
-stage 0 keeps the trials already started.
+stage 0 keeps the trials already started and no new bracket starts.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from simulated_backend.schedulers.hyperband_brackets import Bracket, hyperband_brackets
@@ -27,49 +30,101 @@ from simulated_backend.schedulers.protocol import (
     TrialSuggestion,
 )
 from simulated_backend.schedulers.rung_levels import (
-    resolve_grace_period,
-    validate_fidelity_values,
+    resolve_min_fidelity,
     validate_reduction_factor,
 )
 from simulated_backend.schedulers.rungs import key_function
-from simulated_backend.schedulers.scheduler_arguments import (
-    check_resource_attr,
-    check_search_space,
-    check_seed,
-    missing_key_error,
-    points_metadata,
-    random_streams,
-)
-from simulated_backend.schedulers.search_space import SearchSpace
-from simulated_backend.schedulers.searchers import ConfigSearcher, RandomSearcher
+from simulated_backend.schedulers.scheduler_arguments import missing_key_error, random_streams
+from simulated_backend.schedulers.searchers import ConfigSearcher, RandomSearcher, default_searcher
+from simulated_backend.schedulers.settings import FidelitySettings, SchedulerSettings
 
 CONTINUE, PAUSE, STOP = SchedulerDecision.CONTINUE, SchedulerDecision.PAUSE, SchedulerDecision.STOP
 
 
+class BracketRun:
+    """One running bracket: its current stage, the jobs it can hand out, the results it waits for."""
+
+    def __init__(self, bracket: Bracket, number: int) -> None:
+        self.bracket = bracket
+        self.number = number  # 0, 1, 2, ... in start order
+        self.finished = False
+        self.stage_sizes: list[int] = []  # trials per stage, as each stage started
+        self._start_stage(0, [])
+
+    def _start_stage(self, stage_index: int, promoted: list[int]) -> None:
+        stage = self.bracket.stages[stage_index]
+        self.stage_index = stage_index
+        self.level = stage.level
+        self.to_resume = deque(promoted)
+        self.to_start = stage.n_trials if stage_index == 0 else 0
+        self.size = self.to_start + len(promoted)
+        self.stage_sizes.append(self.size)
+        self.results: list[tuple[float, int, int]] = []
+        self.failures = 0
+
+    @property
+    def is_last_stage(self) -> bool:
+        return self.stage_index + 1 == len(self.bracket.stages)
+
+    @property
+    def has_job(self) -> bool:
+        return bool(self.to_resume) or self.to_start > 0
+
+    def shrink_stage_zero(self) -> None:
+        """The search space ran out: stage 0 keeps the trials already started."""
+        self.size -= self.to_start
+        self.stage_sizes[-1] = self.size
+        self.to_start = 0
+        self.advance_if_done()
+
+    def record(self, key: float, arrival: int, trial_id: int) -> None:
+        self.results.append((key, arrival, trial_id))
+        self.advance_if_done()
+
+    def record_failure(self) -> None:
+        self.failures += 1
+        self.advance_if_done()
+
+    def advance_if_done(self) -> None:
+        """Start the next stage (or finish) once every trial of this stage is done."""
+        while not self.finished and not self.has_job:
+            if len(self.results) + self.failures < self.size:
+                return
+            if self.is_last_stage or self.size == 0:
+                self.finished = True
+                return
+            n_next = self.bracket.stages[self.stage_index + 1].n_trials
+            ranked = sorted(self.results)
+            self._start_stage(self.stage_index + 1, [entry[2] for entry in ranked[:n_next]])
+
+
 class SynchronousBracketScheduler(TrialScheduler):
-    """Shared implementation of :class:`SuccessiveHalving` and :class:`Hyperband`."""
+    """Shared implementation of :class:`SuccessiveHalving`, :class:`Hyperband` and
+    synchronous BOHB."""
 
     def __init__(
         self,
-        search_space: SearchSpace,
-        metric: str,
-        mode: str,
-        resource_attr: str,
-        fidelity_values: Sequence[Any],
+        settings: SchedulerSettings,
+        fidelity: FidelitySettings,
         *,
-        grace_period: Any,
-        reduction_factor: Any,
-        max_resource: Any,
         num_brackets: int | None,
-        seed: int,
-        points_to_evaluate: Sequence[Mapping[str, Any]] | None,
         searcher: ConfigSearcher | None,
     ) -> None:
-        super().__init__(metric, mode)
-        self.search_space = check_search_space(search_space)
-        self.resource_attr = check_resource_attr(resource_attr)
-        self.seed = check_seed(seed)
-        brackets = hyperband_brackets(fidelity_values, grace_period, reduction_factor, max_resource)
+        super().__init__(settings.metric, settings.mode)
+        if fidelity.rung_levels is not None:
+            raise ValueError(
+                "synchronous brackets take no rung_levels: their levels follow from "
+                "min_fidelity, max_fidelity and reduction_factor"
+            )
+        self.settings = settings
+        self.search_space = settings.search_space
+        self.seed = settings.seed
+        brackets = hyperband_brackets(
+            fidelity.fidelity_values,
+            fidelity.min_fidelity,
+            fidelity.reduction_factor,
+            fidelity.max_fidelity,
+        )
         if num_brackets is None:
             num_brackets = len(brackets)
         if (
@@ -82,88 +137,92 @@ class SynchronousBracketScheduler(TrialScheduler):
                 f"settings), got {num_brackets!r}"
             )
         self.brackets: tuple[Bracket, ...] = brackets[:num_brackets]
-        self.fidelity_values = validate_fidelity_values(fidelity_values)
-        self.max_resource = brackets[0].stages[-1].level
-        self.grace_period = resolve_grace_period(
-            self.fidelity_values, grace_period, self.max_resource
+        self.fidelity_values = fidelity.fidelity_values
+        self.max_fidelity = brackets[0].stages[-1].level
+        self.min_fidelity = resolve_min_fidelity(
+            self.fidelity_values, fidelity.min_fidelity, self.max_fidelity
         )
-        self.reduction_factor = validate_reduction_factor(reduction_factor)
+        self.reduction_factor = validate_reduction_factor(fidelity.reduction_factor)
         (searcher_rng,) = random_streams(self.seed, 1)
-        if searcher is None:
-            searcher = RandomSearcher(search_space, searcher_rng, points_to_evaluate)
-        elif points_to_evaluate is not None:
-            raise ValueError("give points_to_evaluate to the searcher, not to the scheduler")
-        self.searcher = searcher
+        self.searcher = default_searcher(settings, searcher, searcher_rng)
         # random search learns nothing: skip the call on the rung path
-        self._observe = None if isinstance(searcher, RandomSearcher) else searcher.on_observation
-        self._points_to_evaluate = points_metadata(points_to_evaluate)
-        self._key = key_function(mode)
-        self._milestone: dict[int, Any] = {}  # trials running in the current stage
-        self._pending_starts = 0
+        self._observe = (
+            None if isinstance(self.searcher, RandomSearcher) else self.searcher.on_observation
+        )
+        self._key = key_function(settings.mode)
+        self._running: list[BracketRun] = []  # brackets started and not finished, oldest first
+        self._run_of: dict[int, BracketRun] = {}  # running trial id -> its bracket
+        self._milestone: dict[int, Any] = {}  # trial id -> the level it runs to now
+        self._pending_starts: deque[BracketRun] = deque()
         self._arrivals = 0
         self.n_brackets_started = 0
+        self._last_started: BracketRun | None = None
+        # (s, trials per stage) of every bracket that ended, in the order they ended
+        self.finished_brackets: list[tuple[int, tuple[int, ...]]] = []
         self.finished = False
-        self._start_bracket(0)
 
-    # ------------------------------------------------------------------ stages
+    # ------------------------------------------------------------------ brackets
     @property
-    def current_bracket(self) -> Bracket:
-        return self.brackets[self._bracket_index]
+    def running_brackets(self) -> list[BracketRun]:
+        """The brackets started and not finished, oldest first."""
+        return list(self._running)
 
     @property
-    def current_stage(self) -> int:
-        return self._stage_index
+    def current_bracket(self) -> Bracket | None:
+        """The bracket started last (``None`` before the first suggestion)."""
+        return None if self._last_started is None else self._last_started.bracket
 
-    def _start_bracket(self, index: int) -> None:
-        self._bracket_index = index % len(self.brackets)
+    def _start_next_bracket(self) -> BracketRun | None:
+        if self.searcher.exhausted:
+            return None
+        bracket = self.brackets[self.n_brackets_started % len(self.brackets)]
+        run = BracketRun(bracket, self.n_brackets_started)
         self.n_brackets_started += 1
-        self._start_stage(0, [])
+        self._running.append(run)
+        self._last_started = run
+        return run
 
-    def _start_stage(self, stage_index: int, promoted: list[int]) -> None:
-        stage = self.current_bracket.stages[stage_index]
-        self._stage_index = stage_index
-        self._stage_level = stage.level
-        self._to_resume = deque(promoted)
-        self._to_start = stage.n_trials if stage_index == 0 else 0
-        self._stage_size = self._to_start + len(promoted)
-        self._stage_results: list[tuple[float, int, int]] = []
-        self._stage_failures = 0
-
-    def _finish_stage_if_done(self) -> None:
-        while (
-            not self.finished
-            and len(self._stage_results) + self._stage_failures == self._stage_size
-        ):
-            stages = self.current_bracket.stages
-            if self._stage_size == 0 and self._stage_index == 0:
-                self.finished = True  # the search space is exhausted: nothing left to run
-                return
-            if self._stage_index + 1 == len(stages):
-                self._start_bracket(self._bracket_index + 1)
-                if self.searcher.exhausted:
-                    self._stage_size = self._to_start = 0
-                continue
-            ranked = sorted(self._stage_results)
-            n_next = stages[self._stage_index + 1].n_trials
-            self._start_stage(self._stage_index + 1, [entry[2] for entry in ranked[:n_next]])
+    def _drop_finished(self) -> None:
+        if any(run.finished for run in self._running):
+            for run in self._running:
+                if run.finished:
+                    self.finished_brackets.append((run.bracket.s, tuple(run.stage_sizes)))
+            self._running = [run for run in self._running if not run.finished]
+        if not self._running and self.searcher.exhausted and not self._pending_starts:
+            self.finished = True
 
     # ------------------------------------------------------------------ suggestions
     def suggest(self) -> TrialSuggestion | None:
-        if self._to_resume:
-            trial_id = self._to_resume.popleft()
-            self._milestone[trial_id] = self._stage_level
+        for run in self._running:
+            suggestion = self._job_of(run)
+            if suggestion is not None:
+                return suggestion
+        while not self.finished:
+            run = self._start_next_bracket()
+            if run is None:
+                self._drop_finished()
+                return None
+            suggestion = self._job_of(run)
+            if suggestion is not None:
+                return suggestion
+        return None
+
+    def _job_of(self, run: BracketRun) -> TrialSuggestion | None:
+        if run.to_resume:
+            trial_id = run.to_resume.popleft()
+            self._milestone[trial_id] = run.level
+            self._run_of[trial_id] = run
             return TrialSuggestion.resume(trial_id)
-        if self._to_start > 0:
-            config = self.searcher.next_config()
-            if config is not None:
-                self._to_start -= 1
-                self._pending_starts += 1
-                return TrialSuggestion.start(config)
-            self._stage_size -= self._to_start  # exhausted: the stage keeps what started
-            self._to_start = 0
-            self._finish_stage_if_done()
-            if self._to_resume:
-                return self.suggest()
+        if run.to_start > 0:
+            candidate = self.searcher.next_candidate()
+            if candidate is not None:
+                run.to_start -= 1
+                self._pending_starts.append(run)
+                return TrialSuggestion(candidate.config, None, candidate.config_index)
+            run.shrink_stage_zero()
+            self._drop_finished()
+            if run.to_resume:
+                return self._job_of(run)
         return None
 
     @property
@@ -173,17 +232,18 @@ class SynchronousBracketScheduler(TrialScheduler):
 
     # ------------------------------------------------------------------ callbacks
     def on_trial_add(self, trial: Trial) -> None:
-        if self._pending_starts == 0:
+        if not self._pending_starts:
             raise ValueError(
                 f"{type(self).__name__} did not suggest trial {trial.trial_id}: synchronous "
                 "brackets only run the trials they start"
             )
-        self._pending_starts -= 1
-        self._milestone[trial.trial_id] = self._stage_level
+        run = self._pending_starts.popleft()
+        self._run_of[trial.trial_id] = run
+        self._milestone[trial.trial_id] = run.level
 
     def on_trial_result(self, trial: Trial, result: dict[str, Any]) -> str:
         try:
-            if result[self.resource_attr] < self._milestone[trial.trial_id]:
+            if result["fidelity"] < self._milestone[trial.trial_id]:
                 return CONTINUE
         except KeyError:
             known = trial.trial_id in self._milestone
@@ -193,10 +253,10 @@ class SynchronousBracketScheduler(TrialScheduler):
     def _on_milestone(self, trial: Trial, result: dict[str, Any]) -> str:
         trial_id = trial.trial_id
         level = self._milestone[trial_id]
-        if result[self.resource_attr] != level:
+        if result["fidelity"] != level:
             raise ValueError(
-                f"trial {trial_id} reported {self.resource_attr}={result[self.resource_attr]} "
-                f"but never its stage level {level}; report every fidelity of the grid in order"
+                f"trial {trial_id} reported fidelity {result['fidelity']} but never its stage "
+                f"level {level}; report every fidelity of the grid in order"
             )
         if self.metric not in result:
             raise missing_key_error(self, trial_id, result, known=True)
@@ -204,29 +264,33 @@ class SynchronousBracketScheduler(TrialScheduler):
         if self._observe is not None:
             self._observe(trial, level, value)
         del self._milestone[trial_id]
-        self._stage_results.append((self._key(value), self._arrivals, trial_id))
+        run = self._run_of.pop(trial_id)
+        last_stage = run.is_last_stage
+        run.record(self._key(value), self._arrivals, trial_id)
         self._arrivals += 1
-        last_stage = self._stage_index + 1 == len(self.current_bracket.stages)
-        self._finish_stage_if_done()
+        if run.finished:
+            self._drop_finished()
         return STOP if last_stage else PAUSE
 
     def on_trial_error(self, trial: Trial) -> None:
         if self._milestone.pop(trial.trial_id, None) is not None:
-            self._stage_failures += 1
-            self._finish_stage_if_done()
+            run = self._run_of.pop(trial.trial_id)
+            run.record_failure()
+            if run.finished:
+                self._drop_finished()
+
+    # on_trial_remove: the engine calls it after a PAUSE or STOP; a paused trial waits for
+    # its stage to end (and is resumed if promoted), so there is nothing to do here.
 
     def metadata(self) -> dict[str, Any]:
         return {
             **super().metadata(),
-            "resource_attr": self.resource_attr,
+            **self.settings.metadata(),
             "fidelity_values": list(self.fidelity_values),
-            "grace_period": self.grace_period,
+            "min_fidelity": self.min_fidelity,
+            "max_fidelity": self.max_fidelity,
             "reduction_factor": self.reduction_factor,
-            "max_resource": self.max_resource,
             "num_brackets": len(self.brackets),
-            "seed": self.seed,
-            "points_to_evaluate": self._points_to_evaluate,
-            "search_space": self.search_space.metadata(),
             "searcher": self.searcher.metadata(),
             "brackets": [
                 {

@@ -9,11 +9,14 @@
 - Trials: each simtune trial has one Syne Tune ``Trial`` (``trial_id``, the config Syne Tune
   proposed, ``creation_time`` = :data:`SIMULATED_EPOCH` + simulated seconds; never the real
   clock).
-- Results: the simtune result (every objective, the fidelity, ``simulated_time``) plus
-  ``st_tuner_time`` (simulated seconds since the start) and ``st_worker_time`` (simulated
-  seconds since the trial was started or last resumed).
-- Decisions: the strings are the same. After ``STOP`` or ``PAUSE`` the scheduler's
-  ``on_trial_remove`` is called, and a trial removed that way is not reported as complete
+- Results: the simtune result (every objective, ``fidelity``, ``simulated_time``) plus
+  the fidelity under the Syne Tune scheduler's own name for it (its ``time_attr`` or
+  ``resource_attr``, e.g. ``"epoch"``), ``st_tuner_time`` (simulated seconds since the
+  start) and ``st_worker_time`` (simulated seconds since the trial was started or last
+  resumed).
+- Decisions: the strings are the same. After ``STOP`` or ``PAUSE`` the Syne Tune
+  scheduler's ``on_trial_remove`` is called once (right after the decision, as Syne Tune's
+  Tuner does; the simtune Tuner's own ``on_trial_remove`` call is then a no-op), and a trial removed that way is not reported as complete
   (``on_trial_complete``), exactly as in Syne Tune's Tuner.
 - Metric and mode come from ``metric_names()[0]`` and ``metric_mode()``.
 
@@ -158,6 +161,7 @@ class SyneTuneScheduler(TrialScheduler):
         self._removed: list[bool] = []  # on_trial_remove was called since the last (re)start
         self._proposed: dict[str, Any] | None = None  # Syne Tune's config of the pending start
         self._now = 0.0  # simulated time of the latest result: the Tuner suggests at that time
+        self._fidelity_key = _fidelity_name_of(scheduler)
         self._exhausted = False
 
     # ------------------------------------------------------------------ suggestions
@@ -220,6 +224,8 @@ class SyneTuneScheduler(TrialScheduler):
     def _syne_tune_result(self, trial_id: int, result: Mapping[str, Any]) -> dict[str, Any]:
         now = result["simulated_time"]
         extended = dict(result)
+        if self._fidelity_key is not None and "fidelity" in result:
+            extended[self._fidelity_key] = result["fidelity"]
         extended[ST_TUNER_TIME] = now
         extended[ST_WORKER_TIME] = now - self._start_times[trial_id]
         return extended
@@ -232,9 +238,15 @@ class SyneTuneScheduler(TrialScheduler):
             syne_tune_trial, self._syne_tune_result(trial_id, result)
         )
         if decision in _REMOVED_DECISIONS:
-            self.syne_tune_scheduler.on_trial_remove(syne_tune_trial)
-            self._removed[trial_id] = True
+            self.on_trial_remove(trial)
         return decision
+
+    def on_trial_remove(self, trial: Trial) -> None:
+        """Tell the Syne Tune scheduler once that its decision removed ``trial``."""
+        trial_id = trial.trial_id
+        if not self._removed[trial_id]:
+            self._removed[trial_id] = True
+            self.syne_tune_scheduler.on_trial_remove(self._trials[trial_id])
 
     def on_trial_complete(self, trial: Trial, result: dict[str, Any]) -> None:
         trial_id = trial.trial_id
@@ -253,6 +265,15 @@ class SyneTuneScheduler(TrialScheduler):
             "syne_tune_version": self.syne_tune_version,
             "seed": self.seed,
         }
+
+
+def _fidelity_name_of(scheduler: Any) -> str | None:
+    """The result key a Syne Tune 0.16 scheduler reads the fidelity from, if it has one."""
+    for attribute in ("time_attr", "resource_attr", "_resource_attr"):
+        name = getattr(scheduler, attribute, None)
+        if isinstance(name, str) and name:
+            return name
+    return None
 
 
 def _metric_and_mode_of(scheduler: Any) -> tuple[str | None, str | None]:

@@ -12,7 +12,7 @@ from benchmarking.benchmark_definitions import BenchmarkDefinition, benchmark_de
 # two real tabular benchmarks that convert in well under a second, with settings that make a
 # run take a few hundredths of a second (xgboost-mnist cut at 5,600 training samples)
 SHORT_SETTINGS = {
-    "xgboost-mnist": {"max_wallclock_time": 300.0, "max_resource_value": 5600},
+    "xgboost-mnist": {"max_wallclock_time": 300.0, "max_fidelity": 5600},
     "taskset-imdb-gru128-bs128": {"max_wallclock_time": 20_000.0},
 }
 

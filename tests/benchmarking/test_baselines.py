@@ -63,10 +63,10 @@ def test_aliases_and_case_are_accepted(context):
 
 
 def test_context_seed_and_kwargs_reach_the_scheduler(context):
-    scheduler = make_scheduler("ASHA", context, reduction_factor=2, grace_period=2)
+    scheduler = make_scheduler("ASHA", context, reduction_factor=2, min_fidelity=2)
     assert scheduler.seed == 3 and scheduler.reduction_factor == 2
     assert scheduler.rung_levels == (2, 4, 8, 16)
-    assert scheduler.resource_attr == "epoch" and context.max_resource == 27
+    assert scheduler.max_fidelity == 27 and context.max_fidelity == 27
 
 
 def test_unknown_name_lists_known_ones_and_close_matches(context):
@@ -74,7 +74,10 @@ def test_unknown_name_lists_known_ones_and_close_matches(context):
         make_scheduler("ASAH", context)
     message = str(error.value)
     assert "'ASHA'" in message.split("?")[0] and message.count("'ASHA'") == 1
-    assert "Known methods: ASHA, ASHA-PROMOTION, ASYNC-HYPERBAND, BOHB" in message
+    assert (
+        "Known methods: ASHA, ASHA-PROMOTION, ASHB (alias of ASYNC-HYPERBAND), ASYNC-HYPERBAND"
+        in message
+    )
 
 
 def test_unknown_or_context_keyword_arguments_are_type_errors(context):

@@ -10,17 +10,16 @@ import pytest
 from benchmarking.benchmark_definitions import (
     BenchmarkDefinition,
     BenchmarkDefinitionError,
-    MissingFamilyDefaultsError,
     UnknownBenchmarkError,
     benchmark_definition,
     benchmark_definitions,
-    names_without_definition,
     truncate_fidelity,
 )
 from benchmarking.simulation import run_simulation
 from blackbox_repository import load_blackbox
 from blackbox_repository.recipes import Recipe, all_recipes, blackbox_names
 from tests.benchmarking.study_helpers import short_benchmarks
+from tests.benchmarking.user_benchmarks import renamed_blackbox
 
 # one benchmark per family (and YAHPO scenario) whose data is on this machine (seconds to convert)
 LOCAL_BENCHMARKS = {
@@ -37,19 +36,15 @@ LOCAL_BENCHMARKS = {
 }
 
 
-def test_every_recipe_name_has_a_definition():
-    missing = names_without_definition()
-    assert missing == {}, (
-        f"recipe families without benchmark defaults: {sorted(set(missing.values()))}"
-    )
+def test_every_recipe_name_has_defaults_on_its_recipe():
+    missing = {n: r.family for r in all_recipes() for n in r.names if r.defaults_for(n) is None}
+    assert missing == {}, f"recipes without benchmark defaults: {sorted(set(missing.values()))}"
     definitions = benchmark_definitions()
     assert sorted(definitions) == blackbox_names()
     for name in blackbox_names():
         definition = benchmark_definition(name)
         assert definition.blackbox == name
-        assert (
-            definition.max_wallclock_time is not None or definition.max_num_evaluations is not None
-        )
+        assert definition.max_wallclock_time is not None or definition.max_num_results is not None
 
 
 @pytest.mark.usefixtures("shared_data_dir")
@@ -67,15 +62,23 @@ def test_family_defaults_apply_to_the_real_blackbox(family):
     assert blackbox.objective(definition.metric).mode == definition.mode
 
 
-def test_family_without_defaults_is_a_clear_error_at_use():
-    recipes = (
-        *all_recipes(),
-        Recipe("brand_new_family", ("brand-new-1",), (), convert=lambda n, d: None),
-    )
-    assert names_without_definition(recipes) == {"brand-new-1": "brand_new_family"}
+def test_a_recipe_without_defaults_gets_settings_derived_from_its_blackbox():
+    renamed = renamed_blackbox("brand-new-1")
+    recipes = (Recipe("brand_new_family", ("brand-new-1",), (), convert=lambda n, d: renamed),)
     assert "brand-new-1" not in benchmark_definitions(recipes)
-    with pytest.raises(MissingFamilyDefaultsError, match="'brand_new_family'.*FAMILY_DEFAULTS"):
-        benchmark_definition("brand-new-1", recipes)
+    definition = benchmark_definition("brand-new-1", recipes)
+    assert (definition.metric, definition.mode, definition.fidelity_name) == (
+        "valid_error",
+        "min",
+        "epoch",
+    )
+    assert definition.max_wallclock_time is None and definition.max_num_results == 100 * 30
+
+
+def test_old_setting_names_say_their_new_names():
+    definition = benchmark_definition("xgboost-mnist")
+    with pytest.raises(BenchmarkDefinitionError, match="max_resource_value is now max_fidelity"):
+        definition.with_overrides(max_resource_value=56000)
 
 
 def test_unknown_benchmark_suggests_close_names():
@@ -93,9 +96,9 @@ def test_settings_that_do_not_apply_to_the_blackbox_fail_loudly(xgboost_mnist):
     cases = [
         (dict(metric="valid_error"), r"metric 'valid_error' is not an objective.*test_error"),
         (dict(mode="max"), "mode 'max' contradicts objective 'test_error'"),
-        (dict(elapsed_time_attr="train_time"), "elapsed_time_attr 'train_time'"),
-        (dict(max_resource_attr="epoch"), "max_resource_attr 'epoch'"),
-        (dict(max_resource_value=1000), r"max_resource_value.*train_size=1000 is not on the grid"),
+        (dict(elapsed_time_objective="train_time"), "elapsed_time_objective 'train_time'"),
+        (dict(fidelity_name="epoch"), "fidelity_name 'epoch'"),
+        (dict(max_fidelity=1000), r"max_fidelity.*train_size=1000 is not on the grid"),
     ]
     for change, message in cases:
         with pytest.raises(BenchmarkDefinitionError, match=message):
@@ -109,7 +112,7 @@ def test_settings_that_never_apply_fail_when_the_definition_is_made():
         (dict(n_workers=0), "n_workers must be an integer >= 1, got 0"),
         (dict(max_wallclock_time=0.0), "budget <= 0 can never be reached"),
         (dict(max_wallclock_time=-5), "max_wallclock_time must be a positive number"),
-        (dict(max_num_evaluations=0), "max_num_evaluations must be a positive integer"),
+        (dict(max_num_results=0), "max_num_results must be a positive integer"),
         (dict(max_wallclock_time=None), "otherwise a run never stops"),
     ]
     for change, message in cases:
@@ -131,10 +134,10 @@ def test_overrides_ignore_none_and_reject_unknown_settings():
 def test_max_resource_on_the_grid_cuts_the_grid_without_copying(xgboost_mnist):
     sizes = xgboost_mnist.fidelity_values
     definition = dataclasses.replace(
-        benchmark_definition("xgboost-mnist"), max_resource_value=int(sizes[9])
+        benchmark_definition("xgboost-mnist"), max_fidelity=int(sizes[9])
     )
     definition.validate(xgboost_mnist)
-    cut = truncate_fidelity(xgboost_mnist, definition.max_resource_value)
+    cut = truncate_fidelity(xgboost_mnist, definition.max_fidelity)
     assert cut.fidelity_values.tolist() == sizes[:10].tolist()
     assert cut.values.shape[1] == 10
     assert np.shares_memory(cut.values, xgboost_mnist.values)

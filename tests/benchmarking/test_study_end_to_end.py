@@ -165,7 +165,7 @@ def test_study_on_dask_killed_resumed_collated_analysed_and_plotted(tmp_path):
     )
     assert len(merged) == N_TASKS
     xgboost = read_collated(dataset, benchmarks=["xgboost-mnist"])
-    assert xgboost["fidelity"].max() == 5600  # the grid was cut at max_resource_value
+    assert xgboost["fidelity"].max() == 5600  # the grid was cut at max_fidelity
     np.testing.assert_allclose(merged["best_analysed"], merged["best_direct"])
     table = final_table(analysed).set_index(["method", "benchmark"])
     direct_means = direct.groupby(["method", "benchmark"])["best"].mean()

@@ -112,14 +112,14 @@ def test_bad_format_version_is_reported_and_rebuilt(entry, fresh_cache_dir, gate
     metadata["format_version"] = 0
     (entry / METADATA_FILE).write_text(json.dumps(metadata))
     with pytest.raises(
-        CorruptBlackboxError, match="format version 0; this simtune reads version 1"
+        CorruptBlackboxError, match="format version 0; this simtune reads version 2"
     ):
         read_blackbox(entry)
 
     rebuilt = _load(fresh_cache_dir, gate)
 
     assert rebuilt.values.tobytes() == lcdb_blackbox.values.tobytes()
-    assert json.loads((entry / METADATA_FILE).read_text())["format_version"] == 1
+    assert json.loads((entry / METADATA_FILE).read_text())["format_version"] == 2
 
 
 @pytest.mark.usefixtures("shared_data_dir")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from blackbox_repository.cache import BlackboxCache
 from blackbox_repository.file_format import METADATA_FILE, OBJECTIVES_FILE, read_metadata
 from blackbox_repository.recipes import Recipe
 from blackbox_repository.s3_mirror import S3Mirror, parse_s3_url
+from blackbox_repository.tabular_entry import DERIVED_RECORD
 from tests.blackbox_repository.conftest import (
     LCDB_NAME,
     MOTO_BUCKET,
@@ -76,6 +78,8 @@ def test_upload_lists_entry_and_load_downloads_it_into_a_clean_cache(
     np.testing.assert_array_equal(loaded.values, lcdb_blackbox.values)
     entry = BlackboxCache(fresh_cache_dir).entry_path(LCDB_NAME)
     for path in local_entry.iterdir():
+        if path.name == DERIVED_RECORD:  # records this machine's file stamps
+            continue
         assert (entry / path.name).read_bytes() == path.read_bytes(), path.name
     assert _cache_leftovers(fresh_cache_dir) == [LCDB_NAME]
 
@@ -99,7 +103,7 @@ def test_download_of_an_absent_entry_returns_false_and_writes_nothing(mirror, tm
 
 
 def test_corrupted_object_is_named_and_never_enters_the_cache(
-    mirror, local_entry, s3_client, fresh_cache_dir
+    mirror, local_entry, s3_client, fresh_cache_dir, caplog
 ):
     mirror.upload(LCDB_NAME, local_entry)
     recorded = read_metadata(local_entry)["files"][OBJECTIVES_FILE]
@@ -110,12 +114,16 @@ def test_corrupted_object_is_named_and_never_enters_the_cache(
     s3_client.put_object(Bucket=MOTO_BUCKET, Key=key, Body=bytes(tampered))
 
     with pytest.raises(ChecksumMismatchError) as raised:
+        mirror.download(LCDB_NAME, fresh_cache_dir / "download")
+    assert raised.value.path == f"s3://{MOTO_BUCKET}/{key}"
+    assert f"s3://{MOTO_BUCKET}/{key}" in str(raised.value)
+    # load_blackbox reports the bad object and falls back to conversion (refused here)
+    with pytest.raises(AssertionError, match="was converted"):
         load_blackbox(
             LCDB_NAME, cache_dir=fresh_cache_dir, s3_mirror=mirror, recipe=_mirror_only_recipe()
         )
-
-    assert raised.value.path == f"s3://{MOTO_BUCKET}/{key}"
-    assert f"s3://{MOTO_BUCKET}/{key}" in str(raised.value)
+    assert f"checksum mismatch for s3://{MOTO_BUCKET}/{key}" in caplog.text
+    shutil.rmtree(fresh_cache_dir / "download")
     assert not BlackboxCache(fresh_cache_dir).has_entry(LCDB_NAME)
     assert _cache_leftovers(fresh_cache_dir) == []  # no entry, no staging folder left
 

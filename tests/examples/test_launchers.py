@@ -70,7 +70,7 @@ def test_launcher_rejects_unknown_benchmark_with_suggestion(tmp_path):
         cwd=tmp_path,
     )
     assert completed.returncode == 2
-    assert completed.stderr.startswith("error: unknown benchmark 'xgboost-mnst'")
+    assert completed.stderr.startswith("simtune: error: unknown benchmark 'xgboost-mnst'")
     assert "Did you mean: xgboost-mnist" in completed.stderr
     assert "Traceback" not in completed.stderr
 

@@ -200,7 +200,7 @@ def test_unsupported_requests_and_mismatches_give_clear_errors():
     with pytest.raises(TypeError, match="must be a Syne Tune TrialScheduler"):
         SyneTuneScheduler(object())
     maximizing = SyneTuneScheduler(RandomSearch(config_space, metrics=["loss"], do_minimize=False))
-    with pytest.raises(ValueError, match="create the scheduler with mode='min'"):
+    with pytest.raises(ValueError, match="use mode='min'"):
         Tuner(maximizing, SimulatorBackend(blackbox), StopCriterion(max_num_results=3))
 
     class WarmStarts(TrialScheduler):  # PBT-style: a new trial from another one's checkpoint

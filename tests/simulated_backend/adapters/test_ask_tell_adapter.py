@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simulated_backend import SchedulerFailure, SimulatorBackend, StopCriterion, Tuner
-from simulated_backend.schedulers import SearchSpace
+from simulated_backend import SimulatorBackend, StopCriterion, Tuner
+from simulated_backend.schedulers import SearchSpace, Trial
 from simulated_backend.schedulers.ask_tell_adapter import (
     AskTellScheduler,
     CandidateSnapper,
@@ -25,7 +25,7 @@ def last_rows(results):
 def test_every_finished_trial_is_told_once_with_its_max_fidelity_value():
     blackbox = random_tabular_blackbox(1, n_configs=20)
     optimizer = ListOptimizer([{"x": x} for x in range(20)])
-    scheduler = AskTellScheduler(optimizer.ask, optimizer.tell, "loss", "min", "epoch")
+    scheduler = AskTellScheduler(optimizer.ask, optimizer.tell, "loss", "min")
     tuner = Tuner(
         scheduler,
         SimulatorBackend(blackbox, n_workers=3),
@@ -53,7 +53,7 @@ def test_pruned_trials_are_stopped_and_told_pruned(tell_value):
         return fidelity >= 3 and value > 0.5
 
     scheduler = AskTellScheduler(
-        optimizer.ask, optimizer.tell, "loss", "min", "epoch", report=report, tell_value=tell_value
+        optimizer.ask, optimizer.tell, "loss", "min", report=report, tell_value=tell_value
     )
     run = Tuner(
         scheduler, SimulatorBackend(blackbox, n_workers=4), StopCriterion(max_num_trials_started=30)
@@ -89,7 +89,7 @@ def test_proposals_off_a_random_grid_run_the_nearest_recorded_configuration():
     ]
     optimizer = ListOptimizer(proposals)
     scheduler = AskTellScheduler(
-        optimizer.ask, optimizer.tell, "loss", "min", "epoch", search_space=blackbox
+        optimizer.ask, optimizer.tell, "loss", "min", search_space=blackbox
     )
     run = Tuner(
         scheduler, SimulatorBackend(blackbox, n_workers=2), StopCriterion(max_num_trials_started=15)
@@ -123,7 +123,7 @@ def test_trials_that_fail_are_told_failed_without_value():
     blackbox = random_tabular_blackbox(3, n_configs=6)
     blackbox.values[2, 0, :, 1] = np.nan  # config x=2 has no elapsed time for its first step
     optimizer = ListOptimizer([{"x": x} for x in range(6)])
-    scheduler = AskTellScheduler(optimizer.ask, optimizer.tell, "loss", "min", "epoch")
+    scheduler = AskTellScheduler(optimizer.ask, optimizer.tell, "loss", "min")
     run = Tuner(
         scheduler, SimulatorBackend(blackbox, n_workers=2), StopCriterion(max_num_trials_started=6)
     ).run()
@@ -136,7 +136,7 @@ def test_trials_that_fail_are_told_failed_without_value():
 
 def test_a_suggestion_the_tuner_did_not_start_is_offered_again_without_asking():
     optimizer = ListOptimizer([{"x": 0}, {"x": 1}])
-    scheduler = AskTellScheduler(optimizer.ask, optimizer.tell, "loss", "min", "epoch")
+    scheduler = AskTellScheduler(optimizer.ask, optimizer.tell, "loss", "min")
     first, again = scheduler.suggest(), scheduler.suggest()
     assert first.config == again.config == {"x": 0}
     assert optimizer.n_asked == 1
@@ -145,17 +145,15 @@ def test_a_suggestion_the_tuner_did_not_start_is_offered_again_without_asking():
 def test_wrong_arguments_and_result_keys_give_clear_errors():
     optimizer = ListOptimizer([{"x": x} for x in range(4)])
     with pytest.raises(ValueError, match="tell_value must be one of"):
-        AskTellScheduler(optimizer.ask, optimizer.tell, "loss", "min", "epoch", tell_value="best")
+        AskTellScheduler(optimizer.ask, optimizer.tell, "loss", "min", tell_value="best")
     with pytest.raises(ValueError, match="mode must be 'min' or 'max'"):
-        AskTellScheduler(optimizer.ask, optimizer.tell, "loss", "minimize", "epoch")
-    scheduler = AskTellScheduler(optimizer.ask, optimizer.tell, "loss", "min", "iteration")
-    tuner = Tuner(
-        scheduler,
-        SimulatorBackend(random_tabular_blackbox(0, n_configs=4)),
-        StopCriterion(max_num_trials_started=2),
-    )
-    with pytest.raises(SchedulerFailure, match="reads 'iteration' from each result"):
-        tuner.run()
+        AskTellScheduler(optimizer.ask, optimizer.tell, "loss", "minimize")
+    scheduler = AskTellScheduler(optimizer.ask, optimizer.tell, "loss", "min")
+    suggestion = scheduler.suggest()
+    trial = Trial(0, suggestion.config, 0.0)
+    scheduler.on_trial_add(trial)
+    with pytest.raises(KeyError, match="reads 'fidelity' from each result"):
+        scheduler.on_trial_result(trial, {"loss": 0.3, "epoch": 1})
 
 
 def test_proposals_lose_unknown_keys_and_inactive_conditional_values():

@@ -24,10 +24,8 @@ def taskset(shared_data_dir, session_cache_dir):
     return load_blackbox(TASKSET, raw_data_dir=shared_data_dir, cache_dir=session_cache_dir)
 
 
-def run_optuna(
-    blackbox, seed, n_workers=4, pruner=None, max_started=24, metric="valid_loss", resource="step"
-):
-    scheduler = OptunaScheduler(None, blackbox, metric, "min", resource, pruner=pruner, seed=seed)
+def run_optuna(blackbox, seed, n_workers=4, pruner=None, max_started=24, metric="valid_loss"):
+    scheduler = OptunaScheduler(None, blackbox, metric, "min", pruner=pruner, seed=seed)
     run = Tuner(
         scheduler,
         SimulatorBackend(blackbox, n_workers=n_workers, seed=seed),
@@ -81,7 +79,7 @@ def test_the_study_learns_every_trial_with_pruned_trials_stopped(taskset):
 
 def test_a_product_grid_is_searched_with_categorical_distributions_on_the_grid():
     blackbox = random_tabular_blackbox(4, n_configs=25)
-    scheduler, run = run_optuna(blackbox, seed=1, metric="loss", resource="epoch", max_started=10)
+    scheduler, run = run_optuna(blackbox, seed=1, metric="loss", max_started=10)
     distribution = scheduler.distributions["x"]
     assert isinstance(distribution, optuna.distributions.CategoricalDistribution)
     assert list(distribution.choices) == list(range(25))
@@ -104,16 +102,14 @@ def test_non_integer_fidelities_become_grid_positions_as_steps():
         values=grid.values,
     )
     pruner = optuna.pruners.MedianPruner(n_startup_trials=100)  # reports, never prunes
-    scheduler, run = run_optuna(
-        blackbox, seed=0, pruner=pruner, metric="loss", resource="epoch", max_started=3
-    )
+    scheduler, run = run_optuna(blackbox, seed=0, pruner=pruner, metric="loss", max_started=3)
     completed = [t for t in scheduler.study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert completed and all(sorted(t.intermediate_values) == [1, 2, 3, 4] for t in completed)
 
 
 def test_random_grid_proposals_are_snapped_and_the_study_keeps_its_own_params():
     blackbox = random_grid_blackbox(1)
-    scheduler, run = run_optuna(blackbox, seed=2, metric="loss", resource="epoch", max_started=8)
+    scheduler, run = run_optuna(blackbox, seed=2, metric="loss", max_started=8)
     assert isinstance(scheduler.distributions["lr"], optuna.distributions.FloatDistribution)
     assert scheduler.distributions["lr"].log
     last = run.results.groupby("trial_id").tail(1)
@@ -127,16 +123,14 @@ def test_a_study_with_the_wrong_direction_or_extra_pruner_is_refused():
     blackbox = random_tabular_blackbox(0, n_configs=5)
     study = optuna.create_study(direction="maximize")
     with pytest.raises(ValueError, match="direction is 'maximize' but mode is 'min'"):
-        OptunaScheduler(study, blackbox, "loss", "min", "epoch")
+        OptunaScheduler(study, blackbox, "loss", "min")
     with pytest.raises(ValueError, match="pass the pruner when creating the study"):
-        OptunaScheduler(
-            study, blackbox, "loss", "max", "epoch", pruner=optuna.pruners.MedianPruner()
-        )
+        OptunaScheduler(study, blackbox, "loss", "max", pruner=optuna.pruners.MedianPruner())
     with pytest.raises(TypeError, match="study_or_sampler must be"):
-        OptunaScheduler("tpe", blackbox, "loss", "min", "epoch")
+        OptunaScheduler("tpe", blackbox, "loss", "min")
 
 
 def test_missing_optuna_names_the_extra_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "optuna", None)  # makes `import optuna` fail
     with pytest.raises(ImportError, match=r"pip install 'simtune\[optuna\]'"):
-        OptunaScheduler(None, random_tabular_blackbox(0, n_configs=5), "loss", "min", "epoch")
+        OptunaScheduler(None, random_tabular_blackbox(0, n_configs=5), "loss", "min")

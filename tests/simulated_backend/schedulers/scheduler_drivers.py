@@ -62,7 +62,7 @@ def grid_blackbox(n_configs: int = 30, n_fidelities: int = 9, seed: int = 0) -> 
 
 
 def result(epoch: float, value: float, metric: str = "loss") -> dict[str, Any]:
-    return {metric: value, "epoch": epoch, "simulated_time": 0.0}
+    return {metric: value, "fidelity": epoch, "simulated_time": 0.0}
 
 
 class RoundRobinDriver:

@@ -24,7 +24,6 @@ def make_asha(**kwargs) -> ASHA:
         search_space=SearchSpace(mixed_configuration_space()),
         metric="loss",
         mode="min",
-        resource_attr="epoch",
         fidelity_values=GRID,
     )
     arguments.update(kwargs)
@@ -119,7 +118,7 @@ def test_promotion_matches_brute_force_reference_on_random_sequences(eta):
             type="promotion", reduction_factor=eta, fidelity_values=grid, seed=sequence_seed
         )
         reference = ReferencePromotion(asha.rung_levels, eta)
-        levels = (*asha.rung_levels, asha.max_resource)
+        levels = (*asha.rung_levels, asha.max_fidelity)
         trials, next_level, running = [], {}, []
         for _ in range(400):
             if len(running) < 4 and rng.random() < 0.5:
@@ -148,7 +147,7 @@ def test_promotion_matches_brute_force_reference_on_random_sequences(eta):
                     assert decision == "CONTINUE"
                 value = float(rng.integers(0, 6)) if rng.random() < 0.95 else math.nan
                 decision = asha.on_trial_result(trials[trial_id], result(level, value))
-                if level == asha.max_resource:
+                if level == asha.max_fidelity:
                     assert decision == "STOP"
                     asha.on_trial_complete(trials[trial_id], result(level, value))
                 else:
@@ -187,7 +186,7 @@ def test_resume_from_scratch_ignores_repeated_rung_results():
 
 
 def test_max_resource_below_the_last_fidelity_stops_trials_there():
-    asha = make_asha(max_resource=9, rung_levels=[3])
+    asha = make_asha(max_fidelity=9, rung_levels=[3])
     (trial,) = add_trials(asha, 1)
     decisions = [asha.on_trial_result(trial, result(f, 0.1)) for f in range(1, 10)]
     assert decisions == ["CONTINUE"] * 8 + ["STOP"]
@@ -216,7 +215,6 @@ def test_finite_space_exhausts_then_only_promotes():
         SearchSpace.from_blackbox(blackbox),
         "loss",
         "min",
-        "epoch",
         list(range(1, 10)),
         type="promotion",
     )
@@ -233,7 +231,7 @@ def test_results_without_the_metric_or_from_unknown_trials_are_clear_errors():
     asha = make_asha()
     (trial,) = add_trials(asha, 1)
     with pytest.raises(ValueError, match=r"has no \['loss'\]"):
-        asha.on_trial_result(trial, {"accuracy": 0.3, "epoch": 1})
+        asha.on_trial_result(trial, {"accuracy": 0.3, "fidelity": 1})
     with pytest.raises(ValueError, match="does not track"):
         asha.on_trial_result(Trial(99, {}, 0.0), result(1, 0.3))
     with pytest.raises(ValueError, match="never its next milestone 1"):
@@ -246,7 +244,7 @@ def test_results_without_the_metric_or_from_unknown_trials_are_clear_errors():
         ({"type": "median"}, "type must be 'stopping' or 'promotion'"),
         ({"mode": "minimize"}, "mode must be 'min' or 'max'"),
         ({"seed": -1}, "seed must be a non-negative integer"),
-        ({"resource_attr": ""}, "resource_attr must be the name of the fidelity"),
+        ({"fidelity_values": "epoch"}, "schedulers no longer take the fidelity's name"),
         ({"reduction_factor": 1}, "reduction_factor must be a number >= 2"),
         ({"rung_levels": [2.5]}, "rung level 2.5 is not on the fidelity grid"),
     ],
@@ -267,7 +265,7 @@ def test_points_to_evaluate_come_first_and_metadata_is_json():
     assert asha.suggest().config == points[0]
     metadata = json.loads(json.dumps(asha.metadata()))
     assert metadata["scheduler_name"] == "ASHA"
-    assert metadata["rung_levels"] == [1, 3, 9] and metadata["max_resource"] == 27
+    assert metadata["rung_levels"] == [1, 3, 9] and metadata["max_fidelity"] == 27
     assert metadata["points_to_evaluate"] == points and metadata["seed"] == 1
     with pytest.raises(ValueError, match="not valid in the search space"):
         make_asha(points_to_evaluate=[{"x": 2.0, "lr": 0.01, "layers": 2, "act": "relu"}])

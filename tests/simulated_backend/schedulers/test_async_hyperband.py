@@ -22,7 +22,6 @@ def make(**kwargs) -> AsynchronousHyperband:
         search_space=SearchSpace(mixed_configuration_space()),
         metric="loss",
         mode="min",
-        resource_attr="epoch",
         fidelity_values=GRID,
     )
     arguments.update(kwargs)

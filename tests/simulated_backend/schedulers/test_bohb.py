@@ -132,7 +132,7 @@ def test_finite_space_model_picks_candidates_without_replacement():
 def test_bohb_runs_deterministically_and_uses_its_model(asynchronous):
     def run(seed):
         space = SearchSpace(mixed_configuration_space())
-        bohb = BOHB(space, "loss", "min", "epoch", GRID, asynchronous=asynchronous, seed=seed)
+        bohb = BOHB(space, "loss", "min", GRID, asynchronous=asynchronous, seed=seed)
         return bohb, RoundRobinDriver(bohb, GRID).run(1500)
 
     (bohb, log), (_, again), (_, other) = run(0), run(0), run(1)
@@ -145,16 +145,36 @@ def test_bad_arguments_raise_clear_errors_and_metadata_is_json():
     with pytest.raises(
         ValueError, match="async_type='stopping' only applies with asynchronous=True"
     ):
-        BOHB(space, "loss", "min", "epoch", GRID, async_type="stopping")
+        BOHB(space, "loss", "min", GRID, async_type="stopping")
     with pytest.raises(ValueError, match=r"top_n_percent must be a number in \(0, 100\), got 100"):
-        BOHB(space, "loss", "min", "epoch", GRID, top_n_percent=100)
+        BOHB(space, "loss", "min", GRID, top_n_percent=100)
     with pytest.raises(ValueError, match="random_fraction must be a number in \\[0, 1\\]"):
-        BOHB(space, "loss", "min", "epoch", GRID, random_fraction=1.5)
+        BOHB(space, "loss", "min", GRID, random_fraction=1.5)
     with pytest.raises(ValueError, match="num_samples must be an integer >= 1, got 0"):
-        BOHB(space, "loss", "min", "epoch", GRID, num_samples=0)
+        BOHB(space, "loss", "min", GRID, num_samples=0)
     metadata = json.loads(
-        json.dumps(BOHB(space, "loss", "min", "epoch", GRID, asynchronous=True).metadata())
+        json.dumps(BOHB(space, "loss", "min", GRID, asynchronous=True).metadata())
     )
     assert metadata["scheduler_name"] == "BOHB" and metadata["asynchronous"] is True
     assert metadata["async_type"] == "promotion"
     assert metadata["searcher"]["top_n_percent"] == 15 and metadata["searcher"]["num_samples"] == 64
+
+
+def test_models_are_refitted_only_after_ten_percent_more_observations_and_stay_bounded():
+    searcher = make_searcher(random_fraction=0.0, max_points_in_density=16)
+    configs = searcher.search_space.sample(np.random.default_rng(5), 400)
+    observe(searcher, configs[:200], level=1)
+    searcher.next_config()
+    _, good, bad = searcher._models[1]
+    assert len(good.data) == 16 and len(bad.data) == 16  # 30 good, 170 bad: evenly by rank
+    observe(searcher, configs[200:219], level=1, first_trial_id=200)  # 9.5% more
+    searcher.next_config()
+    assert searcher._models[1][1] is good  # the same fit
+    observe(searcher, configs[219:220], level=1, first_trial_id=219)  # now 10% more
+    searcher.next_config()
+    assert searcher._models[1][0] == 220 and searcher._models[1][1] is not good
+    with pytest.raises(
+        ValueError,
+        match=r"max_points_in_density must be an integer >= 2 \* min_points_in_model = 10",
+    ):
+        make_searcher(max_points_in_density=8)

@@ -22,15 +22,15 @@ PAPER_TABLE_R81 = {
 TRAINING_SET_SIZES = [int(v) for v in np.unique(np.round(np.geomspace(56, 56000, 28)))]
 
 
-def reference_brackets(max_resource: int, min_resource: int, eta: int) -> dict:
+def reference_brackets(max_fidelity: int, min_resource: int, eta: int) -> dict:
     """Algorithm 1 of the paper, written out with integer arithmetic."""
     s_max = 0
-    while min_resource * eta ** (s_max + 1) <= max_resource:
+    while min_resource * eta ** (s_max + 1) <= max_fidelity:
         s_max += 1
     table = {}
     for s in range(s_max, -1, -1):
         n = -(-((s_max + 1) * eta**s) // (s + 1))  # ceil
-        table[s] = [(n // eta**i, max_resource * eta**i / eta**s) for i in range(s + 1)]
+        table[s] = [(n // eta**i, max_fidelity * eta**i / eta**s) for i in range(s + 1)]
     return table
 
 
@@ -54,16 +54,18 @@ def test_hyperband_r27_matches_the_formulas():
 
 
 @pytest.mark.parametrize(
-    ("max_resource", "eta"), [(81, 3), (27, 3), (64, 2), (100, 3), (200, 3), (52, 2), (125, 5)]
+    ("max_fidelity", "eta"), [(81, 3), (27, 3), (64, 2), (100, 3), (200, 3), (52, 2), (125, 5)]
 )
-def test_hyperband_sizes_follow_algorithm_1_on_contiguous_grids(max_resource, eta):
-    brackets = hyperband_brackets(range(1, max_resource + 1), reduction_factor=eta)
-    reference = reference_brackets(max_resource, 1, eta)
+def test_hyperband_sizes_follow_algorithm_1_on_contiguous_grids(max_fidelity, eta):
+    brackets = hyperband_brackets(range(1, max_fidelity + 1), reduction_factor=eta)
+    reference = reference_brackets(max_fidelity, 1, eta)
     assert set(plan(brackets)) == set(reference)
     for bracket in brackets:
         expected = reference[bracket.s]
         assert [st.n_trials for st in bracket.stages] == [n for n, _ in expected]
-        assert [st.resource for st in bracket.stages] == pytest.approx([r for _, r in expected])
+        assert [st.exact_fidelity for st in bracket.stages] == pytest.approx(
+            [r for _, r in expected]
+        )
         assert [st.level for st in bracket.stages] == [math.ceil(r - 1e-9) for _, r in expected]
 
 
@@ -76,7 +78,7 @@ def test_hyperband_on_a_non_contiguous_grid_snaps_each_budget_up():
         assert bracket.stages[-1].level == 56000
         for i, stage in enumerate(bracket.stages):
             resource = 56000 * 3.0 ** (i - bracket.s)
-            assert stage.resource == pytest.approx(resource)
+            assert stage.exact_fidelity == pytest.approx(resource)
             assert stage.level == min(v for v in grid if v >= resource - 1e-6)
             assert stage.level in grid
         levels = [st.level for st in bracket.stages]
@@ -86,17 +88,17 @@ def test_hyperband_on_a_non_contiguous_grid_snaps_each_budget_up():
 def test_asha_rung_levels_for_known_settings():
     assert asha_rung_settings(range(1, 82)).rung_levels == (1, 3, 9, 27)
     assert asha_rung_settings(range(1, 201)).rung_levels == (1, 3, 9, 27, 81)
-    assert asha_rung_settings(range(1, 53), grace_period=2, reduction_factor=2).rung_levels == (
+    assert asha_rung_settings(range(1, 53), min_fidelity=2, reduction_factor=2).rung_levels == (
         2,
         4,
         8,
         16,
         32,
     )
-    assert asha_rung_settings(range(1, 201), max_resource=100).rung_levels == (1, 3, 9, 27, 81)
-    settings = asha_rung_settings(range(1, 201), reduction_factor=4, grace_period=3)
+    assert asha_rung_settings(range(1, 201), max_fidelity=100).rung_levels == (1, 3, 9, 27, 81)
+    settings = asha_rung_settings(range(1, 201), reduction_factor=4, min_fidelity=3)
     assert settings.rung_levels == (3, 12, 48, 192)
-    assert settings.max_resource == 200 and settings.grace_period == 3
+    assert settings.max_fidelity == 200 and settings.min_fidelity == 3
 
 
 def test_asha_rung_levels_snap_to_a_non_contiguous_grid():
@@ -116,12 +118,12 @@ def test_explicit_rung_levels_must_lie_on_the_grid():
         ValueError, match=r"rung level 3 is not on the fidelity grid \[1, 2, 4, 8, 16, 32\]"
     ):
         asha_rung_settings(grid, rung_levels=[2, 3])
-    with pytest.raises(ValueError, match="not below max_resource"):
+    with pytest.raises(ValueError, match="not below max_fidelity"):
         asha_rung_settings(grid, rung_levels=[2, 32])
     with pytest.raises(ValueError, match="increase strictly"):
         asha_rung_settings(grid, rung_levels=[8, 2])
     with pytest.raises(ValueError, match="contradicts"):
-        asha_rung_settings(grid, rung_levels=[2, 8], grace_period=1)
+        asha_rung_settings(grid, rung_levels=[2, 8], min_fidelity=1)
 
 
 @pytest.mark.parametrize(
@@ -129,13 +131,13 @@ def test_explicit_rung_levels_must_lie_on_the_grid():
     [
         ({"reduction_factor": 1.5}, "reduction_factor must be a number >= 2, got 1.5"),
         ({"reduction_factor": True}, "reduction_factor must be a number >= 2"),
-        ({"max_resource": 50}, "max_resource=50 is not on the fidelity grid"),
+        ({"max_fidelity": 50}, "max_fidelity=50 is not on the fidelity grid"),
         (
-            {"grace_period": 64},
-            "grace_period=64 must be at least the first fidelity 1 and below max_resource=32",
+            {"min_fidelity": 64},
+            "min_fidelity=64 must be at least the first fidelity 1 and below max_fidelity=32",
         ),
-        ({"grace_period": 0.5}, "grace_period=0.5 must be at least the first fidelity"),
-        ({"max_resource": 1}, "at least two fidelities"),
+        ({"min_fidelity": 0.5}, "min_fidelity=0.5 must be at least the first fidelity"),
+        ({"max_fidelity": 1}, "at least two fidelities"),
     ],
 )
 def test_settings_that_do_not_apply_are_errors(kwargs, message):

@@ -1,0 +1,465 @@
+"""Throughput of simtune's wrapped objective against mfhpo-simulator 1.4.6, same run.
+
+The same optimizer (a seeded random search that keeps every worker busy) drives the same
+objective (a synthetic tabular benchmark, lookups only) through both wrappers:
+
+- process-pool mode: the optimizer submits calls to a ``concurrent.futures`` process pool;
+- independent-process mode: ``n`` worker processes started on their own open the wrapper
+  (simtune: by run name; mfhpo-simulator: by its shared directory) and take jobs from the
+  optimizer over pipes, as BOHB or NePS workers do;
+- ask/tell mode: simtune's ``simulate()`` against ``ObjectiveFuncWrapper(ask_and_tell=True)``.
+
+It checks that both return the results in the same order (the order of simtune's engine
+replay, :func:`replay_in_simulator`) and prints evaluations per second and the targets of
+issue 13 with "met" or "MISSED". ``--index-stress`` starts 8 independent processes 1,000
+times and counts failed worker-index assignments.
+
+    PYTHONPATH=$PWD python benchmarks/wrapper_throughput.py --quick
+    PYTHONPATH=$PWD python benchmarks/wrapper_throughput.py --index-stress
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import multiprocessing
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+import ConfigSpace as CS
+import numpy as np
+import pandas as pd
+
+from blackbox_repository import Objective, TabularBlackbox
+from simulated_backend.wrapped_objective import (
+    SimulationCoordinator,
+    WrappedObjective,
+    replay_in_simulator,
+    simulate,
+)
+
+N_CONFIGS, N_FIDELITIES = 200, 10
+
+
+def synthetic_blackbox(n_fidelities: int = N_FIDELITIES, seed: int = 0) -> TabularBlackbox:
+    """Random learning curves with real-valued step times (no ties in simulated time).
+
+    ``n_fidelities < N_FIDELITIES`` keeps the first fidelities of the same table.
+    """
+    rng = np.random.default_rng(seed)
+    values = np.empty((N_CONFIGS, N_FIDELITIES, 1, 2))
+    values[..., 0] = rng.random((N_CONFIGS, N_FIDELITIES, 1))
+    values[..., 1] = np.cumsum(1.0 + 9.0 * rng.random((N_CONFIGS, N_FIDELITIES, 1)), axis=1)
+    values = np.ascontiguousarray(values[:, :n_fidelities])
+    return TabularBlackbox(
+        name="synthetic-wrapper-benchmark",
+        configuration_space=CS.ConfigurationSpace(space={"x": (0, N_CONFIGS - 1)}),
+        configurations=pd.DataFrame({"x": np.arange(N_CONFIGS)}),
+        fidelity_name="epoch",
+        fidelity_values=np.arange(1, n_fidelities + 1),
+        seeds=np.arange(1),
+        objectives=[Objective("loss", "min"), Objective("runtime", "min", "s")],
+        elapsed_time_objective="runtime",
+        values=values,
+    )
+
+
+_TABLE = synthetic_blackbox().values  # read by mfhpo-simulator's objective in every process
+
+
+def mfhpo_objective(
+    eval_config: dict, fidels: dict | None, seed: int | None, **kwargs: Any
+) -> dict:
+    """mfhpo-simulator's calling convention over the same table."""
+    epoch = fidels["epoch"] if fidels else N_FIDELITIES
+    loss, runtime = _TABLE[int(eval_config["x"]), int(epoch) - 1, 0]
+    return {"loss": float(loss), "runtime": float(runtime)}
+
+
+def proposals(seed: int, count: int) -> list[tuple[dict, int]]:
+    """The random-search optimizer's proposals, in the order it makes them."""
+    rng = random.Random(seed)
+    return [({"x": rng.randrange(N_CONFIGS)}, rng.randint(1, N_FIDELITIES)) for _ in range(count)]
+
+
+@dataclass(frozen=True)
+class Measured:
+    evaluations_per_second: float
+    order: list[tuple[int, int]]  # (x, epoch) of the results by simulated finish time
+    matches_reference: bool | None = None
+
+
+# ------------------------------------------------------------------ process-pool mode
+def warm_up(pool: ProcessPoolExecutor, n_workers: int) -> None:
+    """Start all of the pool's processes before the clock runs (it forks them on demand)."""
+    wait([pool.submit(os.getpid) for _ in range(n_workers)])
+
+
+def drive_pool(submit: Any, n_workers: int, jobs: list[tuple[dict, int]], n_evals: int) -> float:
+    """Keep ``n_workers`` calls in flight until ``n_evals`` returned; returns evaluations/s."""
+    remaining = iter(jobs)
+    start = time.perf_counter()
+    futures = {submit(*next(remaining)) for _ in range(n_workers)}
+    returned = 0
+    while futures and returned < n_evals:
+        done, futures = wait(futures, return_when=FIRST_COMPLETED)
+        returned += sum(1 for future in done if future.exception() is None)
+        if returned < n_evals:
+            for _ in done:
+                futures.add(submit(*next(remaining)))
+    elapsed = time.perf_counter() - start
+    return returned / elapsed
+
+
+def simtune_pool(n_workers: int, n_evals: int, seed: int, blackbox: TabularBlackbox) -> Measured:
+    jobs = proposals(seed, n_evals + 4 * n_workers)
+    with SimulationCoordinator(blackbox, n_workers=n_workers, max_evaluations=n_evals) as run:
+        objective = run.objective
+        with ProcessPoolExecutor(n_workers) as pool:
+            warm_up(pool, n_workers)
+            rate = drive_pool(lambda c, e: pool.submit(objective, c, e), n_workers, jobs, n_evals)
+    order = [(e.config["x"], e.fidelity) for e in run.evaluations]
+    reference = replay_in_simulator(blackbox, run.evaluations, n_workers)
+    expected = [(e.trial_id, e.fidelity, e.finish_time) for e in run.evaluations]
+    return Measured(rate, order, reference == expected)
+
+
+def _mfhpo_wrapper(n_workers: int, n_evals: int, directory: str, **kwargs: Any) -> Any:
+    from benchmark_simulator import ObjectiveFuncWrapper
+
+    return ObjectiveFuncWrapper(
+        obj_func=mfhpo_objective,
+        save_dir_name=os.path.basename(directory),
+        tmp_dir=os.path.dirname(directory),
+        n_workers=n_workers,
+        n_evals=n_evals,
+        n_actual_evals_in_opt=n_evals + 4 * n_workers,
+        fidel_keys=["epoch"],
+        obj_keys=["loss"],
+        runtime_key="runtime",
+        store_config=True,
+        max_waiting_time=120.0,
+        **kwargs,
+    )
+
+
+def mfhpo_order(directory: str) -> list[tuple[int, int]]:
+    import json
+
+    with open(os.path.join(directory, "results.json")) as stream:
+        results = json.load(stream)
+    rows = sorted(zip(results["cumtime"], results["x"], results["epoch"]))
+    return [(int(x), int(epoch)) for _, x, epoch in rows]
+
+
+def peer_pool(n_workers: int, n_evals: int, seed: int) -> Measured:
+    directory = os.path.join(tempfile.mkdtemp(prefix="mfhpo-"), f"pool-{uuid.uuid4().hex[:8]}")
+    try:
+        wrapper = _mfhpo_wrapper(n_workers, n_evals, directory)
+        jobs = proposals(seed, n_evals + 4 * n_workers)
+        with ProcessPoolExecutor(n_workers) as pool:
+            warm_up(pool, n_workers)
+            rate = drive_pool(
+                lambda c, e: pool.submit(wrapper, c, fidels={"epoch": e}), n_workers, jobs, n_evals
+            )
+        return Measured(rate, mfhpo_order(wrapper.dir_name))
+    finally:
+        shutil.rmtree(os.path.dirname(directory), ignore_errors=True)
+
+
+# ------------------------------------------------------------------ independent processes
+def independent_worker(kind: str, conn: Any, where: tuple, n_workers: int, n_evals: int) -> None:
+    """A worker process started on its own: opens the wrapper, then serves jobs from a pipe."""
+    if kind == "simtune":
+        run_name, runs_dir = where
+        objective = WrappedObjective.connect(run_name, runs_dir)
+        conn.send(objective.worker_index)
+    else:
+        wrapper = _mfhpo_wrapper(
+            n_workers, n_evals, where[0], launch_multiple_wrappers_from_user_side=True
+        )
+        objective = lambda config, epoch: wrapper(config, fidels={"epoch": epoch})  # noqa: E731
+        conn.send(-1)
+    parent = os.getppid()
+    while True:
+        if not conn.poll(1.0):
+            if os.getppid() != parent:  # the optimizer died: die with it
+                return
+            continue
+        job = conn.recv()
+        if job is None:
+            return
+        try:
+            conn.send(objective(*job))
+        except Exception as error:  # the run ended: tell the optimizer, keep serving
+            conn.send(error)
+
+
+def drive_processes(conns: list, jobs: list[tuple[dict, int]], n_evals: int) -> float:
+    """The optimizer side: one job per idle worker process until ``n_evals`` returned."""
+    from multiprocessing.connection import wait as wait_for
+
+    remaining = iter(jobs)
+    start = time.perf_counter()
+    for conn in conns:
+        conn.send(next(remaining))
+    returned, busy = 0, set(conns)
+    while returned < n_evals and busy:
+        for conn in wait_for(list(busy)):
+            answer = conn.recv()
+            returned += not isinstance(answer, Exception)
+            if returned < n_evals:
+                conn.send(next(remaining))
+            else:
+                busy.discard(conn)
+    return returned / (time.perf_counter() - start)
+
+
+def start_workers(kind: str, where: tuple, n_workers: int, n_evals: int) -> tuple[list, list, list]:
+    context = multiprocessing.get_context("fork")
+    processes, conns = [], []
+    for _ in range(n_workers):
+        mine, theirs = context.Pipe()
+        process = context.Process(
+            target=independent_worker,
+            args=(kind, theirs, where, n_workers, n_evals),
+            daemon=True,
+        )
+        process.start()
+        theirs.close()
+        processes.append(process)
+        conns.append(mine)
+    indices = [conn.recv() for conn in conns]
+    return processes, conns, indices
+
+
+def stop_workers(processes: list, conns: list) -> None:
+    for conn in conns:
+        with contextlib.suppress(OSError):
+            conn.send(None)
+    for process in processes:
+        process.join(timeout=10)
+        if process.is_alive():
+            process.terminate()
+
+
+def simtune_independent(
+    n_workers: int, n_evals: int, seed: int, blackbox: TabularBlackbox
+) -> Measured:
+    runs_dir = tempfile.mkdtemp(prefix="simtune-runs-")
+    run_name = f"bench-{uuid.uuid4().hex[:8]}"
+    try:
+        with SimulationCoordinator(
+            blackbox,
+            n_workers=n_workers,
+            max_evaluations=n_evals,
+            run_name=run_name,
+            runs_dir=runs_dir,
+        ) as run:
+            processes, conns, _ = start_workers("simtune", (run_name, runs_dir), n_workers, n_evals)
+            rate = drive_processes(conns, proposals(seed, n_evals + 4 * n_workers), n_evals)
+            stop_workers(processes, conns)
+    finally:
+        shutil.rmtree(runs_dir, ignore_errors=True)
+    order = [(e.config["x"], e.fidelity) for e in run.evaluations]
+    reference = replay_in_simulator(blackbox, run.evaluations, n_workers)
+    expected = [(e.trial_id, e.fidelity, e.finish_time) for e in run.evaluations]
+    return Measured(rate, order, reference == expected)
+
+
+def peer_independent(n_workers: int, n_evals: int, seed: int) -> Measured:
+    directory = os.path.join(tempfile.mkdtemp(prefix="mfhpo-"), f"ind-{uuid.uuid4().hex[:8]}")
+    try:
+        processes, conns, _ = start_workers("mfhpo", (directory,), n_workers, n_evals)
+        rate = drive_processes(conns, proposals(seed, n_evals + 4 * n_workers), n_evals)
+        stop_workers(processes, conns)
+        from benchmark_simulator._constants import DIR_NAME
+
+        folder = os.path.join(os.path.dirname(directory), DIR_NAME, os.path.basename(directory))
+        return Measured(rate, mfhpo_order(folder))
+    finally:
+        shutil.rmtree(os.path.dirname(directory), ignore_errors=True)
+
+
+# ------------------------------------------------------------------ ask/tell
+class RandomAskTell:
+    """A seeded random search with both ask/tell conventions (simtune's and the peer's)."""
+
+    def __init__(self, seed: int, peer: bool = False) -> None:
+        self.rng = random.Random(seed)
+        self.peer = peer
+        self.asked = 0
+
+    def ask(self) -> Any:
+        config = {"x": self.rng.randrange(N_CONFIGS)}
+        self.asked += 1
+        return (config, {"epoch": 1}, None) if self.peer else (self.asked, config)
+
+    def tell(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+def simtune_ask_tell(n_workers: int, n_evals: int, seed: int) -> Measured:
+    blackbox = synthetic_blackbox(n_fidelities=1)
+    start = time.perf_counter()  # the same span as the peer's: from building the run to its end
+    run = simulate(RandomAskTell(seed), blackbox, n_workers=n_workers, max_evaluations=n_evals)
+    rate = len(run.results) / (time.perf_counter() - start)
+    order = [(int(x), 1) for x in run.results["config_x"]]
+    return Measured(rate, order)
+
+
+def peer_ask_tell(n_workers: int, n_evals: int, seed: int) -> Measured:
+    directory = os.path.join(tempfile.mkdtemp(prefix="mfhpo-"), f"at-{uuid.uuid4().hex[:8]}")
+    try:
+        wrapper = _mfhpo_wrapper(n_workers, n_evals, directory, ask_and_tell=True)
+        start = time.perf_counter()
+        wrapper.simulate(RandomAskTell(seed, peer=True))
+        rate = n_evals / (time.perf_counter() - start)
+        return Measured(rate, mfhpo_order(wrapper.dir_name))
+    finally:
+        shutil.rmtree(os.path.dirname(directory), ignore_errors=True)
+
+
+# ------------------------------------------------------------------ worker-index stress
+def index_stress(rounds: int, n_workers: int = 8) -> int:
+    """Start ``n_workers`` independent processes ``rounds`` times; count failed assignments."""
+    runs_dir = tempfile.mkdtemp(prefix="simtune-runs-")
+    run_name = f"stress-{uuid.uuid4().hex[:8]}"
+    blackbox = synthetic_blackbox()
+    failures = 0
+    try:
+        with SimulationCoordinator(
+            blackbox, n_workers=n_workers, run_name=run_name, runs_dir=runs_dir, idle_timeout=None
+        ):
+            for done in range(rounds):
+                if done and done % 100 == 0:
+                    print(f"  {done} starts, {failures} failures", flush=True)
+                try:
+                    processes, conns, indices = start_workers(
+                        "simtune", (run_name, runs_dir), n_workers, 0
+                    )
+                except Exception:
+                    failures += 1
+                    continue
+                if sorted(indices) != list(range(n_workers)):
+                    failures += 1
+                stop_workers(processes, conns)
+    finally:
+        shutil.rmtree(runs_dir, ignore_errors=True)
+    return failures
+
+
+# ------------------------------------------------------------------ report
+def verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer evaluations (< 5 minutes)")
+    parser.add_argument(
+        "--index-stress",
+        type=int,
+        nargs="?",
+        const=1000,
+        default=None,
+        metavar="ROUNDS",
+        help="only start 8 independent processes ROUNDS times (default 1000) and count failures",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeats", type=int, default=None, help="simtune runs per point")
+    args = parser.parse_args(argv)
+    if args.index_stress is not None:
+        start = time.perf_counter()
+        failures = index_stress(args.index_stress)
+        print(
+            f"worker-index assignment: {failures} failures over {args.index_stress} starts of 8 "
+            f"independent processes ({time.perf_counter() - start:.0f} s)   {verdict(failures == 0)}"
+        )
+        return 0
+    try:
+        import benchmark_simulator
+    except ImportError:
+        sys.exit("the peer is missing: pip install mfhpo-simulator==1.4.6")
+    ours_evals, peer_evals = (300, 60) if args.quick else (2000, 300)
+    worker_counts = (1, 4, 8, 16)
+    blackbox = synthetic_blackbox()
+    print(
+        f"simtune wrapped objective vs mfhpo-simulator {benchmark_simulator.__version__}: "
+        f"{ours_evals} / {peer_evals} evaluations per measurement, {os.cpu_count()} cores, "
+        f"load {os.getloadavg()[0]:.1f}"
+    )
+    repeats = args.repeats or (3 if args.quick else 5)
+    print(
+        f"simtune: best of {repeats} runs per point (interleaved over worker counts, to see "
+        "through the load of other processes); mfhpo-simulator: one run per point. The peer "
+        "charges its own real overhead to simulated time, so its order may drift from the "
+        "exact one with many workers"
+    )
+    all_met = True
+    for mode, ours_fn, peer_fn in (
+        ("process pool", simtune_pool, peer_pool),
+        ("independent processes", simtune_independent, peer_independent),
+    ):
+        best: dict[int, Measured] = {}
+        for _ in range(repeats):
+            for n in worker_counts:
+                measured = ours_fn(n, ours_evals, args.seed, blackbox)
+                if (
+                    n not in best
+                    or measured.evaluations_per_second > best[n].evaluations_per_second
+                ):
+                    best[n] = measured
+        rates = {}
+        for n in worker_counts:
+            ours = best[n]
+            peer = peer_fn(n, peer_evals, args.seed)
+            k = max(0, min(len(ours.order), len(peer.order)) - n)
+            same = ours.order[:k] == peer.order[:k]
+            rates[n] = ours.evaluations_per_second
+            ratio = ours.evaluations_per_second / peer.evaluations_per_second
+            target = ""
+            if n in (4, 8):
+                target = f"target >= 10x: {verdict(ratio >= 10)}"
+                all_met &= ratio >= 10
+            print(
+                f"{mode:<22} n={n:<3} simtune {ours.evaluations_per_second:8.0f}/s   "
+                f"mfhpo-simulator {peer.evaluations_per_second:7.1f}/s   {ratio:6.1f}x   "
+                f"same order as peer: {same} (first {k})   engine replay: {ours.matches_reference}   "
+                f"{target}",
+                flush=True,
+            )
+        spread = max(rates.values()) / min(rates.values())
+        print(
+            f"{mode:<22} simtune from 1 to 16 workers: {spread:.2f}x spread   "
+            f"target within 2x: {verdict(spread <= 2)}",
+            flush=True,
+        )
+        all_met &= spread <= 2
+    ours = max(
+        (simtune_ask_tell(4, ours_evals * 10, args.seed) for _ in range(repeats)),
+        key=lambda measured: measured.evaluations_per_second,
+    )
+    peer = peer_ask_tell(4, ours_evals * 10, args.seed)
+    ratio = ours.evaluations_per_second / peer.evaluations_per_second
+    k = min(len(ours.order), len(peer.order)) - 4
+    print(
+        f"{'ask/tell':<22} n=4   simtune {ours.evaluations_per_second:8.0f}/s   mfhpo-simulator "
+        f"{peer.evaluations_per_second:7.0f}/s   {ratio:6.1f}x   same order as peer: "
+        f"{ours.order[:k] == peer.order[:k]} (first {k})   target >= 2x: {verdict(ratio >= 2)}"
+    )
+    all_met &= ratio >= 2
+    print("all targets met" if all_met else "some targets MISSED")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""The backend protocol: everything the :class:`~simulated_backend.tuner.Tuner` asks of a backend.
+
+A backend runs trials on workers and reports their results; the Tuner decides what runs.
+The same Tuner drives the :class:`~simulated_backend.backend.SimulatorBackend` (recorded
+learning curves, simulated time) and the real backends of
+:mod:`simulated_backend.real_backend` (a user's training function on worker processes or
+a Dask cluster, real time). See ``docs/backends.md``.
+
+The Tuner calls, and nothing else:
+
+=============================== ==========================================================
+``open(metric, mode)``          once per run: forget earlier trials, check the metric and
+                                mode, and describe the results (a :class:`RunDescription`)
+``start_trial(id, config)``     run a new trial on a free worker
+``resume_trial(id, config)``    run a paused trial again on a free worker (from its
+                                checkpoint: the next fidelity)
+``pause_trial(id)``             the scheduler paused it: its worker is free at once
+``stop_trial(id)``              the scheduler stopped it: its worker is free at once
+``next_results(timeout)``       the results reported so far, oldest first; a real backend
+                                waits up to ``timeout`` real seconds for one
+``num_free_workers``            how many trials can start now
+``current_time()``              seconds since the run started (simulated or real)
+``metadata()``                  JSON-able description recorded with the results
+``close()``                     end of run: drop running trials, free the workers
+=============================== ==========================================================
+
+Each result is a :data:`TrialReport` ``(trial_id, result, final)``. ``result`` is the dict
+handed to the scheduler: every objective, the fidelity under the canonical key
+``"fidelity"`` (and, until every scheduler reads that key, also under the backend's own
+fidelity name), the report time under ``"simulated_time"`` (seconds since the run
+started, whatever the backend's clock), the ``"worker"``, and the backend's extra columns
+(:attr:`RunDescription.extra_columns`). ``final`` says what the result means for the
+trial:
+
+- :data:`REPORT_CONTINUES`: the trial is still running; the scheduler's decision applies
+  (continue, pause, stop).
+- :data:`REPORT_LAST`: the trial reached its last fidelity and is complete, whatever the
+  scheduler answers.
+- :data:`REPORT_FAILED`: the trial failed at this step (crashed, timed out, ran out of
+  memory); the result is recorded but not shown to ``on_trial_result``; the scheduler
+  hears ``on_trial_error`` and the worker is free.
+
+The decision takes effect at the report: the worker of a paused or stopped trial is free
+when ``pause_trial``/``stop_trial`` return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+REPORT_CONTINUES, REPORT_LAST, REPORT_FAILED = 0, 1, 2
+
+TrialReport = tuple[int, dict[str, Any], int]
+"""``(trial_id, result, final)``: one reported result (see the module docstring)."""
+
+TIME_KEY = "simulated_time"
+"""Key of the report time in every result dict and column name in the results file."""
+
+FIDELITY_KEY = "fidelity"
+"""The canonical key of the fidelity value in every result dict (and results column)."""
+
+
+@dataclass(frozen=True)
+class RunDescription:
+    """What a backend's results hold, answered by :meth:`TrialBackend.open`.
+
+    Args:
+        objective_names: result keys recorded as float columns, in this order.
+        fidelity_name: the benchmark's own name of the fidelity (e.g. ``"epoch"``).
+        hyperparameter_names: config keys recorded as ``config_<name>`` columns, in order.
+        extra_columns: further result keys recorded per result with their type
+            (``"float"``, ``"int"`` or ``"str"``), e.g. a real backend's status and times.
+            Every result carries every objective and extra column (NaN or ``None`` when
+            there is no value).
+        fidelity_kind: ``"int"`` or ``"float"``: the type of the fidelity values.
+    """
+
+    objective_names: tuple[str, ...]
+    fidelity_name: str
+    hyperparameter_names: tuple[str, ...]
+    extra_columns: tuple[tuple[str, str], ...] = ()
+    fidelity_kind: str = "float"
+
+
+@runtime_checkable
+class TrialBackend(Protocol):
+    """The interface between the Tuner and whatever runs trials (see the module docstring)."""
+
+    def open(self, metric: str, mode: str) -> RunDescription:
+        """Start a run: forget all trials, check ``metric``/``mode`` against the objectives."""
+        ...
+
+    def start_trial(self, trial_id: int, config: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Start trial ``trial_id`` (ids are 0, 1, 2, ... in start order) on a free worker.
+
+        Returns the config as the backend runs it (plain Python values), or ``None`` if the
+        trial failed at once (its worker is free again).
+        """
+        ...
+
+    def resume_trial(
+        self, trial_id: int, config: Mapping[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        """Resume a paused trial on a free worker (optionally with a new config); as ``start_trial``."""
+        ...
+
+    def pause_trial(self, trial_id: int) -> None:
+        """The scheduler paused the trial at its last report; free its worker."""
+        ...
+
+    def stop_trial(self, trial_id: int) -> None:
+        """The scheduler stopped the trial at its last report; free its worker."""
+        ...
+
+    def next_results(self, timeout: float = 0.0) -> Iterable[TrialReport]:
+        """Results reported by now, oldest first, consumed one by one by the Tuner.
+
+        A real backend waits up to ``timeout`` real seconds when none is there yet; the
+        simulator never waits (its clock is moved by the
+        :class:`~simulated_backend.callback.SimulatorCallback`).
+        """
+        ...
+
+    @property
+    def num_free_workers(self) -> int:
+        """Number of trials that can be started or resumed now."""
+        ...
+
+    def current_time(self) -> float:
+        """Seconds since the run started, on the backend's clock."""
+        ...
+
+    def metadata(self) -> dict[str, Any]:
+        """JSON-able description of the backend and its benchmark, for ``metadata.json``."""
+        ...
+
+    def close(self) -> None:
+        """End of run: forget running trials, free workers and processes. Idempotent."""
+        ...
+
+
+def check_objective(
+    objective_modes: Mapping[str, str], metric: str, mode: str, benchmark: str
+) -> None:
+    """Raise a clear error when ``metric`` is not an objective or ``mode`` is not its mode.
+
+    ``objective_modes`` maps each objective name to ``"min"`` or ``"max"``.
+    """
+    if metric not in objective_modes:
+        names = ", ".join(repr(name) for name in objective_modes)
+        raise KeyError(
+            f"benchmark {benchmark!r} has no objective {metric!r}; its objectives are {names}"
+        )
+    expected = objective_modes[metric]
+    if mode != expected:
+        raise ValueError(
+            f"the scheduler has mode {mode!r} but objective {metric!r} of benchmark "
+            f"{benchmark!r} is to be {'minimized' if expected == 'min' else 'maximized'}; "
+            f"create the scheduler with mode={expected!r}"
+        )

@@ -1,0 +1,273 @@
+"""What one call of the wrapped objective measures, and how much simulated time it costs.
+
+A :class:`BlackboxEvaluator` answers a call from a tabular or surrogate blackbox (in the
+coordinator); a :class:`FunctionObjective` runs a user function that returns its metrics and
+its own runtime (in the caller's process). Both produce a :class:`Measurement` whose
+``cumulative_runtime`` is the simulated time of training from scratch up to that fidelity.
+:class:`ContinuationLedger` turns measurements into charged time: a call that continues an
+earlier evaluation of the same trial at a higher fidelity is charged only the difference.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from blackbox_repository import Blackbox, TabularBlackbox
+from blackbox_repository.blackbox import native, native_config
+from simulated_backend.schedulers.ask_tell_adapter import ConfigTranslator
+from simulated_backend.schedulers.search_space import SearchSpace
+from simulated_backend.wrapped_objective.errors import WrappedObjectiveError
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """The answer to one call, before it is placed in simulated time."""
+
+    config: dict[str, Any]
+    fidelity: Any
+    objectives: dict[str, float]
+    cumulative_runtime: float
+
+
+class BlackboxEvaluator:
+    """Looks up ``(config, fidelity)`` on a blackbox, for one recorded seed.
+
+    Configurations off a tabular grid are snapped to the nearest recorded one (as
+    :class:`~simulated_backend.schedulers.ask_tell_adapter.AskTellScheduler` does); a fidelity
+    between grid values is rounded up to the next recorded fidelity; ``None`` means the
+    maximum fidelity.
+    """
+
+    def __init__(self, blackbox: Blackbox, blackbox_seed: int | None = None) -> None:
+        self.blackbox = blackbox
+        self.seed_index = blackbox.seed_index(blackbox_seed)
+        self.blackbox_seed = native(blackbox.seeds[self.seed_index])
+        self.objective_names = list(blackbox.objective_names)
+        self.fidelity_name = blackbox.fidelity_name
+        self.fidelity_values = [native(v) for v in blackbox.fidelity_values]
+        self._positions = {value: k for k, value in enumerate(self.fidelity_values)}
+        self._sorted_fidelities = sorted(self._positions)
+        self._elapsed_index = blackbox.elapsed_time_index
+        self._tabular = isinstance(blackbox, TabularBlackbox)
+        self._translate = ConfigTranslator(SearchSpace.from_blackbox(blackbox))
+        self._on_grid = GridConfigs(blackbox, self._translate) if self._tabular else None
+
+    def fidelity_position(self, fidelity: Any) -> int:
+        """Position on the fidelity grid of a requested fidelity (rounded up to the grid)."""
+        if fidelity is None:
+            return len(self.fidelity_values) - 1
+        position = self._positions.get(fidelity)
+        if position is not None:
+            return position
+        try:
+            value = float(fidelity)
+        except (TypeError, ValueError):
+            value = math.nan
+        if math.isnan(value):
+            raise WrappedObjectiveError(
+                f"fidelity {fidelity!r} is not a number; pass a value of "
+                f"{self.fidelity_name!r} between {self._sorted_fidelities[0]} and "
+                f"{self._sorted_fidelities[-1]}, or None for the maximum"
+            )
+        index = bisect.bisect_left(self._sorted_fidelities, value)
+        if index == len(self._sorted_fidelities):
+            raise WrappedObjectiveError(
+                f"fidelity {fidelity!r} is above the largest recorded {self.fidelity_name!r} "
+                f"({self._sorted_fidelities[-1]}) of blackbox {self.blackbox.name!r}"
+            )
+        return self._positions[self._sorted_fidelities[index]]
+
+    def measure(self, config: Mapping[str, Any], fidelity: Any) -> Measurement:
+        position = self.fidelity_position(fidelity)
+        if self._tabular:
+            index, config = self._on_grid.index_and_config(config)
+            curve = self.blackbox.curve_by_index(index, self.seed_index)
+        else:
+            config = self._translate(config)
+            curve = self.blackbox.curve(config, self.seed_index)
+        row = [float(v) for v in curve[position]]
+        runtime = row[self._elapsed_index]
+        if math.isnan(runtime):
+            raise WrappedObjectiveError(
+                f"blackbox {self.blackbox.name!r} has no elapsed time for {config} at "
+                f"{self.fidelity_name}={self.fidelity_values[position]}: the recorded run ended earlier"
+            )
+        return Measurement(
+            config,
+            self.fidelity_values[position],
+            dict(zip(self.objective_names, row)),
+            runtime,
+        )
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "benchmark": self.blackbox.name,
+            "blackbox_kind": self.blackbox.kind,
+            "fidelity_name": self.fidelity_name,
+            "blackbox_seed": self.blackbox_seed,
+        }
+
+
+class GridConfigs:
+    """Configurations of a tabular blackbox's grid, with a fast path for exact ones.
+
+    A configuration given exactly as recorded (the common case: optimizers that search the
+    grid) is found with one dict lookup; any other is translated by ``translate`` (a
+    :class:`ConfigTranslator`: drops unknown keys, snaps to the nearest recorded one).
+    """
+
+    def __init__(
+        self, blackbox: TabularBlackbox, translate: ConfigTranslator | None = None
+    ) -> None:
+        self.blackbox = blackbox
+        self.names = frozenset(blackbox.hyperparameter_names)
+        self._translate = translate
+
+    @property
+    def translate(self) -> ConfigTranslator:
+        if self._translate is None:  # built on first need: most optimizers stay on the grid
+            self._translate = ConfigTranslator(SearchSpace.from_blackbox(self.blackbox))
+        return self._translate
+
+    def index_and_config(self, config: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Row of the grid and the configuration as recorded (plain Python values)."""
+        try:
+            index = self.blackbox.config_index(config)
+        except (KeyError, ValueError, TypeError):
+            config = self.translate(config)
+            return self.blackbox.config_index(config), config
+        names = self.names
+        return index, {k: native(v) for k, v in config.items() if k in names and v is not None}
+
+    def __call__(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        return self.index_and_config(config)[1]
+
+    def is_recorded(self, config: Mapping[str, Any]) -> bool:
+        """Whether ``config`` is exactly a recorded configuration (extra keys ignored)."""
+        try:
+            self.blackbox.config_index(config)
+        except (KeyError, ValueError, TypeError):
+            return False
+        return True
+
+
+class FunctionObjective:
+    """A user function ``function(config, fidelity) -> dict`` that reports its own runtime.
+
+    The returned dict holds the metrics and, under ``runtime_key``, the simulated seconds of
+    training from scratch up to ``fidelity``. It runs in the caller's process, so it must be
+    picklable (a module-level function) for process pools and Dask.
+
+    Example:
+        >>> def train(config, fidelity):  # doctest: +SKIP
+        ...     return {"loss": (config["x"] - 1) ** 2 / fidelity, "runtime": 10.0 * fidelity}
+        >>> FunctionObjective(train, runtime_key="runtime", name="quadratic")  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        function: Callable[[dict[str, Any], Any], Mapping[str, Any]],
+        runtime_key: str = "runtime",
+        name: str = "user-function",
+        fidelity_name: str = "fidelity",
+    ) -> None:
+        if not callable(function):
+            raise TypeError(f"function must be callable, got {type(function).__name__}")
+        self.function = function
+        self.runtime_key = runtime_key
+        self.name = name
+        self.fidelity_name = fidelity_name
+
+    def measure(self, config: Mapping[str, Any], fidelity: Any) -> Measurement:
+        config = native_config(config)
+        answer = self.function(config, fidelity)
+        if not isinstance(answer, Mapping) or self.runtime_key not in answer:
+            raise WrappedObjectiveError(
+                f"the objective function must return a dict with the runtime under "
+                f"{self.runtime_key!r}; it returned {answer!r}"
+            )
+        runtime = float(answer[self.runtime_key])
+        if not math.isfinite(runtime) or runtime < 0:
+            raise WrappedObjectiveError(
+                f"the objective function returned runtime {runtime!r}; it must be a finite "
+                "number of simulated seconds >= 0"
+            )
+        objectives = {
+            str(k): float(v)
+            for k, v in answer.items()
+            if k != self.runtime_key and isinstance(native(v), (int, float))
+        }
+        return Measurement(config, native(fidelity), objectives, runtime)
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "benchmark": self.name,
+            "blackbox_kind": "function",
+            "fidelity_name": self.fidelity_name,
+            "runtime_key": self.runtime_key,
+        }
+
+
+@dataclass(slots=True)
+class _TrialProgress:
+    fidelity: Any
+    cumulative_runtime: float
+    running: bool
+
+
+class ContinuationLedger:
+    """Trial ids and charged runtimes, with continuation of earlier evaluations.
+
+    A call carries an optional ``trial_key`` (any hashable, e.g. a config id). With
+    ``by_config=True`` a call without a key is keyed by its configuration. A keyed call
+    continues the key's last evaluation when that evaluation has finished and the new
+    fidelity is higher: it keeps the trial id and is charged only the remaining runtime.
+    Any other call is a new trial (ids 0, 1, 2, ... in arrival order) charged in full.
+    """
+
+    def __init__(self, by_config: bool = False) -> None:
+        self.by_config = by_config
+        self._trial_of_key: dict[Hashable, int] = {}
+        self._progress: list[_TrialProgress] = []
+
+    @property
+    def n_trials(self) -> int:
+        return len(self._progress)
+
+    def begin(
+        self, trial_key: Hashable | None, measurement: Measurement
+    ) -> tuple[int, float, bool]:
+        """``(trial_id, charged_runtime, is_continuation)`` of a call that starts now."""
+        if trial_key is None and self.by_config:
+            trial_key = tuple(sorted(measurement.config.items()))
+        if trial_key is not None:
+            trial_id = self._trial_of_key.get(trial_key)
+            if trial_id is not None:
+                progress = self._progress[trial_id]
+                if not progress.running and _higher(measurement.fidelity, progress.fidelity):
+                    charged = max(0.0, measurement.cumulative_runtime - progress.cumulative_runtime)
+                    progress.running = True
+                    return trial_id, charged, True
+        trial_id = len(self._progress)
+        self._progress.append(_TrialProgress(None, 0.0, True))
+        if trial_key is not None:
+            self._trial_of_key[trial_key] = trial_id
+        return trial_id, max(0.0, measurement.cumulative_runtime), False
+
+    def finish(self, trial_id: int, measurement: Measurement) -> None:
+        """The call of ``trial_id`` returned: later calls may continue from its fidelity."""
+        progress = self._progress[trial_id]
+        progress.fidelity = measurement.fidelity
+        progress.cumulative_runtime = measurement.cumulative_runtime
+        progress.running = False
+
+
+def _higher(fidelity: Any, previous: Any) -> bool:
+    try:
+        return previous is not None and fidelity > previous
+    except TypeError:
+        return False
