@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from blackbox_repository.atomic_files import fsync_directory
-from blackbox_repository.errors import ChecksumMismatchError, ConversionError
+from blackbox_repository.errors import ChecksumMismatchError, ConversionError, DownloadError
 from blackbox_repository.file_format import sha256_file
 from blackbox_repository.http_download import (  # noqa: F401 (re-exported)
     DEFAULT_DOWNLOAD_DEADLINE,
