@@ -29,7 +29,7 @@ def test_the_default_budget_ends_no_run_before_its_search_space_is_used_up(name)
 @pytest.fixture(scope="module")
 def exhausted_study(tmp_path_factory):
     """ASHA and RS on the default benchmark with 30 simulated seconds: ASHA runs out of
-    configurations after about 6 s, RS uses the whole budget."""
+    configurations after about 7 s, RS uses the whole budget."""
     out = tmp_path_factory.mktemp("study") / "out"
     arguments = ["run", "--methods", "ASHA,RS", "--benchmarks", "sklearn-mlp-digits"]
     arguments += ["--seeds", "0-1", "--max-wallclock-time", "30", "--out", str(out)]
