@@ -249,12 +249,14 @@ class Study:
                 definition.with_overrides(**entry).with_overrides(**command_line_budgets)
             )
         seeds = settings["seeds"]
-        if isinstance(seeds, int) and not isinstance(seeds, bool):
-            seeds = str(seeds)
+        if isinstance(seeds, bool) or not isinstance(seeds, str | int | Sequence):
+            raise StudyError(
+                f"seeds must be a range like 0-29, a list like [0, 3, 7] or one integer, got {seeds!r}"
+            )
         return cls.from_names(
             _as_list(settings["methods"], "methods"),
             definitions,
-            seeds,
+            str(seeds) if isinstance(seeds, str | int) else seeds,
             method_kwargs=settings.get("method_kwargs"),
         )
 
