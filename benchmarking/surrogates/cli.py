@@ -7,10 +7,8 @@ import json
 from pathlib import Path
 
 
-def add_commands(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "surrogate", help="train, tune, score and check surrogate benchmarks of tables"
-    )
+def configure_surrogate_command(parser: argparse.ArgumentParser) -> None:
+    """Add ``fit``, ``evaluate`` and ``faithfulness`` to the ``simtune surrogate`` parser."""
     commands = parser.add_subparsers(dest="surrogate_command", metavar="SUBCOMMAND", required=True)
 
     fit = commands.add_parser(
