@@ -75,6 +75,14 @@ COMMANDS: tuple[Command, ...] = (
         "order and times of their results.",
         "benchmarking.validation_cli:configure_validate_command",
     ),
+    Command(
+        "surrogate",
+        "train, tune, score and check surrogate benchmarks of tables",
+        "fit: tune one ONNX model per objective of a tabular blackbox on the real backend and "
+        "install NAME-surrogate; evaluate: test-set scores; faithfulness: method rankings on "
+        "table and surrogate.",
+        "benchmarking.surrogates.cli:configure_surrogate_command",
+    ),
 )
 
 
