@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import MOTO_BUCKET
 
 from blackbox_repository import TabularBlackbox, load_blackbox
 from blackbox_repository.cache import BlackboxCache
@@ -24,6 +23,7 @@ from blackbox_repository.surrogate_training.model_families import FAMILIES
 from blackbox_repository.surrogate_training.onnx_export import OnnxRegressor
 from blackbox_repository.surrogate_training.publish import assemble_surrogate, install_surrogate
 from blackbox_repository.surrogate_training.trained_surrogate import TrainedSurrogateBlackbox
+from tests.blackbox_repository.conftest import MOTO_BUCKET
 
 N_CONFIGS, N_FIDELITIES = 60, 6
 
