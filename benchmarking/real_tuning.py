@@ -101,7 +101,7 @@ def tune_for_real(
         search_space=SearchSpace(configuration_space),
         metric=metric,
         mode=mode,
-        resource_attr=fidelity_name,
+        fidelity_name=fidelity_name,
         fidelity_values=tuple(fidelities),
         seed=seed,
         n_workers=n_workers,
