@@ -12,10 +12,15 @@
 
 The dataset is written into a temporary folder next to it and renamed into place, so a
 crash or a full disk leaves the previous dataset (or none), never a half-written one.
+Only a folder simtune wrote is replaced: an earlier dataset (its ``_summary.json`` says
+so and it holds nothing else) or an empty folder. Any other folder, and a dataset folder
+that is or contains the study itself, is refused with :class:`DatasetFolderError`.
 Files starting with ``_`` are skipped by ``pyarrow.dataset`` discovery, so the folder also
 reads as a hive-partitioned dataset.
 
 A task folder written by another results format version is refused with a clear message.
+Reading a dataset back is :mod:`benchmarking.collated_dataset`'s job (its readers are
+re-exported here).
 """
 
 from __future__ import annotations
@@ -34,21 +39,26 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from benchmarking.analysis import BenchmarkSummary
+from benchmarking.collated_dataset import (  # re-exported: the readers' historic home
+    COLLATED_FORMAT_VERSION,
+    PARTITION_FILE,
+    RUNS_FILE,
+    SUMMARY_FILE,
+    WRITER_MARK,
+    DatasetFolderError,
+    IncompatibleResultsError,
+    check_dataset_folder,
+    read_benchmark_summaries,
+    read_collated,
+    read_collation_summary,
+    read_runs,
+    read_traces,
+)
 from benchmarking.study import FAILED_FILE, SEED_PREFIX, StudyLayout
+from benchmarking.study_layout import StudyFileError, read_json_file, spec_digest
 from blackbox_repository.atomic_files import fsync_directory
-from blackbox_repository.errors import SimtuneError
 from blackbox_repository.file_format import sha256_file
 from simulated_backend.results import RESULTS_FILE, RESULTS_FORMAT_VERSION, RUN_METADATA_FILE
-
-COLLATED_FORMAT_VERSION = 1
-PARTITION_FILE = "results.parquet"
-RUNS_FILE = "_runs.parquet"
-SUMMARY_FILE = "_summary.json"
-
-
-class IncompatibleResultsError(SimtuneError, ValueError):
-    """Results written by a simtune version whose format this one does not read."""
 
 
 @dataclass(frozen=True)
@@ -86,12 +96,12 @@ class CollationSummary:
 
 # --------------------------------------------------------------------- reading task folders
 def _read_task_metadata(folder: Path) -> dict[str, Any] | None:
+    """The run's metadata; ``None`` if absent or unreadable (a partial write never leaves
+    a valid one: the task counts as missing and is redone by the next run)."""
     try:
-        metadata = json.loads((folder / RUN_METADATA_FILE).read_text())
-    except FileNotFoundError:
+        metadata = read_json_file(folder / RUN_METADATA_FILE, "run metadata")
+    except (FileNotFoundError, StudyFileError):
         return None
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None  # a partial write never has a valid metadata.json: treat as missing
     version = metadata.get("format_version")
     if version != RESULTS_FORMAT_VERSION:
         raise IncompatibleResultsError(
@@ -102,14 +112,30 @@ def _read_task_metadata(folder: Path) -> dict[str, Any] | None:
     return metadata
 
 
+def _unreadable_metadata(folder: Path) -> str | None:
+    """Why ``metadata.json`` of a task folder cannot be read, if it exists but is garbage."""
+    try:
+        read_json_file(folder / RUN_METADATA_FILE, "run metadata")
+    except FileNotFoundError:
+        return None
+    except StudyFileError as error:
+        return f"{error}; run the study again to redo the task"
+    return None
+
+
 def _failure_reason(folder: Path, metadata: dict[str, Any] | None) -> str | None:
     try:
-        return json.loads((folder / FAILED_FILE).read_text())["error"]
-    except (FileNotFoundError, json.JSONDecodeError, KeyError, UnicodeDecodeError):
-        pass
+        record = read_json_file(folder / FAILED_FILE, "failure record")
+    except FileNotFoundError:
+        record = None
+    except StudyFileError as error:
+        return str(error)
+    if record is not None:
+        return str(record.get("error") or f"failed (no error recorded in {folder / FAILED_FILE})")
     if metadata is not None and metadata.get("status") != "completed":
         error = metadata.get("error") or {}
-        return error.get("message") or f"run status {metadata.get('status')!r}"
+        message = error.get("message") if isinstance(error, dict) else str(error)
+        return message or f"run status {metadata.get('status')!r}"
     return None
 
 
@@ -141,7 +167,11 @@ def _scan(
         metadata = _read_task_metadata(folder)
         reason = _failure_reason(folder, metadata)
         expected = manifest.get(key)
-        if metadata is not None and expected is not None and metadata.get("task") != expected:
+        if (
+            metadata is not None
+            and expected is not None
+            and spec_digest(metadata.get("task")) != expected
+        ):
             missing.append(
                 TaskProblem(
                     key,
@@ -153,7 +183,9 @@ def _scan(
         elif metadata is None:
             missing.append(
                 TaskProblem(
-                    key, "incomplete folder (the task was interrupted); run the study again"
+                    key,
+                    _unreadable_metadata(folder)
+                    or "incomplete folder (the task was interrupted); run the study again",
                 )
             )
         elif not _results_intact(folder, metadata):
@@ -213,6 +245,16 @@ def _run_record(key: str, metadata: dict[str, Any]) -> dict[str, Any]:
         "stop_reason": metadata.get("stop_reason", ""),
         "status": metadata["status"],
     }
+
+
+def _checked_run_record(layout: StudyLayout, key: str, metadata: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return _run_record(key, metadata)
+    except (KeyError, TypeError, ValueError) as error:
+        raise StudyFileError(
+            f"run metadata {layout.task_dir(key) / RUN_METADATA_FILE} lacks or garbles a field "
+            f"({type(error).__name__}: {error}); delete the task folder and run the study again"
+        ) from None
 
 
 def _benchmark_summaries(
@@ -281,10 +323,14 @@ def collect_results(
             f"{layout.root} holds no study results (no runs/ folder); run `simtune run --out {layout.root}` first"
         )
     dataset_dir = Path(dataset_dir) if dataset_dir is not None else layout.collated_dir
+    check_dataset_folder(dataset_dir, layout.root)
     completed, failed, missing = _scan(layout)
-    records = [_run_record(key, metadata) for key, metadata in sorted(completed.items())]
+    records = [
+        _checked_run_record(layout, key, metadata) for key, metadata in sorted(completed.items())
+    ]
     runs = pd.DataFrame.from_records(records, columns=list(RUN_RECORD_COLUMNS))
     summary_content = {
+        "written_by": WRITER_MARK,
         "format_version": COLLATED_FORMAT_VERSION,
         "results_format_version": RESULTS_FORMAT_VERSION,
         "n_runs": len(records),
@@ -344,95 +390,21 @@ def _replace_folder(staging: Path, final: Path) -> None:
         shutil.rmtree(trash, ignore_errors=True)
 
 
-# --------------------------------------------------------------------- reading the dataset
-def read_collation_summary(dataset_dir: Path | str) -> dict[str, Any]:
-    """The ``_summary.json`` of a collated dataset, after checking its format version."""
-    path = Path(dataset_dir) / SUMMARY_FILE
-    try:
-        summary = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise FileNotFoundError(
-            f"{path} does not exist: run `simtune collect` on the study folder first"
-        ) from None
-    if summary.get("format_version") != COLLATED_FORMAT_VERSION:
-        raise IncompatibleResultsError(
-            f"{dataset_dir} is a collated dataset of format version {summary.get('format_version')!r}; "
-            f"this simtune reads version {COLLATED_FORMAT_VERSION}: run `simtune collect` again"
-        )
-    return summary
-
-
-def read_benchmark_summaries(dataset_dir: Path | str) -> dict[str, BenchmarkSummary]:
-    """Metric, mode, budget, best and worst value of each benchmark of a collated dataset."""
-    described = read_collation_summary(dataset_dir)["benchmarks"]
-    return {name: BenchmarkSummary(**fields) for name, fields in described.items()}
-
-
-def read_runs(dataset_dir: Path | str) -> pd.DataFrame:
-    """One row per collated run: settings, counts and status."""
-    read_collation_summary(dataset_dir)
-    return pq.read_table(Path(dataset_dir) / RUNS_FILE).to_pandas()
-
-
-def _partitions(dataset_dir: Path) -> list[tuple[str, str, Path]]:
-    found = []
-    for path in sorted(dataset_dir.glob(f"benchmark=*/method=*/{PARTITION_FILE}")):
-        benchmark = path.parent.parent.name.split("=", 1)[1]
-        method = path.parent.name.split("=", 1)[1]
-        found.append((benchmark, method, path))
-    return found
-
-
-def read_collated(
-    dataset_dir: Path | str,
-    benchmarks: list[str] | None = None,
-    methods: list[str] | None = None,
-) -> pd.DataFrame:
-    """Every result of the selected partitions, with ``benchmark`` and ``method`` columns.
-
-    Benchmarks have different objective and configuration columns; the frame has the union
-    (NaN where a benchmark lacks a column).
-    """
-    read_collation_summary(dataset_dir)
-    frames = []
-    for benchmark, method, path in _partitions(Path(dataset_dir)):
-        if (benchmarks is None or benchmark in benchmarks) and (
-            methods is None or method in methods
-        ):
-            frame = pq.read_table(path).to_pandas()
-            frame.insert(0, "method", method)
-            frame.insert(0, "benchmark", benchmark)
-            frames.append(frame)
-    return (
-        pd.concat(frames, ignore_index=True)
-        if frames
-        else pd.DataFrame(columns=["benchmark", "method"])
-    )
-
-
-def read_traces(dataset_dir: Path | str) -> pd.DataFrame:
-    """``method, benchmark, seed, simulated_time, value`` (the benchmark's metric) of every
-    result: the input of :mod:`benchmarking.analysis`."""
-    summaries = read_collation_summary(dataset_dir)["benchmarks"]
-    frames = []
-    for benchmark, method, path in _partitions(Path(dataset_dir)):
-        metric = summaries[benchmark]["metric"]
-        table = pq.read_table(path, columns=["seed", "simulated_time", metric])
-        frame = table.rename_columns(["seed", "simulated_time", "value"]).to_pandas()
-        frame.insert(0, "benchmark", benchmark)
-        frame.insert(0, "method", method)
-        frames.append(frame)
-    if not frames:
-        return pd.DataFrame(
-            {
-                c: pd.Series(dtype=t)
-                for c, t in (
-                    ("method", object),
-                    ("benchmark", object),
-                    ("seed", "int64"),
-                    ("simulated_time", float),
-                    ("value", float),
-                )
-            }
-        )
-    return pd.concat(frames, ignore_index=True)
+__all__ = [
+    "COLLATED_FORMAT_VERSION",
+    "PARTITION_FILE",
+    "RUNS_FILE",
+    "SUMMARY_FILE",
+    "WRITER_MARK",
+    "CollationSummary",
+    "DatasetFolderError",
+    "IncompatibleResultsError",
+    "TaskProblem",
+    "check_dataset_folder",
+    "collect_results",
+    "read_benchmark_summaries",
+    "read_collated",
+    "read_collation_summary",
+    "read_runs",
+    "read_traces",
+]

@@ -1,13 +1,20 @@
-"""Where the tasks of a study run: in this process, in a local process pool, or on Dask.
+"""Where the tasks of a study run: in this process, in a local process pool, on Dask, or
+on any executor a user plugs in.
 
-Every executor has one method, :meth:`TaskExecutor.map_unordered`: apply a function to
-items and yield ``(item, result, error)`` as each finishes, in completion order. A task
-that raises (or whose worker dies) yields its exception instead of stopping the others.
+An executor is any object with the small :class:`Executor` protocol: a ``description``
+and ``map_unordered(function, items)``, which applies a picklable function to items and
+yields ``(item, result, error)`` as each finishes, in completion order (a task that raises,
+or whose worker dies, yields its exception instead of stopping the others), and ``close()``.
+:func:`resolve_executor` turns what the user gave (CLI ``--executor``, YAML ``executor:``,
+or Python) into one: an executor object as is, a built-in name (:data:`BUILTIN_EXECUTORS`),
+an entry point of the group ``simtune.executors``, or a ``package.module:factory``
+reference. A factory is called as ``factory(n_jobs=...)`` and returns an executor.
+
 At most a few tasks per worker are in flight at once, so a study of 100,000 tasks never
-holds 100,000 futures.
-
-Workers live for the whole study and run many tasks each, so per-process caches (the
-blackboxes of :mod:`benchmarking.simulation`) are filled once per worker, not per task.
+holds 100,000 futures. Workers live for the whole study and run many tasks each, so
+per-process caches (the blackboxes of :mod:`benchmarking.simulation`) are filled once per
+worker, not per task. Workers of the local process pool exit when the study's process
+dies (:mod:`benchmarking.parent_watch`).
 
 Example:
     >>> with make_executor("dask", n_jobs=4) as executor:  # doctest: +SKIP
@@ -20,15 +27,21 @@ from __future__ import annotations
 import abc
 import collections
 import concurrent.futures
+import contextlib
+import importlib
 import logging
 import multiprocessing
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from importlib import metadata
+from typing import Any, Protocol, runtime_checkable
 
+from benchmarking.parent_watch import Lifeline, exit_with_parent
 from blackbox_repository.errors import SimtuneError
 
 EXECUTOR_KINDS = ("inprocess", "processes", "dask")
+"""The built-in executor names."""
+ENTRY_POINT_GROUP = "simtune.executors"
 DEFAULT_N_JOBS = 2
 TASKS_IN_FLIGHT_PER_WORKER = 4
 DASK_CONNECT_TIMEOUT = 5.0
@@ -44,8 +57,37 @@ class DaskSchedulerUnreachableError(SimtuneError, ConnectionError):
     """The Dask scheduler given by address could not be reached."""
 
 
+class ExecutorError(SimtuneError, ValueError):
+    """Executor settings that cannot work (a bad worker count, a factory's bad product)."""
+
+
+class UnknownExecutorError(ExecutorError):
+    """An executor name that is neither built in, nor an entry point, nor a reference."""
+
+
+@runtime_checkable
+class Executor(Protocol):
+    """What the study runner needs from an executor (see the module docstring).
+
+    An executor may also have an ``n_workers`` attribute: the study then cuts its tasks
+    into batches for that many workers (default: ``n_jobs``, or 2).
+    """
+
+    description: str
+
+    def map_unordered(
+        self, function: Callable[[Any], Any], items: Iterable[Any]
+    ) -> Iterator[Outcome]:
+        """Yield ``(item, result, None)`` or ``(item, None, error)`` as tasks finish."""
+        ...
+
+    def close(self) -> None:
+        """Release the workers."""
+        ...
+
+
 class TaskExecutor(abc.ABC):
-    """Runs a function over items; a context manager that releases its workers on exit."""
+    """Base class of the built-in executors: a context manager that closes on exit."""
 
     description: str = ""
 
@@ -70,6 +112,7 @@ class InProcessExecutor(TaskExecutor):
     """One task after another in the calling process (debugging, small studies)."""
 
     description = "in this process"
+    n_workers = 1
 
     def map_unordered(
         self, function: Callable[[Any], Any], items: Iterable[Any]
@@ -120,9 +163,15 @@ class LocalProcessExecutor(TaskExecutor):
         context = multiprocessing.get_context(start_method)
         if start_method == "forkserver":
             context.set_forkserver_preload(list(PRELOADED_MODULES))
-        self.n_jobs = n_jobs
+        self.n_jobs = self.n_workers = n_jobs
         self.description = f"a local pool of {n_jobs} processes ({start_method})"
-        self._pool = concurrent.futures.ProcessPoolExecutor(max_workers=n_jobs, mp_context=context)
+        self._lifeline = Lifeline(context)  # workers exit when this process dies
+        self._pool = concurrent.futures.ProcessPoolExecutor(
+            max_workers=n_jobs,
+            mp_context=context,
+            initializer=exit_with_parent,
+            initargs=(self._lifeline.reader,),
+        )
 
     def map_unordered(
         self, function: Callable[[Any], Any], items: Iterable[Any]
@@ -145,6 +194,7 @@ class LocalProcessExecutor(TaskExecutor):
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._lifeline.close()
 
 
 class DaskExecutor(TaskExecutor):
@@ -156,6 +206,15 @@ class DaskExecutor(TaskExecutor):
         n_jobs: workers of the LocalCluster (ignored with an existing scheduler).
         connect_timeout: seconds to wait for an existing scheduler; an unreachable one is
             :class:`DaskSchedulerUnreachableError` after that, and nothing is started.
+        client: a ``distributed.Client`` of any cluster; the executor uses it and leaves
+            it open on close (its owner closes it).
+        cluster: a cluster object of any kind (e.g. a dask-jobqueue ``SLURMCluster``); the
+            executor connects to it and closes it (and its jobs) on close.
+
+    Example:
+        >>> from dask_jobqueue import SLURMCluster  # doctest: +SKIP
+        >>> cluster = SLURMCluster(cores=1, memory="4GB"); cluster.scale(jobs=32)  # doctest: +SKIP
+        >>> executor = DaskExecutor(cluster=cluster)  # doctest: +SKIP
     """
 
     def __init__(
@@ -163,6 +222,8 @@ class DaskExecutor(TaskExecutor):
         scheduler_address: str | None = None,
         n_jobs: int = DEFAULT_N_JOBS,
         connect_timeout: float = DASK_CONNECT_TIMEOUT,
+        client: Any = None,
+        cluster: Any = None,
     ) -> None:
         try:
             from distributed import Client, LocalCluster
@@ -171,7 +232,19 @@ class DaskExecutor(TaskExecutor):
                 f"the dask executor needs dask.distributed ({error}); `pip install simtune[dask]`"
             ) from error
         self._cluster = None
-        if scheduler_address is not None:
+        self._owns_client = client is None
+        if sum(x is not None for x in (scheduler_address, client, cluster)) > 1:
+            raise ValueError("give one of a Dask scheduler address, client or cluster")
+        if cluster is not None:
+            self._cluster = cluster
+            self._client = Client(cluster, set_as_default=False)
+            self.description = (
+                f"the Dask cluster {type(cluster).__name__} at {cluster.scheduler_address}"
+            )
+        elif client is not None:
+            self._client = client
+            self.description = f"the Dask cluster at {client.scheduler.address}"
+        elif scheduler_address is not None:
             if "://" not in scheduler_address:
                 raise ValueError(
                     f"Dask scheduler address {scheduler_address!r} has no protocol; "
@@ -196,6 +269,8 @@ class DaskExecutor(TaskExecutor):
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
+                # the scheduler's HTTP server (health checks) on a free port, never 8787
+                scheduler_kwargs={"dashboard_address": ":0"},
                 silence_logs=logging.ERROR,
             )
             self._client = Client(self._cluster, set_as_default=False)
@@ -208,6 +283,11 @@ class DaskExecutor(TaskExecutor):
 
     def n_worker_threads(self) -> int:
         return max(1, sum(self._client.nthreads().values()))
+
+    @property
+    def n_workers(self) -> int:
+        """Worker threads of the cluster now (what the study sizes its batches by)."""
+        return self.n_worker_threads()
 
     def map_unordered(
         self, function: Callable[[Any], Any], items: Iterable[Any]
@@ -237,20 +317,21 @@ class DaskExecutor(TaskExecutor):
         yield from _windowed(submit, wait_one, items, window)
 
     def close(self) -> None:
-        self._client.close()
+        if self._owns_client:
+            self._client.close()
         if self._cluster is not None:
             self._cluster.close()
 
 
 def _check_n_jobs(n_jobs: int) -> None:
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
-        raise ValueError(f"n_jobs must be an integer >= 1, got {n_jobs!r}")
+        raise ExecutorError(f"n_jobs must be an integer >= 1, got {n_jobs!r}")
 
 
 def make_executor(
     kind: str | None = None, n_jobs: int | None = None, dask_scheduler: str | None = None
-) -> TaskExecutor:
-    """The executor ``kind`` (one of :data:`EXECUTOR_KINDS`), started and ready.
+) -> Executor:
+    """The executor named ``kind``, started and ready (see :func:`resolve_executor`).
 
     ``kind=None`` means ``"dask"``: a LocalCluster, or the existing cluster at
     ``dask_scheduler``; ``n_jobs`` (local processes or LocalCluster workers) defaults to 2.
@@ -258,14 +339,71 @@ def make_executor(
     if kind is None:
         kind = "dask"
     if dask_scheduler is not None and kind != "dask":
-        raise ValueError(
+        raise ExecutorError(
             f"a Dask scheduler address ({dask_scheduler}) needs the dask executor, not {kind!r}"
         )
-    if kind not in EXECUTOR_KINDS:
-        raise ValueError(f"unknown executor {kind!r}; choose one of {', '.join(EXECUTOR_KINDS)}")
-    n_jobs = DEFAULT_N_JOBS if n_jobs is None else n_jobs
     if kind == "inprocess":
         return InProcessExecutor()
     if kind == "processes":
-        return LocalProcessExecutor(n_jobs)
-    return DaskExecutor(dask_scheduler, n_jobs)
+        return LocalProcessExecutor(DEFAULT_N_JOBS if n_jobs is None else n_jobs)
+    if kind == "dask":
+        return DaskExecutor(dask_scheduler, DEFAULT_N_JOBS if n_jobs is None else n_jobs)
+    executor = executor_factory(kind)(n_jobs=n_jobs)
+    if not isinstance(executor, Executor):
+        raise ExecutorError(
+            f"executor factory {kind!r} returned {type(executor).__name__}, which lacks "
+            "description, map_unordered() or close() (see benchmarking.executors.Executor)"
+        )
+    return executor
+
+
+def executor_factory(name: str) -> Callable[..., Executor]:
+    """The factory of a plug-in executor: an entry point of ``simtune.executors`` or a
+    ``package.module:factory`` reference."""
+    entry_points = {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    if name in entry_points:
+        return entry_points[name].load()
+    module_name, colon, attribute = name.partition(":")
+    if not colon or not module_name or not attribute:
+        known = [*EXECUTOR_KINDS, *sorted(entry_points)]
+        raise UnknownExecutorError(
+            f"unknown executor {name!r}; choose one of {', '.join(known)}, or give a factory "
+            "as package.module:function"
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise UnknownExecutorError(
+            f"executor {name!r}: cannot import module {module_name!r} ({error}); check the "
+            "name and that the module is on the Python path"
+        ) from None
+    factory = module
+    for part in attribute.split("."):
+        factory = getattr(factory, part, None)
+        if factory is None:
+            raise UnknownExecutorError(
+                f"executor {name!r}: module {module_name!r} has no attribute {attribute!r}"
+            )
+    if not callable(factory):
+        raise UnknownExecutorError(f"executor {name!r} names {factory!r}, which is not callable")
+    return factory
+
+
+def resolve_executor(
+    executor: str | Executor | None, n_jobs: int | None = None, dask_scheduler: str | None = None
+) -> contextlib.AbstractContextManager[Executor]:
+    """A context manager giving the executor to use; it closes what it started.
+
+    An executor object is used as is and left open (its owner closes it); a name is
+    started with :func:`make_executor` and closed on exit.
+    """
+    if executor is None or isinstance(executor, str):
+        return contextlib.closing(make_executor(executor, n_jobs, dask_scheduler))
+    if not isinstance(executor, Executor):
+        raise TypeError(
+            f"executor must be a name or an object with description, map_unordered() and "
+            f"close(), got {type(executor).__name__}"
+        )
+    if dask_scheduler is not None:
+        raise ExecutorError("a Dask scheduler address applies to the dask executor only")
+    return contextlib.nullcontext(executor)

@@ -1,21 +1,17 @@
 """Studies: methods x benchmarks x seeds, one task per triple, resumable.
 
-Layout of a study's output folder::
+Where the files go is :mod:`benchmarking.study_layout`'s job; the executors are
+:mod:`benchmarking.executors`'. A task runs into a staging folder that replaces its folder
+under ``runs/`` by a rename only when the task ended (completed or failed), and only while
+the run that started it still owns the study folder, so a task folder is never half
+written and a killed run's workers cannot overwrite a later run's results. On a re-run, a
+task is skipped if its folder holds complete results (the recorded sha256 matches) with
+status ``completed`` and the same task spec; every other task (missing, failed, killed
+half-way, different settings, other format version) is run again and its folder replaced.
+Nothing is started (no pool, no cluster) when every task is done already.
 
-    out/study.json                        the task specs of every study run into this folder
-    out/runs/<benchmark>/<method>/seed-<seed>/
-        results.parquet, metadata.json    a finished task (the Tuner's atomic writes)
-        failed.json                       a failed task: error and traceback
-    out/.staging/                         tasks being written (moved into runs/ by one rename)
-    out/collated/                         the collated Parquet dataset (simtune collect)
-    out/plots/                            figures (simtune plot)
-
-A task runs into a fresh staging folder that replaces its folder under ``runs/`` by a
-rename only when the task ended (completed or failed), so a task folder is never half
-written. On a re-run, a task is skipped if its folder holds complete results (the
-recorded sha256 matches) with status ``completed`` and the same task spec; every other
-task (missing, failed, killed half-way, different settings, other format version) is run
-again and its folder replaced.
+Short tasks are sent to workers in batches (see :func:`batch_size`), so that a Dask
+cluster spends its time simulating, not scheduling.
 
 Example:
     >>> report = run_study(["ASHA", "RS"], ["sklearn-mlp-digits"], range(5), "results/")  # doctest: +SKIP
@@ -26,21 +22,25 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import json
+import itertools
 import os
-import shutil
 import time
 import traceback
-import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock, Timeout
-
 from benchmarking.benchmark_definitions import BenchmarkDefinition
-from benchmarking.executors import make_executor
+from benchmarking.executors import Executor, resolve_executor
+from benchmarking.study_layout import (
+    FAILED_FILE,
+    MANIFEST_FILE,
+    StaleRunError,
+    StudyLayout,
+    task_state,
+    tasks_to_run,
+)
 from benchmarking.study_spec import (
     SEED_PREFIX,
     STUDY_FORMAT_VERSION,
@@ -51,10 +51,9 @@ from benchmarking.study_spec import (
     parse_seeds,
     read_study_file,
 )
-from blackbox_repository.atomic_files import fsync_directory, write_json_atomically
-from blackbox_repository.file_format import sha256_file
+from blackbox_repository.atomic_files import write_json_atomically
 
-__all__ = [  # the study specification is re-exported: this module is the entry point
+__all__ = [  # the study specification and layout are re-exported: this module is the entry point
     "FAILED_FILE",
     "MANIFEST_FILE",
     "SEED_PREFIX",
@@ -66,9 +65,11 @@ __all__ = [  # the study specification is re-exported: this module is the entry 
     "StudyReport",
     "StudyTask",
     "TaskOutcome",
+    "batch_size",
     "check_benchmarks",
     "execute_study",
     "execute_task",
+    "execute_tasks",
     "parse_seeds",
     "read_study_file",
     "record_failure",
@@ -76,124 +77,22 @@ __all__ = [  # the study specification is re-exported: this module is the entry 
     "task_state",
 ]
 
-MANIFEST_FILE = "study.json"
-FAILED_FILE = "failed.json"
-
-
-# --------------------------------------------------------------------- layout
-@dataclass(frozen=True)
-class StudyLayout:
-    """Where a study's files live below its output folder."""
-
-    root: Path
-
-    @property
-    def runs_dir(self) -> Path:
-        return self.root / "runs"
-
-    @property
-    def staging_dir(self) -> Path:
-        return self.root / ".staging"
-
-    @property
-    def manifest_path(self) -> Path:
-        return self.root / MANIFEST_FILE
-
-    @property
-    def collated_dir(self) -> Path:
-        return self.root / "collated"
-
-    @property
-    def plots_dir(self) -> Path:
-        return self.root / "plots"
-
-    def task_dir(self, key: str) -> Path:
-        return self.runs_dir / key
-
-    @contextlib.contextmanager
-    def exclusive(self) -> Iterator[None]:
-        """Hold the study's lock: two runs writing into one folder is an error, not a race."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self.root / ".study.lock"), timeout=0)
-        try:
-            lock.acquire()
-        except Timeout:
-            raise StudyError(
-                f"another `simtune run` is writing into {self.root}; wait for it to end or use another --out"
-            ) from None
-        try:
-            yield
-        finally:
-            lock.release()
-
-    def read_manifest(self) -> dict[str, Any]:
-        """Task specs of every study run into this folder, by task key."""
-        try:
-            manifest = json.loads(self.manifest_path.read_text())
-        except FileNotFoundError:
-            return {}
-        except json.JSONDecodeError as error:
-            raise StudyError(
-                f"{self.manifest_path} is not valid JSON ({error}); delete it and run again"
-            ) from None
-        if manifest.get("format_version") != STUDY_FORMAT_VERSION:
-            raise StudyError(
-                f"{self.manifest_path} has format version {manifest.get('format_version')!r}; this "
-                f"simtune writes version {STUDY_FORMAT_VERSION}: use a new output folder"
-            )
-        return manifest["tasks"]
-
-    def add_to_manifest(self, tasks: Sequence[StudyTask]) -> None:
-        specs = {**self.read_manifest(), **{t.key: t.spec() for t in tasks}}
-        write_json_atomically(
-            self.manifest_path,
-            {"format_version": STUDY_FORMAT_VERSION, "tasks": dict(sorted(specs.items()))},
-            indent=1,
-            default=str,
-        )
-
-    def clear_staging(self) -> None:
-        """Remove what killed tasks left behind. Call with the study's lock held."""
-        shutil.rmtree(self.staging_dir, ignore_errors=True)
-
-
-# --------------------------------------------------------------------- task state
-def task_state(task: StudyTask, layout: StudyLayout) -> str:
-    """``"completed"`` (skip it), ``"failed"``, ``"outdated"`` (other spec or format) or ``"missing"``.
-
-    Completed means: ``metadata.json`` of the current format with status ``completed`` and
-    this task's spec, and a ``results.parquet`` matching its recorded sha256.
-    """
-    from simulated_backend.results import RESULTS_FILE, RESULTS_FORMAT_VERSION, RUN_METADATA_FILE
-
-    folder = layout.task_dir(task.key)
-    if not folder.is_dir():
-        return "missing"
-    try:
-        metadata = json.loads((folder / RUN_METADATA_FILE).read_text())
-    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
-        return "failed" if (folder / FAILED_FILE).exists() else "missing"
-    if (
-        metadata.get("format_version") != RESULTS_FORMAT_VERSION
-        or metadata.get("task") != task.spec()
-    ):
-        return "outdated"
-    if metadata.get("status") != "completed":
-        return "failed"
-    results = folder / RESULTS_FILE
-    recorded = (metadata.get("results_file") or {}).get("sha256")
-    if not results.exists() or sha256_file(results) != recorded:
-        return "missing"
-    return "completed"
+MAX_TASKS_PER_BATCH = 16
+BATCHES_PER_WORKER = 8
+"""A study is cut into at least this many batches per worker (so the load stays balanced)."""
 
 
 # --------------------------------------------------------------------- one task
 @dataclass(frozen=True)
 class TaskOutcome:
-    """What a worker reports back about one task (the results themselves stay on disk)."""
+    """What a worker reports back about one task (the results themselves stay on disk).
+
+    ``status`` is ``"completed"``, ``"failed"`` or ``"discarded"`` (the run that started
+    the task no longer owns the study folder: nothing was installed).
+    """
 
     key: str
-    status: str  # "completed" or "failed"
+    status: str
     n_results: int = 0
     error: str = ""
     traceback: str = ""
@@ -201,56 +100,64 @@ class TaskOutcome:
     blackbox_loads: int = 0  # blackboxes read from disk by that process so far
 
 
-def execute_task(task: StudyTask, root: str) -> TaskOutcome:
+def execute_task(task: StudyTask, root: str, run_token: str) -> TaskOutcome:
     """Run ``task`` into a staging folder, then move it into place; never raises for a
-    failing task (the failure is written to ``failed.json`` and reported)."""
+    failing task (the failure is written to ``failed.json`` and reported).
+
+    ``run_token`` is the token of the run that started the task
+    (:meth:`StudyLayout.begin_run`): if another run owns the folder by the time the task
+    ends, nothing is installed and the outcome is ``"discarded"``.
+    """
     from benchmarking.simulation import blackbox_loads_in_this_process, run_simulation
 
     layout = StudyLayout(Path(root))
-    staging = _staging_folder(task, layout)
-    try:
-        run = run_simulation(
-            task.method.method,
-            task.benchmark,
-            seed=task.seed,
-            results_dir=staging,
-            method_kwargs=dict(task.method.kwargs),
-            metadata={
-                "task": task.spec(),
-                "task_key": task.key,
-                "method": task.method.label,
-                "method_name": task.method.method,
-            },
-        )
-        _install(staging, layout.task_dir(task.key))
-        return TaskOutcome(
-            task.key,
-            "completed",
-            n_results=len(run.results),
-            process_id=os.getpid(),
-            blackbox_loads=blackbox_loads_in_this_process(),
-        )
-    except Exception as error:
-        return _failed(task, layout, staging, error)
+    with layout.staging_folder(task.key) as staging:
+        try:
+            try:
+                run = run_simulation(
+                    task.method.method,
+                    task.benchmark,
+                    seed=task.seed,
+                    results_dir=staging,
+                    method_kwargs=dict(task.method.kwargs),
+                    metadata={
+                        "task": task.spec(),
+                        "task_key": task.key,
+                        "method": task.method.label,
+                        "method_name": task.method.method,
+                    },
+                )
+            except Exception as error:
+                return _failed(task, layout, staging, error, run_token)
+            layout.install(staging, task.key, run_token)
+        except StaleRunError as error:
+            return TaskOutcome(task.key, "discarded", error=str(error), process_id=os.getpid())
+    return TaskOutcome(
+        task.key,
+        "completed",
+        n_results=len(run.results),
+        process_id=os.getpid(),
+        blackbox_loads=blackbox_loads_in_this_process(),
+    )
+
+
+def execute_tasks(tasks: Sequence[StudyTask], root: str, run_token: str) -> list[TaskOutcome]:
+    """:func:`execute_task` for each of a batch of tasks, in one worker call."""
+    return [execute_task(task, root, run_token) for task in tasks]
 
 
 def _failed(
-    task: StudyTask, layout: StudyLayout, staging: Path, error: BaseException
+    task: StudyTask, layout: StudyLayout, staging: Path, error: BaseException, run_token: str
 ) -> TaskOutcome:
     """Record ``error`` in ``failed.json`` next to whatever the run wrote, and move it into place."""
     message = f"{type(error).__name__}: {error}"
     trace = "".join(traceback.format_exception(error))
     try:
         record_failure(staging, task, message, trace)
-        _install(staging, layout.task_dir(task.key))
+        layout.install(staging, task.key, run_token)
     except OSError as write_error:  # e.g. the disk is full: leave nothing half-written
-        shutil.rmtree(staging, ignore_errors=True)
         message += f" (and the failure could not be recorded: {write_error})"
     return TaskOutcome(task.key, "failed", error=message, traceback=trace, process_id=os.getpid())
-
-
-def _staging_folder(task: StudyTask, layout: StudyLayout) -> Path:
-    return layout.staging_dir / f"{task.key.replace('/', '__')}-{uuid.uuid4().hex[:12]}"
 
 
 def record_failure(folder: Path, task: StudyTask, message: str, trace: str) -> None:
@@ -270,19 +177,6 @@ def record_failure(folder: Path, task: StudyTask, message: str, trace: str) -> N
     )
 
 
-def _install(staging: Path, final: Path) -> None:
-    """Replace ``final`` by ``staging`` with renames; the old folder is removed afterwards."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    trash = None
-    if final.exists():
-        trash = staging.with_name(staging.name + ".replaced")
-        os.rename(final, trash)
-    os.rename(staging, final)
-    fsync_directory(final.parent)
-    if trash is not None:
-        shutil.rmtree(trash, ignore_errors=True)
-
-
 # --------------------------------------------------------------------- the runner
 @dataclass(frozen=True)
 class StudyReport:
@@ -297,12 +191,19 @@ class StudyReport:
     wall_seconds: float
     blackbox_loads: dict[int, int] = dataclasses.field(default_factory=dict)
     """Process id -> blackboxes it read from disk (each worker keeps what it loaded)."""
+    n_to_run: int = 0
+    """Tasks that were not done before this run (all run now, unless a dry run)."""
 
     @property
     def n_failed(self) -> int:
         return len(self.failed)
 
     def summary(self) -> str:
+        if self.executor == "none (dry run)":
+            return (
+                f"{self.n_tasks} tasks: {self.n_skipped} already done, {self.n_to_run} to run "
+                f"(dry run: nothing written or started) in {self.out_dir}"
+            )
         return (
             f"{self.n_tasks} tasks: {self.n_skipped} already done, {self.n_completed} completed, "
             f"{self.n_failed} failed, in {self.wall_seconds:.1f} s ({self.executor}); "
@@ -322,66 +223,115 @@ def check_benchmarks(study: Study) -> None:
         prepared_blackbox(definition)
 
 
+def batch_size(n_tasks: int, n_workers: int) -> int:
+    """Tasks per worker call: 1 for small studies, up to :data:`MAX_TASKS_PER_BATCH` for
+    large ones, keeping at least :data:`BATCHES_PER_WORKER` batches per worker."""
+    return max(1, min(MAX_TASKS_PER_BATCH, n_tasks // max(1, n_workers * BATCHES_PER_WORKER)))
+
+
+def _batches(tasks: Sequence[StudyTask], size: int) -> Iterator[tuple[StudyTask, ...]]:
+    iterator = iter(tasks)
+    while batch := tuple(itertools.islice(iterator, size)):
+        yield batch
+
+
 def execute_study(
     study: Study,
     out_dir: Path | str,
     *,
-    executor: str | None = None,
+    executor: str | Executor | None = None,
     n_jobs: int | None = None,
     dask_scheduler: str | None = None,
     progress: bool = False,
     check: bool = True,
+    dry_run: bool = False,
 ) -> StudyReport:
     """Run every unfinished task of ``study`` into ``out_dir`` and report how it went.
 
     Args:
-        executor: ``"inprocess"``, ``"processes"`` or ``"dask"`` (default: ``"dask"``, a
-            LocalCluster unless ``dask_scheduler`` names an existing cluster).
-        n_jobs: local worker processes (process pool or Dask LocalCluster); default 2.
+        executor: where tasks run: an executor object (see
+            :class:`benchmarking.executors.Executor`; used as is, left open), or a name:
+            ``"inprocess"``, ``"processes"``, ``"dask"`` (default: a LocalCluster unless
+            ``dask_scheduler`` names an existing cluster), an entry point of the group
+            ``simtune.executors``, or a ``package.module:factory`` reference.
+        n_jobs: local worker processes (process pool or Dask LocalCluster; default 2);
+            passed to a plug-in executor's factory.
         dask_scheduler: ``tcp://host:port`` of an existing Dask scheduler.
         progress: show a progress bar of tasks done, failed and remaining.
         check: validate every benchmark definition against its blackbox first.
+        dry_run: only count what is done and what would run; write and start nothing.
     """
     started = time.perf_counter()
     layout = StudyLayout(Path(out_dir))
     tasks = study.tasks()
+    if dry_run:
+        todo = tasks_to_run(tasks, layout)
+        return StudyReport(
+            layout.root, len(tasks), len(tasks) - len(todo), 0, (), "none (dry run)",
+            time.perf_counter() - started, n_to_run=len(todo),
+        )  # fmt: skip
     if check:
         check_benchmarks(study)
-    with (
-        make_executor(executor, n_jobs=n_jobs, dask_scheduler=dask_scheduler) as pool,
-        layout.exclusive(),
-    ):
+    # what to run is read before anything starts, so that nothing (not even a cluster) is
+    # started for a finished study, and an executor that cannot start leaves no trace
+    todo = tasks_to_run(tasks, layout)
+    failed: list[TaskOutcome] = []
+    loads: dict[int, int] = {}
+    n_completed = 0
+    description = "nothing started: every task was done"
+    with _started(executor, n_jobs, dask_scheduler, bool(todo)) as pool, layout.exclusive():
+        run_token = layout.begin_run()
         layout.clear_staging()
         layout.add_to_manifest(tasks)
-        todo = [task for task in tasks if task_state(task, layout) != "completed"]
-        n_skipped = len(tasks) - len(todo)
-        failed: list[TaskOutcome] = []
-        loads: dict[int, int] = {}
-        n_completed = 0
-        function = functools.partial(execute_task, root=str(layout.root))
-        with _TaskProgress(progress, len(todo), n_skipped) as bar:
-            for task, outcome, error in pool.map_unordered(function, todo):
-                if error is not None:  # the worker itself died or could not run the task
-                    outcome = _failed(task, layout, _staging_folder(task, layout), error)
-                if outcome.process_id:
-                    loads[outcome.process_id] = max(
-                        loads.get(outcome.process_id, 0), outcome.blackbox_loads
-                    )
-                if outcome.status == "completed":
-                    n_completed += 1
-                else:
-                    failed.append(outcome)
-                bar.advance(outcome.status == "completed")
+        if pool is not None:
+            description = pool.description
+            size = batch_size(len(todo), getattr(pool, "n_workers", None) or n_jobs or 2)
+            function = functools.partial(execute_tasks, root=str(layout.root), run_token=run_token)
+            with _TaskProgress(progress, len(todo), len(tasks) - len(todo)) as bar:
+                for batch, outcomes, error in pool.map_unordered(function, _batches(todo, size)):
+                    if error is not None:  # the worker died or could not run the batch
+                        outcomes = [_lost(task, layout, error, run_token) for task in batch]
+                    for outcome in outcomes:
+                        if outcome.process_id:
+                            loads[outcome.process_id] = max(
+                                loads.get(outcome.process_id, 0), outcome.blackbox_loads
+                            )
+                        if outcome.status == "completed":
+                            n_completed += 1
+                        else:
+                            failed.append(outcome)
+                        bar.advance(outcome.status == "completed")
+    n_skipped = len(tasks) - len(todo)
     return StudyReport(
         out_dir=layout.root,
         n_tasks=len(tasks),
         n_skipped=n_skipped,
         n_completed=n_completed,
         failed=tuple(failed),
-        executor=pool.description,
+        executor=description,
         wall_seconds=time.perf_counter() - started,
         blackbox_loads=loads,
+        n_to_run=len(todo),
     )
+
+
+def _started(
+    executor: str | Executor | None, n_jobs: int | None, dask_scheduler: str | None, needed: bool
+) -> contextlib.AbstractContextManager[Executor | None]:
+    if not needed:
+        return contextlib.nullcontext(None)
+    return resolve_executor(executor, n_jobs, dask_scheduler)
+
+
+def _lost(
+    task: StudyTask, layout: StudyLayout, error: BaseException, run_token: str
+) -> TaskOutcome:
+    """Record the failure of a task whose worker died (or could not run it)."""
+    with layout.staging_folder(task.key) as staging:
+        try:
+            return _failed(task, layout, staging, error, run_token)
+        except StaleRunError as stale:
+            return TaskOutcome(task.key, "discarded", error=str(stale))
 
 
 class _TaskProgress:
@@ -444,7 +394,7 @@ def run_study(
     max_wallclock_time: float | None = None,
     max_num_results: int | None = None,
     method_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
-    executor: str | None = None,
+    executor: str | Executor | None = None,
     n_jobs: int | None = None,
     dask_scheduler: str | None = None,
     progress: bool = False,

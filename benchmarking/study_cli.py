@@ -15,8 +15,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarking.executors import EXECUTOR_KINDS
-
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Register ``run``, ``collect`` and ``plot`` on the ``simtune`` parser."""
@@ -60,8 +58,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--out", type=Path, help="output folder (default: results)")
     run.add_argument(
         "--executor",
-        choices=EXECUTOR_KINDS,
-        help="where tasks run (default: dask, a LocalCluster unless --dask-scheduler is given)",
+        help="where tasks run: inprocess, processes, dask (default: a LocalCluster unless "
+        "--dask-scheduler is given), an entry point of simtune.executors, or "
+        "package.module:factory",
     )
     run.add_argument(
         "--dask-scheduler", help="address of a running Dask scheduler, e.g. tcp://host:8786"
@@ -75,6 +74,11 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "--plot", action="store_true", default=None, help="also write plots into OUT/plots"
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="count the tasks done and to run; write and start nothing",
+    )
     run.set_defaults(handler=_run)
 
     collect = subparsers.add_parser(
@@ -153,10 +157,13 @@ def _run(args: argparse.Namespace) -> int:
             n_jobs=settings.get("n_jobs"),
             dask_scheduler=settings.get("dask_scheduler"),
             progress=not args.no_progress,
+            dry_run=args.dry_run,
         )
     except (ConnectionError, OSError) as error:
         return _fail(error)
     print(report.summary())
+    if args.dry_run:
+        return 0
     for outcome in report.failed[:10]:
         print(f"  failed: {outcome.key}: {outcome.error.splitlines()[0][:300]}")
     if report.n_failed > 10:

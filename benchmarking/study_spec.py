@@ -210,7 +210,7 @@ class Study:
                     max_num_results=max_num_results,
                 )
             )
-        seed_values = parse_seeds(seeds) if isinstance(seeds, str) else tuple(int(s) for s in seeds)
+        seed_values = parse_seeds(seeds) if isinstance(seeds, str) else checked_seeds(seeds)
         return cls(tuple(variants), tuple(definitions), seed_values)
 
     @classmethod
@@ -243,10 +243,14 @@ class Study:
                 definition.with_overrides(**entry).with_overrides(**command_line_budgets)
             )
         seeds = settings["seeds"]
+        if isinstance(seeds, bool) or not isinstance(seeds, str | int | Sequence):
+            raise StudyError(
+                f"seeds must be a range like 0-29, a list like [0, 3, 7] or one integer, got {seeds!r}"
+            )
         return cls.from_names(
             _as_list(settings["methods"], "methods"),
             definitions,
-            str(seeds) if isinstance(seeds, (str, int)) else seeds,
+            str(seeds) if isinstance(seeds, str | int) else seeds,
             method_kwargs=settings.get("method_kwargs"),
         )
 
@@ -289,6 +293,25 @@ def _as_list(value: Any, what: str) -> list[Any]:
     if isinstance(value, Sequence):
         return list(value)
     raise StudyError(f"{what} must be a list or a comma-separated string, got {value!r}")
+
+
+def checked_seeds(seeds: Iterable[Any]) -> tuple[int, ...]:
+    """Seeds given as values (Python or YAML): non-negative integers, never rounded.
+
+    ``1.7`` is an error, not seed 1; an integral float such as ``2.0`` is seed 2.
+    """
+    checked = []
+    for seed in seeds:
+        value = seed.item() if hasattr(seed, "item") and not isinstance(seed, str) else seed
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise StudyError(
+                f"seed {seed!r} is not a non-negative integer; give seeds as integers like "
+                "[0, 3, 7] or a range like 0-29"
+            )
+        checked.append(value)
+    return tuple(checked)
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:

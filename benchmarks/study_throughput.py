@@ -1,31 +1,50 @@
-"""Study throughput: 200 short simulated runs one after another, on a local process pool,
-and on a Dask LocalCluster; tasks per second, total wall time and the parallel speed-up.
+"""Study throughput and driver memory: 1,000 short simulated runs in one process, on a local
+process pool and on a Dask LocalCluster; the driver's memory for 10,000 and 100,000 tasks.
 
-    python benchmarks/study_throughput.py [--n-jobs 2] [--seeds 25]
+    python benchmarks/study_throughput.py [--n-jobs 2] [--seeds 125] [--skip-memory]
 
-Every executor runs the same study (4 methods x 2 real tabular benchmarks x 25 seeds = 200
-tasks) into its own fresh output folder, with the blackboxes already in the local cache.
-Wall time includes starting and stopping the workers (what a user waits for); the startup
-of the pool or cluster alone is measured separately and printed too. Figures depend on
-what else runs on the machine: the load average is printed with them.
+Every executor runs the same study (4 methods x 2 real tabular benchmarks x 125 seeds =
+1,000 tasks) into its own fresh output folder, with the blackboxes already in the local
+cache. Wall time is end to end, as a user waits for it: starting the workers (or the
+cluster), importing simtune in them, running every task, stopping the workers. The peer
+is the same study run one task after another in this process, measured in the same run.
+
+Targets (issue 12, item 4):
+
+- the Dask LocalCluster of 2 workers finishes the study at least 1.5x faster than one
+  process, end to end;
+- the driver's memory for a study of 100,000 tasks is bounded: measured from a dry run
+  (expanding the tasks, checking which are done) plus writing the study manifest, in a
+  fresh process, at 10,000 and 100,000 tasks (peak Python heap by tracemalloc, and the
+  growth of resident memory); target under 100 MB at 100,000 tasks and growing no faster
+  than the number of tasks.
+
+Figures depend on what else runs on the machine: the load average is printed with them.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
+import subprocess
+import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 from benchmarking.benchmark_definitions import benchmark_definition
-from benchmarking.executors import make_executor
 from benchmarking.study import Study, check_benchmarks, execute_study
 
 METHODS = ("RS", "ASHA", "HYPERBAND", "ASYNC-HYPERBAND")
 # BOHB is left out: its model makes a run on xgboost-mnist take over a second, so it would
 # measure the scheduler rather than the study machinery.
 BUDGETS = {"xgboost-mnist": 900.0, "taskset-imdb-gru128-bs128": 20_000.0}
+SPEED_UP_TARGET = 1.5
+MEMORY_TARGET_MB = 100.0
+MEMORY_SIZES = (10_000, 100_000)
 
 
 def make_study(n_seeds: int) -> Study:
@@ -36,68 +55,150 @@ def make_study(n_seeds: int) -> Study:
     return Study.from_names(list(METHODS), benchmarks, list(range(n_seeds)))
 
 
-def _import_simtune(_: int) -> int:
-    import benchmarking.simulation  # noqa: F401 - what a worker's first task imports
-
-    return os.getpid()
+def verdict(met: bool) -> str:
+    return "met" if met else "MISSED"
 
 
-def startup_seconds(kind: str, n_jobs: int) -> float:
-    """Seconds to start the workers and have each import simtune (then stop them)."""
-    started = time.perf_counter()
-    with make_executor(kind, n_jobs=n_jobs) as executor:
-        list(executor.map_unordered(_import_simtune, range(n_jobs)))
-    return time.perf_counter() - started
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-jobs", type=int, default=os.cpu_count() or 2, help="worker processes")
-    parser.add_argument("--seeds", type=int, default=25, help="seeds per (method, benchmark)")
-    args = parser.parse_args()
-    study = make_study(args.seeds)
+# --------------------------------------------------------------------- throughput
+def measure_throughput(study: Study, n_jobs: int) -> dict[str, tuple[float, str]]:
+    """Wall seconds and executor description of the whole study on each executor."""
     n_tasks = len(study.tasks())
-    check_benchmarks(study)  # convert into the local cache before timing anything
-    print(
-        f"{n_tasks} tasks ({', '.join(METHODS)} x {', '.join(BUDGETS)} x {args.seeds} seeds), "
-        f"{os.cpu_count()} cores, {args.n_jobs} worker processes, load average before: "
-        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"
-    )
-    rows = []
+    walls = {}
     with tempfile.TemporaryDirectory(prefix="simtune-throughput-") as scratch:
         for kind in ("inprocess", "processes", "dask"):
-            startup = 0.0 if kind == "inprocess" else startup_seconds(kind, args.n_jobs)
-            out = Path(scratch) / kind
-            report = execute_study(study, out, executor=kind, n_jobs=args.n_jobs, check=False)
+            started = time.perf_counter()
+            report = execute_study(
+                study, Path(scratch) / kind, executor=kind, n_jobs=n_jobs, check=False
+            )
+            wall = time.perf_counter() - started
             if report.n_completed != n_tasks:
                 raise SystemExit(
                     f"{kind}: only {report.n_completed} of {n_tasks} tasks completed: {report.failed[:1]}"
                 )
-            rows.append((kind, report.wall_seconds, startup, report))
-    sequential = rows[0][1]
-    header = (
-        "executor",
-        "wall s",
-        "tasks/s",
-        "startup s",
-        "tasks/s after startup",
-        "speed-up",
-        "loads",
-    )
-    print("\n{:<44} {:>7} {:>8} {:>10} {:>22} {:>9} {:>6}".format(*header))
-    for _kind, wall, startup, report in rows:
-        steady = n_tasks / max(wall - startup, 1e-9)
-        loads = sum(report.blackbox_loads.values())
-        print(
-            f"{report.executor:<44} {wall:7.2f} {n_tasks / wall:8.1f} {startup:10.2f} "
-            f"{steady:22.1f} {sequential / wall:8.2f}x {loads:6d}"
-        )
-    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+            walls[kind] = (wall, report.executor)
+            print(f"  {kind}: {wall:.1f} s (load average now {load_average()})", flush=True)
+    return walls
+
+
+# --------------------------------------------------------------------- driver memory
+def _memory_probe(n_tasks: int) -> None:
+    """In a fresh process: the driver's peak memory for a dry run, then for writing the
+    study manifest, above what the imports took (Python heap peak by tracemalloc, and
+    resident memory)."""
+    from benchmarking.study_layout import StudyLayout
+
+    n_seeds = n_tasks // (len(METHODS) * len(BUDGETS))
+    make_study(1).tasks()  # imports and registries loaded before measuring
+    rss_before = _resident_mb()
+    tracemalloc.start()
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="simtune-dry-run-") as scratch:
+        study = make_study(n_seeds)
+        report = execute_study(study, Path(scratch) / "out", dry_run=True, check=False)
+        dry_run_seconds = time.perf_counter() - started
+        dry_run_peak = tracemalloc.get_traced_memory()[1]
+        layout = StudyLayout(Path(scratch) / "out")
+        layout.root.mkdir()
+        layout.add_to_manifest(study.tasks())
+        manifest_bytes = layout.manifest_path.stat().st_size
+        peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
     print(
-        "speed-up = sequential wall time / wall time (startup included); startup = starting the "
-        "workers and importing simtune in each (measured apart); loads = blackboxes read from "
-        "disk by all worker processes together"
+        json.dumps(
+            {
+                "n_tasks": report.n_tasks,
+                "dry_run_mb": dry_run_peak / 2**20,
+                "with_manifest_mb": peak / 2**20,
+                "resident_growth_mb": _resident_mb() - rss_before,
+                "dry_run_seconds": dry_run_seconds,
+                "manifest_mb_on_disk": manifest_bytes / 1e6,
+            }
+        )
     )
+
+
+def _resident_mb() -> float:
+    """Resident memory now (Linux), else the peak so far."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure_memory() -> list[dict[str, float]]:
+    rows = []
+    for n_tasks in MEMORY_SIZES:
+        output = subprocess.run(
+            [sys.executable, __file__, "--memory-probe", str(n_tasks)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        rows.append(json.loads(output.strip().splitlines()[-1]))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-jobs", type=int, default=2, help="worker processes")
+    parser.add_argument("--seeds", type=int, default=125, help="seeds per (method, benchmark)")
+    parser.add_argument("--skip-memory", action="store_true", help="throughput only")
+    parser.add_argument("--skip-throughput", action="store_true", help="memory only")
+    parser.add_argument("--memory-probe", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_probe:
+        _memory_probe(args.memory_probe)
+        return
+    if not args.skip_throughput:
+        study = make_study(args.seeds)
+        n_tasks = len(study.tasks())
+        check_benchmarks(study)  # convert into the local cache before timing anything
+        print(
+            f"{n_tasks} tasks ({', '.join(METHODS)} x {', '.join(BUDGETS)} x {args.seeds} seeds), "
+            f"{os.cpu_count()} cores, {args.n_jobs} worker processes, load average before: "
+            f"{load_average()}",
+            flush=True,
+        )
+        walls = measure_throughput(study, args.n_jobs)
+        sequential = walls["inprocess"][0]
+        print(f"\n{'executor':<52} {'wall s':>7} {'tasks/s':>8} {'speed-up':>9}")
+        for wall, description in walls.values():
+            print(f"{description:<52} {wall:7.1f} {n_tasks / wall:8.1f} {sequential / wall:8.2f}x")
+        dask_speed_up = sequential / walls["dask"][0]
+        print(
+            f"Dask LocalCluster of {args.n_jobs} workers vs one process, end to end: "
+            f"{dask_speed_up:.2f}x (target >= {SPEED_UP_TARGET}x: {verdict(dask_speed_up >= SPEED_UP_TARGET)})"
+        )
+    if not args.skip_memory:
+        rows = measure_memory()
+        print(
+            f"\n{'tasks':>8} {'dry run MB':>11} {'+ manifest MB':>14} {'RSS growth MB':>14} "
+            f"{'dry run s':>10} {'manifest MB on disk':>20}"
+        )
+        for row in rows:
+            print(
+                f"{row['n_tasks']:>8} {row['dry_run_mb']:11.1f} {row['with_manifest_mb']:14.1f} "
+                f"{row['resident_growth_mb']:14.1f} {row['dry_run_seconds']:10.2f} "
+                f"{row['manifest_mb_on_disk']:20.1f}"
+            )
+        small, large = rows[0], rows[-1]
+        growth = large["with_manifest_mb"] / max(small["with_manifest_mb"], 1e-9)
+        size_ratio = large["n_tasks"] / small["n_tasks"]
+        bounded = large["with_manifest_mb"] <= MEMORY_TARGET_MB and growth <= size_ratio * 1.2
+        print(
+            f"driver memory at {large['n_tasks']:,} tasks: {large['with_manifest_mb']:.1f} MB "
+            f"({large['with_manifest_mb'] * 2**20 / large['n_tasks']:.0f} bytes per task; "
+            f"x{growth:.1f} for x{size_ratio:.0f} tasks) (target <= {MEMORY_TARGET_MB:g} MB, "
+            f"growing at most linearly: {verdict(bounded)})"
+        )
+    print(f"load average after: {load_average()}")
 
 
 if __name__ == "__main__":

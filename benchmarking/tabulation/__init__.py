@@ -22,6 +22,7 @@ from benchmarking.tabulation.collator import (
 from benchmarking.tabulation.collection import CollectionSummary, collect
 from benchmarking.tabulation.dump_files import DumpFolder, config_hash, fidelity_hash
 from benchmarking.tabulation.errors import (
+    CorruptDumpFileError,
     MissingEvaluationsError,
     ObjectiveContractError,
     StudySpecMismatchError,
@@ -40,6 +41,7 @@ __all__ = [
     "LEARNING_CURVE",
     "PER_FIDELITY",
     "CollectionSummary",
+    "CorruptDumpFileError",
     "DumpFolder",
     "MissingEvaluation",
     "MissingEvaluationsError",

@@ -19,7 +19,11 @@ import numpy as np
 import pandas as pd
 
 from benchmarking.tabulation.dump_files import DumpFolder, config_hash, evaluation_stem, read_json
-from benchmarking.tabulation.errors import MissingEvaluationsError, TabulationError
+from benchmarking.tabulation.errors import (
+    CorruptDumpFileError,
+    MissingEvaluationsError,
+    TabulationError,
+)
 from benchmarking.tabulation.evaluation import STATUS_DONE
 from benchmarking.tabulation.manifest import Manifest, read_manifest
 from benchmarking.tabulation.task import evaluation_units
@@ -54,7 +58,11 @@ class CollatedValues:
 
 
 def _failure_reason(path: Path) -> str:
-    error = read_json(path).get("error", "unknown error")
+    try:
+        error = read_json(path).get("error", "unknown error")
+    except CorruptDumpFileError as corrupt:
+        return f"failed (its failure dump is unreadable: {corrupt})"
+    error = str(error)
     return f"failed: {error.splitlines()[0] if error else 'unknown error'}"
 
 
@@ -98,7 +106,13 @@ def gather_values(
 def _read_done_dump(
     path: Path, manifest: Manifest, digest: str, seed: int, fidelities: tuple[float, ...]
 ) -> list[dict[str, float]]:
-    dump = read_json(path)
+    try:
+        dump = read_json(path)
+    except CorruptDumpFileError as error:
+        raise CorruptDumpFileError(
+            f"dump {error}. Run collect() again on the dump folder: it moves such a dump aside "
+            "and evaluates its combination again"
+        ) from None
     expected = {
         "status": STATUS_DONE,
         "task": manifest.task_name,

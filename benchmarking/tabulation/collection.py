@@ -6,6 +6,14 @@ what is missing. Several collections (other tasks, other seeds) may write into o
 folder at the same time. By default a ``distributed.LocalCluster`` is started; pass
 ``scheduler_address`` to use a running cluster whose workers see the dump folder.
 
+Every evaluation runs in a sandbox process of its Dask worker
+(:mod:`benchmarking.tabulation.sandbox`): an objective that ends its process, or runs past
+``time_limit``, is recorded as a failed combination and the worker goes on. The summary
+counts what the dump folder holds at the end, so an evaluation Dask ran twice (or that
+another collection finished) is counted once. A "done" dump that is not sound (garbage,
+another spec) does not count as done: it is moved aside as ``*.corrupt-<id>`` and its
+combination evaluated again.
+
 Example:
     >>> summary = collect(task, "dumps/")  # doctest: +SKIP
     >>> blackbox = collate_task("dumps/", task.name)  # doctest: +SKIP
@@ -15,20 +23,21 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import time
 import traceback
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarking.tabulation.dump_files import DumpFolder, evaluation_stem
 from benchmarking.tabulation.evaluation import (
-    STATUS_DONE,
-    STATUS_FAILED,
     EvaluationOutcome,
     EvaluationRequest,
+    done_dump_problem,
+    evaluate_in_sandbox,
     record_failure,
-    run_evaluation,
 )
 from benchmarking.tabulation.manifest import Manifest, register_task
 from benchmarking.tabulation.task import TabulationTask
@@ -48,6 +57,8 @@ class CollectionSummary:
     n_fidelity_results: int
     wall_seconds: float
     n_workers: int
+    n_corrupt: int = 0
+    """"Done" dumps found unsound (moved aside as ``*.corrupt-<id>``) and evaluated again."""
 
     @property
     def evaluations_per_second(self) -> float:
@@ -79,17 +90,23 @@ class EvaluationPlan:
     n_evaluations: int
     n_already_done: int
     n_previously_failed: int
+    n_corrupt: int = 0
 
 
 def plan_evaluations(
-    task: TabulationTask, folder: DumpFolder, manifest: Manifest, *, retry_failed: bool = False
+    task: TabulationTask,
+    folder: DumpFolder,
+    manifest: Manifest,
+    *,
+    retry_failed: bool = False,
+    time_limit: float | None = None,
 ) -> EvaluationPlan:
-    """Every evaluation of ``task`` whose dump is missing (failed ones only if ``retry_failed``).
+    """Every evaluation of ``task`` without a sound dump (failed ones only if ``retry_failed``).
 
     Seeds vary fastest, so an interrupted run has covered whole configurations.
     """
     requests = []
-    n_done = n_failed = 0
+    n_done = n_failed = n_corrupt = 0
     for index, (config, digest) in enumerate(zip(task.configurations, task.config_hashes)):
         for unit in task.evaluation_units:
             for seed in task.seeds:
@@ -97,8 +114,16 @@ def plan_evaluations(
                 done_path = folder.done_path(task.name, stem)
                 failed_path = folder.failed_path(task.name, stem)
                 if done_path.exists():
-                    n_done += 1
-                    continue
+                    problem = done_dump_problem(done_path, manifest.spec_hash, len(unit.fidelities))
+                    if problem is None:
+                        n_done += 1
+                        continue
+                    logger.warning("evaluating again: %s", problem)
+                    os.replace(
+                        done_path,
+                        done_path.with_name(f"{done_path.name}.corrupt-{uuid.uuid4().hex[:8]}"),
+                    )
+                    n_corrupt += 1
                 if failed_path.exists() and not retry_failed:
                     n_failed += 1
                     continue
@@ -118,9 +143,10 @@ def plan_evaluations(
                         done_path=str(done_path),
                         failed_path=str(failed_path),
                         logs_dir=str(folder.logs_dir),
+                        time_limit=time_limit,
                     )
                 )
-    return EvaluationPlan(tuple(requests), task.n_evaluations, n_done, n_failed)
+    return EvaluationPlan(tuple(requests), task.n_evaluations, n_done, n_failed, n_corrupt)
 
 
 @contextlib.contextmanager
@@ -160,6 +186,7 @@ def collect(
     threads_per_worker: int = 1,
     retry_failed: bool = False,
     progress: bool = False,
+    time_limit: float | None = None,
 ) -> CollectionSummary:
     """Evaluate every missing combination of ``tasks`` on Dask, one dump file each.
 
@@ -171,6 +198,8 @@ def collect(
             keeps measured training times free of contention between threads).
         retry_failed: evaluate again the combinations that failed in an earlier run.
         progress: show a progress bar.
+        time_limit: seconds one evaluation may take; a longer one is ended (its sandbox
+            process killed) and recorded as failed with a ``TimeoutError``. Default: none.
 
     Raises:
         StudySpecMismatchError: the folder holds one of the tasks for another spec.
@@ -182,14 +211,16 @@ def collect(
     if len(set(names)) != len(names):
         raise ValueError(f"task names repeat: {names}; give each task its own name")
     folder = DumpFolder(Path(dump_dir))
+    if time_limit is not None and not time_limit > 0:
+        raise ValueError(f"time_limit={time_limit!r}: give a positive number of seconds or None")
     plans = [
-        plan_evaluations(t, folder, register_task(folder, t), retry_failed=retry_failed)
+        plan_evaluations(
+            t, folder, register_task(folder, t), retry_failed=retry_failed, time_limit=time_limit
+        )
         for t in tasks
     ]
     requests = [r for plan in plans for r in plan.requests]
     start = time.perf_counter()
-    counts = {STATUS_DONE: 0, STATUS_FAILED: 0}
-    n_fidelity_results = 0
     n_workers_used = 0
     if requests:
         with dask_client(scheduler_address, n_workers, threads_per_worker) as client:
@@ -197,20 +228,36 @@ def collect(
             logger.info(
                 "collecting %d evaluations on %d Dask workers", len(requests), n_workers_used
             )
-            for outcome in _run_on_cluster(client, requests, progress):
-                if outcome.status in counts:
-                    counts[outcome.status] += 1
-                n_fidelity_results += outcome.n_fidelity_results
+            for _ in _run_on_cluster(client, requests, progress):
+                pass
+    n_evaluated, n_failed, n_fidelity_results = _count_dumps(requests)
     return CollectionSummary(
         n_evaluations=sum(p.n_evaluations for p in plans),
         n_already_done=sum(p.n_already_done for p in plans),
         n_previously_failed=sum(p.n_previously_failed for p in plans),
-        n_evaluated=counts[STATUS_DONE],
-        n_failed=counts[STATUS_FAILED],
+        n_evaluated=n_evaluated,
+        n_failed=n_failed,
         n_fidelity_results=n_fidelity_results,
         wall_seconds=time.perf_counter() - start,
         n_workers=n_workers_used,
+        n_corrupt=sum(p.n_corrupt for p in plans),
     )
+
+
+def _count_dumps(requests: list[EvaluationRequest]) -> tuple[int, int, int]:
+    """(done, failed, fidelity results) of ``requests`` as their dumps say after the run."""
+    n_done = n_failed = n_fidelity_results = 0
+    for request in requests:
+        done = Path(request.done_path)
+        if (
+            done.exists()
+            and done_dump_problem(done, request.spec_hash, len(request.fidelities)) is None
+        ):
+            n_done += 1
+            n_fidelity_results += len(request.fidelities)
+        elif os.path.exists(request.failed_path):
+            n_failed += 1
+    return n_done, n_failed, n_fidelity_results
 
 
 def _run_on_cluster(
@@ -223,7 +270,7 @@ def _run_on_cluster(
     """
     from distributed import KilledWorker, as_completed
 
-    futures = client.map(run_evaluation, requests, pure=False)
+    futures = client.map(evaluate_in_sandbox, requests, pure=False)
     request_of = {future.key: request for future, request in zip(futures, requests)}
     bar = _progress_bar() if progress else None
     with bar if bar is not None else contextlib.nullcontext():

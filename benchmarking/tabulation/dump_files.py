@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarking.tabulation.errors import CorruptDumpFileError
 from blackbox_repository import atomic_files
 from blackbox_repository.blackbox import native_config
 
@@ -139,7 +140,19 @@ def write_json_atomically(path: Path, content: Any) -> None:
     )
 
 
-def read_json(path: Path) -> Any:
-    """Parse a JSON file written by :func:`write_json_atomically`."""
-    with open(path) as stream:
-        return json.load(stream)
+def read_json(path: Path) -> dict[str, Any]:
+    """The JSON object in a file written by :func:`write_json_atomically`.
+
+    Raises :class:`CorruptDumpFileError` naming the file if it is not a JSON object
+    (``FileNotFoundError`` passes through).
+    """
+    try:
+        with open(path, "rb") as stream:
+            content = json.loads(stream.read())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CorruptDumpFileError(f"{path} is not valid JSON ({error})") from None
+    if not isinstance(content, dict):
+        raise CorruptDumpFileError(
+            f"{path} holds a JSON {type(content).__name__}, not the object simtune writes"
+        )
+    return content

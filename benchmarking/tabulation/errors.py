@@ -27,3 +27,7 @@ class MissingEvaluationsError(TabulationError):
     def __init__(self, message: str, missing: tuple) -> None:
         super().__init__(message)
         self.missing = missing
+
+
+class CorruptDumpFileError(TabulationError):
+    """A file of a dump folder that is not the JSON object simtune wrote there."""

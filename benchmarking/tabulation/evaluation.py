@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmarking.tabulation.dump_files import write_json_atomically
-from benchmarking.tabulation.errors import ObjectiveContractError
+from benchmarking.tabulation.dump_files import read_json, write_json_atomically
+from benchmarking.tabulation.errors import CorruptDumpFileError, ObjectiveContractError
 from benchmarking.tabulation.task import PER_FIDELITY
 from blackbox_repository.errors import SimtuneError
 
@@ -52,6 +52,7 @@ class EvaluationRequest:
     done_path: str
     failed_path: str
     logs_dir: str
+    time_limit: float | None = None
 
 
 @dataclass(frozen=True)
@@ -187,9 +188,55 @@ def record_failure(
     return EvaluationOutcome(STATUS_FAILED, 0, seconds if seconds is not None else 0.0, error)
 
 
+def done_dump_problem(path: Path, spec_hash: str, n_fidelities: int) -> str | None:
+    """Why the "done" dump at ``path`` cannot be used (``None``: it is sound).
+
+    A file that is not JSON, is of another status or study spec, or lacks metric rows is
+    not done: its combination is evaluated again.
+    """
+    try:
+        dump = read_json(path)
+    except CorruptDumpFileError as error:
+        return str(error)
+    if dump.get("status") != STATUS_DONE or dump.get("spec_hash") != spec_hash:
+        return f"{path} is not a finished evaluation of this task's spec"
+    metrics = dump.get("metrics")
+    if not isinstance(metrics, list) or len(metrics) != n_fidelities:
+        return f"{path} holds no metric row per fidelity"
+    return None
+
+
+def evaluate_in_sandbox(request: EvaluationRequest) -> EvaluationOutcome:
+    """:func:`run_evaluation` in this worker thread's sandbox process (see
+    :mod:`benchmarking.tabulation.sandbox`), within ``request.time_limit``.
+
+    An objective that ends its process, or runs past the time limit, is recorded as a
+    failure of its combination; the worker lives on.
+    """
+    from benchmarking.tabulation.sandbox import (
+        EvaluationTimedOut,
+        SandboxProcessDied,
+        sandbox_of_this_thread,
+    )
+
+    start = time.perf_counter()
+    try:
+        return sandbox_of_this_thread().call(run_evaluation, request, request.time_limit)
+    except EvaluationTimedOut as error:
+        return record_failure(request, f"TimeoutError: {error}", "", time.perf_counter() - start)
+    except SandboxProcessDied as error:
+        return record_failure(
+            request, f"ProcessDied: {error}", "", seconds=time.perf_counter() - start
+        )
+
+
 def run_evaluation(request: EvaluationRequest) -> EvaluationOutcome:
-    """Evaluate one combination and dump it; skipped if its dump already exists."""
-    if os.path.exists(request.done_path):  # another run finished it meanwhile
+    """Evaluate one combination and dump it; skipped if a sound dump already exists."""
+    done = Path(request.done_path)
+    if (
+        done.exists()
+        and done_dump_problem(done, request.spec_hash, len(request.fidelities)) is None
+    ):  # another run finished it meanwhile
         return EvaluationOutcome(STATUS_SKIPPED, 0, 0.0)
     append_log(request.logs_dir, f"start {_describe(request)}")
     start = time.perf_counter()

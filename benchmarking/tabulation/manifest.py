@@ -23,7 +23,7 @@ from benchmarking.tabulation.dump_files import (
     sha256_text,
     write_json_atomically,
 )
-from benchmarking.tabulation.errors import StudySpecMismatchError
+from benchmarking.tabulation.errors import CorruptDumpFileError, StudySpecMismatchError
 from benchmarking.tabulation.task import TabulationTask, callable_identity
 from blackbox_repository.blackbox import Objective
 
@@ -134,19 +134,31 @@ def read_manifest(folder: DumpFolder, task_name: str) -> Manifest:
             f"no task {task_name!r} in dump folder {folder.root} (no {path.name}); its tasks "
             f"are {folder.task_names()}"
         )
-    content = read_json(path)
+    try:
+        content = read_json(path)
+    except CorruptDumpFileError as error:
+        raise CorruptDumpFileError(
+            f"the manifest of task {task_name!r} is unreadable: {error}; collect into a new "
+            "folder (the dumps cannot be matched to a spec without it)"
+        ) from None
     if content.get("format_version") != MANIFEST_FORMAT_VERSION:
         raise StudySpecMismatchError(
             f"{path} has format version {content.get('format_version')!r}; this simtune reads "
             f"version {MANIFEST_FORMAT_VERSION}. Collect into a new folder"
         )
-    return Manifest(
-        task_name=content["task"],
-        spec=content["spec"],
-        spec_hash=content["spec_hash"],
-        seeds=tuple(content["seeds"]),
-        description=content.get("description", ""),
-    )
+    try:
+        return Manifest(
+            task_name=content["task"],
+            spec=content["spec"],
+            spec_hash=content["spec_hash"],
+            seeds=tuple(content["seeds"]),
+            description=content.get("description", ""),
+        )
+    except (KeyError, TypeError) as error:
+        raise CorruptDumpFileError(
+            f"the manifest {path} of task {task_name!r} lacks or garbles {error}; collect into "
+            "a new folder"
+        ) from None
 
 
 def register_task(folder: DumpFolder, task: TabulationTask) -> Manifest:

@@ -83,3 +83,21 @@ def quadratic_task(objective=quadratic_curve, name: str = "quadratic", **changes
     }
     arguments.update(changes)
     return TabulationTask(**arguments)
+
+
+EXITING_X = 0.5
+HANGING_X = 0.75
+EXIT_CODE = 3
+
+
+def quadratic_curve_that_exits_or_hangs(config: dict, epochs, seed: int) -> list[dict]:
+    """The quadratic curve, except that x=0.5 ends its process and x=0.75 never returns."""
+    import os
+    import time
+
+    if config["x"] == EXITING_X:
+        os._exit(EXIT_CODE)
+    if config["x"] == HANGING_X:
+        while True:
+            time.sleep(60)
+    return quadratic_curve(config, epochs, seed)
