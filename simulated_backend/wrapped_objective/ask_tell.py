@@ -31,7 +31,7 @@ def ask_tell_scheduler(optimizer: Any, blackbox: Blackbox, metric: str) -> Trial
     """
     mode = blackbox.objective(metric).mode
     if type(optimizer).__module__.startswith("optuna") and _is_optuna_study(optimizer):
-        return OptunaScheduler(optimizer, blackbox, metric, mode, blackbox.fidelity_name)
+        return OptunaScheduler(optimizer, blackbox, metric, mode)
     if not (
         callable(getattr(optimizer, "ask", None)) and callable(getattr(optimizer, "tell", None))
     ):
@@ -58,7 +58,6 @@ def ask_tell_scheduler(optimizer: Any, blackbox: Blackbox, metric: str) -> Trial
         optimizer.tell,
         metric,
         mode,
-        blackbox.fidelity_name,
         report=getattr(optimizer, "report", None),
         search_space=search_space,
     )

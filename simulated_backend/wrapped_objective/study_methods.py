@@ -46,7 +46,6 @@ def ask_tell_method(
                 context.search_space,
                 context.metric,
                 context.mode,
-                context.fidelity_name,
                 seed=context.seed,
             )
         if not (
@@ -61,7 +60,6 @@ def ask_tell_method(
             optimizer.tell,
             context.metric,
             context.mode,
-            context.fidelity_name,
             report=getattr(optimizer, "report", None),
             search_space=context.search_space,
         )
