@@ -330,12 +330,16 @@ def _cells(table: pd.DataFrame, digits: int, plus_minus: str) -> dict[tuple[str,
 
 
 def table_markdown(
-    table: pd.DataFrame, summaries: Mapping[str, BenchmarkSummary], digits: int = 4
+    table: pd.DataFrame,
+    summaries: Mapping[str, BenchmarkSummary],
+    digits: int = 4,
+    marks: Mapping[tuple[str, str], str] | None = None,
 ) -> str:
     """The final table in Markdown: one row per method, one column per benchmark.
 
     Cells are ``mean ± s.e.`` of the final best values; the best mean of each benchmark
-    (mode-aware) is bold.
+    (mode-aware) is bold. ``marks`` appends text (e.g. a footnote number) to the cell of
+    ``(method, benchmark)``.
     """
     methods = sorted(table["method"].unique())
     benchmarks = sorted(table["benchmark"].unique())
@@ -351,12 +355,14 @@ def table_markdown(
         row = []
         for benchmark in benchmarks:
             text = cells.get((method, benchmark), "")
-            row.append(f"**{text}**" if (method, benchmark) in best else text)
+            text = f"**{text}**" if (method, benchmark) in best else text
+            row.append(text + (marks or {}).get((method, benchmark), ""))
         lines.append(f"| {method} | " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
 
 
-def _latex_escape(text: str) -> str:
+def latex_escape(text: str) -> str:
+    """``text`` with the characters LaTeX treats specially (``\\ _ % & #``) escaped."""
     for char, escaped in (
         ("\\", r"\textbackslash{}"),
         ("_", r"\_"),
@@ -369,9 +375,13 @@ def _latex_escape(text: str) -> str:
 
 
 def table_latex(
-    table: pd.DataFrame, summaries: Mapping[str, BenchmarkSummary], digits: int = 4
+    table: pd.DataFrame,
+    summaries: Mapping[str, BenchmarkSummary],
+    digits: int = 4,
+    marks: Mapping[tuple[str, str], str] | None = None,
 ) -> str:
-    """The final table as a LaTeX ``tabular`` (booktabs rules); best mean per benchmark bold."""
+    """The final table as a LaTeX ``tabular`` (booktabs rules); best mean per benchmark bold;
+    ``marks`` as in :func:`table_markdown`."""
     methods = sorted(table["method"].unique())
     benchmarks = sorted(table["benchmark"].unique())
     cells = _cells(table, digits, r"$\pm$")
@@ -379,14 +389,15 @@ def table_latex(
     lines = [
         r"\begin{tabular}{l" + "r" * len(benchmarks) + "}",
         r"\toprule",
-        "method & " + " & ".join(_latex_escape(b) for b in benchmarks) + r" \\",
+        "method & " + " & ".join(latex_escape(b) for b in benchmarks) + r" \\",
         r"\midrule",
     ]
     for method in methods:
         row = []
         for benchmark in benchmarks:
             text = cells.get((method, benchmark), "")
-            row.append(rf"\textbf{{{text}}}" if (method, benchmark) in best else text)
-        lines.append(_latex_escape(method) + " & " + " & ".join(row) + r" \\")
+            text = rf"\textbf{{{text}}}" if (method, benchmark) in best else text
+            row.append(text + latex_escape((marks or {}).get((method, benchmark), "")))
+        lines.append(latex_escape(method) + " & " + " & ".join(row) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(lines) + "\n"

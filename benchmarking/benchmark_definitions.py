@@ -24,7 +24,7 @@ study's CLI flags and YAML file).
 Example:
     >>> definition = benchmark_definition("sklearn-mlp-digits")
     >>> definition.metric, definition.fidelity_name, definition.max_wallclock_time
-    ('valid_error', 'epoch', 30.0)
+    ('valid_error', 'epoch', 4.0)
     >>> definition.with_overrides(n_workers=8).n_workers
     8
 """

@@ -1,36 +1,115 @@
 """The ``simtune`` command line: ``simtune blackbox ...``, ``run``, ``collect``, ``plot``, ``validate``.
 
-Each group of subcommands lives next to the code it drives and registers itself here.
+Each command's arguments and handler live next to the code it drives. This module only
+knows each command's name, one-line help and where its arguments are defined
+(:data:`COMMANDS`), and imports that module only when the command is the one being run: so
+``simtune --help`` imports nothing of simtune but this file, and ``simtune blackbox list``
+nothing but the blackbox CLI (``benchmarks/cli_startup.py`` measures it).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from blackbox_repository.errors import SimtuneError
 
-# (module, function adding subcommands to an argparse subparsers object)
-COMMAND_GROUPS = (
-    "blackbox_repository.cli:add_commands",
-    "benchmarking.study_cli:add_commands",
-    "benchmarking.methods_cli:add_commands",
-    "benchmarking.validation_cli:add_commands",
+
+@dataclass(frozen=True)
+class Command:
+    """A ``simtune`` subcommand: its help, and ``module:function`` that adds its arguments
+    (and a ``handler`` default) to the parser created for it."""
+
+    name: str
+    help: str
+    description: str
+    configure: str
+
+    def load_configure(self) -> Callable[[argparse.ArgumentParser], None]:
+        module_name, _, function_name = self.configure.partition(":")
+        return getattr(importlib.import_module(module_name), function_name)
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "blackbox",
+        "list, inspect, convert, upload and download benchmarks",
+        "Manage the blackbox repository: the local cache and S3 mirrors.",
+        "blackbox_repository.cli:configure_blackbox_command",
+    ),
+    Command(
+        "run",
+        "run a study: methods x benchmarks x seeds (resumes what is done)",
+        "Run every (method, benchmark, seed) task into --out; a re-run skips finished tasks.",
+        "benchmarking.study_cli:configure_run_command",
+    ),
+    Command(
+        "collect",
+        "collate a study's results into one Parquet dataset",
+        "Gather every finished task of OUT into OUT/collated (partitioned by benchmark and method).",
+        "benchmarking.study_cli:configure_collect_command",
+    ),
+    Command(
+        "plot",
+        "plot a study: best-so-far per benchmark, average rank, final table",
+        "Write figures (PNG and PDF) and the final table (Markdown, LaTeX) into OUT/plots.",
+        "benchmarking.study_cli:configure_plot_command",
+    ),
+    Command(
+        "methods",
+        "list every method: built-in, alias, extra, entry point",
+        "List the method names `simtune run --methods` accepts. Besides these, any "
+        "'package.module:factory' reference names a method of your own.",
+        "benchmarking.methods_cli:configure_methods_command",
+    ),
+    Command(
+        "validate",
+        "compare the simulator with real worker processes replaying recorded runtimes",
+        "Run each method in the simulator and on real worker processes that sleep the "
+        "benchmark's recorded runtimes (stretched so the median fidelity step takes "
+        "--step-seconds simulated seconds, then scaled by --time-scale), and compare the "
+        "order and times of their results.",
+        "benchmarking.validation_cli:configure_validate_command",
+    ),
+    Command(
+        "surrogate",
+        "train, tune, score and check surrogate benchmarks of tables",
+        "fit: tune one ONNX model per objective of a tabular blackbox on the real backend and "
+        "install NAME-surrogate; evaluate: test-set scores; faithfulness: method rankings on "
+        "table and surrogate.",
+        "benchmarking.surrogates.cli:configure_surrogate_command",
+    ),
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    import importlib
+def chosen_command(argv: Sequence[str]) -> str | None:
+    """The subcommand named in ``argv`` (its first word that is not an option), if any."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word
+    return None
 
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``simtune`` parser; only ``command``'s arguments are loaded (all if None).
+
+    Every other command is listed with its help but gets no arguments, so building the
+    parser for one command imports no other command's module.
+    """
     parser = argparse.ArgumentParser(
         prog="simtune", description="Benchmark multi-fidelity HPO in simulated time."
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for reference in COMMAND_GROUPS:
-        module_name, _, function_name = reference.partition(":")
-        getattr(importlib.import_module(module_name), function_name)(subparsers)
+    for entry in COMMANDS:
+        subparser = subparsers.add_parser(
+            entry.name, help=entry.help, description=entry.description
+        )
+        if command is None or entry.name == command:
+            entry.load_configure()(subparser)
     return parser
 
 
@@ -42,7 +121,10 @@ def error_message(error: SimtuneError) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``simtune`` console script; returns the exit code."""
-    parser = build_parser()
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = chosen_command(argv)
+    parser = build_parser(command if command is not None else "")
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)

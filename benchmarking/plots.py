@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import os
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -25,6 +25,7 @@ from benchmarking.analysis import (
     average_rank,
     best_so_far_on_grid,
 )
+from benchmarking.early_stops import EarlyStop
 
 FIGURE_FORMATS = ("png", "pdf")
 PANEL_COLUMNS = 3
@@ -73,10 +74,14 @@ def plot_best_so_far(
     value_label: str = "best {metric} ({mode})",
     log_x: bool = False,
     log_y: bool = False,
+    stops: Sequence[EarlyStop] = (),
 ) -> list[Path]:
     """One panel per benchmark: each method's center line and band over simulated time.
 
-    ``aggregated`` is :func:`benchmarking.analysis.aggregate_over_seeds` output.
+    ``aggregated`` is :func:`benchmarking.analysis.aggregate_over_seeds` output. Each of
+    ``stops`` (runs that ended before the budget, :func:`benchmarking.early_stops.early_stops`)
+    is marked with an ``x`` on its method's curve at the runs' median end time, and the
+    legend says why (the search space was used up, or another reason).
     """
     benchmarks = sorted(aggregated["benchmark"].unique())
     if not benchmarks:
@@ -103,6 +108,22 @@ def plot_best_so_far(
                 alpha=0.2,
                 linewidth=0,
             )
+        panel_stops = [stop for stop in stops if stop.benchmark == benchmark]
+        for stop in panel_stops:
+            curve = rows[rows["method"] == stop.method].sort_values("time")
+            if curve.empty:
+                continue
+            at = curve[curve["time"] <= stop.median_end_time].tail(1)
+            at = at if not at.empty else curve.head(1)
+            axis.plot(
+                [stop.median_end_time],
+                [at["center"].iloc[0]],
+                marker="x",
+                markersize=9,
+                markeredgewidth=2,
+                color=colors[stop.method],
+                linestyle="none",
+            )
         axis.set_title(benchmark, fontsize=10)
         axis.set_xlabel("simulated time (s)")
         axis.set_ylabel(value_label.format(metric=summary.metric, mode=summary.mode))
@@ -113,6 +134,12 @@ def plot_best_so_far(
     for axis in axes[len(benchmarks) :]:
         axis.set_visible(False)
     handles, labels = axes[0].get_legend_handles_labels()
+    if stops:
+        from matplotlib.lines import Line2D
+
+        used_up = all(stop.search_space_used_up for stop in stops)
+        handles.append(Line2D([], [], marker="x", markeredgewidth=2, color="0.3", linestyle="none"))
+        labels.append("x: search space used up" if used_up else "x: stopped before the budget")
     figure.legend(
         handles,
         labels,
@@ -123,10 +150,11 @@ def plot_best_so_far(
     return save_figure(figure, path_stem)
 
 
-def plot_average_rank(ranks: pd.DataFrame, path_stem: Path | str) -> list[Path]:
-    """Average rank of each method (1 = best) against the fraction of the time budget."""
-    figure = _new_figure(5.5, 3.6)
+def average_rank_figure(ranks: pd.DataFrame, *, title: str = "Average rank of each method"):
+    """The figure of :func:`plot_average_rank` (a ``matplotlib.figure.Figure``), unsaved."""
+    figure = _new_figure(5.5, 3.8)
     axis = figure.subplots()
+    axis.set_title(title, fontsize=10)
     colors = _method_colors(list(ranks["method"].unique()))
     for method, curve in ranks.groupby("method", sort=True):
         curve = curve.sort_values("fraction")
@@ -138,8 +166,25 @@ def plot_average_rank(ranks: pd.DataFrame, path_stem: Path | str) -> list[Path]:
     n_methods = ranks["method"].nunique()
     axis.set_ylim(0.9, n_methods + 0.1)
     axis.grid(alpha=0.3)
-    axis.legend(frameon=False)
-    return save_figure(figure, path_stem)
+    axis.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return figure
+
+
+def plot_average_rank(
+    ranks: pd.DataFrame, path_stem: Path | str, *, title: str = "Average rank of each method"
+) -> list[Path]:
+    """Average rank of each method (1 = best) against the fraction of the time budget."""
+    return save_figure(average_rank_figure(ranks, title=title), path_stem)
+
+
+def average_rank_title(traces: pd.DataFrame) -> str:
+    """``Average rank (1 = best) over 2 benchmarks x 5 seeds``, from the study's traces."""
+    n_benchmarks = traces["benchmark"].nunique()
+    n_seeds = traces["seed"].nunique()
+    return (
+        f"Average rank (1 = best) over {n_benchmarks} benchmark{'s' if n_benchmarks > 1 else ''}"
+        f" x {n_seeds} seed{'s' if n_seeds > 1 else ''}"
+    )
 
 
 def plot_study(
@@ -156,7 +201,8 @@ def plot_study(
     ``average_rank``: ranks over benchmarks and seeds; ``normalized_regret`` (log scale)
     when the best and worst values of some benchmark are known.
     """
-    from benchmarking.collation import read_benchmark_summaries, read_traces
+    from benchmarking.collation import read_benchmark_summaries, read_runs, read_traces
+    from benchmarking.early_stops import early_stops
 
     summaries = read_benchmark_summaries(dataset_dir)
     traces = read_traces(dataset_dir)
@@ -167,13 +213,19 @@ def plot_study(
     plots_dir = Path(plots_dir)
     curves = best_so_far_on_grid(traces, summaries, n_points=n_points, scale=scale)
     log_x = scale == "log"
+    stops = early_stops(read_runs(dataset_dir))
     written = plot_best_so_far(
         aggregate_over_seeds(curves, statistic=statistic),
         summaries,
         plots_dir / "best_so_far",
         log_x=log_x,
+        stops=stops,
     )
-    written += plot_average_rank(average_rank(curves, summaries), plots_dir / "average_rank")
+    written += plot_average_rank(
+        average_rank(curves, summaries),
+        plots_dir / "average_rank",
+        title=average_rank_title(traces),
+    )
     known = [
         name
         for name, s in summaries.items()
@@ -193,5 +245,6 @@ def plot_study(
             value_label=f"normalized regret (floor {REGRET_FLOOR:g})",
             log_x=log_x,
             log_y=True,
+            stops=stops,
         )
     return written

@@ -15,14 +15,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+# Only the standard library is imported at module level (plus the executors' names): the
+# parsers must build, and `--help` answer, without pandas, pyarrow, ConfigSpace or Dask.
 
-def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``run``, ``collect`` and ``plot`` on the ``simtune`` parser."""
-    run = subparsers.add_parser(
-        "run",
-        help="run a study: methods x benchmarks x seeds (resumes what is done)",
-        description="Run every (method, benchmark, seed) task into --out; a re-run skips finished tasks.",
-    )
+
+def configure_run_command(run: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``simtune run`` to its (already created) parser."""
+
     run.add_argument("--study", type=Path, help="YAML study file (command-line flags override it)")
     run.add_argument(
         "--methods",
@@ -81,11 +80,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     run.set_defaults(handler=_run)
 
-    collect = subparsers.add_parser(
-        "collect",
-        help="collate a study's results into one Parquet dataset",
-        description="Gather every finished task of OUT into OUT/collated (partitioned by benchmark and method).",
-    )
+
+def configure_collect_command(collect: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``simtune collect`` to its (already created) parser."""
     collect.add_argument("out", type=Path, help="the study's output folder")
     collect.add_argument(
         "--dataset-dir", type=Path, help="where to write the dataset (default: OUT/collated)"
@@ -97,11 +94,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     collect.set_defaults(handler=_collect)
 
-    plot = subparsers.add_parser(
-        "plot",
-        help="plot a study: best-so-far per benchmark, average rank, final table",
-        description="Write figures (PNG and PDF) and the final table (Markdown, LaTeX) into OUT/plots.",
-    )
+
+def configure_plot_command(plot: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``simtune plot`` to its (already created) parser."""
     plot.add_argument("out", type=Path, help="the study's output folder (collated first if needed)")
     plot.add_argument("--plots-dir", type=Path, help="default: OUT/plots")
     plot.add_argument(
@@ -127,14 +122,32 @@ def _json_object(text: str) -> dict[str, Any]:
     return value
 
 
-def _fail(error: BaseException) -> int:
+def _fail(error: BaseException | str) -> int:
     print(f"simtune: error: {error}", file=sys.stderr)
     return 2
+
+
+def output_folder_problem(path: Path, option: str) -> str | None:
+    """Why ``path`` cannot be an output folder (it, or a folder above it, is a file), or None."""
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            if candidate.is_dir():
+                return None
+            where = "it" if candidate == path else f"{candidate}"
+            return (
+                f"{option} {path}: {where} is a file, not a folder; give a folder "
+                "(a new one, or the output folder of an earlier run to resume it)"
+            )
+    return None
 
 
 # --------------------------------------------------------------------- simtune run
 def _run(args: argparse.Namespace) -> int:
     from benchmarking.study import Study, StudyLayout, execute_study, read_study_file
+    from benchmarking.study_spec import parse_seeds
+
+    if args.seeds is not None:  # checked first: ranges and size, before anything is built
+        parse_seeds(args.seeds)
 
     described: dict[str, Any] = read_study_file(args.study) if args.study else {}
     command_line = {
@@ -148,6 +161,9 @@ def _run(args: argparse.Namespace) -> int:
     }
     settings = {**described, **{k: v for k, v in vars(args).items() if v is not None}}
     out = Path(settings.get("out") or "results")
+    problem = output_folder_problem(out, "--out")
+    if problem:
+        return _fail(problem)
     try:
         study = Study.from_mapping(described, **command_line)
         report = execute_study(
@@ -196,17 +212,35 @@ def _collect_and_print(out: Path, dataset_dir: Path, best_values: bool) -> None:
 
 
 def final_table_markdown(dataset_dir: Path, latex: bool = False) -> str:
-    """The final table (method x benchmark, mean +/- s.e. of the best value at the budget)."""
-    from benchmarking.analysis import final_table, final_values, table_latex, table_markdown
-    from benchmarking.collation import read_benchmark_summaries, read_traces
+    """The final table (method x benchmark, mean +/- s.e. of the best value at the budget),
+    with a numbered note for each method whose runs stopped before the budget (e.g. because
+    the search space was used up)."""
+    from benchmarking.analysis import (
+        final_table,
+        final_values,
+        latex_escape,
+        table_latex,
+        table_markdown,
+    )
+    from benchmarking.collation import read_benchmark_summaries, read_runs, read_traces
+    from benchmarking.early_stops import early_stops, footnote_marks, footnotes
 
     summaries = read_benchmark_summaries(dataset_dir)
     table = final_table(final_values(read_traces(dataset_dir), summaries))
-    return (table_latex if latex else table_markdown)(table, summaries)
+    stops = early_stops(read_runs(dataset_dir))
+    marks = footnote_marks(stops)
+    if latex:
+        notes = "".join(f"\\par\\footnotesize {latex_escape(note)}\n" for note in footnotes(stops))
+        return table_latex(table, summaries, marks=marks) + notes
+    notes = "".join(f"\n{note}\n" for note in footnotes(stops))
+    return table_markdown(table, summaries, marks=marks) + notes
 
 
 def _collect(args: argparse.Namespace) -> int:
     dataset_dir = args.dataset_dir or args.out / "collated"
+    problem = output_folder_problem(dataset_dir, "--dataset-dir")
+    if problem:
+        return _fail(problem)
     try:
         _collect_and_print(args.out, dataset_dir, best_values=not args.no_best_values)
     except OSError as error:
@@ -238,6 +272,10 @@ def _plot(args: argparse.Namespace) -> int:
         dataset_dir, plots_dir = args.out, args.plots_dir or args.out.parent / "plots"
     else:
         dataset_dir, plots_dir = args.out / "collated", args.plots_dir or args.out / "plots"
+    problem = output_folder_problem(plots_dir, "--plots-dir")
+    if problem:
+        return _fail(problem)
+    if dataset_dir == args.out / "collated":
         try:
             if not (dataset_dir / SUMMARY_FILE).exists():
                 print(collect_results(args.out, dataset_dir).describe())

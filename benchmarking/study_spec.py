@@ -7,6 +7,7 @@ benchmark, seed) of it. Running them is :mod:`benchmarking.study`'s job.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -14,11 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from benchmarking.benchmark_definitions import BenchmarkDefinition, benchmark_definition
 from blackbox_repository.errors import SimtuneError
 
 STUDY_FORMAT_VERSION = 1
 SEED_PREFIX = "seed-"
+MAX_SEED = 2**32 - 1  # what every random number generator simtune drives accepts
+MAX_SEEDS = 100_000  # seeds per study: far more than any study runs, small enough to list
 
 
 class StudyError(SimtuneError, ValueError):
@@ -62,10 +67,11 @@ class MethodVariant:
                 f"a method entry must be a name or a mapping with 'method' (and optional "
                 f"'label', 'kwargs'), got {entry!r}"
             )
-        unknown = sorted(set(entry) - {"label", "method", "kwargs"})
+        unknown = sorted(set(entry) - set(METHOD_ENTRY_KEYS))
         if unknown:
             raise StudyError(
-                f"method entry {dict(entry)} has unknown keys {unknown}; use label, method, kwargs"
+                f"method entry {dict(entry)} has unknown keys {unknown}."
+                f"{did_you_mean(unknown, METHOD_ENTRY_KEYS)} Use label, method, kwargs"
             )
         canonical = canonical_method_name(entry["method"])
         return cls(
@@ -256,6 +262,7 @@ class Study:
 
 
 BUDGET_SETTINGS = ("n_workers", "max_wallclock_time", "max_num_results")
+METHOD_ENTRY_KEYS = ("label", "method", "kwargs")
 STUDY_FILE_KEYS = (
     "methods", "benchmarks", "seeds", "n_workers", "max_wallclock_time", "max_num_results",
     "method_kwargs", "out", "executor", "n_jobs", "dask_scheduler", "plot",
@@ -275,16 +282,28 @@ def read_study_file(path: Path | str) -> dict[str, Any]:
         raise StudyError(f"study file {path} is not valid YAML: {error}") from None
     if not isinstance(described, dict):
         raise StudyError(f"study file {path} must hold a mapping with keys {STUDY_FILE_KEYS}")
-    unknown = sorted(set(described) - set(STUDY_FILE_KEYS))
+    unknown = sorted(set(map(str, described)) - set(STUDY_FILE_KEYS))
     if unknown:
         from benchmarking.benchmark_definitions import RENAMED_SETTINGS
 
         renamed = [f"{k} is now {RENAMED_SETTINGS[k]}" for k in unknown if k in RENAMED_SETTINGS]
         hint = f" ({'; '.join(renamed)})" if renamed else ""
         raise StudyError(
-            f"study file {path} has unknown keys {unknown}{hint}; known keys: {list(STUDY_FILE_KEYS)}"
+            f"study file {path} has unknown keys {unknown}{hint}."
+            f"{did_you_mean(unknown, STUDY_FILE_KEYS)} Known keys: {', '.join(STUDY_FILE_KEYS)}"
         )
     return described
+
+
+def did_you_mean(unknown: Iterable[str], known: Iterable[str]) -> str:
+    """`` Did you mean: 'seeds' for 'seed'?`` for the unknown keys close to known ones, or ``""``."""
+    known = list(known)
+    hints = []
+    for key in unknown:
+        close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+        if close:
+            hints.append(f"{close[0]!r} for {key!r}")
+    return f" Did you mean: {', '.join(hints)}?" if hints else ""
 
 
 def _as_list(value: Any, what: str) -> list[Any]:
@@ -295,41 +314,61 @@ def _as_list(value: Any, what: str) -> list[Any]:
     raise StudyError(f"{what} must be a list or a comma-separated string, got {value!r}")
 
 
-def checked_seeds(seeds: Iterable[Any]) -> tuple[int, ...]:
-    """Seeds given as values (Python or YAML): non-negative integers, never rounded.
-
-    ``1.7`` is an error, not seed 1; an integral float such as ``2.0`` is seed 2.
-    """
-    checked = []
-    for seed in seeds:
-        value = seed.item() if hasattr(seed, "item") and not isinstance(seed, str) else seed
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise StudyError(
-                f"seed {seed!r} is not a non-negative integer; give seeds as integers like "
-                "[0, 3, 7] or a range like 0-29"
-            )
-        checked.append(value)
-    return tuple(checked)
-
-
 def parse_seeds(text: str) -> tuple[int, ...]:
-    """``"0-29"``, ``"0,3,7"`` or ``"0-4,10"`` -> the seeds, in order."""
-    seeds: list[int] = []
+    """``"0-29"``, ``"0,3,7"`` or ``"0-4,10"`` -> the seeds, in order.
+
+    Every part is checked before any seed is listed: a reversed range (``5-0``), a seed above
+    :data:`MAX_SEED` or more than :data:`MAX_SEEDS` seeds in all are clear errors, so a typo
+    such as ``0-999999999999`` never tries to build a list of a trillion seeds.
+    """
+    ranges: list[tuple[int, int]] = []
     for part in str(text).split(","):
-        match = _SEED_RANGE.match(part.strip())
-        if match is None or (
-            match.group(2) is not None and int(match.group(2)) < int(match.group(1))
-        ):
+        part = part.strip()
+        match = _SEED_RANGE.match(part)
+        if match is None:
             raise StudyError(
-                f"cannot read seeds {text!r} (at {part.strip()!r}): use a range like 0-29, "
+                f"cannot read seeds {text!r} (at {part!r}): use a range like 0-29, "
                 "a list like 0,3,7, or both"
             )
         low = int(match.group(1))
         high = int(match.group(2)) if match.group(2) is not None else low
-        seeds.extend(range(low, high + 1))
-    return tuple(seeds)
+        if high < low:
+            raise StudyError(
+                f"cannot read seeds {text!r}: the range {part!r} is reversed; write {high}-{low}"
+            )
+        if high > MAX_SEED:
+            raise StudyError(f"seed {high} in {text!r} is too large: seeds go from 0 to {MAX_SEED}")
+        ranges.append((low, high))
+    n_seeds = sum(high - low + 1 for low, high in ranges)
+    if n_seeds > MAX_SEEDS:
+        raise StudyError(
+            f"seeds {text!r} name {n_seeds:,} seeds; a study takes at most {MAX_SEEDS:,} "
+            "(did you mean a shorter range, e.g. 0-29?)"
+        )
+    return tuple(seed for low, high in ranges for seed in range(low, high + 1))
+
+
+def checked_seeds(seeds: Iterable[Any]) -> tuple[int, ...]:
+    """Seeds given as values (Python or YAML): whole numbers from 0 to :data:`MAX_SEED`,
+    never rounded (``1.7`` is an error, ``2.0`` is seed 2), at most :data:`MAX_SEEDS`."""
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable):
+        raise StudyError(f"seeds must be a list of integers or a text like 0-29, got {seeds!r}")
+    values = []
+    for seed in seeds:
+        value = seed.item() if isinstance(seed, np.generic) else seed
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise StudyError(
+                f"seed {seed!r} is not a whole number: give seeds as integers like [0, 3, 7] "
+                "or a range like 0-29"
+            )
+        if not 0 <= value <= MAX_SEED:
+            raise StudyError(f"seed {value} is out of range: seeds go from 0 to {MAX_SEED}")
+        values.append(value)
+        if len(values) > MAX_SEEDS:
+            raise StudyError(f"more than {MAX_SEEDS:,} seeds: a study takes at most {MAX_SEEDS:,}")
+    return tuple(values)
 
 
 _SEED_RANGE = re.compile(r"^(\d+)(?:-(\d+))?$")

@@ -18,17 +18,24 @@ def _floats(text: str) -> list[float]:
     return values
 
 
+HELP = "compare the simulator with real worker processes replaying recorded runtimes"
+DESCRIPTION = (
+    "Run each method in the simulator and on real worker processes that sleep the "
+    "benchmark's recorded runtimes (stretched so the median fidelity step takes "
+    "--step-seconds simulated seconds, then scaled by --time-scale), and compare the "
+    "order and times of their results."
+)
+
+
 def add_commands(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "validate",
-        help="compare the simulator with real worker processes replaying recorded runtimes",
-        description=(
-            "Run each method in the simulator and on real worker processes that sleep the "
-            "benchmark's recorded runtimes (stretched so the median fidelity step takes "
-            "--step-seconds simulated seconds, then scaled by --time-scale), and compare the "
-            "order and times of their results."
-        ),
+    """Register ``validate`` on the ``simtune`` parser."""
+    configure_validate_command(
+        subparsers.add_parser("validate", help=HELP, description=DESCRIPTION)
     )
+
+
+def configure_validate_command(parser: argparse.ArgumentParser) -> None:
+    """Add the arguments and handler of ``simtune validate`` to its (created) parser."""
     parser.add_argument("--benchmark", default="sklearn-mlp-digits")
     parser.add_argument("--methods", default="RS,ASHA,HYPERBAND,BOHB")
     parser.add_argument("--n-workers", type=int, default=4)

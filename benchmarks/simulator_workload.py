@@ -169,11 +169,17 @@ class FreshRunsBeside(TunerCallback):
 
     def _fresh_cost(self) -> float:
         clock = WindowClock(every=500)
+        # the same callbacks as the long run (each costs a little per result)
+        same_callbacks = [
+            clock,
+            FreshRunsBeside(set(), self.make_scheduler, self.blackbox, self.n_workers),
+            ResidentMemory(),
+        ]
         Tuner(
             self.make_scheduler(),
             SimulatorBackend(self.blackbox, n_workers=self.n_workers, seed=0),
             StopCriterion(max_num_results=1_000),
-            callbacks=[clock],
+            callbacks=same_callbacks,
         ).run()
         return clock.window(500, 1_000)["cpu us/result"]
 

@@ -18,19 +18,20 @@ import difflib
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from blackbox_repository.cache import BlackboxCache
-from blackbox_repository.errors import (
-    BlackboxError,
-    CorruptBlackboxError,
-    DownloadError,
-    S3MirrorError,
-)
-from blackbox_repository.file_format import read_blackbox, read_metadata, verify_files
-from blackbox_repository.recipes import Recipe, all_recipes, recipe_from_reference
-from blackbox_repository.references import is_reference
-from blackbox_repository.repository import convert_blackbox, load_blackbox
-from blackbox_repository.s3_mirror import S3_ENDPOINT_ENV_VAR, S3_MIRROR_ENV_VAR, S3Mirror
+from blackbox_repository.errors import BlackboxError, S3MirrorError
+
+if TYPE_CHECKING:
+    from blackbox_repository.cache import BlackboxCache
+    from blackbox_repository.recipes import Recipe
+    from blackbox_repository.s3_mirror import S3Mirror
+
+# Only the standard library (and the errors module) is imported at module level: the parser
+# must build, and `--help` and `list` answer, without pandas, pyarrow or ConfigSpace.
+# Handlers import what they use.
+S3_MIRROR_ENV_VAR = "SIMTUNE_S3_MIRROR"  # = blackbox_repository.s3_mirror.S3_MIRROR_ENV_VAR
+S3_ENDPOINT_ENV_VAR = "SIMTUNE_S3_ENDPOINT_URL"  # = ...s3_mirror.S3_ENDPOINT_ENV_VAR
 
 logger = logging.getLogger(__name__)
 
@@ -38,13 +39,8 @@ OWN_FAMILY = "(own, cache only)"
 """The family shown for a cached blackbox that no listed recipe provides."""
 
 
-def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Register the ``blackbox`` group and its subcommands on the ``simtune`` parser."""
-    group = subparsers.add_parser(
-        "blackbox",
-        help="list, inspect, convert, upload and download benchmarks",
-        description="Manage the blackbox repository: the local cache and S3 mirrors.",
-    )
+def configure_blackbox_command(group: argparse.ArgumentParser) -> None:
+    """Add the subcommands of ``simtune blackbox`` to its (already created) parser."""
     commands = group.add_subparsers(dest="blackbox_command", metavar="SUBCOMMAND", required=True)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -107,9 +103,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 # --------------------------------------------------------------------- handlers
 def list_command(args: argparse.Namespace) -> int:
-    """Print every recipe's blackbox names with family and cache state."""
-    recipes = all_recipes()
-    families = sorted({recipe.family for recipe in recipes})
+    """Print every blackbox name with its family and cache state (reads no recipe)."""
+    from blackbox_repository.cache import BlackboxCache
+    from blackbox_repository.recipe_catalog import read_catalog
+
+    catalog = read_catalog()
+    families = sorted(catalog)
     if args.family is not None and args.family not in families:
         close = difflib.get_close_matches(args.family, families, n=3)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
@@ -119,10 +118,10 @@ def list_command(args: argparse.Namespace) -> int:
     cache = BlackboxCache(args.cache_dir)
     cached = set(cache.names())
     rows = [
-        (name, recipe.family, "yes" if name in cached else "no")
-        for recipe in recipes
-        if args.family is None or recipe.family == args.family
-        for name in recipe.names
+        (name, family, "yes" if name in cached else "no")
+        for family, names in catalog.items()
+        if args.family is None or family == args.family
+        for name in names
     ]
     if args.family is None:  # blackboxes of your own: in the cache, from no listed recipe
         listed = {row[0] for row in rows}
@@ -139,6 +138,8 @@ def list_command(args: argparse.Namespace) -> int:
 
 def info_command(args: argparse.Namespace) -> int:
     """Print ``blackbox.describe()``, loading (and if needed converting) it first."""
+    from blackbox_repository.repository import load_blackbox
+
     recipe, name = _named_recipe(args.name)
     blackbox = load_blackbox(name, cache_dir=args.cache_dir, progress=True, recipe=recipe)
     print(blackbox.describe())
@@ -148,6 +149,8 @@ def info_command(args: argparse.Namespace) -> int:
 def convert_command(args: argparse.Namespace) -> int:
     """Convert into the cache (a sound cached entry is kept unless ``--force``); NAME may be
     a recipe reference ``package.module:recipe[:name]`` of your own."""
+    from blackbox_repository.repository import convert_blackbox
+
     recipe, name = _named_recipe(args.name)
     entry = convert_blackbox(
         name, cache_dir=args.cache_dir, progress=True, force=args.force, recipe=recipe
@@ -158,6 +161,9 @@ def convert_command(args: argparse.Namespace) -> int:
 
 def _named_recipe(name: str) -> tuple[Recipe | None, str]:
     """``(recipe, blackbox name)`` for a reference, ``(None, name)`` for a plain name."""
+    from blackbox_repository.recipes import recipe_from_reference
+    from blackbox_repository.references import is_reference
+
     if is_reference(name):
         return recipe_from_reference(name)
     return None, name
@@ -165,6 +171,10 @@ def _named_recipe(name: str) -> tuple[Recipe | None, str]:
 
 def upload_command(args: argparse.Namespace) -> int:
     """Upload the cached entry (converted first if needed) to the mirror."""
+    from blackbox_repository.cache import BlackboxCache
+    from blackbox_repository.repository import convert_blackbox
+    from blackbox_repository.s3_mirror import S3Mirror
+
     mirror = S3Mirror(args.mirror, endpoint_url=_endpoint_url(args))
     cache = BlackboxCache(args.cache_dir)
     if not cache.has_entry(args.name):
@@ -177,6 +187,10 @@ def upload_command(args: argparse.Namespace) -> int:
 
 def download_command(args: argparse.Namespace) -> int:
     """Download the entry from the mirror into the cache, verified, by one rename."""
+    from blackbox_repository.cache import BlackboxCache
+    from blackbox_repository.errors import DownloadError
+    from blackbox_repository.file_format import read_blackbox
+
     mirror = _mirror_from_arguments(args)
     cache = BlackboxCache(args.cache_dir)
     with cache.lock(args.name):
@@ -207,6 +221,8 @@ def _endpoint_url(args: argparse.Namespace) -> str | None:
 
 
 def _mirror_from_arguments(args: argparse.Namespace) -> S3Mirror:
+    from blackbox_repository.s3_mirror import S3Mirror
+
     url = args.mirror or os.environ.get(S3_MIRROR_ENV_VAR)
     if not url:
         raise S3MirrorError(
@@ -216,6 +232,9 @@ def _mirror_from_arguments(args: argparse.Namespace) -> S3Mirror:
 
 
 def _is_sound(cache: BlackboxCache, name: str) -> bool:
+    from blackbox_repository.errors import CorruptBlackboxError
+    from blackbox_repository.file_format import read_metadata, verify_files
+
     if not cache.has_entry(name):
         return False
     try:

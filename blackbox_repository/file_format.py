@@ -61,6 +61,7 @@ ROW_GROUP_SIZE = 1 << 20  # rows; reads go one row group at a time to bound memo
 KIND_READERS: dict[str, str] = {
     "tabular": "blackbox_repository.tabular_entry:read_tabular_data",
     "yahpo-onnx": "blackbox_repository.yahpo_surrogate:read_yahpo_data",
+    "trained-onnx": "blackbox_repository.surrogate_training.trained_surrogate:read_trained_data",
 }
 # kinds whose reader takes ``verify=`` and checks the entry's integrity itself (tabular
 # entries check memory-mapped derived files instead of hashing every Parquet file)
@@ -70,6 +71,7 @@ SELF_VERIFYING_KINDS = frozenset({"tabular"})
 KIND_WRITERS: dict[str, str] = {
     "tabular": "blackbox_repository.file_format:write_tabular_data",
     "yahpo-onnx": "blackbox_repository.yahpo_surrogate:write_yahpo_data",
+    "trained-onnx": "blackbox_repository.surrogate_training.trained_surrogate:write_trained_data",
 }
 
 

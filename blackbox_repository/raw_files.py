@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from blackbox_repository.atomic_files import fsync_directory
-from blackbox_repository.errors import ChecksumMismatchError, ConversionError
+from blackbox_repository.errors import ChecksumMismatchError, ConversionError, DownloadError
 from blackbox_repository.file_format import sha256_file
 from blackbox_repository.http_download import (  # noqa: F401 (re-exported)
     DEFAULT_DOWNLOAD_DEADLINE,
@@ -307,6 +307,30 @@ def _download_verified(raw_file: RawFile, target: Path, download_dir: Path, prog
         raise
 
 
+def _not_in_local_folder(
+    raw_file: RawFile, local: Path, local_file: Path, error: DownloadError
+) -> str:
+    """The message for a file missing below the local raw-data folder whose download failed:
+    the path looked for, and the folder to use instead if the file is one level deeper."""
+    deeper = sorted(child for child in _subfolders(local) if (child / raw_file.path).is_file())
+    hint = (
+        f"; it is in {deeper[0] / raw_file.path}: point ${RAW_DATA_ENV_VAR} at {deeper[0]}"
+        if deeper
+        else f"; put the original file there (${RAW_DATA_ENV_VAR}={local})"
+    )
+    return (
+        f"{raw_file.path} is not in the local raw-data folder: {local_file} does not exist{hint}. "
+        f"Downloading it instead failed too: {error}"
+    )
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    try:
+        return [child for child in folder.iterdir() if child.is_dir()]
+    except OSError:  # the folder itself is missing or unreadable
+        return []
+
+
 def _fetch_one(
     raw_file: RawFile, download_dir: Path, local: Path | None, *, into_download_dir: bool, progress
 ) -> FirstUsePin | None:
@@ -335,7 +359,14 @@ def _fetch_one(
                 logger.warning("downloading %s again: %s", raw_file.path, error)
                 target.unlink()
         if sha256 is None:
-            sha256 = _download_verified(raw_file, target, download_dir, progress)
+            try:
+                sha256 = _download_verified(raw_file, target, download_dir, progress)
+            except DownloadError as error:
+                if local_file is None:
+                    raise
+                raise DownloadError(
+                    _not_in_local_folder(raw_file, local, local_file, error)
+                ) from error
     if archive_suffix(raw_file.path) is not None:
         try:
             unpack_archive(

@@ -82,6 +82,6 @@ def main(method: str, argv: Sequence[str] | None = None) -> int:
         f"best {metric} = {best[metric]:.6g} at {run.metadata['fidelity_name']}={best['fidelity']}, "
         f"trial {int(best['trial_id'])}, found at simulated time {best['simulated_time']:.1f}s"
     )
-    print("best config:", json.dumps(run.best_config(), default=str))
+    print("best config:", json.dumps(run.best_config()))
     print(f"results written to {run.path}")
     return 0

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from blackbox_repository.atomic_files import fsync_directory
+from blackbox_repository.blackbox import native_config
 from blackbox_repository.errors import SimtuneError
 from blackbox_repository.file_format import sha256_file
 from simulated_backend.result_recorder import CONFIG_PREFIX, DECISIONS
@@ -80,11 +81,10 @@ class RunResults:
 
     def best_config(self, metric: str | None = None, mode: str | None = None) -> dict[str, Any]:
         row = self.best(metric, mode)
-        return {
-            k[len(CONFIG_PREFIX) :]: v
-            for k, v in row.items()
-            if k.startswith(CONFIG_PREFIX) and not (isinstance(v, float) and np.isnan(v))
-        }
+        # plain Python values (32, not np.int64(32)): they print, compare and dump as JSON
+        return native_config(
+            {k[len(CONFIG_PREFIX) :]: v for k, v in row.items() if k.startswith(CONFIG_PREFIX)}
+        )
 
 
 @functools.cache

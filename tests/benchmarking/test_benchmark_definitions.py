@@ -47,6 +47,7 @@ def test_every_recipe_name_has_defaults_on_its_recipe():
         assert definition.max_wallclock_time is not None or definition.max_num_results is not None
 
 
+@pytest.mark.usefixtures("shared_data_dir")
 @pytest.mark.parametrize("family", sorted(LOCAL_BENCHMARKS))
 def test_family_defaults_apply_to_the_real_blackbox(family):
     name = LOCAL_BENCHMARKS[family]
@@ -86,7 +87,7 @@ def test_unknown_benchmark_suggests_close_names():
 
 
 @pytest.fixture
-def xgboost_mnist():
+def xgboost_mnist(shared_data_dir):
     return load_blackbox("xgboost-mnist")
 
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 from benchmarking.cli import main
 from tests.benchmarking.study_helpers import free_port
 
 
+@pytest.mark.usefixtures("shared_data_dir")
 def test_run_collect_and_plot_from_the_command_line(tmp_path, capsys):
     out = tmp_path / "out"
     common = [
@@ -70,6 +73,7 @@ def test_unknown_names_are_one_line_errors_that_suggest_close_names(tmp_path, ca
     assert not out.exists()
 
 
+@pytest.mark.usefixtures("shared_data_dir")
 def test_an_unreachable_dask_scheduler_fails_within_seconds_and_starts_nothing(tmp_path, capsys):
     out = tmp_path / "out"
     address = f"tcp://127.0.0.1:{free_port()}"

@@ -116,6 +116,7 @@ def direct_average_final_rank(finals: pd.DataFrame, modes: dict[str, str]) -> di
     return {m: float(np.mean(r)) for m, r in ranks.items()}
 
 
+@pytest.mark.usefixtures("shared_data_dir")
 def test_study_on_dask_killed_resumed_collated_analysed_and_plotted(tmp_path):
     out = tmp_path / "study"
     study_file = tmp_path / "study.yaml"

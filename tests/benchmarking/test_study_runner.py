@@ -26,6 +26,7 @@ def small_study(methods=("ASHA", "RS"), seeds=(0, 1)) -> Study:
     return Study.from_names(list(methods), short_benchmarks(), list(seeds))
 
 
+@pytest.mark.usefixtures("shared_data_dir")
 def test_study_runs_every_task_into_its_own_folder_with_its_spec(tmp_path):
     study = small_study()
     report = execute_study(study, tmp_path / "out")
@@ -48,6 +49,7 @@ def test_study_runs_every_task_into_its_own_folder_with_its_spec(tmp_path):
     assert not layout.staging_dir.exists() or not any(layout.staging_dir.iterdir())
 
 
+@pytest.mark.usefixtures("shared_data_dir")
 def test_rerun_skips_finished_tasks_and_redoes_partial_and_changed_ones(tmp_path):
     out = tmp_path / "out"
     study = small_study(methods=("RS",))
@@ -76,6 +78,7 @@ def test_rerun_skips_finished_tasks_and_redoes_partial_and_changed_ones(tmp_path
     )
 
 
+@pytest.mark.usefixtures("shared_data_dir")
 def test_a_failing_task_is_recorded_with_its_traceback_and_the_others_finish(tmp_path):
     out = tmp_path / "out"
     study = Study.from_names(
@@ -144,6 +147,7 @@ def test_two_runs_into_one_folder_is_an_error(tmp_path):
         execute_study(small_study(methods=("RS",), seeds=(0,)), tmp_path / "out", check=False)
 
 
+@pytest.mark.usefixtures("shared_data_dir")
 def test_local_process_pool_runs_the_study_and_workers_keep_their_blackboxes(tmp_path):
     study = small_study(methods=("RS", "ASHA"), seeds=(0, 1))
     report = execute_study(study, tmp_path / "out", executor="processes", n_jobs=2)

@@ -41,6 +41,7 @@ def registry_name() -> tuple[str, str]:
     return recipe.names[0], recipe.family
 
 
+@pytest.mark.usefixtures("shared_data_dir")
 def test_info_converts_then_list_shows_it_cached(capsys, fresh_cache_dir, registry_name):
     name, family = registry_name
 
@@ -67,6 +68,7 @@ def test_unknown_name_is_one_line_suggesting_close_names(registry_name):
     assert name in result.stderr.split("Did you mean:")[1]
 
 
+@pytest.mark.usefixtures("shared_data_dir")
 def test_upload_and_download_through_a_mirror(s3_endpoint, tmp_path, registry_name):
     name, _ = registry_name
     mirror_url = f"s3://{MOTO_BUCKET}/cli"
@@ -94,6 +96,7 @@ def test_upload_and_download_through_a_mirror(s3_endpoint, tmp_path, registry_na
         assert (target_entry / path.name).read_bytes() == path.read_bytes()
 
 
+@pytest.mark.usefixtures("shared_data_dir")
 def test_download_of_a_name_the_mirror_lacks_lists_what_it_holds(
     capsys, s3_endpoint, tmp_path, registry_name
 ):
@@ -128,6 +131,7 @@ def test_unreachable_endpoint_is_one_clear_line(
     assert error.count("\n") == 1
 
 
+@pytest.mark.usefixtures("shared_data_dir")
 def test_convert_force_converts_again(capsys, fresh_cache_dir, registry_name):
     name, _ = registry_name
     assert main(["blackbox", "convert", name, "--cache-dir", str(fresh_cache_dir)]) == 0
@@ -180,6 +184,7 @@ def test_download_keeps_a_sound_cached_entry(
     assert f"{name} is already cached" in capsys.readouterr().out
 
 
+@pytest.mark.usefixtures("shared_data_dir")
 def test_info_describes_a_cached_entry_that_no_recipe_provides(capsys, fresh_cache_dir):
     convert_blackbox(LCDB_NAME, cache_dir=fresh_cache_dir, recipe=make_lcdb_recipe())
     assert main(["blackbox", "info", LCDB_NAME, "--cache-dir", str(fresh_cache_dir)]) == 0

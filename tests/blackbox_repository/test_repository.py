@@ -122,6 +122,7 @@ def test_bad_format_version_is_reported_and_rebuilt(entry, fresh_cache_dir, gate
     assert json.loads((entry / METADATA_FILE).read_text())["format_version"] == 2
 
 
+@pytest.mark.usefixtures("shared_data_dir")
 def test_convert_without_force_repairs_a_corrupt_entry_and_keeps_a_sound_one(
     entry, fresh_cache_dir, gate
 ):

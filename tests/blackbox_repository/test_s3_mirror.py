@@ -49,7 +49,7 @@ def _mirror_only_recipe() -> Recipe:
 
 
 @pytest.fixture
-def local_entry(tmp_path) -> Path:
+def local_entry(tmp_path, shared_data_dir) -> Path:
     """A converted entry of the test blackbox in its own cache."""
     return convert_blackbox(LCDB_NAME, cache_dir=tmp_path / "source", recipe=make_lcdb_recipe())
 

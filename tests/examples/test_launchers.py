@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -11,6 +12,7 @@ from simulated_backend import read_run
 from tests.conftest import REPO_ROOT
 
 
+@pytest.mark.usefixtures("shared_data_dir")
 @pytest.mark.parametrize(
     "script, method",
     [
@@ -71,3 +73,32 @@ def test_launcher_rejects_unknown_benchmark_with_suggestion(tmp_path):
     assert completed.stderr.startswith("simtune: error: unknown benchmark 'xgboost-mnst'")
     assert "Did you mean: xgboost-mnist" in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+def test_launcher_prints_the_best_config_with_plain_json_types(tmp_path):
+    """Integers print as integers (not ``"32"``), from a run on the embedded benchmark."""
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(REPO_ROOT / "examples" / "launch_asha.py"),
+            "--benchmark",
+            "sklearn-mlp-digits",
+            "--max-wallclock-time",
+            "3",
+            "--out",
+            str(tmp_path / "run"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert completed.returncode == 0, completed.stderr
+    line = next(x for x in completed.stdout.splitlines() if x.startswith("best config: "))
+    config = json.loads(line.removeprefix("best config: "))
+    assert type(config["n_layers"]) is int and type(config["batch_size"]) is int
+    assert type(config["alpha"]) is float and type(config["solver"]) is str
+    best = read_run(tmp_path / "run").best_config()  # the Python API: plain values too
+    assert best == config
+    assert "np." not in repr(best)
+    assert all(type(value) in (int, float, str) for value in best.values())

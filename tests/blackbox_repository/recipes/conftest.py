@@ -23,7 +23,7 @@ def _loaded_blackboxes() -> dict[str, Blackbox]:
 
 
 @pytest.fixture
-def load_real_blackbox(_loaded_blackboxes) -> Callable[[str], Blackbox]:
+def load_real_blackbox(_loaded_blackboxes, shared_data_dir) -> Callable[[str], Blackbox]:
     """``load(name)``: the real blackbox, converted once per session into the session cache."""
 
     def load(name: str) -> Blackbox:

@@ -1,0 +1,10 @@
+"""``simtune surrogate``: tune, fit, publish, evaluate and check surrogate benchmarks.
+
+The data layer (splits, model families, ONNX export, the ``trained-onnx`` blackbox kind,
+scores) is :mod:`blackbox_repository.surrogate_training`; this package adds what needs the
+engine: tuning each model with simtune's schedulers on the real backend
+(:mod:`~benchmarking.surrogates.tuning`), the fit pipeline
+(:mod:`~benchmarking.surrogates.pipeline`), the test report
+(:mod:`~benchmarking.surrogates.report`) and the faithfulness study
+(:mod:`~benchmarking.surrogates.faithfulness`).
+"""

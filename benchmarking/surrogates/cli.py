@@ -1,0 +1,164 @@
+"""``simtune surrogate fit|evaluate|faithfulness``: train, score and check surrogates."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def configure_surrogate_command(parser: argparse.ArgumentParser) -> None:
+    """Add ``fit``, ``evaluate`` and ``faithfulness`` to the ``simtune surrogate`` parser."""
+    commands = parser.add_subparsers(dest="surrogate_command", metavar="SUBCOMMAND", required=True)
+
+    fit = commands.add_parser(
+        "fit",
+        help="tune one model per objective on the real backend and install the surrogate",
+        description=(
+            "Split the configurations of tabular blackbox NAME into train/validation/test "
+            "(by configuration, --split-seed), tune every model family per objective with "
+            "ASHA on Dask workers (--budget fits each), refit the best, export it to ONNX and "
+            "install NAME-surrogate in the cache. Run again after a kill to resume."
+        ),
+    )
+    fit.add_argument("name", help="a tabular blackbox (recipe name or cache entry)")
+    fit.add_argument("--budget", type=int, default=16, help="model fits per objective and family")
+    fit.add_argument(
+        "--families", default=None, help="comma-separated model families (default: all)"
+    )
+    fit.add_argument("--objectives", default=None, help="comma-separated objectives (default: all)")
+    fit.add_argument("--split-seed", type=int, default=0)
+    fit.add_argument("--seed", type=int, default=0, help="seeds the tuner and the models")
+    fit.add_argument("--method", default="ASHA", help="ASHA or BOHB (any baseline name)")
+    fit.add_argument("--n-workers", type=int, default=2)
+    fit.add_argument("--runner", default="dask", choices=("dask", "processes", "serial"))
+    fit.add_argument("--dask-address", default=None, help="tcp://host:port of a Dask scheduler")
+    fit.add_argument("--max-wallclock-time", type=float, default=None, help="real s per tuning run")
+    fit.add_argument("--allow-missing", action="store_true", help="train on recorded rows only")
+    fit.add_argument(
+        "--out", type=Path, default=None, help="work folder (default surrogate-work/NAME)"
+    )
+    fit.add_argument("--surrogate-name", default=None, help="default NAME-surrogate")
+    fit.add_argument("--cache-dir", default=None)
+    fit.set_defaults(handler=_fit)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="score an installed surrogate on its test set (Parquet, plots, Markdown, JSON)",
+    )
+    evaluate.add_argument("name", help="the surrogate (e.g. sklearn-mlp-digits-surrogate)")
+    evaluate.add_argument("--out", type=Path, default=None, help="default surrogate-report/NAME")
+    evaluate.add_argument("--cache-dir", default=None)
+    evaluate.set_defaults(handler=_evaluate)
+
+    faithful = commands.add_parser(
+        "faithfulness",
+        help="run the same study on a table and its surrogate and compare method rankings",
+    )
+    faithful.add_argument("name", help="the surrogate (its table is read from its metadata)")
+    faithful.add_argument("--methods", default="RS,ASHA,Hyperband,BOHB")
+    faithful.add_argument("--seeds", type=int, default=10)
+    faithful.add_argument("--max-wallclock-time", type=float, default=None, help="simulated s")
+    faithful.add_argument("--n-workers", type=int, default=4)
+    faithful.add_argument("--out", type=Path, default=None, help="JSON report file")
+    faithful.add_argument("--cache-dir", default=None)
+    faithful.set_defaults(handler=_faithfulness)
+
+
+def _names(text: str | None) -> list[str] | None:
+    return [part.strip() for part in text.split(",") if part.strip()] if text else None
+
+
+def _fit(args: argparse.Namespace) -> int:
+    from benchmarking.surrogates.pipeline import DEFAULT_FAMILIES, fit_surrogate
+
+    summary = fit_surrogate(
+        args.name,
+        out=args.out,
+        budget=args.budget,
+        families=_names(args.families) or DEFAULT_FAMILIES,
+        objectives=_names(args.objectives),
+        split_seed=args.split_seed,
+        seed=args.seed,
+        method=args.method,
+        n_workers=args.n_workers,
+        runner=args.runner,
+        dask_address=args.dask_address,
+        max_wallclock_time=args.max_wallclock_time,
+        allow_missing=args.allow_missing,
+        surrogate=args.surrogate_name,
+        cache_dir=args.cache_dir,
+        progress=True,
+    )
+    for objective, model in summary.chosen.items():
+        print(
+            f"{objective}: {model.family} (validation 1 - Kendall tau {model.validation_loss:.4f}, "
+            f"fidelity {model.fidelity:g})"
+        )
+    print(f"installed {summary.surrogate} in {summary.entry}")
+    print(f"next: simtune surrogate evaluate {summary.surrogate}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from benchmarking.surrogates.report import evaluate_surrogate
+
+    out = args.out or Path("surrogate-report") / args.name
+    scores = evaluate_surrogate(args.name, out, cache_dir=args.cache_dir)
+    overall = scores[scores["fidelity"] == "all"]
+    for row in overall.itertuples(index=False):
+        print(
+            f"{row.objective}: Kendall tau {row.kendall_tau:.3f}, Spearman {row.spearman_rho:.3f}, "
+            f"R2 {row.r2:.3f}, MAE {row.mae:.4g}, RMSE {row.rmse:.4g}"
+        )
+    print(
+        f"report in {out} (scores.md, scores.json, predictions.parquet, predicted-vs-true.png/pdf)"
+    )
+    return 0
+
+
+def _faithfulness(args: argparse.Namespace) -> int:
+    from benchmarking.surrogates.faithfulness import faithfulness
+    from benchmarking.surrogates.pipeline import load_source_blackbox
+    from benchmarking.surrogates.report import load_trained_surrogate
+    from blackbox_repository.atomic_files import write_json_atomically
+
+    surrogate = load_trained_surrogate(args.name, args.cache_dir)
+    table = load_source_blackbox(surrogate.source["blackbox"], args.cache_dir)
+    metric, mode, budget = _study_settings(table, args.max_wallclock_time)
+    report = faithfulness(
+        table,
+        surrogate,
+        metric=metric,
+        mode=mode,
+        max_wallclock_time=budget,
+        n_workers=args.n_workers,
+        seeds=args.seeds,
+        methods=_names(args.methods),
+    )
+    record = report.to_dict()
+    print(json.dumps(record, indent=1))
+    if args.out is not None:
+        write_json_atomically(args.out, record, indent=1)
+    return 0
+
+
+def _study_settings(table, max_wallclock_time: float | None) -> tuple[str, str, float]:
+    """Metric, mode and simulated budget: the benchmark definition's, else the first objective."""
+    try:
+        from benchmarking.benchmark_definitions import benchmark_definition
+
+        definition = benchmark_definition(table.name)
+        metric, mode, budget = definition.metric, definition.mode, definition.max_wallclock_time
+    except ValueError:  # a user's tabulation has no definition: its first objective
+        objective = table.objectives[0]
+        metric, mode, budget = objective.name, objective.mode, None
+    if max_wallclock_time is not None:
+        budget = max_wallclock_time
+    if budget is None:
+        from blackbox_repository.surrogate_training.errors import SurrogateTrainingError
+
+        raise SurrogateTrainingError(
+            f"{table.name!r} has no benchmark definition; give --max-wallclock-time"
+        )
+    return metric, mode, float(budget)

@@ -1,0 +1,155 @@
+"""`simtune surrogate fit / evaluate` end to end on a user's table in the cache (the real
+breast-cancer MLP benchmark cut to 40 configurations x 5 epochs), tuned with ASHA on a
+real Dask cluster; resume, faithfulness and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmarking.cli import main
+from benchmarking.surrogates.faithfulness import faithfulness
+from benchmarking.surrogates.report import load_trained_surrogate
+from blackbox_repository import TabularBlackbox, load_blackbox
+from blackbox_repository.cache import BlackboxCache
+from blackbox_repository.file_format import write_blackbox
+
+TABLE = "test-user-mlp"
+
+
+def install_table(cache_dir, constant_objective: str | None = None) -> TabularBlackbox:
+    full = load_blackbox("sklearn-mlp-breast-cancer")
+    values = np.array(full.values[:40, :5], dtype=float)
+    if constant_objective:
+        values[:, :, :, full.objective_index(constant_objective)] = 0.5
+    table = TabularBlackbox(
+        name=TABLE,
+        configuration_space=full.configuration_space,
+        configurations=full.configurations.iloc[:40].reset_index(drop=True),
+        fidelity_name=full.fidelity_name,
+        fidelity_values=full.fidelity_values[:5],
+        seeds=full.seeds,
+        objectives=full.objectives,
+        elapsed_time_objective=full.elapsed_time_objective,
+        values=values,
+    )
+    cache = BlackboxCache(cache_dir)
+    with cache.lock(TABLE), cache.staging(TABLE) as staged:
+        write_blackbox(table, staged)
+        cache.install(TABLE, staged)
+    return table
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    root = tmp_path_factory.mktemp("surrogate-cli")
+    cache_dir = root / "cache"
+    table = install_table(cache_dir)
+    arguments = [
+        "surrogate", "fit", TABLE, "--objectives", "valid_error", "--families", "lightgbm,knn",
+        "--budget", "3", "--n-workers", "2", "--cache-dir", str(cache_dir), "--out", str(root / "work"),
+    ]  # fmt: skip
+    assert main(arguments) == 0
+    return root, cache_dir, table, arguments
+
+
+def test_fit_installs_a_surrogate_loadable_by_name_with_its_split_and_choices(fitted):
+    root, cache_dir, table, _ = fitted
+    surrogate = load_blackbox(f"{TABLE}-surrogate", cache_dir=cache_dir)
+    assert surrogate.objective_names == ("valid_error", "elapsed_time")
+    record = json.loads((root / "work" / "fit.json").read_text())
+    split = record["split"]
+    assert sorted(split["train"] + split["validation"] + split["test"]) == list(range(40))
+    assert surrogate.source["split"] == split
+    for objective in ("valid_error", "elapsed_time"):
+        assert {m["family"] for m in record["tuned"][objective]} == {"lightgbm", "knn"}
+        assert all(m["n_results"] >= 3 for m in record["tuned"][objective])
+        run = pd.read_parquet(
+            root / "work" / "tuning" / objective / "lightgbm" / "run" / "results.parquet"
+        )
+        assert (run["status"] == "success").all() and run["fidelity"].min() == 1
+
+
+def test_fit_again_resumes_without_refitting_tuned_models(fitted):
+    root, _, _, arguments = fitted
+    tuning = root / "work" / "tuning"
+    before = {p: p.stat().st_mtime_ns for p in tuning.rglob("*.json")}
+    assert main(arguments) == 0
+    assert {p: p.stat().st_mtime_ns for p in tuning.rglob("*.json")} == before
+
+
+def test_evaluate_writes_scores_per_objective_and_fidelity_predictions_and_plots(fitted, capsys):
+    root, cache_dir, table, _ = fitted
+    out = root / "report"
+    assert (
+        main(
+            [
+                "surrogate",
+                "evaluate",
+                f"{TABLE}-surrogate",
+                "--out",
+                str(out),
+                "--cache-dir",
+                str(cache_dir),
+            ]
+        )
+        == 0
+    )
+    assert "Kendall tau" in capsys.readouterr().out
+    predictions = pd.read_parquet(out / "predictions.parquet")
+    assert set(predictions["objective"]) == {"valid_error", "elapsed_time"}
+    test_configs = json.loads((root / "work" / "fit.json").read_text())["split"]["test"]
+    assert set(predictions["configuration"]) == set(test_configs)
+    scores = json.loads((out / "scores.json").read_text())["scores"]
+    fidelities = {s["fidelity"] for s in scores if s["objective"] == "valid_error"}
+    assert fidelities == {"all", *(str(f) for f in table.fidelity_values)}
+    assert all(-1 <= s["kendall_tau"] <= 1 for s in scores if s["fidelity"] == "all")
+    assert (out / "predicted-vs-true.png").stat().st_size > 0
+    assert (out / "predicted-vs-true.pdf").read_bytes().startswith(b"%PDF")
+    assert "| valid_error | **all** |" in (out / "scores.md").read_text()
+
+
+def test_faithfulness_compares_method_rankings_on_table_and_surrogate(fitted):
+    _, cache_dir, table, _ = fitted
+    surrogate = load_trained_surrogate(f"{TABLE}-surrogate", cache_dir)
+    report = faithfulness(
+        table, surrogate, metric="valid_error", mode="min", max_wallclock_time=2.0,
+        n_workers=2, seeds=2, methods=("RS", "ASHA", "BOHB"), fractions=(0.5, 1.0),
+    )  # fmt: skip
+    record = report.to_dict()
+    assert len(record["kendall_tau"]) == 2
+    assert all(-1 <= tau <= 1 for tau in record["kendall_tau"] if tau == tau)
+    assert set(record["difference_at_full_budget"]) == {"RS", "ASHA", "BOHB"}
+
+
+def test_a_constant_objective_is_a_one_line_error_and_nothing_is_installed(tmp_path, capsys):
+    install_table(tmp_path / "cache", constant_objective="train_error")
+    code = main(
+        [
+            "surrogate",
+            "fit",
+            TABLE,
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--out",
+            str(tmp_path / "w"),
+        ]
+    )
+    assert code == 2
+    error = capsys.readouterr().err
+    assert error.startswith("simtune: error:") and "'train_error'" in error and "constant" in error
+    assert BlackboxCache(tmp_path / "cache").names() == [TABLE]
+    assert not (tmp_path / "w").exists()
+
+
+def test_the_surrogate_runs_in_a_simulation_by_name(fitted, monkeypatch):
+    from benchmarking.simulation import run_simulation
+
+    _, cache_dir, _, _ = fitted
+    monkeypatch.setenv("SIMTUNE_CACHE_DIR", str(cache_dir))
+    run = run_simulation("ASHA", f"{TABLE}-surrogate", seed=0, max_num_results=12)
+    assert len(run.results) == 12
+    assert run.results["valid_error"].notna().all()
