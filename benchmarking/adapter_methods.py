@@ -108,19 +108,11 @@ def optuna_factory(sampler: str, pruner: str | None) -> Any:
             raise MethodArgumentError(
                 f"OPTUNA-{sampler} has no pruner, so pruner_kwargs {pruner_kwargs} do not apply"
             )
-        # schedulers read the fidelity from the result's "fidelity" key; an adapter that
-        # still asks for the result key of the fidelity is given the blackbox's name for it
-        fidelity_key = (
-            {"resource_attr": context.fidelity_name}
-            if "resource_attr" in inspect.signature(OptunaScheduler).parameters
-            else {}
-        )
-        return OptunaScheduler(
+        return OptunaScheduler(  # it reads the fidelity from each result's "fidelity" key
             made_sampler,
             context.search_space,
             context.metric,
             context.mode,
-            **fidelity_key,
             pruner=made_pruner,
             seed=context.seed,
             tell_value=tell_value,

@@ -28,7 +28,7 @@ _CONTEXT_PARAMETERS = {
     "metric": ("metric",),
     "mode": ("mode",),
     "seed": ("seed",),
-    "fidelity_name": ("fidelity_name", "resource_attr"),
+    "fidelity_name": ("fidelity_name",),
     "fidelity_values": ("fidelity_values",),
 }
 
