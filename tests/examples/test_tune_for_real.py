@@ -38,7 +38,9 @@ def test_real_mlp_run_is_collected_and_plotted_like_a_simulated_one(tmp_path, ca
     # ASHA's rungs: some trial went past the first epoch, resumed from its checkpoint
     assert results.fidelity.max() > 1
     checkpoints = out / "checkpoints" / "sklearn-mlp-digits-real" / "ASHA" / "seed-0"
-    assert (checkpoints / "trial-000000" / "mlp.pkl").exists()
+    # every finished step leaves its trial's checkpoint (trial 0 may still be training at the
+    # stop: its size decides its speed, so no particular trial is named)
+    assert sorted(checkpoints.glob("trial-*/mlp.pkl"))
 
     assert simtune(["collect", str(out)]) == 0
     assert simtune(["plot", str(out), "--n-points", "10"]) == 0
