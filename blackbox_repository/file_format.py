@@ -186,17 +186,21 @@ def verify_files(directory: Path | str, metadata: dict[str, Any]) -> None:
     """Check every data file of an entry against its recorded size and sha256."""
     directory = Path(directory)
     for file_name, recorded in metadata["files"].items():
-        path = entry_file(directory, file_name)
-        if not path.exists():
-            raise CorruptBlackboxError(f"{path} is missing from blackbox entry {directory}")
-        size = path.stat().st_size
-        if size != recorded["bytes"]:
-            raise CorruptBlackboxError(
-                f"{path} has {size} bytes, expected {recorded['bytes']} (truncated or modified)"
-            )
-        actual = sha256_file(path)
-        if actual != recorded["sha256"]:
-            raise ChecksumMismatchError(str(path), recorded["sha256"], actual)
+        verify_file(entry_file(directory, file_name), recorded)
+
+
+def verify_file(path: Path, recorded: dict[str, Any]) -> None:
+    """Check one data file against its recorded ``{"bytes": ..., "sha256": ...}``."""
+    if not path.exists():
+        raise CorruptBlackboxError(f"{path} is missing from blackbox entry {path.parent}")
+    size = path.stat().st_size
+    if size != recorded["bytes"]:
+        raise CorruptBlackboxError(
+            f"{path} has {size} bytes, expected {recorded['bytes']} (truncated or modified)"
+        )
+    actual = sha256_file(path)
+    if actual != recorded["sha256"]:
+        raise ChecksumMismatchError(str(path), recorded["sha256"], actual)
 
 
 def _configuration_space_from_dict(serialized: dict[str, Any]):

@@ -46,7 +46,7 @@ import numpy as np
 from blackbox_repository.atomic_files import write_json_atomically
 from blackbox_repository.config_index import IndexColumn, StoredConfigIndex, build_index_arrays
 from blackbox_repository.entry_metadata import entry_file
-from blackbox_repository.errors import ChecksumMismatchError, CorruptBlackboxError
+from blackbox_repository.errors import CorruptBlackboxError
 from blackbox_repository.mapped_arrays import (
     HASH_NAME,
     hash_file,
@@ -152,18 +152,9 @@ def _checked_record(directory: Path, metadata: dict[str, Any], *, verify: bool) 
 
 
 def _verify_sha256(path: Path, recorded: dict[str, Any]) -> None:
-    from blackbox_repository.file_format import sha256_file
+    from blackbox_repository.file_format import verify_file  # file_format imports this module
 
-    if not path.exists():
-        raise CorruptBlackboxError(f"{path} is missing from blackbox entry {path.parent}")
-    size = path.stat().st_size
-    if size != recorded["bytes"]:
-        raise CorruptBlackboxError(
-            f"{path} has {size} bytes, expected {recorded['bytes']} (truncated or modified)"
-        )
-    actual = sha256_file(path)
-    if actual != recorded["sha256"]:
-        raise ChecksumMismatchError(str(path), recorded["sha256"], actual)
+    verify_file(path, recorded)
 
 
 def _open_derived(
