@@ -13,6 +13,9 @@ from tests.benchmarking.user_executor import ThreadPoolTaskExecutor
 
 USER_FACTORY = "tests.benchmarking.user_executor:make_thread_executor"
 
+# these tests read real benchmark files (they skip on a bare clone, fail if data is there)
+pytestmark = pytest.mark.usefixtures("shared_data_dir")
+
 
 def small_study() -> Study:
     return Study.from_names(["RS", "ASHA"], short_benchmarks()[:1], [0, 1])

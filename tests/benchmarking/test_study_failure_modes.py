@@ -82,6 +82,7 @@ def descendants(pid: int) -> list[psutil.Process]:
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.usefixtures("shared_data_dir")
 def test_kill_9_of_a_process_pool_run_takes_its_workers_down(tmp_path):
     out = tmp_path / "out"
     run = [

@@ -63,6 +63,9 @@ from tests.blackbox_repository.conftest import (
 
 MIRROR_URL = f"s3://{MOTO_BUCKET}/failure-modes"
 
+# these tests read real benchmark files (they skip on a bare clone, fail if data is there)
+pytestmark = pytest.mark.usefixtures("shared_data_dir")
+
 
 def _rewrite_metadata(entry: Path, change, *, sign: bool) -> dict:
     """Edit an entry's metadata; ``sign`` re-computes its checksum as a buggy writer would."""
