@@ -39,6 +39,17 @@ from simulated_backend.schedulers.protocol import check_metric_and_mode
 
 RESUME_MODES = ("checkpoint", "scratch")
 
+# The state of a trial that may still run: one small list per trial (cheaper to make and to
+# read than an object), dropped when the trial stops, completes or fails.
+_CURVE = 0  # the trial's curve (a non-tabular blackbox's), or None: rows come from the table
+_CONFIG_INDEX = 1  # the trial's row in a tabular blackbox's grid (-1 otherwise)
+_SEED_INDEX = 2  # the blackbox seed the trial replays
+_WORKER = 3  # the worker it runs on, -1 while paused
+_OFFSET = 4  # simulated time at which its recorded elapsed time 0 falls
+_POSITION = 5  # fidelity position of its next result
+_ROW = 6  # its next result's objectives (plain floats), computed one step ahead
+_TIME = 7  # the simulated time of its next result
+
 
 class SimulatedClock:
     """Simulated seconds since the start of a run; only ever moved forward by the engine."""
@@ -89,8 +100,11 @@ class SimulatorBackend:
         self.last_fidelity_index = len(self.fidelity_values) - 1
         self.elapsed_index = blackbox.elapsed_time_index
         self._n_seeds = len(blackbox.seeds)
-        self._is_tabular = isinstance(blackbox, TabularBlackbox)
-        self._objective_names = list(blackbox.objective_names)
+        # a tabular blackbox's table, read row by row (a plain ndarray view: no subclass
+        # overhead per read); None for other blackboxes, which give a curve per trial
+        self._values = np.asarray(blackbox.values) if isinstance(blackbox, TabularBlackbox) else None
+        self._result_keys = tuple(blackbox.objective_names)
+        self._fidelity_name = blackbox.fidelity_name
         self.clock = SimulatedClock()
         self.reset()
 
@@ -115,17 +129,10 @@ class SimulatorBackend:
         self._free_workers = list(range(self.n_workers))
         heapq.heapify(self._free_workers)
         self._continuing: int | None = None  # trial whose next result waits for the decision
-        # per-trial state, indexed by trial id (ids are 0, 1, 2, ... in start order)
+        # indexed by trial id (ids are 0, 1, 2, ... in start order): the config as run, and
+        # the state of every trial that may still run (None once stopped, completed or failed)
         self.configs: list[dict[str, Any]] = []
-        self.config_indices: list[int] = []
-        self.seed_indices: list[int] = []
-        self.workers: list[int] = []
-        self._curves: list[Any] = []
-        self._offsets: list[float] = []
-        self._next_position: list[int] = []
-        self._pending_rows: list[list[float] | None] = []
-        self._pending_times: list[float] = []
-        self._running: list[bool] = []
+        self._states: list[list[Any] | None] = []
 
     @property
     def num_free_workers(self) -> int:
@@ -141,9 +148,10 @@ class SimulatorBackend:
         return self.clock.now
 
     def _curve_for(self, config: Mapping[str, Any], seed_index: int) -> tuple[Any, int]:
-        if isinstance(self.blackbox, TabularBlackbox):
-            index = self.blackbox.config_index(config)
-            return self.blackbox.curve_by_index(index, seed_index), index
+        """``(curve, config_index)``: the curve is ``None`` for a tabular blackbox (its rows
+        are read from its table by ``config_index``)."""
+        if self._values is not None:
+            return None, self.blackbox.config_index(config)
         return self.blackbox.curve(config, seed_index), -1
 
     def start_trial(
@@ -159,36 +167,36 @@ class SimulatorBackend:
         ``start_trial`` takes it): ``config`` is then taken as is (plain values, as drawn
         from the grid) and not looked up; the first such start of a run is checked.
         """
-        if trial_id != len(self.configs):
+        configs = self.configs
+        if trial_id != len(configs):
             raise ValueError(
-                f"trial ids must be 0, 1, 2, ... in start order; got {trial_id}, expected {len(self.configs)}"
+                f"trial ids must be 0, 1, 2, ... in start order; got {trial_id}, expected {len(configs)}"
             )
-        self._push_continuing()
+        if self._continuing is not None:
+            self._push_continuing()
         if self._fixed_seed_index is not None:
             seed_index = self._fixed_seed_index
         elif self._n_seeds == 1:
             seed_index = 0
         else:
             seed_index = int(self._rng.integers(self._n_seeds))
-        if config_index is not None and self._is_tabular:
+        if config_index is not None and self._values is not None:
             if not self._config_index_checked:
                 self._check_config_index(config, config_index)
-            curve = self.blackbox.curve_by_index(config_index, seed_index)
+            curve = None
         else:
             config = native_config(config)
             curve, config_index = self._curve_for(config, seed_index)
+        configs.append(config)
         worker = heapq.heappop(self._free_workers)
-        self.configs.append(config)
-        self.config_indices.append(config_index)
-        self.seed_indices.append(seed_index)
-        self.workers.append(worker)
-        self._curves.append(curve)
-        self._offsets.append(self.clock.now)
-        self._next_position.append(0)
-        self._pending_rows.append(None)
-        self._pending_times.append(0.0)
-        self._running.append(True)
-        return config if self._schedule_next(trial_id) else None
+        state = [curve, config_index, seed_index, worker, self.clock.now, 0, None, 0.0]
+        self._states.append(state)
+        if self._prepare_next(state):
+            heapq.heappush(self._events, (state[_TIME], trial_id))
+            return config
+        self._end_run_of(trial_id)
+        self._states[trial_id] = None
+        return None
 
     def _check_config_index(self, config: Mapping[str, Any], config_index: int) -> None:
         actual = self.blackbox.config_index(config)
@@ -205,23 +213,32 @@ class SimulatorBackend:
         self, trial_id: int, config: Mapping[str, Any] | None = None
     ) -> dict[str, Any] | None:
         """Resume a paused trial on the lowest free worker (optionally with a new config)."""
-        self._push_continuing()
+        if self._continuing is not None:
+            self._push_continuing()
+        state = self._states[trial_id]
+        if state is None or state[_WORKER] >= 0:
+            raise ValueError(
+                f"trial {trial_id} cannot be resumed: it is "
+                f"{'running' if state is not None else 'stopped, completed or failed'}, not paused"
+            )
         if config is not None:
             config = native_config(config)
-            curve, config_index = self._curve_for(config, self.seed_indices[trial_id])
+            state[_CURVE], state[_CONFIG_INDEX] = self._curve_for(config, state[_SEED_INDEX])
             self.configs[trial_id] = config
-            self.config_indices[trial_id] = config_index
-            self._curves[trial_id] = curve
-        self.workers[trial_id] = heapq.heappop(self._free_workers)
-        self._running[trial_id] = True
-        position = self._next_position[trial_id]
+        state[_WORKER] = heapq.heappop(self._free_workers)
+        position = state[_POSITION]
         if self.resume_from == "scratch" or position == 0:
-            self._next_position[trial_id] = 0
-            self._offsets[trial_id] = self.clock.now
+            state[_POSITION] = 0
+            state[_OFFSET] = self.clock.now
         else:
-            done = float(self._curves[trial_id][position - 1][self.elapsed_index])
-            self._offsets[trial_id] = self.clock.now - done
-        return self.configs[trial_id] if self._schedule_next(trial_id) else None
+            done = self._row(state, position - 1)[self.elapsed_index]
+            state[_OFFSET] = self.clock.now - done
+        if self._prepare_next(state):
+            heapq.heappush(self._events, (state[_TIME], trial_id))
+            return self.configs[trial_id]
+        self._end_run_of(trial_id)
+        self._states[trial_id] = None
+        return None
 
     def pause_trial(self, trial_id: int) -> None:
         """Paused at its last report: the worker is free at once; the position is kept."""
@@ -230,21 +247,22 @@ class SimulatorBackend:
     def stop_trial(self, trial_id: int) -> None:
         """Stopped at its last report: the worker is free at once."""
         self._end_run_of(trial_id)
-        self._curves[trial_id] = None  # a stopped trial never reports again
+        self._states[trial_id] = None  # a stopped trial never reports again
 
     def _end_run_of(self, trial_id: int) -> None:
         if self._continuing == trial_id:
             self._continuing = None
-        if self._running[trial_id]:
-            self._running[trial_id] = False
-            heapq.heappush(self._free_workers, self.workers[trial_id])
+        state = self._states[trial_id]
+        if state is not None and state[_WORKER] >= 0:
+            heapq.heappush(self._free_workers, state[_WORKER])
+            state[_WORKER] = -1
 
     def _push_continuing(self) -> None:
         """The trial reported last was neither paused nor stopped: wait for its next result."""
         trial_id = self._continuing
         if trial_id is not None:
             self._continuing = None
-            heapq.heappush(self._events, (self._pending_times[trial_id], trial_id))
+            heapq.heappush(self._events, (self._states[trial_id][_TIME], trial_id))
 
     def next_results(self, timeout: float = 0.0) -> list[TrialReport]:
         """The earliest pending result if it is due at the current simulated time, else ``[]``.
@@ -253,26 +271,27 @@ class SimulatorBackend:
         on this result competes for the next position with the results already pending.
         The clock is never moved here; ``timeout`` is ignored (nobody waits in simulation).
         """
-        if self._continuing is not None:
-            self._push_continuing()
+        trial_id = self._continuing
         events = self._events
+        if trial_id is not None:
+            self._continuing = None
+            heapq.heappush(events, (self._states[trial_id][_TIME], trial_id))
         if not events or events[0][0] > self.clock.now:
             return []
         time, trial_id = heapq.heappop(events)
-        position = self._next_position[trial_id]
-        self._next_position[trial_id] = position + 1
-        row = self._pending_rows[trial_id]
-        self._pending_rows[trial_id] = None
-        result = dict(zip(self._objective_names, row))
+        state = self._states[trial_id]
+        position = state[_POSITION]
+        result = dict(zip(self._result_keys, state[_ROW]))
         fidelity = self.fidelity_values[position]
         result[FIDELITY_KEY] = fidelity
-        result[self.blackbox.fidelity_name] = fidelity  # until every scheduler reads "fidelity"
+        result[self._fidelity_name] = fidelity  # until every scheduler reads "fidelity"
         result[TIME_KEY] = time
-        result["worker"] = self.workers[trial_id]
+        result["worker"] = state[_WORKER]
+        state[_POSITION] = position + 1
         # a trial completes at the max fidelity, or where its recorded curve ends
-        if position == self.last_fidelity_index or not self._prepare_next(trial_id):
+        if position == self.last_fidelity_index or not self._prepare_next(state):
             self._end_run_of(trial_id)
-            self._curves[trial_id] = None  # a completed trial never reports again
+            self._states[trial_id] = None  # a completed trial never reports again
             return [(trial_id, result, REPORT_LAST)]
         self._continuing = trial_id
         return [(trial_id, result, REPORT_CONTINUES)]
@@ -283,13 +302,16 @@ class SimulatorBackend:
         Returns the time of the next pending result (``None`` if nothing runs). Called by
         the :class:`~simulated_backend.callback.SimulatorCallback` when the Tuner would wait.
         """
-        self._push_continuing()
-        if not self._events:
+        if self._continuing is not None:
+            self._push_continuing()
+        events = self._events
+        if not events:
             return None
-        time = self._events[0][0]
+        time = events[0][0]
+        clock = self.clock
         target = time if time < limit else limit
-        if target > self.clock.now:
-            self.clock.now = target
+        if target > clock.now:
+            clock.now = target
         return time
 
     def close(self) -> None:
@@ -298,31 +320,33 @@ class SimulatorBackend:
         self._events.clear()
 
     # ---------------------------------------------------------------- lazy results
-    def _schedule_next(self, trial_id: int) -> bool:
-        """Put the trial's next result on the event heap; ``False`` if its time is missing."""
-        if not self._prepare_next(trial_id):
-            self._end_run_of(trial_id)
-            return False
-        heapq.heappush(self._events, (self._pending_times[trial_id], trial_id))
-        return True
+    def _row(self, state: list[Any], position: int) -> list[float]:
+        """The trial's recorded objectives at fidelity ``position``, as plain floats."""
+        if state[_CURVE] is None:
+            return self._values[state[_CONFIG_INDEX], position, state[_SEED_INDEX]].tolist()
+        return state[_CURVE][position].tolist()
 
-    def _prepare_next(self, trial_id: int) -> bool:
+    def _prepare_next(self, state: list[Any]) -> bool:
         """Compute the trial's next result and its report time; ``False`` if there is none.
 
         There is none after the max fidelity, or when the blackbox has no elapsed time (NaN)
         for the next fidelity: the recorded run ended there.
         """
-        position = self._next_position[trial_id]
+        position = state[_POSITION]
         if position > self.last_fidelity_index:
             return False
-        row = self._curves[trial_id][position].tolist()
-        time = self._offsets[trial_id] + row[self.elapsed_index]
-        if math.isnan(time):
+        if state[_CURVE] is None:
+            row = self._values[state[_CONFIG_INDEX], position, state[_SEED_INDEX]].tolist()
+        else:
+            row = state[_CURVE][position].tolist()
+        time = state[_OFFSET] + row[self.elapsed_index]
+        if time != time:  # NaN: no recorded time
             return False
-        if time < self.clock.now:  # a decreasing recorded time never moves the clock backwards
-            time = self.clock.now
-        self._pending_rows[trial_id] = row
-        self._pending_times[trial_id] = time
+        now = self.clock.now
+        if time < now:  # a decreasing recorded time never moves the clock backwards
+            time = now
+        state[_ROW] = row
+        state[_TIME] = time
         return True
 
     def metadata(self) -> dict[str, Any]:

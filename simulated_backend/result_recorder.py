@@ -139,23 +139,25 @@ class ResultRecorder:
                     values, dtype=np.float64 if kind == "float" else np.int64
                 ).copy()
         if len(trial_ids):
-            used = [configs[t] for t in np.unique(trial_ids).tolist()]
+            # one config per trial of the chunk, each turned into Arrow once, then spread
+            # over the trial's rows by a take in C (no per-row Python objects)
+            unique, inverse = np.unique(trial_ids, return_inverse=True)
+            used = [configs[t] for t in unique.tolist()]
+            names = self._config_names
+            known = set(names)
             for config in used:
-                for key in config:
-                    if key not in self._config_names:
-                        self._config_names.append(key)
-        hp_names = self._config_names
-        unique, inverse = np.unique(trial_ids, return_inverse=True)
-        trial_configs = (
-            pd.DataFrame.from_records([configs[t] for t in unique.tolist()], columns=hp_names)
-            if len(unique)
-            else pd.DataFrame(columns=hp_names)
-        )
-        for name in hp_names:
-            column = trial_configs[name].to_numpy()[inverse] if len(trial_ids) else np.array([])
-            columns[CONFIG_PREFIX + name] = pa.array(
-                list(column) if column.dtype == object else column, from_pandas=True
-            )
+                if len(config) != len(names) or not known.issuperset(config):
+                    for key in config:
+                        if key not in known:
+                            names.append(key)
+                            known.add(key)
+            for name in names:
+                columns[CONFIG_PREFIX + name] = _config_column(
+                    [config.get(name) for config in used]
+                ).take(inverse)
+        else:
+            for name in self._config_names:
+                columns[CONFIG_PREFIX + name] = pa.array(np.array([]))
         return pa.RecordBatch.from_pydict(columns)
 
     def _clear(self) -> None:
@@ -231,6 +233,15 @@ class ResultRecorder:
             shutil.rmtree(self._spill_dir, ignore_errors=True)
             self._spill_dir = None
             self._chunks = []
+
+
+def _config_column(values: list[Any]) -> pa.Array:
+    """One value per trial as an Arrow array, typed as a table column of them would be: an
+    integer hyperparameter missing for some trials (inactive) is a float column with nulls."""
+    array = pa.array(values, from_pandas=True)
+    if array.null_count and pa.types.is_integer(array.type):
+        array = array.cast(pa.float64())
+    return array
 
 
 def _with_config_columns(table: pa.Table, names: list[str]) -> pa.Table:
