@@ -30,6 +30,7 @@ from simulated_backend.schedulers import (
     SuccessiveHalving,
     Trial,
 )
+from simulated_backend.schedulers.searchers import new_candidate
 
 OPERATIONS = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
 EDGES = [f"edge_{i}" for i in range(6)]
@@ -86,6 +87,7 @@ class GridSamplerWithReplacement:
         self.space = SearchSpace.from_blackbox(blackbox)
         self.rng = np.random.default_rng(seed)
         self._indices: list[int] = []
+        self._config_of = self.space.candidate_config_function()
 
     @property
     def exhausted(self) -> bool:
@@ -95,7 +97,7 @@ class GridSamplerWithReplacement:
         if not self._indices:
             self._indices = self.rng.integers(self.space.n_candidates, size=1024).tolist()
         index = self._indices.pop()
-        return Candidate(self.space.candidate(index), index)
+        return new_candidate((self._config_of(index), index))
 
     def on_observation(self, trial, level, value) -> None:
         """Random sampling learns nothing."""

@@ -1,7 +1,7 @@
 """Columnar recording of every result of a run, spilled to disk in typed chunks.
 
-The Tuner appends each result's fields to typed arrays (8 bytes a number instead of a
-Python object). Every :data:`CHUNK_ROWS` results the arrays become one Arrow record
+The Tuner appends each result's fields to plain lists (the cheapest append there is).
+Every :data:`CHUNK_ROWS` results the lists become typed arrays in one Arrow record
 batch, written to an Arrow IPC file in a spill folder, and are emptied: memory holds at
 most one chunk of results however long the run, and the results file is written from
 the chunks one at a time. A run that stays below one chunk never touches the disk
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from array import array
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ CONFIG_PREFIX = "config_"
 CHUNK_ROWS = 1 << 16
 """Results held in memory before they are spilled to disk as one typed chunk."""
 
-_TYPECODES = {"float": "d", "int": "q"}
+_DTYPES = {"float": np.float64, "int": np.int64}
 
 
 class ResultRecorder:
@@ -56,15 +55,16 @@ class ResultRecorder:
         self.chunk_rows = int(chunk_rows)
         self.objective_names = list(description.objective_names)
         self.extra_columns = list(description.extra_columns)
-        self.trial_ids = array("q")
-        self.workers = array("q")
-        self.fidelities = array("q" if description.fidelity_kind == "int" else "d")
-        self.times = array("d")
-        self.decisions = array("b")
-        self.objectives = [array("d") for _ in self.objective_names]
-        self.extras: list[Any] = [
-            [] if kind == "str" else array(_TYPECODES[kind]) for _, kind in self.extra_columns
-        ]
+        # plain lists: appending to one costs a fraction of appending to a typed array
+        # (whose append parses its argument); a chunk becomes typed arrays when spilled
+        self.trial_ids: list[int] = []
+        self.workers: list[int] = []
+        self.fidelities: list[Any] = []
+        self.times: list[float] = []
+        self.decisions: list[int] = []
+        self.objectives: list[list[Any]] = [[] for _ in self.objective_names]
+        self.extras: list[list[Any]] = [[] for _ in self.extra_columns]
+        self._fidelity_dtype = np.int64 if description.fidelity_kind == "int" else np.float64
         self._spill_dir: Path | None = None
         self._chunks: list[Path] = []
         self._n_spilled = 0
@@ -115,29 +115,23 @@ class ResultRecorder:
     # ------------------------------------------------------------------ chunks
     def _batch(self, configs: Sequence[dict]) -> pa.RecordBatch:
         """The results held in memory as one record batch (with config columns)."""
-        # copies: the typed arrays are emptied and refilled after a spill, which a view forbids
-        trial_ids = np.frombuffer(self.trial_ids, dtype=np.int64).copy()
-        fidelities = np.frombuffer(
-            self.fidelities, dtype=np.int64 if self.fidelities.typecode == "q" else np.float64
-        ).copy()
+        trial_ids = np.array(self.trial_ids, dtype=np.int64)
         columns: dict[str, Any] = {
             "trial_id": trial_ids,
-            "worker": np.frombuffer(self.workers, dtype=np.int64).copy(),
-            FIDELITY_KEY: fidelities,
-            TIME_KEY: np.frombuffer(self.times, dtype=np.float64).copy(),
+            "worker": np.array(self.workers, dtype=np.int64),
+            FIDELITY_KEY: np.array(self.fidelities, dtype=self._fidelity_dtype),
+            TIME_KEY: np.array(self.times, dtype=np.float64),
             "decision": pa.DictionaryArray.from_arrays(
-                pa.array(np.frombuffer(self.decisions, dtype=np.int8).copy()), pa.array(DECISIONS)
+                pa.array(np.array(self.decisions, dtype=np.int8)), pa.array(DECISIONS)
             ),
         }
         for name, values in zip(self.objective_names, self.objectives):
-            columns[name] = np.frombuffer(values, dtype=np.float64).copy()
+            columns[name] = np.array(values, dtype=np.float64)
         for (name, kind), values in zip(self.extra_columns, self.extras):
             if kind == "str":
                 columns[name] = pa.array(values, type=pa.string())
             else:
-                columns[name] = np.frombuffer(
-                    values, dtype=np.float64 if kind == "float" else np.int64
-                ).copy()
+                columns[name] = np.array(values, dtype=_DTYPES[kind])
         if len(trial_ids):
             # one config per trial of the chunk, each turned into Arrow once, then spread
             # over the trial's rows by a take in C (no per-row Python objects)
@@ -169,9 +163,9 @@ class ResultRecorder:
             self.decisions,
             *self.objectives,
         ):
-            del values[:]
+            values.clear()
         for values in self.extras:
-            del values[:]
+            values.clear()
 
     def spill(self, configs: Sequence[dict]) -> None:
         """Write the results held in memory as one typed chunk (Arrow IPC) and forget them."""

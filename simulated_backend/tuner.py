@@ -195,7 +195,13 @@ class Tuner:
         chunk_rows = recorder.chunk_rows
         next_spill = chunk_rows
         on_result, on_complete = scheduler.on_trial_result, scheduler.on_trial_complete
-        on_error, on_remove = scheduler.on_trial_error, scheduler.on_trial_remove
+        on_error = scheduler.on_trial_error
+        # the base class's on_trial_remove does nothing: not calling it saves a call per stop
+        on_remove = (
+            None
+            if getattr(type(scheduler), "on_trial_remove", None) is TrialScheduler.on_trial_remove
+            else scheduler.on_trial_remove
+        )
         next_results, current_time = backend.next_results, backend.current_time
         pause_trial, stop_trial = backend.pause_trial, backend.stop_trial
         wait_timeout = self.wait_timeout
@@ -269,13 +275,15 @@ class Tuner:
                         self._n_paused += 1
                         self._n_running -= 1
                         pause_trial(trial_id)
-                        on_remove(trial)
+                        if on_remove is not None:
+                            on_remove(trial)
                     elif decision == "STOP":
                         code = _STOP
                         trial_status[trial_id] = STOPPED
                         self._n_running -= 1
                         stop_trial(trial_id)
-                        on_remove(trial)
+                        if on_remove is not None:
+                            on_remove(trial)
                         n_finished += 1
                     else:
                         raise SchedulerProtocolError(
@@ -316,58 +324,60 @@ class Tuner:
     def _fill_workers(self, max_started: float, current: list) -> int:
         """Ask for work while workers are free; returns how many trials failed at start."""
         backend, scheduler = self.backend, self.scheduler
-        trials, trial_status = self.trials, self.trial_status
+        trials, trial_status, trial_configs = self.trials, self.trial_status, self.trial_configs
+        suggest, on_add = scheduler.suggest, scheduler.on_trial_add
+        start_trial = backend.start_trial
+        takes_rows = self._backend_takes_rows
         failed = 0
         while backend.num_free_workers:
-            if len(trials) >= max_started and not self._n_paused:
+            n_trials = len(trials)
+            if n_trials >= max_started and not self._n_paused:
                 break
-            suggestion = scheduler.suggest()
+            suggestion = suggest()
             if suggestion is None:
                 break
             if not isinstance(suggestion, TrialSuggestion):
                 raise SchedulerProtocolError(
                     f"suggest() returned {type(suggestion).__name__}; it must return a TrialSuggestion or None"
                 )
-            if suggestion.resume_trial_id is None:
-                if len(trials) >= max_started:
+            config, trial_id, config_index = suggestion
+            if trial_id is None:
+                if n_trials >= max_started:
                     break  # the start budget is spent: the suggestion is dropped, documented
-                if suggestion.config is None:
+                if config is None:
                     raise SchedulerProtocolError(
                         "suggest() asked to start a trial without a config"
                     )
-                trial_id = len(trials)
+                if type(config) is not dict:
+                    config = dict(config)
+                trial_id = n_trials
                 current[0] = trial_id
-                trial = Trial(trial_id, dict(suggestion.config), backend.current_time())
+                trial = Trial(trial_id, config, backend.current_time())
                 trials.append(trial)
                 trial_status.append(RUNNING)
-                self.trial_configs.append(trial.config)
-                scheduler.on_trial_add(trial)
-                if suggestion.config_index is not None and self._backend_takes_rows:
-                    config = backend.start_trial(
-                        trial_id, suggestion.config, config_index=suggestion.config_index
-                    )
+                trial_configs.append(config)
+                on_add(trial)
+                if config_index is not None and takes_rows:
+                    run_config = start_trial(trial_id, config, config_index)
                 else:
-                    config = backend.start_trial(trial_id, suggestion.config)
+                    run_config = start_trial(trial_id, config)
             else:
-                trial_id = suggestion.resume_trial_id
                 current[0] = trial_id
-                if not (0 <= trial_id < len(trials)) or trial_status[trial_id] != PAUSED:
-                    state = (
-                        "unknown"
-                        if not (0 <= trial_id < len(trials))
-                        else _STATES[trial_status[trial_id]]
-                    )
+                if not (0 <= trial_id < n_trials) or trial_status[trial_id] != PAUSED:
+                    state = "unknown" if not (0 <= trial_id < n_trials) else _STATES[trial_status[trial_id]]
                     raise SchedulerProtocolError(
                         f"suggest() asked to resume trial {trial_id}, which is {state}, not paused"
                     )
                 trial_status[trial_id] = RUNNING
                 self._n_paused -= 1
-                config = backend.resume_trial(trial_id, suggestion.config)
-            if config is None:
+                run_config = backend.resume_trial(trial_id, config)
+                trial = trials[trial_id]
+            if run_config is None:
                 failed += self._fail_trial(trial_id)
             else:
-                trials[trial_id].config = config
-                self.trial_configs[trial_id] = config
+                if run_config is not trial.config:  # the backend's plain-value copy
+                    trial.config = run_config
+                    trial_configs[trial_id] = run_config
                 self._n_running += 1
         return failed
 

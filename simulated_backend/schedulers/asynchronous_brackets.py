@@ -17,6 +17,7 @@ results are ignored.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
@@ -26,9 +27,10 @@ from simulated_backend.schedulers.protocol import (
     Trial,
     TrialScheduler,
     TrialSuggestion,
+    new_trial_suggestion,
 )
 from simulated_backend.schedulers.rung_levels import asha_rung_settings
-from simulated_backend.schedulers.rungs import PromotionRung, StoppingRung, key_function
+from simulated_backend.schedulers.rungs import PromotionRung, StoppingRung
 from simulated_backend.schedulers.scheduler_arguments import (
     check_scheduler_type,
     missing_key_error,
@@ -100,12 +102,18 @@ class AsynchronousBracketScheduler(TrialScheduler):
         self._observe = (
             None if isinstance(self.searcher, RandomSearcher) else self.searcher.on_observation
         )
+        self._next_candidate = self.searcher.next_candidate
         rung_class = StoppingRung if self.type == "stopping" else PromotionRung
         self._rungs = [
             [rung_class(level, self.reduction_factor) for level in self.rung_levels[b:]]
             for b in range(num_brackets)
         ]
-        self._key = key_function(settings.mode)
+        # the milestone a trial of each bracket reaches first
+        self._first_milestones = [
+            rungs[0].level if rungs else self.max_fidelity for rungs in self._rungs
+        ]
+        self._minimize = settings.mode == "min"
+        self._stopping = self.type == "stopping"
         self._next_milestone: dict[int, Any] = {}
         self._next_rung: dict[int, int] = {}
         self._bracket_of: dict[int, int] = {}
@@ -126,6 +134,11 @@ class AsynchronousBracketScheduler(TrialScheduler):
         return None
 
     def suggest(self) -> TrialSuggestion | None:
+        if self.num_brackets == 1 and self._stopping:  # ASHA's stopping rule: a new trial
+            candidate = self._next_candidate()
+            if candidate is None:
+                return None
+            return new_trial_suggestion((candidate[0], None, candidate[1]))
         bracket = self._sample_bracket()
         if self.type == "promotion":
             promotion = self._promote(bracket)
@@ -141,7 +154,7 @@ class AsynchronousBracketScheduler(TrialScheduler):
             return None
         if self.num_brackets > 1:
             self._pending_brackets.append(bracket)
-        return TrialSuggestion(candidate.config, None, candidate.config_index)
+        return new_trial_suggestion((candidate[0], None, candidate[1]))
 
     def bracket_of(self, trial_id: int) -> int:
         """The bracket of a running or paused trial (0 is the one with all rung levels)."""
@@ -155,13 +168,15 @@ class AsynchronousBracketScheduler(TrialScheduler):
     # ------------------------------------------------------------------ callbacks
     def on_trial_add(self, trial: Trial) -> None:
         trial_id = trial.trial_id
-        bracket = (
-            self._pending_brackets.popleft() if self._pending_brackets else self._sample_bracket()
-        )
+        if self._pending_brackets:
+            bracket = self._pending_brackets.popleft()
+        elif self.num_brackets == 1:
+            bracket = 0
+        else:
+            bracket = self._sample_bracket()
         self._bracket_of[trial_id] = bracket
         self._next_rung[trial_id] = 0
-        rungs = self._rungs[bracket]
-        self._next_milestone[trial_id] = rungs[0].level if rungs else self.max_fidelity
+        self._next_milestone[trial_id] = self._first_milestones[bracket]
 
     def on_trial_result(self, trial: Trial, result: dict[str, Any]) -> str:
         try:
@@ -182,9 +197,10 @@ class AsynchronousBracketScheduler(TrialScheduler):
                 f"milestone {milestone}; schedulers need a result at every rung level (report "
                 "every fidelity of the grid, in increasing order)"
             )
-        if self.metric not in result:
-            raise missing_key_error(self, trial_id, result, known=True)
-        value = result[self.metric]
+        try:
+            value = result[self.metric]
+        except KeyError:
+            raise missing_key_error(self, trial_id, result, known=True) from None
         if self._observe is not None:
             self._observe(trial, milestone, value)
         rungs = self._rungs[self._bracket_of[trial_id]]
@@ -193,13 +209,20 @@ class AsynchronousBracketScheduler(TrialScheduler):
             self._forget(trial_id)
             return STOP
         rung = rungs[k]
-        if self.type == "stopping":
-            if not rung.add_and_decide(self._key(value)):
+        # the rung key (see rungs.key_function): smaller is better, NaN is the worst
+        if value != value:
+            key = math.inf
+        elif self._minimize:
+            key = float(value)
+        else:
+            key = -float(value)
+        if self._stopping:
+            if not rung.add_and_decide(key):
                 self._forget(trial_id)
                 return STOP
             decision = CONTINUE
         else:
-            rung.add(trial_id, self._key(value))
+            rung.add(trial_id, key)
             decision = PAUSE
         self._next_rung[trial_id] = k + 1
         self._next_milestone[trial_id] = (
@@ -208,9 +231,9 @@ class AsynchronousBracketScheduler(TrialScheduler):
         return decision
 
     def _forget(self, trial_id: int) -> None:
-        self._next_milestone.pop(trial_id, None)
-        self._next_rung.pop(trial_id, None)
-        self._bracket_of.pop(trial_id, None)
+        if self._next_milestone.pop(trial_id, None) is not None:
+            del self._next_rung[trial_id]
+            del self._bracket_of[trial_id]
 
     def on_trial_complete(self, trial: Trial, result: dict[str, Any]) -> None:
         self._forget(trial.trial_id)

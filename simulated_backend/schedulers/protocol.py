@@ -17,6 +17,7 @@ trial may be resumed by a later suggestion and then reports results again.
 from __future__ import annotations
 
 import difflib
+import functools
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -68,6 +69,12 @@ class TrialSuggestion(NamedTuple):
     @classmethod
     def resume(cls, trial_id: int, config: dict[str, Any] | None = None) -> TrialSuggestion:
         return cls(config, trial_id)
+
+
+new_trial_suggestion = functools.partial(tuple.__new__, TrialSuggestion)
+"""``new_trial_suggestion((config, resume_trial_id, config_index))``: the same record as
+``TrialSuggestion(config, resume_trial_id, config_index)``, made without the named tuple's
+Python-level ``__new__`` (a few times cheaper; for schedulers' per-trial paths)."""
 
 
 @dataclass(slots=True, eq=False)

@@ -10,6 +10,7 @@ from simulated_backend.schedulers.protocol import (
     Trial,
     TrialScheduler,
     TrialSuggestion,
+    new_trial_suggestion,
 )
 from simulated_backend.schedulers.scheduler_arguments import random_streams
 from simulated_backend.schedulers.search_space import SearchSpace
@@ -53,7 +54,7 @@ class RandomSearch(TrialScheduler):
         candidate = self._next_candidate()
         if candidate is None:
             return None
-        return TrialSuggestion(candidate.config, None, candidate.config_index)
+        return new_trial_suggestion((candidate[0], None, candidate[1]))
 
     def on_trial_result(self, trial: Trial, result: dict[str, Any]) -> str:
         return SchedulerDecision.CONTINUE

@@ -56,12 +56,12 @@ class StoppingRung:
     def add_and_decide(self, key: float) -> bool:
         """Record ``key``; whether the trial continues."""
         smallest, rest = self._smallest, self._rest
-        self._count += 1
+        self._count = count = self._count + 1
         if smallest and key <= -smallest[0]:
             heapq.heappush(smallest, -key)
         else:
             heapq.heappush(rest, key)
-        wanted = self._n_smallest(self._count)
+        wanted = count // self.reduction_factor + 1 if self._integer_eta else self._n_smallest(count)
         while len(smallest) > wanted:
             heapq.heappush(rest, -heapq.heappop(smallest))
         while len(smallest) < wanted and rest:

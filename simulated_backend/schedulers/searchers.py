@@ -8,6 +8,7 @@ the observations schedulers report at their rung levels.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
@@ -29,6 +30,11 @@ class Candidate(NamedTuple):
 
     config: dict[str, Any]
     config_index: int | None = None
+
+
+new_candidate = functools.partial(tuple.__new__, Candidate)
+"""``new_candidate((config, config_index))``: a :class:`Candidate` made without the named
+tuple's Python-level ``__new__`` (both fields given; for searchers' per-trial paths)."""
 
 
 class ConfigSearcher(Protocol):
@@ -120,7 +126,7 @@ class RandomSearcher:
                 self._uniforms = self.rng.random(UNIFORM_BATCH_SIZE).tolist()
                 self._uniforms.reverse()
             index = space.draw(self._uniforms.pop())
-            return Candidate(self._config_of(index), index if self._grid_rows else None)
+            return new_candidate((self._config_of(index), index if self._grid_rows else None))
         if not self._buffer:  # ConfigSpace samples a batch 4x faster per config than one
             self._buffer = space.sample(self.rng, SAMPLE_BATCH_SIZE)
             self._buffer.reverse()
