@@ -103,7 +103,7 @@ class SimulatorBackend:
         # a tabular blackbox's table, read row by row (a plain ndarray view: no subclass
         # overhead per read); None for other blackboxes, which give a curve per trial
         self._values = np.asarray(blackbox.values) if isinstance(blackbox, TabularBlackbox) else None
-        self._result_keys = tuple(blackbox.objective_names)
+        self._objective_names = tuple(blackbox.objective_names)
         self._fidelity_name = blackbox.fidelity_name
         self.clock = SimulatedClock()
         self.reset()
@@ -271,30 +271,41 @@ class SimulatorBackend:
         on this result competes for the next position with the results already pending.
         The clock is never moved here; ``timeout`` is ignored (nobody waits in simulation).
         """
-        trial_id = self._continuing
         events = self._events
+        trial_id = self._continuing
         if trial_id is not None:
             self._continuing = None
             heapq.heappush(events, (self._states[trial_id][_TIME], trial_id))
         if not events or events[0][0] > self.clock.now:
             return []
-        time, trial_id = heapq.heappop(events)
+        trial_id = heapq.heappop(events)[1]
         state = self._states[trial_id]
-        position = state[_POSITION]
-        result = dict(zip(self._result_keys, state[_ROW]))
-        fidelity = self.fidelity_values[position]
+        result = dict(zip(self._objective_names, state[_ROW]))
+        fidelity = self.fidelity_values[state[_POSITION]]
         result[FIDELITY_KEY] = fidelity
         result[self._fidelity_name] = fidelity  # until every scheduler reads "fidelity"
-        result[TIME_KEY] = time
+        result[TIME_KEY] = state[_TIME]
         result["worker"] = state[_WORKER]
-        state[_POSITION] = position + 1
-        # a trial completes at the max fidelity, or where its recorded curve ends
-        if position == self.last_fidelity_index or not self._prepare_next(state):
-            self._end_run_of(trial_id)
-            self._states[trial_id] = None  # a completed trial never reports again
-            return [(trial_id, result, REPORT_LAST)]
-        self._continuing = trial_id
-        return [(trial_id, result, REPORT_CONTINUES)]
+        # prepare the trial's next result (inlined _prepare_next: this is the hot path); a
+        # trial completes at the max fidelity, or where its recorded curve ends (NaN time)
+        position = state[_POSITION] = state[_POSITION] + 1
+        if position <= self.last_fidelity_index:
+            if state[_CURVE] is None:
+                row = self._values[state[_CONFIG_INDEX], position, state[_SEED_INDEX]].tolist()
+            else:
+                row = state[_CURVE][position].tolist()
+            time = state[_OFFSET] + row[self.elapsed_index]
+            if time == time:
+                now = self.clock.now
+                if time < now:  # a decreasing recorded time never moves the clock backwards
+                    time = now
+                state[_ROW] = row
+                state[_TIME] = time
+                self._continuing = trial_id
+                return [(trial_id, result, REPORT_CONTINUES)]
+        self._end_run_of(trial_id)
+        self._states[trial_id] = None  # a completed trial never reports again
+        return [(trial_id, result, REPORT_LAST)]
 
     def advance_clock(self, limit: float = math.inf) -> float | None:
         """Jump the clock to the next pending result, but not past ``limit``.

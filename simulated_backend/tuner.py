@@ -218,6 +218,7 @@ class Tuner:
         n_results = 0
         n_finished = 0
         best = math.inf if minimize else -math.inf
+        track_best = target is not None or predicate is not None  # the best value so far
         while True:
             reports = next_results(0.0)
             if not reports:
@@ -300,26 +301,28 @@ class Tuner:
                 if n_results == next_spill:
                     recorder.spill(configs)
                     next_spill += chunk_rows
-                for callback in result_callbacks:
-                    callback(trial, result, decision)
+                if result_callbacks:
+                    for callback in result_callbacks:
+                        callback(trial, result, decision)
                 # 4. stop criteria
-                value = result[metric]
-                if (value < best) if minimize else (value > best):
-                    best = value
                 if n_results >= max_results:
                     self.stop_reason = "max_num_results"
                     return
                 if n_finished >= max_finished:
                     self.stop_reason = "max_num_trials_finished"
                     return
-                if target is not None and ((best <= target) if minimize else (best >= target)):
-                    self.stop_reason = "target_metric_value"
-                    return
-                if predicate is not None and predicate(
-                    TuningStatus(time, len(trials), n_finished, n_results, float(best))
-                ):
-                    self.stop_reason = "predicate"
-                    return
+                if track_best:
+                    value = result[metric]
+                    if (value < best) if minimize else (value > best):
+                        best = value
+                    if target is not None and ((best <= target) if minimize else (best >= target)):
+                        self.stop_reason = "target_metric_value"
+                        return
+                    if predicate is not None and predicate(
+                        TuningStatus(time, len(trials), n_finished, n_results, float(best))
+                    ):
+                        self.stop_reason = "predicate"
+                        return
 
     def _fill_workers(self, max_started: float, current: list) -> int:
         """Ask for work while workers are free; returns how many trials failed at start."""
