@@ -18,6 +18,7 @@ the Tuner would wait, by jumping to the next pending result (:meth:`advance_cloc
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 from collections.abc import Mapping
@@ -49,6 +50,12 @@ _OFFSET = 4  # simulated time at which its recorded elapsed time 0 falls
 _POSITION = 5  # fidelity position of its next result
 _ROW = 6  # its next result's objectives (plain floats), computed one step ahead
 _TIME = 7  # the simulated time of its next result
+# tabular blackboxes: the rows of the trial's curve read so far, as plain floats, and the
+# position of the first. Each read takes twice as many rows as the one before (from one):
+# a trial stopped at its first rung reads two rows, one that runs to the end a few blocks,
+# and every other result costs a list lookup instead of a numpy read.
+_BLOCK = 8
+_BLOCK_START = 9
 
 
 class SimulatedClock:
@@ -126,17 +133,14 @@ class SimulatorBackend:
         self._rng = np.random.default_rng(self.seed)
         self._config_index_checked = False
         self._events: list[tuple[float, int]] = []
-        self._free_workers = list(range(self.n_workers))
-        heapq.heapify(self._free_workers)
+        # free workers, the lowest last (taken by pop(), given back by insort): negated ids
+        self._free_workers = [-worker for worker in range(self.n_workers - 1, -1, -1)]
+        self.num_free_workers = self.n_workers  # an attribute: read once per result
         self._continuing: int | None = None  # trial whose next result waits for the decision
         # indexed by trial id (ids are 0, 1, 2, ... in start order): the config as run, and
         # the state of every trial that may still run (None once stopped, completed or failed)
         self.configs: list[dict[str, Any]] = []
         self._states: list[list[Any] | None] = []
-
-    @property
-    def num_free_workers(self) -> int:
-        return len(self._free_workers)
 
     @property
     def num_running(self) -> int:
@@ -188,8 +192,9 @@ class SimulatorBackend:
             config = native_config(config)
             curve, config_index = self._curve_for(config, seed_index)
         configs.append(config)
-        worker = heapq.heappop(self._free_workers)
-        state = [curve, config_index, seed_index, worker, self.clock.now, 0, None, 0.0]
+        worker = -self._free_workers.pop()
+        self.num_free_workers -= 1
+        state = [curve, config_index, seed_index, worker, self.clock.now, 0, None, 0.0, (), 0]
         self._states.append(state)
         if self._prepare_next(state):
             heapq.heappush(self._events, (state[_TIME], trial_id))
@@ -224,8 +229,10 @@ class SimulatorBackend:
         if config is not None:
             config = native_config(config)
             state[_CURVE], state[_CONFIG_INDEX] = self._curve_for(config, state[_SEED_INDEX])
+            state[_BLOCK] = ()
             self.configs[trial_id] = config
-        state[_WORKER] = heapq.heappop(self._free_workers)
+        state[_WORKER] = -self._free_workers.pop()
+        self.num_free_workers -= 1
         position = state[_POSITION]
         if self.resume_from == "scratch" or position == 0:
             state[_POSITION] = 0
@@ -254,7 +261,8 @@ class SimulatorBackend:
             self._continuing = None
         state = self._states[trial_id]
         if state is not None and state[_WORKER] >= 0:
-            heapq.heappush(self._free_workers, state[_WORKER])
+            bisect.insort(self._free_workers, -state[_WORKER])
+            self.num_free_workers += 1
             state[_WORKER] = -1
 
     def _push_continuing(self) -> None:
@@ -290,10 +298,12 @@ class SimulatorBackend:
         # trial completes at the max fidelity, or where its recorded curve ends (NaN time)
         position = state[_POSITION] = state[_POSITION] + 1
         if position <= self.last_fidelity_index:
-            if state[_CURVE] is None:
-                row = self._values[state[_CONFIG_INDEX], position, state[_SEED_INDEX]].tolist()
-            else:
+            if state[_CURVE] is not None:
                 row = state[_CURVE][position].tolist()
+            elif position - state[_BLOCK_START] < len(state[_BLOCK]):
+                row = state[_BLOCK][position - state[_BLOCK_START]]
+            else:
+                row = self._read_block(state, position)
             time = state[_OFFSET] + row[self.elapsed_index]
             if time == time:
                 now = self.clock.now
@@ -333,9 +343,22 @@ class SimulatorBackend:
     # ---------------------------------------------------------------- lazy results
     def _row(self, state: list[Any], position: int) -> list[float]:
         """The trial's recorded objectives at fidelity ``position``, as plain floats."""
-        if state[_CURVE] is None:
-            return self._values[state[_CONFIG_INDEX], position, state[_SEED_INDEX]].tolist()
-        return state[_CURVE][position].tolist()
+        if state[_CURVE] is not None:
+            return state[_CURVE][position].tolist()
+        k = position - state[_BLOCK_START]
+        if 0 <= k < len(state[_BLOCK]):
+            return state[_BLOCK][k]
+        return self._read_block(state, position)
+
+    def _read_block(self, state: list[Any], position: int) -> list[float]:
+        """Read the next block of a tabular trial's curve from ``position``; its first row."""
+        size = 2 * len(state[_BLOCK]) or 1
+        block = self._values[
+            state[_CONFIG_INDEX], position : position + size, state[_SEED_INDEX]
+        ].tolist()
+        state[_BLOCK] = block
+        state[_BLOCK_START] = position
+        return block[0]
 
     def _prepare_next(self, state: list[Any]) -> bool:
         """Compute the trial's next result and its report time; ``False`` if there is none.
@@ -346,10 +369,7 @@ class SimulatorBackend:
         position = state[_POSITION]
         if position > self.last_fidelity_index:
             return False
-        if state[_CURVE] is None:
-            row = self._values[state[_CONFIG_INDEX], position, state[_SEED_INDEX]].tolist()
-        else:
-            row = state[_CURVE][position].tolist()
+        row = self._row(state, position)
         time = state[_OFFSET] + row[self.elapsed_index]
         if time != time:  # NaN: no recorded time
             return False

@@ -115,23 +115,24 @@ class ResultRecorder:
     # ------------------------------------------------------------------ chunks
     def _batch(self, configs: Sequence[dict]) -> pa.RecordBatch:
         """The results held in memory as one record batch (with config columns)."""
-        trial_ids = np.array(self.trial_ids, dtype=np.int64)
+        n = len(self.trial_ids)
+        trial_ids = np.fromiter(self.trial_ids, dtype=np.int64, count=n)
         columns: dict[str, Any] = {
             "trial_id": trial_ids,
-            "worker": np.array(self.workers, dtype=np.int64),
-            FIDELITY_KEY: np.array(self.fidelities, dtype=self._fidelity_dtype),
-            TIME_KEY: np.array(self.times, dtype=np.float64),
+            "worker": np.fromiter(self.workers, dtype=np.int64, count=n),
+            FIDELITY_KEY: np.fromiter(self.fidelities, dtype=self._fidelity_dtype, count=n),
+            TIME_KEY: np.fromiter(self.times, dtype=np.float64, count=n),
             "decision": pa.DictionaryArray.from_arrays(
-                pa.array(np.array(self.decisions, dtype=np.int8)), pa.array(DECISIONS)
+                pa.array(np.fromiter(self.decisions, dtype=np.int8, count=n)), pa.array(DECISIONS)
             ),
         }
         for name, values in zip(self.objective_names, self.objectives):
-            columns[name] = np.array(values, dtype=np.float64)
+            columns[name] = np.fromiter(values, dtype=np.float64, count=n)
         for (name, kind), values in zip(self.extra_columns, self.extras):
             if kind == "str":
                 columns[name] = pa.array(values, type=pa.string())
             else:
-                columns[name] = np.array(values, dtype=_DTYPES[kind])
+                columns[name] = np.fromiter(values, dtype=_DTYPES[kind], count=n)
         if len(trial_ids):
             # one config per trial of the chunk, each turned into Arrow once, then spread
             # over the trial's rows by a take in C (no per-row Python objects)
