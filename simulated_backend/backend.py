@@ -107,6 +107,14 @@ class SimulatorBackend:
         self.last_fidelity_index = len(self.fidelity_values) - 1
         self.elapsed_index = blackbox.elapsed_time_index
         self._n_seeds = len(blackbox.seeds)
+        # the seed every trial replays, or None: each trial draws one
+        self._same_seed_index = (
+            self._fixed_seed_index
+            if self._fixed_seed_index is not None
+            else 0
+            if self._n_seeds == 1
+            else None
+        )
         # a tabular blackbox's table, read row by row (a plain ndarray view: no subclass
         # overhead per read); None for other blackboxes, which give a curve per trial
         self._values = np.asarray(blackbox.values) if isinstance(blackbox, TabularBlackbox) else None
@@ -178,30 +186,39 @@ class SimulatorBackend:
             )
         if self._continuing is not None:
             self._push_continuing()
-        if self._fixed_seed_index is not None:
-            seed_index = self._fixed_seed_index
-        elif self._n_seeds == 1:
-            seed_index = 0
-        else:
+        seed_index = self._same_seed_index
+        if seed_index is None:
             seed_index = int(self._rng.integers(self._n_seeds))
-        if config_index is not None and self._values is not None:
+        values = self._values
+        if config_index is not None and values is not None:
             if not self._config_index_checked:
                 self._check_config_index(config, config_index)
-            curve = None
+            # the first result, read here (this is _prepare_next at position 0, inlined)
+            row = values[config_index, 0, seed_index].tolist()
+            state = [None, config_index, seed_index, -1, self.clock.now, 0, row, 0.0, [row], 0]
         else:
             config = native_config(config)
             curve, config_index = self._curve_for(config, seed_index)
+            state = [curve, config_index, seed_index, -1, self.clock.now, 0, None, 0.0, (), 0]
+            if curve is not None:
+                state[_ROW] = row = curve[0].tolist()
+            else:
+                row = self._read_block(state, 0)
+                state[_ROW] = row
         configs.append(config)
-        worker = -self._free_workers.pop()
-        self.num_free_workers -= 1
-        state = [curve, config_index, seed_index, worker, self.clock.now, 0, None, 0.0, (), 0]
         self._states.append(state)
-        if self._prepare_next(state):
-            heapq.heappush(self._events, (state[_TIME], trial_id))
-            return config
-        self._end_run_of(trial_id)
-        self._states[trial_id] = None
-        return None
+        now = state[_OFFSET]
+        time = now + row[self.elapsed_index]
+        if time != time:  # no recorded time for the first step: the trial fails at once
+            self._states[trial_id] = None
+            return None
+        if time < now:  # a negative recorded time never moves the clock backwards
+            time = now
+        state[_TIME] = time
+        state[_WORKER] = -self._free_workers.pop()
+        self.num_free_workers -= 1
+        heapq.heappush(self._events, (time, trial_id))
+        return config
 
     def _check_config_index(self, config: Mapping[str, Any], config_index: int) -> None:
         actual = self.blackbox.config_index(config)
@@ -352,10 +369,13 @@ class SimulatorBackend:
 
     def _read_block(self, state: list[Any], position: int) -> list[float]:
         """Read the next block of a tabular trial's curve from ``position``; its first row."""
-        size = 2 * len(state[_BLOCK]) or 1
-        block = self._values[
-            state[_CONFIG_INDEX], position : position + size, state[_SEED_INDEX]
-        ].tolist()
+        size = 2 * len(state[_BLOCK])
+        if size:
+            block = self._values[
+                state[_CONFIG_INDEX], position : position + size, state[_SEED_INDEX]
+            ].tolist()
+        else:  # the first read: one row
+            block = [self._values[state[_CONFIG_INDEX], position, state[_SEED_INDEX]].tolist()]
         state[_BLOCK] = block
         state[_BLOCK_START] = position
         return block[0]
@@ -369,7 +389,12 @@ class SimulatorBackend:
         position = state[_POSITION]
         if position > self.last_fidelity_index:
             return False
-        row = self._row(state, position)
+        if state[_CURVE] is not None:
+            row = state[_CURVE][position].tolist()
+        elif 0 <= position - state[_BLOCK_START] < len(state[_BLOCK]):
+            row = state[_BLOCK][position - state[_BLOCK_START]]
+        else:
+            row = self._read_block(state, position)
         time = state[_OFFSET] + row[self.elapsed_index]
         if time != time:  # NaN: no recorded time
             return False

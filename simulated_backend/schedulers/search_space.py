@@ -17,8 +17,9 @@ categorical kernel where it should.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -34,7 +35,20 @@ from simulated_backend.schedulers.hyperparameter_encoding import (
     HyperparameterCodec,
 )
 
-__all__ = ["CATEGORICAL", "NUMERIC", "ORDINAL", "Dimension", "SearchSpace"]
+__all__ = ["CATEGORICAL", "NUMERIC", "ORDINAL", "Candidate", "Dimension", "SearchSpace"]
+
+
+class Candidate(NamedTuple):
+    """A configuration for a new trial and, if it is a row of the blackbox's grid, that row
+    (``config_index``, passed on to the engine in the :class:`TrialSuggestion`)."""
+
+    config: dict[str, Any]
+    config_index: int | None = None
+
+
+new_candidate = functools.partial(tuple.__new__, Candidate)
+"""``new_candidate((config, config_index))``: a :class:`Candidate` made without the named
+tuple's Python-level ``__new__`` (both fields given; for searchers' per-trial paths)."""
 
 
 class _CandidateTable:
@@ -51,8 +65,20 @@ class _CandidateTable:
         self.has_inactive = any(None in column for column in columns)
         self.encoded: np.ndarray | None = None
         self._positions: dict[tuple, int] | None = None
+        # the config dict of each candidate drawn more than once (draws with replacement),
+        # kept to be copied: a dict copy costs a ninth of building the dict again
+        self._configs: list[dict[str, Any] | bool] = [False] * self.size
 
     def config(self, index: int) -> dict[str, Any]:
+        config = self._configs[index]
+        if config is True:  # the second draw: keep a config to copy from now on
+            config = self._configs[index] = self._make_config(index)
+        elif config is False:  # the first draw (the only one when drawing without replacement)
+            self._configs[index] = True
+            return self._make_config(index)
+        return config.copy()
+
+    def _make_config(self, index: int) -> dict[str, Any]:
         row = self.rows[index]
         if self.has_inactive and None in row:  # inactive hyperparameters are left out
             return {name: value for name, value in zip(self.names, row) if value is not None}
@@ -241,6 +267,27 @@ class SearchSpace:
         index = self._pool[position]
         self._remove_position(position)
         return index
+
+    def draw_candidate(self, uniform: float) -> Candidate | None:
+        """:meth:`draw` and :meth:`candidate` in one call (the path of every trial start):
+        the candidate at relative position ``uniform`` of those not drawn yet, with its
+        index if :attr:`candidates_are_grid_rows`; ``None`` once every one was drawn."""
+        n = self._n_remaining
+        if n == 0:
+            self._require_table()
+            return None
+        position = int(uniform * n)
+        if position >= n:  # uniform rounds up to 1.0 only for n near 2**53
+            position = n - 1
+        pool, where = self._pool, self._pool_position
+        last = n - 1
+        index, moved = pool[position], pool[last]
+        pool[position], pool[last] = moved, index
+        where[moved], where[index] = position, last
+        self._n_remaining = last
+        return new_candidate(
+            (self._table.config(index), index if self._candidates_are_grid_rows else None)
+        )
 
     def index_of(self, config: Mapping[str, Any]) -> int:
         """Position of ``config`` among the candidates; ValueError if it is not one."""

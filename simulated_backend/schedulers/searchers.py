@@ -8,33 +8,19 @@ the observations schedulers report at their rung levels.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from simulated_backend.schedulers.protocol import Trial
-from simulated_backend.schedulers.search_space import SearchSpace
+from simulated_backend.schedulers.search_space import Candidate, SearchSpace, new_candidate
 
 if TYPE_CHECKING:
     from simulated_backend.schedulers.settings import SchedulerSettings
 
 SAMPLE_BATCH_SIZE = 32
 UNIFORM_BATCH_SIZE = 1024
-
-
-class Candidate(NamedTuple):
-    """A configuration for a new trial and, if it is a row of the blackbox's grid, that row
-    (``config_index``, passed on to the engine in the :class:`TrialSuggestion`)."""
-
-    config: dict[str, Any]
-    config_index: int | None = None
-
-
-new_candidate = functools.partial(tuple.__new__, Candidate)
-"""``new_candidate((config, config_index))``: a :class:`Candidate` made without the named
-tuple's Python-level ``__new__`` (both fields given; for searchers' per-trial paths)."""
 
 
 class ConfigSearcher(Protocol):
@@ -96,7 +82,7 @@ class RandomSearcher:
         self._buffer: list[dict[str, Any]] = []
         self._uniforms: list[float] = []
         self._grid_rows = self.search_space.candidates_are_grid_rows
-        self._config_of = self.search_space.candidate_config_function()
+        self._finite = self.search_space.is_finite
 
     @property
     def exhausted(self) -> bool:
@@ -119,14 +105,15 @@ class RandomSearcher:
             if space.is_finite and self._grid_rows:
                 return Candidate(config, space.index_of(config))
             return Candidate(config)
-        if space.is_finite:
-            if space.exhausted:
-                return None
-            if not self._uniforms:  # one generator call per batch, not per trial
-                self._uniforms = self.rng.random(UNIFORM_BATCH_SIZE).tolist()
-                self._uniforms.reverse()
-            index = space.draw(self._uniforms.pop())
-            return new_candidate((self._config_of(index), index if self._grid_rows else None))
+        if self._finite:
+            uniforms = self._uniforms
+            if not uniforms:  # one generator call per batch, not per trial
+                if space.exhausted:
+                    return None
+                uniforms = self._uniforms = self.rng.random(UNIFORM_BATCH_SIZE).tolist()
+                uniforms.reverse()
+            # None once exhausted (the uniform popped then is never needed)
+            return space.draw_candidate(uniforms.pop())
         if not self._buffer:  # ConfigSpace samples a batch 4x faster per config than one
             self._buffer = space.sample(self.rng, SAMPLE_BATCH_SIZE)
             self._buffer.reverse()
