@@ -50,10 +50,11 @@ _OFFSET = 4  # simulated time at which its recorded elapsed time 0 falls
 _POSITION = 5  # fidelity position of its next result
 _ROW = 6  # its next result's objectives (plain floats), computed one step ahead
 _TIME = 7  # the simulated time of its next result
-# tabular blackboxes: the rows of the trial's curve read so far, as plain floats, and the
-# position of the first. Each read takes twice as many rows as the one before (from one):
-# a trial stopped at its first rung reads two rows, one that runs to the end a few blocks,
-# and every other result costs a list lookup instead of a numpy read.
+# tabular blackboxes: the last block of rows of the trial's curve read, as plain floats,
+# and the position of its first row. The first row is read alone when the trial starts,
+# then each block holds twice as many rows as the one before (from two): a trial stopped at
+# its first rung reads one row and one block, one that runs to the end a few blocks, and
+# most results cost a list lookup instead of a numpy read.
 _BLOCK = 8
 _BLOCK_START = 9
 
@@ -195,7 +196,7 @@ class SimulatorBackend:
                 self._check_config_index(config, config_index)
             # the first result, read here (this is _prepare_next at position 0, inlined)
             row = values[config_index, 0, seed_index].tolist()
-            state = [None, config_index, seed_index, -1, self.clock.now, 0, row, 0.0, [row], 0]
+            state = [None, config_index, seed_index, -1, self.clock.now, 0, row, 0.0, (), 1]
         else:
             config = native_config(config)
             curve, config_index = self._curve_for(config, seed_index)
@@ -369,13 +370,10 @@ class SimulatorBackend:
 
     def _read_block(self, state: list[Any], position: int) -> list[float]:
         """Read the next block of a tabular trial's curve from ``position``; its first row."""
-        size = 2 * len(state[_BLOCK])
-        if size:
-            block = self._values[
-                state[_CONFIG_INDEX], position : position + size, state[_SEED_INDEX]
-            ].tolist()
-        else:  # the first read: one row
-            block = [self._values[state[_CONFIG_INDEX], position, state[_SEED_INDEX]].tolist()]
+        size = 2 * len(state[_BLOCK]) or 2
+        block = self._values[
+            state[_CONFIG_INDEX], position : position + size, state[_SEED_INDEX]
+        ].tolist()
         state[_BLOCK] = block
         state[_BLOCK_START] = position
         return block[0]

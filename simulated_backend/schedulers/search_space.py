@@ -51,6 +51,15 @@ new_candidate = functools.partial(tuple.__new__, Candidate)
 tuple's Python-level ``__new__`` (both fields given; for searchers' per-trial paths)."""
 
 
+def _dict_maker(names: tuple[str, ...]) -> Callable[[Sequence[Any]], dict[str, Any]]:
+    """``row -> dict(zip(names, row))`` made as one dict display by a generated lambda (as
+    ``collections.namedtuple`` generates its methods): half the cost of ``dict(zip(...))``,
+    which goes through the generic merge of key/value pairs; on the path of trial starts."""
+    items = ", ".join(f"_key{i}: row[{i}]" for i in range(len(names)))
+    keys = {f"_key{i}": name for i, name in enumerate(names)}
+    return eval(f"lambda row: {{{items}}}", keys)  # noqa: S307 - our own names, no input
+
+
 class _CandidateTable:
     """The immutable part of a finite search space, shared by all copies of one SearchSpace."""
 
@@ -66,8 +75,10 @@ class _CandidateTable:
         self.encoded: np.ndarray | None = None
         self._positions: dict[tuple, int] | None = None
         # the config dict of each candidate drawn more than once (draws with replacement),
-        # kept to be copied: a dict copy costs a ninth of building the dict again
+        # kept to be copied: a dict copy costs a ninth of building the dict again. A cache
+        # (the same values whoever fills it), not part of the table's meaning.
         self._configs: list[dict[str, Any] | bool] = [False] * self.size
+        self._dict_of_row = _dict_maker(self.names)
 
     def config(self, index: int) -> dict[str, Any]:
         config = self._configs[index]
@@ -75,14 +86,17 @@ class _CandidateTable:
             config = self._configs[index] = self._make_config(index)
         elif config is False:  # the first draw (the only one when drawing without replacement)
             self._configs[index] = True
-            return self._make_config(index)
+            row = self.rows[index]
+            if self.has_inactive and None in row:
+                return self._make_config(index)
+            return self._dict_of_row(row)
         return config.copy()
 
     def _make_config(self, index: int) -> dict[str, Any]:
         row = self.rows[index]
         if self.has_inactive and None in row:  # inactive hyperparameters are left out
             return {name: value for name, value in zip(self.names, row) if value is not None}
-        return dict(zip(self.names, row))
+        return self._dict_of_row(row)
 
     def position_of(self, key: tuple) -> int | None:
         if self._positions is None:
@@ -177,7 +191,12 @@ class SearchSpace:
 
     def fresh(self) -> SearchSpace:
         """A copy with no candidates drawn yet (shares the immutable parts)."""
-        other = copy.copy(self)
+        # attribute by attribute rather than copy.copy: a copy made through its __dict__
+        # keeps a dict-backed layout, whose attribute reads Python cannot specialize (the
+        # draw path of every trial start reads several)
+        other = object.__new__(type(self))
+        for name, value in vars(self).items():
+            setattr(other, name, value)
         other._sampling_space = copy.deepcopy(self.configuration_space)
         other._reset_draws()
         return other
