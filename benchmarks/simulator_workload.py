@@ -30,7 +30,7 @@ from simulated_backend.schedulers import (
     SuccessiveHalving,
     Trial,
 )
-from simulated_backend.schedulers.searchers import new_candidate
+from simulated_backend.schedulers.search_space import new_candidate
 
 OPERATIONS = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
 EDGES = [f"edge_{i}" for i in range(6)]

@@ -118,7 +118,9 @@ class SimulatorBackend:
         )
         # a tabular blackbox's table, read row by row (a plain ndarray view: no subclass
         # overhead per read); None for other blackboxes, which give a curve per trial
-        self._values = np.asarray(blackbox.values) if isinstance(blackbox, TabularBlackbox) else None
+        self._values = (
+            np.asarray(blackbox.values) if isinstance(blackbox, TabularBlackbox) else None
+        )
         self._objective_names = tuple(blackbox.objective_names)
         self._fidelity_name = blackbox.fidelity_name
         self.clock = SimulatedClock()

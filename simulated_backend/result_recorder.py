@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from simulated_backend.backend_protocol import FIDELITY_KEY, TIME_KEY, RunDescription

@@ -367,7 +367,11 @@ class Tuner:
             else:
                 current[0] = trial_id
                 if not (0 <= trial_id < n_trials) or trial_status[trial_id] != PAUSED:
-                    state = "unknown" if not (0 <= trial_id < n_trials) else _STATES[trial_status[trial_id]]
+                    state = (
+                        "unknown"
+                        if not (0 <= trial_id < n_trials)
+                        else _STATES[trial_status[trial_id]]
+                    )
                     raise SchedulerProtocolError(
                         f"suggest() asked to resume trial {trial_id}, which is {state}, not paused"
                     )

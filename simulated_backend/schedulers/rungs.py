@@ -61,7 +61,9 @@ class StoppingRung:
             heapq.heappush(smallest, -key)
         else:
             heapq.heappush(rest, key)
-        wanted = count // self.reduction_factor + 1 if self._integer_eta else self._n_smallest(count)
+        wanted = (
+            count // self.reduction_factor + 1 if self._integer_eta else self._n_smallest(count)
+        )
         while len(smallest) > wanted:
             heapq.heappush(rest, -heapq.heappop(smallest))
         while len(smallest) < wanted and rest:

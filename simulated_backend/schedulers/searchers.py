@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from simulated_backend.schedulers.protocol import Trial
-from simulated_backend.schedulers.search_space import Candidate, SearchSpace, new_candidate
+from simulated_backend.schedulers.search_space import Candidate, SearchSpace
 
 if TYPE_CHECKING:
     from simulated_backend.schedulers.settings import SchedulerSettings
