@@ -150,14 +150,13 @@ class StoredConfigIndex:
         """Row of ``config`` (inactive hyperparameters left out or NaN/None), else None."""
         key = tuple(map(config.get, self.names))
         try:
-            return self.rows_by_values[key]
-        except KeyError:
-            pass
+            row = self.rows_by_values.get(key)
         except TypeError:  # an unhashable value: it cannot be on the grid either
             return None
-        row = self._search(key)
-        if row is not None:
-            self.rows_by_values[key] = row
+        if row is None:
+            row = self._search(key)
+            if row is not None:
+                self.rows_by_values[key] = row
         return row
 
     def _search(self, values: tuple) -> int | None:
@@ -165,6 +164,7 @@ class StoredConfigIndex:
         if positions is None:
             positions = self._positions = [self._value_positions(c) for c in self.columns]
         codes = []
+        target = FNV_OFFSET  # the hash of the codes, as _hash_code_list computes it
         for column_positions, value in zip(positions, values):
             try:
                 code = column_positions[value]
@@ -173,7 +173,7 @@ class StoredConfigIndex:
                 if code is None:
                     return None
             codes.append(code)
-        target = _hash_code_list(codes)
+            target = ((target ^ (code + 1)) * FNV_PRIME) & _MASK
         # memoryviews index to Python ints in C: a bisect over one beats a numpy call
         keys, rows, all_codes = self._views
         width = len(codes)

@@ -180,8 +180,14 @@ def python_subprocess(
     )
 
 
-def wait_for_file(path: Path, process: subprocess.Popen | None = None, timeout: float = 30) -> None:
-    """Poll until ``path`` exists; fail early with the process's stderr if it died."""
+def wait_for_file(
+    path: Path, process: subprocess.Popen | None = None, timeout: float = 120
+) -> None:
+    """Poll until ``path`` exists; fail early with the process's stderr if it died.
+
+    The timeout is generous: a child importing pandas on a loaded 2-core machine has taken
+    over 30 s.
+    """
     deadline = time.monotonic() + timeout
     while not path.exists():
         if process is not None and process.poll() is not None:
