@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pickle
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,6 +23,8 @@ from blackbox_repository import (
     write_blackbox,
 )
 from blackbox_repository.cell_reader import cell_reader
+from blackbox_repository.entry_metadata import read_metadata
+from blackbox_repository.file_format import common_arguments
 from tests.blackbox_repository.conftest import make_conditional_blackbox
 
 
@@ -30,18 +33,11 @@ def _bits(values) -> list[bytes]:
     return [struct.pack("<d", value) for value in values]
 
 
-def _with_values(blackbox: TabularBlackbox, values: np.ndarray) -> TabularBlackbox:
+def _with_values(blackbox: TabularBlackbox, values: np.ndarray, folder: Path) -> TabularBlackbox:
     """The same blackbox over another array (another dtype, byte order or memory layout)."""
+    metadata = read_metadata(write_blackbox(blackbox, folder))
     return TabularBlackbox(
-        name=blackbox.name,
-        configuration_space=blackbox.configuration_space,
-        configurations=blackbox.configurations,
-        fidelity_name=blackbox.fidelity_name,
-        fidelity_values=blackbox.fidelity_values,
-        seeds=blackbox.seeds,
-        objectives=blackbox.objectives,
-        elapsed_time_objective=blackbox.elapsed_time_objective,
-        values=values,
+        **common_arguments(metadata), configurations=blackbox.configurations, values=values
     )
 
 
@@ -74,10 +70,10 @@ def test_lookup_on_mapped_and_pickled_blackboxes_returns_the_numpy_floats(tmp_pa
     assert _bits(copy.lookup(config, 4, 11).values()) == _bits(blackbox.values[3, 2, 1].tolist())
 
 
-def test_big_endian_and_non_contiguous_values_are_read_correctly():
+def test_big_endian_and_non_contiguous_values_are_read_correctly(tmp_path):
     blackbox = make_conditional_blackbox(np.float32)
-    big_endian = _with_values(blackbox, blackbox.values.astype(">f4"))
-    fortran = _with_values(blackbox, np.asfortranarray(blackbox.values))
+    big_endian = _with_values(blackbox, blackbox.values.astype(">f4"), tmp_path / "big")
+    fortran = _with_values(blackbox, np.asfortranarray(blackbox.values), tmp_path / "fortran")
     assert cell_reader(big_endian.values, blackbox.objective_names) is not None
     assert cell_reader(fortran.values, blackbox.objective_names) is None  # numpy path
     for variant in (big_endian, fortran):
