@@ -225,8 +225,10 @@ class TabularBlackbox(Blackbox):
         # leaving out an inactive hyperparameter (KeyError), holding an unhashable value
         # (TypeError) or not seen yet goes through config_index, which finds or explains.
         try:
-            config_position = self._rows_by_values[self._values_key(config)]
+            config_position = self._rows_by_values.get(self._values_key(config))
         except (KeyError, TypeError):
+            config_position = None
+        if config_position is None:
             config_position = self.config_index(config)
         return read_cell(config_position * self._config_stride + offset)
 
