@@ -35,6 +35,7 @@ NUMERIC_KINDS = "iufb"
 DICT_LEVELS_LIMIT = 4096  # numeric columns with more levels are searched, not hashed
 DENSE_TABLE_PER_ROW = 4  # a dense code table may have this many entries per configuration
 DENSE_TABLE_MIN = 1 << 16  # ... plus this many (256 KB of int32)
+DENSE_TABLE_AFTER_SEARCHES = 32  # built at the 32nd configuration seen for the first time
 
 
 @dataclass(frozen=True)
@@ -114,9 +115,11 @@ class DenseCodeTable:
     1 where a column has inactive values, so that -1 counts as a level) indexes an int32
     array holding the row, -1 for no row. Finding a row is then one sum of small integers
     (one dict access per column gives each term) and one index: no hash, no search. Built
-    at the first search from the stored codes (0.1-0.3 ms for 15,625 rows), only where the
-    array has at most ``DENSE_TABLE_PER_ROW`` entries per configuration plus
-    ``DENSE_TABLE_MIN`` entries, and only where no two rows have the same codes.
+    from the stored codes (about 0.15 ms for 15,625 rows on a quiet machine) at the
+    ``DENSE_TABLE_AFTER_SEARCHES``-th search, so the first lookups after a load pay nothing
+    for it; only where the array has at most ``DENSE_TABLE_PER_ROW`` entries per
+    configuration plus ``DENSE_TABLE_MIN`` entries, and only where no two rows have the
+    same codes.
     """
 
     def __init__(self, table: np.ndarray, shifts: list[int], weights: list[int]) -> None:
@@ -187,7 +190,10 @@ class StoredConfigIndex:
         self.keys = keys
         self.rows = rows
         self._views = (_native_view(keys, "Q"), _native_view(rows, "i"), _native_view(codes, "i"))
-        self._prepared = False  # the first search builds what follows
+        self._prepared = False  # the first search builds the value -> code dicts
+        # searches before the dense table is built: the first lookups after a load stay
+        # cheap, and a process that looks up a handful of configs never builds it
+        self._searches_before_table = DENSE_TABLE_AFTER_SEARCHES
         self._positions: list[dict[Any, int]] = []  # per column: value -> code
         self._table: DenseCodeTable | None = None
         self._terms: list[dict[Any, int]] = []  # per column: value -> term of the table
@@ -205,12 +211,15 @@ class StoredConfigIndex:
         :class:`DenseCodeTable` (else: by hash and binary search)."""
         if not self._prepared:
             self._prepare()
+        if self._searches_before_table:
+            self._build_table()
         return self._table is not None
 
     def __getstate__(self) -> dict[str, Any]:
         # memoryviews cannot be pickled; the arrays go by value and the rest is rebuilt
         state = dict(self.__dict__)
         state.update(_views=None, _prepared=False, _positions=[], _table=None, _terms=[])
+        state["_searches_before_table"] = DENSE_TABLE_AFTER_SEARCHES
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -236,14 +245,21 @@ class StoredConfigIndex:
 
     def _prepare(self) -> None:
         self._positions = [self._value_positions(c) for c in self.columns]
+        self._prepared = True
+
+    def _build_table(self) -> None:
+        self._searches_before_table = 0
         self._table = DenseCodeTable.build(self.codes, [len(c.levels) for c in self.columns])
         if self._table is not None:
             self._terms = self._table.terms(self._positions)
-        self._prepared = True
 
     def _search(self, values: tuple) -> int | None:
         if not self._prepared:
             self._prepare()
+        if self._searches_before_table:
+            self._searches_before_table -= 1
+            if not self._searches_before_table:
+                self._build_table()
         table = self._table
         if table is not None:
             try:  # plain values (and numpy scalars that hash like them): no Python loop

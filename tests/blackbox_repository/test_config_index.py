@@ -45,26 +45,33 @@ def _sparse_sample() -> pd.DataFrame:
 
 
 def _configs(frame: pd.DataFrame) -> list[dict]:
+    """Plain dicts, inactive values left out."""
     return [
         {k: v for k, v in row.items() if not (isinstance(v, float) and np.isnan(v))}
         for row in frame.to_dict("records")
     ]
 
 
+def _numpy_spelled(config: dict, frame: pd.DataFrame) -> dict:
+    return {k: (np.str_(v) if isinstance(v, str) else np.float64(v)) for k, v in config.items()}
+
+
+def _nan_spelled(config: dict, frame: pd.DataFrame) -> dict:
+    return {name: np.nan for name in frame.columns} | config  # inactive values as NaN
+
+
 @pytest.mark.parametrize(("make", "dense"), [(_full_grid, True), (_sparse_sample, False)])
-def test_every_row_is_found_and_nothing_off_the_grid(make, dense):
+@pytest.mark.parametrize("table_first", [False, True])
+def test_every_row_is_found_and_nothing_off_the_grid(make, dense, table_first):
+    """``table_first``: the dense table (where there is one) is built before the first
+    search; otherwise the first searches go by hash, as after every load."""
     frame = make()
-    index = _index(frame)
-    assert index.searches_a_dense_table is dense
     configs = _configs(frame)
-    for row, config in enumerate(configs):
-        assert index.find(config) == row
-        numpy_spelled = {
-            k: (np.str_(v) if isinstance(v, str) else np.float64(v)) for k, v in config.items()
-        }
-        assert _index(frame).find(numpy_spelled) == row  # a fresh index: not from the memo
-    nan_spelled = {name: np.nan for name in frame.columns} | configs[0]
-    assert _index(frame).find(nan_spelled) == 0
+    for spell in (lambda config, frame: config, _numpy_spelled, _nan_spelled):
+        index = _index(frame)  # a fresh index each time: answers come from a search
+        if table_first:
+            assert index.searches_a_dense_table is dense
+        assert [index.find(spell(c, frame)) for c in configs] == list(range(len(configs)))
     first = configs[0]
     numeric = next(k for k, v in first.items() if not isinstance(v, str))
     for off_grid in (
@@ -76,6 +83,15 @@ def test_every_row_is_found_and_nothing_off_the_grid(make, dense):
         assert index.find(off_grid) is None
     copy = pickle.loads(pickle.dumps(index))
     assert [copy.find(config) for config in configs] == list(range(len(configs)))
+
+
+def test_rows_found_before_and_after_the_dense_table_is_built_agree():
+    frame = _full_grid()
+    index = _index(frame)
+    configs = _configs(frame)
+    assert [index.find(c) for c in configs] == list(range(len(configs)))  # 24 < 32 searches
+    assert index.searches_a_dense_table
+    assert [index.find(_nan_spelled(c, frame)) for c in configs] == list(range(len(configs)))
 
 
 def test_a_combination_left_out_of_a_dense_grid_is_not_found():
