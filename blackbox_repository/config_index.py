@@ -232,15 +232,18 @@ class StoredConfigIndex:
 
     def find(self, config: Mapping[str, Any]) -> int | None:
         """Row of ``config`` (inactive hyperparameters left out or NaN/None), else None."""
-        key = tuple(map(config.get, self.names))
+        return self.row_of(tuple(map(config.get, self.names)))
+
+    def row_of(self, values: tuple) -> int | None:
+        """Row of the configuration with ``values`` (in ``names`` order; None if inactive)."""
         try:
-            row = self.rows_by_values.get(key)
+            row = self.rows_by_values.get(values)
         except TypeError:  # an unhashable value: it cannot be on the grid either
             return None
         if row is None:
-            row = self._search(key)
+            row = self._search(values)
             if row is not None:
-                self.rows_by_values[key] = row
+                self.rows_by_values[values] = row
         return row
 
     def _prepare(self) -> None:

@@ -225,12 +225,22 @@ class TabularBlackbox(Blackbox):
         # leaving out an inactive hyperparameter (KeyError), holding an unhashable value
         # (TypeError) or not seen yet goes through config_index, which finds or explains.
         try:
-            config_position = self._rows_by_values.get(self._values_key(config))
+            key = self._values_key(config)
+            config_position = self._rows_by_values.get(key)
         except (KeyError, TypeError):
-            config_position = None
+            key = config_position = None
         if config_position is None:
-            config_position = self.config_index(config)
+            config_position = self._row_of_new_config(config, key)
         return read_cell(config_position * self._config_stride + offset)
+
+    def _row_of_new_config(self, config: Mapping[str, Any], key: tuple | None) -> int:
+        """Row of a config not memoized yet: the stored index searches by ``key`` (the
+        config's values, from lookup); config_index handles other spellings or explains."""
+        if key is not None and self._stored_index is not None:
+            row = self._stored_index.row_of(key)
+            if row is not None:
+                return row
+        return self.config_index(config)
 
     def _lookup_with_numpy(
         self, config: Mapping[str, Any], fidelity: float, seed: int | None
