@@ -165,14 +165,14 @@ def test_models_are_refitted_only_after_ten_percent_more_observations_and_stay_b
     configs = searcher.search_space.sample(np.random.default_rng(5), 400)
     observe(searcher, configs[:200], level=1)
     searcher.next_config()
-    _, good, bad = searcher._models[1]
-    assert len(good.data) == 16 and len(bad.data) == 16  # 30 good, 170 bad: evenly by rank
+    fit = searcher.last_fit(1)
+    assert len(fit.good.data) == 16 and len(fit.bad.data) == 16  # 30 good, 170 bad: by rank
     observe(searcher, configs[200:219], level=1, first_trial_id=200)  # 9.5% more
     searcher.next_config()
-    assert searcher._models[1][1] is good  # the same fit
+    assert searcher.last_fit(1) is fit  # the same fit
     observe(searcher, configs[219:220], level=1, first_trial_id=219)  # now 10% more
     searcher.next_config()
-    assert searcher._models[1][0] == 220 and searcher._models[1][1] is not good
+    assert searcher.last_fit(1).n_observations == 220 and searcher.last_fit(1) is not fit
     with pytest.raises(
         ValueError,
         match=r"max_points_in_density must be an integer >= 2 \* min_points_in_model = 10",
