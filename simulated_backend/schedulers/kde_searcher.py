@@ -38,8 +38,11 @@ from simulated_backend.schedulers.search_space import NUMERIC, ORDINAL, SearchSp
 from simulated_backend.schedulers.searchers import Candidate, RandomSearcher
 
 REFIT_DIVISOR = 10  # a level's model is refitted once its observations grew by 1/10
-FIRST_BATCH = 2  # suggestions whose candidates are drawn and scored at once, after a fit ...
-LARGEST_BATCH = 32  # ... doubling with every batch of the same fit, up to this many
+# suggestions whose candidates are drawn and scored at once: after a fit, as many as the
+# previous fit served (at least FIRST_BATCH), doubling with every batch up to LARGEST_BATCH
+FIRST_BATCH = 2
+LARGEST_BATCH = 32
+COIN_BATCH = 256  # uniforms for the random-or-model decision, drawn at once
 
 
 def _check_number(name: str, value: Any, allowed: Callable[[float], bool], what: str) -> Any:
@@ -62,25 +65,32 @@ def _by_rank(ranked: np.ndarray, limit: int) -> np.ndarray:
 
 
 class LevelObservations:
-    """Encoded configurations and their ranking keys observed at one level (growing arrays)."""
+    """Encoded configurations and their ranking keys observed at one level.
+
+    Kept as Python lists (an observation costs two appends); :meth:`ranked` turns only the
+    rows added since its last call into an array.
+    """
 
     def __init__(self, n_dimensions: int) -> None:
-        self.vectors = np.empty((16, n_dimensions))
-        self.keys = np.empty(16)
-        self.count = 0
+        self._vectors: list[tuple[float, ...]] = []
+        self._keys: list[float] = []
+        self._array = np.empty((0, n_dimensions))
 
-    def add(self, vector: np.ndarray, key: float) -> None:
-        if self.count == len(self.keys):  # doubling: O(1) amortized per observation
-            self.vectors = np.concatenate([self.vectors, np.empty_like(self.vectors)])
-            self.keys = np.concatenate([self.keys, np.empty_like(self.keys)])
-        self.vectors[self.count] = vector
-        self.keys[self.count] = key
-        self.count += 1
+    @property
+    def count(self) -> int:
+        return len(self._keys)
+
+    def add(self, vector: tuple[float, ...], key: float) -> None:
+        self._vectors.append(vector)
+        self._keys.append(key)
 
     def ranked(self) -> np.ndarray:
         """The vectors, best key first (ties in arrival order)."""
-        order = np.argsort(self.keys[: self.count], kind="stable")
-        return self.vectors[order]
+        if len(self._array) < len(self._vectors):
+            new_rows = np.array(self._vectors[len(self._array) :], dtype=float)
+            self._array = np.concatenate([self._array, new_rows])
+        order = np.argsort(np.array(self._keys), kind="stable")
+        return self._array[order]
 
 
 class ModelFit(NamedTuple):
@@ -156,7 +166,9 @@ class KernelDensitySearcher:
         self._ranked_batch: list[list[int]] = []
         self._batch_fit: ModelFit | None = None
         self._batch_size = FIRST_BATCH
-        self._encoded: dict[int, np.ndarray] = {}  # trial id -> encoded config
+        self._served = 0  # suggestions made with the candidates of _batch_fit
+        self._encoded: dict[int, tuple[float, ...]] = {}  # trial id -> encoded config
+        self._coins: list[float] = []  # uniforms deciding random or model-based, drawn in batches
         self._observations: dict[Any, LevelObservations] = {}
         self._models: dict[Any, ModelFit] = {}
         self._eligible_levels: list[Any] = []  # levels with enough observations for a model
@@ -232,7 +244,9 @@ class KernelDensitySearcher:
         return None if candidate is None else candidate.config
 
     def next_candidate(self) -> Candidate | None:
-        if self._random.n_points_left or self.rng.random() < self.random_fraction:
+        if not self._coins:  # one generator call per many suggestions
+            self._coins = self.rng.random(COIN_BATCH).tolist()
+        if self._coins.pop() < self.random_fraction or self._random.n_points_left:
             return self._random_candidate()
         level = self.model_level()
         if level is None:
@@ -255,13 +269,8 @@ class KernelDensitySearcher:
         return candidate
 
     def _best_of_candidates(self, fit: ModelFit) -> Candidate | None:
-        """The best by l/g of ``num_samples`` candidates drawn uniformly (with replacement)
-        from those not suggested yet; None once the space is exhausted.
-
-        The fit is fixed until the next refit, so the candidates of several suggestions are
-        drawn and scored at once (batches doubling from FIRST_BATCH to LARGEST_BATCH per fit);
-        a candidate suggested in between is skipped in favour of its group's next best.
-        """
+        """The best by l/g of about ``num_samples`` candidates not suggested yet, drawn
+        uniformly; None once the space is exhausted (see :meth:`_rank_batch`)."""
         space = self.search_space
         while True:
             stale = self._batch_fit is not fit or not self._ranked_batch
@@ -269,27 +278,46 @@ class KernelDensitySearcher:
                 return None
             for index in self._ranked_batch.pop():
                 if not space.was_drawn(index):
+                    self._served += 1
                     return Candidate(space.take(index), index if self._grid_rows else None)
 
     def _rank_batch(self, fit: ModelFit) -> bool:
-        """Draw and rank the candidates of the next batch of suggestions (False: none left)."""
-        if self._batch_fit is not fit:
-            self._batch_fit, self._batch_size = fit, FIRST_BATCH
+        """Draw and rank the candidates of the next suggestions (False: none are left).
+
+        The fit is fixed until the next refit, so the candidates of several suggestions are
+        drawn and scored at once: after a fit, a batch of as many suggestions as the
+        previous fit served (at least FIRST_BATCH), doubling up to LARGEST_BATCH. Each suggestion's candidates are drawn uniformly from the whole
+        grid, ``num_samples * n_candidates / n_remaining`` of them, so that ``num_samples``
+        of them are expected not to have been suggested yet; those that were are skipped
+        (as are any suggested between the batch and the suggestion). Once fewer than a
+        quarter of the candidates are left, each suggestion draws exactly ``num_samples``
+        from those left instead.
+        """
         space = self.search_space
-        # without tables, score one suggestion at a time (log_pdf's memory grows with m * n * d)
-        n_groups = self._batch_size if fit.scorer is not None else 1
-        self._batch_size = min(2 * self._batch_size, LARGEST_BATCH)
-        indices = space.peek_at(self.rng.random(n_groups * self.num_samples).tolist())
-        if not indices:
+        n_left, n_candidates = space.n_remaining, space.n_candidates
+        if n_left == 0:
             return False
+        if self._batch_fit is not fit:  # size the first batch by what the last fit served
+            self._batch_size = min(max(self._served, FIRST_BATCH), LARGEST_BATCH)
+            self._batch_fit, self._served = fit, 0
+        if fit.scorer is None or 4 * n_left < n_candidates:
+            # one suggestion at a time (without tables, log_pdf's memory grows with m * n * d)
+            n_groups, group_size = 1, self.num_samples
+            indices = space.peek_at(self.rng.random(self.num_samples).tolist())
+        else:
+            n_groups = self._batch_size
+            self._batch_size = min(2 * self._batch_size, LARGEST_BATCH)
+            group_size = -(-self.num_samples * n_candidates // n_left)
+            uniforms = self.rng.random(n_groups * group_size)
+            indices = (uniforms * n_candidates).astype(np.intp)
         if fit.scorer is not None:
             scores = fit.scorer.log_ratio(indices)
         else:
             points = space.candidate_encodings()[indices]
             scores = fit.good.log_pdf(points) - fit.bad.log_pdf(points)
-        shape = (n_groups, self.num_samples)
+        shape = (n_groups, group_size)
         order = np.argsort(-scores.reshape(shape), axis=1, kind="stable")
-        ranked = np.take_along_axis(np.array(indices).reshape(shape), order, axis=1).tolist()
+        ranked = np.take_along_axis(np.asarray(indices).reshape(shape), order, axis=1).tolist()
         ranked.reverse()  # pop() from the end: the first group first
         self._ranked_batch = ranked
         return True

@@ -320,9 +320,10 @@ class SearchSpace:
         ]
         return np.column_stack(columns)
 
-    def encode_config(self, config: Mapping[str, Any]) -> np.ndarray:
-        """The encoding of one configuration, shape (d,): a row of :meth:`encode`, cheaper."""
-        return np.array([codec.encode_value(config.get(codec.name)) for codec in self._codecs])
+    def encode_config(self, config: Mapping[str, Any]) -> tuple[float, ...]:
+        """The encoding of one configuration: a row of :meth:`encode` as a tuple of floats,
+        without building arrays (model-based searchers encode every trial they observe)."""
+        return tuple([codec.encode_value(config.get(codec.name)) for codec in self._codecs])
 
     def decode(self, vector: Sequence[float]) -> dict[str, Any] | None:
         """The configuration nearest to encoded ``vector``, inactive values dropped.
