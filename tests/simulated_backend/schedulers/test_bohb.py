@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from simulated_backend import SimulatorBackend, StopCriterion, Tuner
 from simulated_backend.schedulers import BOHB, KernelDensitySearcher, SearchSpace, Trial
 from simulated_backend.schedulers.kernel_density import fit_kernel_density
 from tests.simulated_backend.schedulers.scheduler_drivers import (
@@ -178,3 +180,22 @@ def test_models_are_refitted_only_after_ten_percent_more_observations_and_stay_b
         match=r"max_points_in_density must be an integer >= 2 \* min_points_in_model = 10",
     ):
         make_searcher(max_points_in_density=8)
+
+
+def test_bohb_on_a_grid_is_deterministic_bit_for_bit_through_the_engine():
+    blackbox = grid_blackbox(n_configs=120, n_fidelities=9)
+
+    def run(seed):
+        bohb = BOHB(SearchSpace.from_blackbox(blackbox), "loss", "min", GRID[:9], seed=seed)
+        backend = SimulatorBackend(blackbox, n_workers=4, seed=0)
+        return bohb, Tuner(bohb, backend, StopCriterion(max_num_results=500)).run().results
+
+    (bohb, first), (_, again), (_, other) = run(0), run(0), run(1)
+    pd.testing.assert_frame_equal(first, again)
+    assert not first["trial_id"].equals(other["trial_id"]) or not first["loss"].equals(
+        other["loss"]
+    )
+    searcher = bohb.searcher
+    assert searcher.n_model_based > 10 and searcher.n_fits > 1
+    # the grid's candidates were scored by table lookups (one group: 120 x values, 2 acts)
+    assert searcher.last_fit(searcher.last_model_level).scorer is not None
