@@ -48,6 +48,10 @@ class WrappedObjective:
         self.address = address
         self.function_objective = function_objective
 
+    def __reduce__(self) -> tuple:
+        # pickled with every task a process pool sends: the constructor call is the cheapest
+        return WrappedObjective, (self.address, self.function_objective)
+
     @classmethod
     def connect(cls, run_name: str, runs_dir: Path | str | None = None) -> WrappedObjective:
         """The objective of the run ``run_name`` hosted by another process on this machine."""
