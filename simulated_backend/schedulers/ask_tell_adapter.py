@@ -258,7 +258,11 @@ class AskTellScheduler(TrialScheduler):
         return SchedulerDecision.CONTINUE
 
     def on_trial_complete(self, trial: Trial, result: dict[str, Any]) -> None:
-        self._tell_once(trial.trial_id, result[self.metric], "complete")
+        handles, trial_id = self._handles, trial.trial_id
+        handle = handles[trial_id]
+        if handle is not _TOLD:  # _tell_once, inlined: once per trial
+            handles[trial_id] = _TOLD
+            self._tell(handle, result[self.metric], "complete")
 
     def on_trial_error(self, trial: Trial) -> None:
         self._tell_once(trial.trial_id, None, "failed")

@@ -53,6 +53,13 @@ class GridConfigs:
             config = self.translate(config)
             return self.blackbox.config_index(config), config
         names = self.names
+        if config.keys() == names:  # the common case: exactly the grid's names, plain values
+            for value in config.values():
+                kind = type(value)
+                if kind is not int and kind is not str and (kind is not float or value != value):
+                    break
+            else:
+                return index, dict(config)
         return index, {k: native(v) for k, v in config.items() if k in names and v is not None}
 
     def __call__(self, config: Mapping[str, Any]) -> dict[str, Any]:
