@@ -209,19 +209,30 @@ class AskTellScheduler(TrialScheduler):
         if tell_value not in TELL_VALUES:
             raise ValueError(f"tell_value must be one of {TELL_VALUES}, got {tell_value!r}")
         self.tell_value = tell_value
-        self.search_space = as_search_space(search_space) if search_space is not None else None
         self._ask, self._tell, self._report = ask, tell, report
-        self._translate = ConfigTranslator(self.search_space)
-        self._place = (
-            GridConfigs(search_space, self._translate).index_and_config
-            if isinstance(search_space, TabularBlackbox)
-            else self._translated
-        )
+        if isinstance(search_space, TabularBlackbox):
+            # proposals on the grid need one lookup; the search space (and its translator,
+            # which snaps the others) is built on the first proposal off the grid
+            self._grid: GridConfigs | None = GridConfigs(search_space)
+            self._search_space: SearchSpace | None = None
+            self._place = self._grid.index_and_config
+        else:
+            self._grid = None
+            self._search_space = as_search_space(search_space) if search_space is not None else None
+            self._translate = ConfigTranslator(self._search_space)
+            self._place = self._translated
         # the proposal not yet added as a trial: (handle, config, grid row or None)
         self._pending: tuple[Hashable, dict[str, Any], int | None] | None = None
         # per trial id: the optimizer's handle, replaced by _TOLD once told (and then freed)
         self._handles: list[Any] = []
         self._checked_result_keys = False
+
+    @property
+    def search_space(self) -> SearchSpace | None:
+        """Where proposals land (``None``: anywhere, only unknown keys are dropped)."""
+        if self._grid is not None:
+            return self._grid.translate.search_space
+        return self._search_space
 
     # ------------------------------------------------------------------ protocol
     def suggest(self) -> TrialSuggestion | None:

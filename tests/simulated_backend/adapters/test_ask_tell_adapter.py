@@ -189,3 +189,4 @@ def test_a_tabular_blackbox_as_search_space_gives_the_engine_each_proposals_row(
     scheduler.on_trial_complete(Trial(0, {"x": 7}, 0.0), result)
     scheduler.on_trial_complete(Trial(0, {"x": 7}, 0.0), result)
     assert optimizer.tell_count == 1  # told once
+    assert scheduler.search_space.n_candidates == 20  # the grid, built on first need
