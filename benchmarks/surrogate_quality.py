@@ -74,7 +74,11 @@ def untuned_tau(table, split, model: str) -> float:
 def run_benchmark(name: str, args, work: Path) -> dict:
     from benchmarking.surrogates.cli import _study_settings
     from benchmarking.surrogates.faithfulness import faithfulness
-    from benchmarking.surrogates.pipeline import fit_surrogate, load_source_blackbox
+    from benchmarking.surrogates.pipeline import (
+        DEFAULT_FAMILIES,
+        fit_surrogate,
+        load_source_blackbox,
+    )
     from benchmarking.surrogates.report import (
         evaluate_surrogate,
         load_trained_surrogate,
@@ -89,6 +93,7 @@ def run_benchmark(name: str, args, work: Path) -> dict:
         objectives=[metric] if args.metric_only else None,
         out=work / "fit" / name,
         budget=args.budget,
+        families=args.families.split(",") if args.families else DEFAULT_FAMILIES,
         n_workers=2,
         cache_dir=args.cache_dir,
         allow_missing=True,
@@ -137,6 +142,12 @@ def main() -> None:
     parser.add_argument("--cache-dir", default=None)
     parser.add_argument(
         "--metric-only", action="store_true", help="fit the metric and elapsed time only"
+    )
+    parser.add_argument(
+        "--families",
+        default=None,
+        help="comma-separated model families (default: all; the faithfulness runs in the docs "
+        "use the tree families: a kNN surrogate's ONNX answer costs ~60 ms per curve)",
     )
     parser.add_argument("--work", type=Path, default=Path("surrogate-quality"))
     parser.add_argument("--out", type=Path, default=Path("surrogate-quality/results.json"))
