@@ -11,10 +11,18 @@ an entry point of the group ``simtune.executors``, or a ``package.module:factory
 reference. A factory is called as ``factory(n_jobs=...)`` and returns an executor.
 
 At most a few tasks per worker are in flight at once, so a study of 100,000 tasks never
-holds 100,000 futures. Workers live for the whole study and run many tasks each, so
-per-process caches (the blackboxes of :mod:`benchmarking.simulation`) are filled once per
-worker, not per task. Workers of the local process pool exit when the study's process
-dies (:mod:`benchmarking.parent_watch`).
+holds 100,000 futures. Workers live for the whole study and run many tasks each, and each
+built-in executor gives each of its workers a
+:class:`~benchmarking.loaded_benchmarks.LoadedBenchmarks` (the in-process executor in a
+context of its own, a pool worker from its initializer, a Dask worker from a worker
+plugin), so a benchmark is loaded and prepared once per worker, not per task. Workers of
+the local process pool and of a Dask LocalCluster exit when the study's process dies
+(:mod:`benchmarking.parent_watch`).
+
+A Dask LocalCluster starts its worker processes from a ``forkserver`` (Linux) that has
+imported Dask and simtune once, instead of spawning each worker to import both again
+(about 3 s of CPU per worker), and without Dask's statistical profiler (it samples each
+worker's stack every 10 ms; the cluster has no dashboard to show it).
 
 Example:
     >>> with make_executor("dask", n_jobs=4) as executor:  # doctest: +SKIP
@@ -28,6 +36,7 @@ import abc
 import collections
 import concurrent.futures
 import contextlib
+import contextvars
 import importlib
 import logging
 import multiprocessing
@@ -49,6 +58,8 @@ DASK_CONNECT_TIMEOUT = 5.0
 
 PRELOADED_MODULES = ("benchmarking.study", "benchmarking.simulation", "benchmarking.baselines")
 """Imported once by the forkserver of a local process pool, before it forks workers."""
+LOCAL_DASK_WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
+"""Dask settings of the workers of a LocalCluster the executor starts."""
 
 Outcome = tuple[Any, Any, BaseException | None]
 
@@ -114,12 +125,20 @@ class InProcessExecutor(TaskExecutor):
     description = "in this process"
     n_workers = 1
 
+    def __init__(self) -> None:
+        from benchmarking.loaded_benchmarks import LoadedBenchmarks, keep_in_this_context
+
+        # tasks run in a context of their own that keeps the benchmarks they loaded: the
+        # caller's context never sees them, and they are freed with the executor
+        self._context = contextvars.copy_context()
+        self._context.run(keep_in_this_context, LoadedBenchmarks())
+
     def map_unordered(
         self, function: Callable[[Any], Any], items: Iterable[Any]
     ) -> Iterator[Outcome]:
         for item in items:
             try:
-                result = function(item)
+                result = self._context.run(function, item)
             except Exception as error:  # the task failed; the study goes on
                 yield item, None, error
             else:
@@ -169,7 +188,7 @@ class LocalProcessExecutor(TaskExecutor):
         self._pool = concurrent.futures.ProcessPoolExecutor(
             max_workers=n_jobs,
             mp_context=context,
-            initializer=exit_with_parent,
+            initializer=_start_pool_worker,
             initargs=(self._lifeline.reader,),
         )
 
@@ -195,6 +214,15 @@ class LocalProcessExecutor(TaskExecutor):
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._lifeline.close()
+
+
+def _start_pool_worker(lifeline: Any) -> None:
+    """First thing in a worker of the local process pool: exit with the study's process,
+    and keep the benchmarks its tasks load."""
+    from benchmarking.loaded_benchmarks import LoadedBenchmarks, keep_in_this_context
+
+    exit_with_parent(lifeline)
+    keep_in_this_context(LoadedBenchmarks())  # the worker's tasks all run in this context
 
 
 class DaskExecutor(TaskExecutor):
@@ -233,6 +261,7 @@ class DaskExecutor(TaskExecutor):
             ) from error
         self._cluster = None
         self._owns_client = client is None
+        self._owns_local_cluster = scheduler_address is None and client is None and cluster is None
         if sum(x is not None for x in (scheduler_address, client, cluster)) > 1:
             raise ValueError("give one of a Dask scheduler address, client or cluster")
         if cluster is not None:
@@ -264,17 +293,16 @@ class DaskExecutor(TaskExecutor):
             self.description = f"the Dask cluster at {scheduler_address}"
         else:
             _check_n_jobs(n_jobs)
-            self._cluster = LocalCluster(
-                n_workers=n_jobs,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                # the scheduler's HTTP server (health checks) on a free port, never 8787
-                scheduler_kwargs={"dashboard_address": ":0"},
-                silence_logs=logging.ERROR,
-            )
+            self._cluster = _start_local_cluster(LocalCluster, n_jobs)
             self._client = Client(self._cluster, set_as_default=False)
             self.description = f"a Dask LocalCluster of {n_jobs} worker processes"
+        from benchmarking.dask_worker_plugin import LoadedBenchmarksPlugin
+
+        # each worker keeps the benchmarks its tasks load; the workers of our own
+        # LocalCluster also exit with this process (other clusters' workers are not ours)
+        self._client.register_plugin(
+            LoadedBenchmarksPlugin(exit_with_parent=self._owns_local_cluster)
+        )
 
     @property
     def client(self):
@@ -321,6 +349,33 @@ class DaskExecutor(TaskExecutor):
             self._client.close()
         if self._cluster is not None:
             self._cluster.close()
+
+
+def _start_local_cluster(local_cluster_class: Any, n_jobs: int) -> Any:
+    """A LocalCluster of ``n_jobs`` single-threaded worker processes, forked (on Linux) from
+    a forkserver that imported Dask and simtune once (see the module docstring)."""
+    import dask
+
+    settings: dict[str, Any] = dict(LOCAL_DASK_WORKER_CONFIG)
+    if sys.platform.startswith("linux"):
+        settings["distributed.worker.multiprocessing-method"] = "forkserver"
+    with dask.config.set(settings):
+        if "distributed.worker.multiprocessing-method" in settings:
+            from distributed.utils import get_mp_context
+
+            # Dask sets its forkserver's preload list (Dask's own packages) the first time
+            # it asks for the context; replace it with one that also imports simtune. It
+            # only matters before this process's forkserver first starts.
+            get_mp_context().set_forkserver_preload(["distributed", *PRELOADED_MODULES])
+        return local_cluster_class(
+            n_workers=n_jobs,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            # the scheduler's HTTP server (health checks) on a free port, never 8787
+            scheduler_kwargs={"dashboard_address": ":0"},
+            silence_logs=logging.ERROR,
+        )
 
 
 def _check_n_jobs(n_jobs: int) -> None:
