@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import itertools
 import os
 import time
 import traceback
@@ -70,6 +69,7 @@ __all__ = [  # the study specification and layout are re-exported: this module i
     "StudyTask",
     "TaskOutcome",
     "batch_size",
+    "batches",
     "check_benchmarks",
     "execute_study",
     "execute_task",
@@ -83,7 +83,8 @@ __all__ = [  # the study specification and layout are re-exported: this module i
 
 MAX_TASKS_PER_BATCH = 16
 BATCHES_PER_WORKER = 8
-"""A study is cut into at least this many batches per worker (so the load stays balanced)."""
+"""What is left of a study is cut into at least this many batches per worker (so the
+load stays balanced, and the workers finish together)."""
 
 
 # --------------------------------------------------------------------- one task
@@ -250,15 +251,21 @@ def check_benchmarks(study: Study) -> None:
 
 
 def batch_size(n_tasks: int, n_workers: int) -> int:
-    """Tasks per worker call: 1 for small studies, up to :data:`MAX_TASKS_PER_BATCH` for
-    large ones, keeping at least :data:`BATCHES_PER_WORKER` batches per worker."""
+    """Tasks in the next worker call when ``n_tasks`` are left: 1 for small studies, up
+    to :data:`MAX_TASKS_PER_BATCH` for large ones, keeping at least
+    :data:`BATCHES_PER_WORKER` batches per worker."""
     return max(1, min(MAX_TASKS_PER_BATCH, n_tasks // max(1, n_workers * BATCHES_PER_WORKER)))
 
 
-def _batches(tasks: Sequence[StudyTask], size: int) -> Iterator[tuple[StudyTask, ...]]:
-    iterator = iter(tasks)
-    while batch := tuple(itertools.islice(iterator, size)):
-        yield batch
+def batches(tasks: Sequence[StudyTask], n_workers: int) -> Iterator[tuple[StudyTask, ...]]:
+    """``tasks`` cut into batches of :func:`batch_size` of what is left: full batches
+    first, then smaller and smaller ones, so no worker is left with a long batch while
+    the others idle at the end (guided self-scheduling)."""
+    position = 0
+    while position < len(tasks):
+        size = batch_size(len(tasks) - position, n_workers)
+        yield tuple(tasks[position : position + size])
+        position += size
 
 
 def execute_study(
@@ -311,10 +318,12 @@ def execute_study(
         layout.add_to_manifest(tasks)
         if pool is not None:
             description = pool.description
-            size = batch_size(len(todo), getattr(pool, "n_workers", None) or n_jobs or 2)
+            n_workers = getattr(pool, "n_workers", None) or n_jobs or 2
             function = functools.partial(execute_tasks, root=str(layout.root), run_token=run_token)
             with _TaskProgress(progress, len(todo), len(tasks) - len(todo)) as bar:
-                for batch, outcomes, error in pool.map_unordered(function, _batches(todo, size)):
+                for batch, outcomes, error in pool.map_unordered(
+                    function, batches(todo, n_workers)
+                ):
                     if error is not None:  # the worker died or could not run the batch
                         outcomes = [_lost(task, layout, error, run_token) for task in batch]
                     for outcome in outcomes:
