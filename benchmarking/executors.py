@@ -19,9 +19,10 @@ plugin), so a benchmark is loaded and prepared once per worker, not per task. Wo
 the local process pool and of a Dask LocalCluster exit when the study's process dies
 (:mod:`benchmarking.parent_watch`).
 
-A Dask LocalCluster starts its worker processes from a ``forkserver`` (Linux) that has
-imported Dask once, instead of spawning each worker to import it again, and without the
-periodic work that only a dashboard would show (:data:`LOCAL_CLUSTER_CONFIG`).
+A Dask LocalCluster forks its worker processes from a ``forkserver`` (Linux) that
+imports Dask once while the study's process imports it too, instead of spawning each
+worker to import it again, and runs without the periodic work that only a dashboard
+would show (:data:`LOCAL_CLUSTER_CONFIG`).
 
 Example:
     >>> with make_executor("dask", n_jobs=4) as executor:  # doctest: +SKIP
@@ -57,6 +58,11 @@ DASK_CONNECT_TIMEOUT = 5.0
 
 PRELOADED_MODULES = ("benchmarking.study", "benchmarking.simulation", "benchmarking.baselines")
 """Imported once by the forkserver of a local process pool, before it forks workers."""
+LOCAL_CLUSTER_PRELOAD = ("distributed", "numpy", "pandas")
+"""Imported once by the forkserver that forks the workers of a Dask LocalCluster, while
+this process imports Dask: Dask's own forkserver list. Each worker imports the rest of
+simtune (ConfigSpace with SciPy, pyarrow) itself, in parallel with the others, which
+starts a cluster of one worker per core sooner than importing it all once, serially."""
 LOCAL_CLUSTER_CONFIG = {
     # no dashboard shows them: the statistical profiler samples each task's stack every
     # 10 ms, the system monitor polls psutil twice a second in every process
@@ -264,17 +270,20 @@ class DaskExecutor(TaskExecutor):
         client: Any = None,
         cluster: Any = None,
     ) -> None:
+        self._cluster = None
+        self._owns_client = client is None
+        self._owns_local_cluster = scheduler_address is None and client is None and cluster is None
+        if self._owns_local_cluster:
+            _check_n_jobs(n_jobs)
+            _start_worker_forkserver()  # it imports in its own process while this one does
+        if sum(x is not None for x in (scheduler_address, client, cluster)) > 1:
+            raise ValueError("give one of a Dask scheduler address, client or cluster")
         try:
             from distributed import Client, LocalCluster
         except ImportError as error:
             raise ImportError(
                 f"the dask executor needs dask.distributed ({error}); `pip install simtune[dask]`"
             ) from error
-        self._cluster = None
-        self._owns_client = client is None
-        self._owns_local_cluster = scheduler_address is None and client is None and cluster is None
-        if sum(x is not None for x in (scheduler_address, client, cluster)) > 1:
-            raise ValueError("give one of a Dask scheduler address, client or cluster")
         if cluster is not None:
             self._cluster = cluster
             self._client = Client(cluster, set_as_default=False)
@@ -303,7 +312,6 @@ class DaskExecutor(TaskExecutor):
                 ) from None
             self.description = f"the Dask cluster at {scheduler_address}"
         else:
-            _check_n_jobs(n_jobs)
             self._cluster = _start_local_cluster(LocalCluster, n_jobs)
             self._client = Client(self._cluster, set_as_default=False)
             self.description = f"a Dask LocalCluster of {n_jobs} worker processes"
@@ -362,11 +370,23 @@ class DaskExecutor(TaskExecutor):
             self._cluster.close()
 
 
+def _start_worker_forkserver() -> None:
+    """On Linux, start this process's forkserver now, preloading :data:`LOCAL_CLUSTER_PRELOAD`
+    in its own process while this one imports Dask and starts the scheduler; the workers
+    of the LocalCluster are forked from it. (A forkserver that runs already, e.g. a
+    process pool's, is used as it is.)"""
+    if not sys.platform.startswith("linux"):
+        return
+    from multiprocessing import forkserver
+
+    multiprocessing.get_context("forkserver").set_forkserver_preload(list(LOCAL_CLUSTER_PRELOAD))
+    forkserver.ensure_running()
+
+
 def _start_local_cluster(local_cluster_class: Any, n_jobs: int) -> Any:
     """A LocalCluster of ``n_jobs`` single-threaded worker processes with
-    :data:`LOCAL_CLUSTER_CONFIG`, forked on Linux from Dask's forkserver (which imports
-    Dask, numpy and pandas once; each worker then imports the rest of simtune in parallel
-    with the others)."""
+    :data:`LOCAL_CLUSTER_CONFIG`, forked on Linux from the forkserver
+    (:func:`_start_worker_forkserver`)."""
     import dask
 
     settings: dict[str, Any] = dict(LOCAL_CLUSTER_CONFIG)

@@ -82,9 +82,9 @@ __all__ = [  # the study specification and layout are re-exported: this module i
 ]
 
 MAX_TASKS_PER_BATCH = 16
-BATCHES_PER_WORKER = 8
-"""What is left of a study is cut into at least this many batches per worker (so the
-load stays balanced, and the workers finish together)."""
+BATCHES_PER_WORKER = 2
+"""What is left of a study is cut into at least this many batches per worker, so batches
+shrink as the study ends and the workers finish together."""
 
 
 # --------------------------------------------------------------------- one task
@@ -251,10 +251,11 @@ def check_benchmarks(study: Study) -> None:
 
 
 def batch_size(n_tasks: int, n_workers: int) -> int:
-    """Tasks in the next worker call when ``n_tasks`` are left: 1 for small studies, up
-    to :data:`MAX_TASKS_PER_BATCH` for large ones, keeping at least
-    :data:`BATCHES_PER_WORKER` batches per worker."""
-    return max(1, min(MAX_TASKS_PER_BATCH, n_tasks // max(1, n_workers * BATCHES_PER_WORKER)))
+    """Tasks in the next worker call when ``n_tasks`` are left: up to
+    :data:`MAX_TASKS_PER_BATCH`, and at most a share of what is left such that it makes
+    :data:`BATCHES_PER_WORKER` batches per worker (1 task per call at the end)."""
+    share = -(-n_tasks // max(1, n_workers * BATCHES_PER_WORKER))  # rounded up
+    return max(1, min(MAX_TASKS_PER_BATCH, share))
 
 
 def batches(tasks: Sequence[StudyTask], n_workers: int) -> Iterator[tuple[StudyTask, ...]]:
