@@ -8,7 +8,12 @@
    machine is shared with other engineers: the seconds are noisy; the ratio to the
    fitted-in-the-same-run untuned random forest is printed beside it);
 3. method rankings (RS, ASHA, Hyperband, BOHB; --seeds seeds) on table and surrogate agree
-   with Kendall tau >= 0.8 on >= 3 benchmarks (every benchmark is reported).
+   with Kendall tau >= 0.8 at every budget (25/50/100 %) on >= 3 benchmarks (every
+   benchmark is reported). The statistic (``benchmarking.surrogates.faithfulness``) is
+   Kendall tau-b between the methods' rankings by mean best value over the seeds; beside
+   it the bootstrap 5-95 % interval over seeds and the **noise floor**: the same statistic
+   between the table study and a replica of it with as many other seeds (what the table
+   itself scores; below 0.8 the table cannot separate the methods at that budget).
 
 Run: ``PYTHONPATH=$PWD SIMTUNE_RAW_DATA_DIR=../shared/data python benchmarks/surrogate_quality.py``
 (``--benchmarks`` to choose, ``--budget``/``--seeds`` to size it). Results also go to
@@ -23,6 +28,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from benchmarking.surrogates.faithfulness import AGREEMENT_THRESHOLD, DEFAULT_SEEDS
 
 DEFAULT_BENCHMARKS = (
     "sklearn-mlp-digits",
@@ -67,7 +74,11 @@ def untuned_tau(table, split, model: str) -> float:
 def run_benchmark(name: str, args, work: Path) -> dict:
     from benchmarking.surrogates.cli import _study_settings
     from benchmarking.surrogates.faithfulness import faithfulness
-    from benchmarking.surrogates.pipeline import fit_surrogate, load_source_blackbox
+    from benchmarking.surrogates.pipeline import (
+        DEFAULT_FAMILIES,
+        fit_surrogate,
+        load_source_blackbox,
+    )
     from benchmarking.surrogates.report import (
         evaluate_surrogate,
         load_trained_surrogate,
@@ -82,6 +93,7 @@ def run_benchmark(name: str, args, work: Path) -> dict:
         objectives=[metric] if args.metric_only else None,
         out=work / "fit" / name,
         budget=args.budget,
+        families=args.families.split(",") if args.families else DEFAULT_FAMILIES,
         n_workers=2,
         cache_dir=args.cache_dir,
         allow_missing=True,
@@ -124,10 +136,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--benchmarks", default=",".join(DEFAULT_BENCHMARKS))
     parser.add_argument("--budget", type=int, default=8, help="fits per objective and family")
-    parser.add_argument("--seeds", type=int, default=10, help="faithfulness seeds (0: skip)")
+    parser.add_argument(
+        "--seeds", type=int, default=DEFAULT_SEEDS, help="faithfulness seeds (0: skip)"
+    )
     parser.add_argument("--cache-dir", default=None)
     parser.add_argument(
         "--metric-only", action="store_true", help="fit the metric and elapsed time only"
+    )
+    parser.add_argument(
+        "--families",
+        default=None,
+        help="comma-separated model families (default: all; the faithfulness runs in the docs "
+        "use the tree families: a kNN surrogate's ONNX answer costs ~60 ms per curve)",
     )
     parser.add_argument("--work", type=Path, default=Path("surrogate-quality"))
     parser.add_argument("--out", type=Path, default=Path("surrogate-quality/results.json"))
@@ -151,13 +171,20 @@ def report(records: list[dict]) -> None:
         if "error" in r:
             print(f"{r['benchmark']} | failed: {r['error']}")
             continue
-        taus = r.get("faithfulness", {}).get("kendall_tau", [])
-        if taus and min(taus) >= 0.8:
+        faithful = r.get("faithfulness", {})
+        taus = faithful.get("kendall_tau", [])
+        if faithful.get("agrees"):
             agree += 1
         print(
             f"{r['benchmark']} | {r['fit_and_evaluate_seconds']:.0f} | "
-            f"{r['test_scores_metric_top_fidelity']['kendall_tau']:.3f} | {taus}"
+            f"{r['test_scores_metric_top_fidelity']['kendall_tau']:.3f} | {_figures(faithful)}"
         )
+        if taus:
+            print(
+                f"  {'agrees' if faithful['agrees'] else 'disagrees'} (tau >= "
+                f"{AGREEMENT_THRESHOLD} at every budget); the table separates the methods at "
+                f"budgets {faithful['table_separates']}"
+            )
     digits = next(
         (r for r in records if r["benchmark"] == "sklearn-mlp-digits" and "error" not in r), None
     )
@@ -174,8 +201,22 @@ def report(records: list[dict]) -> None:
             f"the untuned kNN+RF fits in the same run): {'met' if seconds < 180 else 'MISSED'}"
         )
     print(
-        f"target 3: rankings agree (tau >= 0.8 at every budget) on {agree} benchmarks (>= 3): {'met' if agree >= 3 else 'MISSED'}"
+        f"target 3: rankings agree (tau >= {AGREEMENT_THRESHOLD} at every budget) on {agree} "
+        f"benchmarks (>= 3): {'met' if agree >= 3 else 'MISSED'}"
     )
+
+
+def _figures(faithful: dict) -> str:
+    """Per budget: tau [bootstrap interval] (noise floor)."""
+    parts = []
+    for fraction, tau, (low, high), floor in zip(
+        faithful.get("budget_fractions", []),
+        faithful.get("kendall_tau", []),
+        faithful.get("kendall_tau_interval", []),
+        faithful.get("noise_floor", []),
+    ):
+        parts.append(f"{fraction:.0%}: {tau:.2f} [{low:.2f}, {high:.2f}] (floor {floor:.2f})")
+    return "; ".join(parts)
 
 
 if __name__ == "__main__":
