@@ -94,7 +94,9 @@ class SearchSpace:
         if len(configuration_space) == 0:
             raise ValueError("configuration_space has no hyperparameters; add at least one")
         self.configuration_space = configuration_space
-        self._sampling_space = copy.deepcopy(configuration_space)
+        # a private copy to seed and sample from, made on first use: spaces with a grid of
+        # candidates never sample from ConfigSpace, and a deep copy costs milliseconds
+        self._sampling_space: ConfigurationSpace | None = None
         self.hyperparameter_names: tuple[str, ...] = tuple(configuration_space.keys())
         self._codecs = [
             HyperparameterCodec(configuration_space[name]) for name in self.hyperparameter_names
@@ -152,7 +154,7 @@ class SearchSpace:
     def fresh(self) -> SearchSpace:
         """A copy with no candidates drawn yet (shares the immutable parts)."""
         other = copy.copy(self)
-        other._sampling_space = copy.deepcopy(self.configuration_space)
+        other._sampling_space = None
         other._reset_draws()
         return other
 
@@ -303,11 +305,14 @@ class SearchSpace:
         if n == 0:
             return []
         # ConfigSpace samples with its own RandomState: seed our private copy from rng
-        self._sampling_space.seed(int(rng.integers(2**31 - 1)))
+        if self._sampling_space is None:
+            self._sampling_space = copy.deepcopy(self.configuration_space)
+        sampling_space = self._sampling_space
+        sampling_space.seed(int(rng.integers(2**31 - 1)))
         if n == 1:  # ConfigSpace 1.2 deprecates size=1 (it returns one Configuration)
-            sampled = [self._sampling_space.sample_configuration()]
+            sampled = [sampling_space.sample_configuration()]
         else:
-            sampled = self._sampling_space.sample_configuration(size=n)
+            sampled = sampling_space.sample_configuration(size=n)
         return [native_config(dict(config)) for config in sampled]
 
     # ------------------------------------------------------------------ encoding
