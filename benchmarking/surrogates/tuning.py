@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarking.surrogates.tuning_workers import TuningWorkers
 from blackbox_repository.atomic_files import write_json_atomically
 from blackbox_repository.surrogate_training.fitting import fit_model, predict_split
 from blackbox_repository.surrogate_training.model_families import model_family
@@ -126,12 +127,15 @@ def tune_family(
     n_workers: int = 2,
     runner: str = "dask",
     dask_address: str | None = None,
+    workers: TuningWorkers | None = None,
     seed: int = 0,
     max_wallclock_time: float | None = None,
     progress: bool = False,
 ) -> TunedModel:
     """Tune ``family`` for ``objective`` with ``method`` for ``budget`` results.
 
+    With ``workers`` (the fit's :class:`TuningWorkers`, holding ``data`` on its Dask
+    workers), the run's fits go there; else to a new runner of kind ``runner``.
     Writes ``out/<objective>/<family>/{journal/, run/, best.json}``; returns the finished
     ``best.json`` at once when it exists (resume).
     """
@@ -157,15 +161,18 @@ def tune_family(
     )
     scheduler = make_scheduler(method, context)
     shared = {
-        "data": data,
         "objective": objective,
         "family": family,
         "journal_dir": str(folder / "journal"),
         "seed": seed,
     }
     (folder / "journal").mkdir(parents=True, exist_ok=True)
+    if workers is not None:
+        run_runner = workers.runner(tuning_step, shared)
+    else:
+        run_runner = make_runner(runner, tuning_step, n_workers, {"data": data, **shared}, dask_address)
     backend = RealBackend(
-        make_runner(runner, tuning_step, n_workers, shared, dask_address),
+        run_runner,
         levels,
         TUNING_OBJECTIVES,
         fidelity_name=LEVEL_NAME,
