@@ -129,9 +129,7 @@ def fit_surrogate(
     )
     work_dir = Path(out) if out is not None else Path("surrogate-work") / name
     tuning_dir = work_dir / "tuning"
-    workers = (
-        TuningWorkers({"data": data}, n_workers, dask_address) if runner == "dask" else None
-    )
+    workers = TuningWorkers({"data": data}, n_workers, dask_address) if runner == "dask" else None
     tuned: dict[str, list[TunedModel]] = {}
     try:
         for objective in chosen_objectives:

@@ -4,9 +4,12 @@ The tuned function is :func:`tuning_step`, the real backend's
 ``objective(config, fidelity, checkpoint_dir, **shared) -> metrics``: the fidelity is a
 level ``1..L`` of the family's ladder (boosting rounds for gradient-boosted trees, the
 fraction of training configurations for random forests and kNN); one call fits the model
-at that level on the training rows and returns ``validation_loss = 1 - Kendall tau`` on
-the validation rows (rank agreement is what a benchmark's conclusions rest on) and the
-validation RMSE. A model is refitted from scratch at each level (fits take seconds; the
+at that level on the training rows and returns ``validation_loss = 1 - tau``, where tau is
+the Kendall tau between true and predicted values among the validation configurations at
+each fidelity of the table, averaged over the fidelities (how well the model ranks
+configurations at the same budget: what a benchmark's conclusions rest on; a tau pooled
+over every row would also reward ordering one configuration's fidelities, which is easy),
+and the validation RMSE. A model is refitted from scratch at each level (fits take seconds; the
 checkpoint folder stays unused).
 
 **Resume after a kill.** Every finished step is written to a journal file named by the
@@ -30,7 +33,10 @@ from benchmarking.surrogates.tuning_workers import TuningWorkers
 from blackbox_repository.atomic_files import write_json_atomically
 from blackbox_repository.surrogate_training.fitting import fit_model, predict_split
 from blackbox_repository.surrogate_training.model_families import model_family
-from blackbox_repository.surrogate_training.scores import regression_scores
+from blackbox_repository.surrogate_training.scores import (
+    mean_tau_per_fidelity,
+    regression_scores,
+)
 from blackbox_repository.surrogate_training.training_data import SurrogateTrainingData
 from simulated_backend.callback import TunerCallback
 
@@ -60,8 +66,14 @@ class TunedModel:
         return cls(**{name: record[name] for name in cls.__dataclass_fields__})
 
 
+METRIC_VERSION = 2
+"""Bumped when the tuning metric changes, so that journals of an older metric are not reused."""
+
+
 def _step_key(objective: str, family: str, config: Mapping[str, Any], level: int) -> str:
-    text = json.dumps([objective, family, sorted(config.items()), int(level)], default=str)
+    text = json.dumps(
+        [METRIC_VERSION, objective, family, sorted(config.items()), int(level)], default=str
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -82,11 +94,11 @@ def tuning_step(
     value = model_family(family).fidelity_values[int(fidelity) - 1]
     model = fit_model(data, objective, family, config, value, seed=seed)
     true, predicted = predict_split(model, data, objective, "validation")
-    scores = regression_scores(true, predicted)
-    tau = scores["kendall_tau"]
+    _, _, _, positions = data.rows(objective, "validation")
+    tau = mean_tau_per_fidelity(true, predicted, positions)
     metrics = {
         TUNING_METRIC: 2.0 if math.isnan(tau) else 1.0 - tau,
-        "validation_rmse": scores["rmse"],
+        "validation_rmse": regression_scores(true, predicted)["rmse"],
     }
     write_json_atomically(
         path, {"config": dict(config), "level": int(fidelity), "metrics": metrics}
@@ -170,7 +182,9 @@ def tune_family(
     if workers is not None:
         run_runner = workers.runner(tuning_step, shared)
     else:
-        run_runner = make_runner(runner, tuning_step, n_workers, {"data": data, **shared}, dask_address)
+        run_runner = make_runner(
+            runner, tuning_step, n_workers, {"data": data, **shared}, dask_address
+        )
     backend = RealBackend(
         run_runner,
         levels,

@@ -135,7 +135,9 @@ class RunRunner:
                 self._ready.append(future.result())
             else:
                 error = future.exception() if future.status == "error" else future.status
-                self._ready.append(crashed_outcome(task, f"the Dask task failed: {error!r}", started))
+                self._ready.append(
+                    crashed_outcome(task, f"the Dask task failed: {error!r}", started)
+                )
 
     def iter_results(self) -> Iterator[StepOutcome]:
         self._collect()
