@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarking.surrogates.tuning import TunedModel, tune_family
+from benchmarking.surrogates.tuning import TunedModel, finished_tuning, tune_family
 from benchmarking.surrogates.tuning_workers import TuningWorkers
 from blackbox_repository.atomic_files import write_json_atomically
 from blackbox_repository.cache import BlackboxCache
@@ -129,7 +129,17 @@ def fit_surrogate(
     )
     work_dir = Path(out) if out is not None else Path("surrogate-work") / name
     tuning_dir = work_dir / "tuning"
-    workers = TuningWorkers({"data": data}, n_workers, dask_address) if runner == "dask" else None
+    unfinished = [
+        (objective, family)
+        for objective in chosen_objectives
+        for family in families
+        if finished_tuning(tuning_dir, objective, family) is None
+    ]
+    workers = (  # no cluster when every run finished before (a rerun after the end)
+        TuningWorkers({"data": data}, n_workers, dask_address)
+        if runner == "dask" and unfinished
+        else None
+    )
     tuned: dict[str, list[TunedModel]] = {}
     try:
         for objective in chosen_objectives:

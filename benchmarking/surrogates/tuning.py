@@ -128,6 +128,14 @@ class ResultsProgress(TunerCallback):
             self._bar.close()
 
 
+def finished_tuning(out: Path, objective: str, family: str) -> TunedModel | None:
+    """The result of a finished tuning run under ``out`` (its ``best.json``), else None."""
+    best_path = Path(out) / objective / family / "best.json"
+    if not best_path.exists():
+        return None
+    return TunedModel.from_dict(json.loads(best_path.read_text()))
+
+
 def tune_family(
     data: SurrogateTrainingData,
     objective: str,
@@ -158,8 +166,9 @@ def tune_family(
 
     folder = Path(out) / objective / family
     best_path = folder / "best.json"
-    if best_path.exists():
-        return TunedModel.from_dict(json.loads(best_path.read_text()))
+    finished = finished_tuning(out, objective, family)
+    if finished is not None:
+        return finished
     model_kind = model_family(family)
     levels = list(range(1, len(model_kind.fidelity_values) + 1))
     context = MethodContext(
