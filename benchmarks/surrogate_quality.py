@@ -102,6 +102,8 @@ def run_benchmark(name: str, args, work: Path) -> dict:
         options += ["--budget", str(args.budget)]
     if args.metric_only:
         options += ["--objectives", metric]
+    if args.families:
+        options += ["--families", args.families]
     if np.isnan(table.values).any():
         options.append("--allow-missing")
     fit_seconds = simtune_command(["surrogate", "fit", name, *options])
@@ -158,6 +160,12 @@ def main() -> None:
     parser.add_argument("--cache-dir", default=None)
     parser.add_argument(
         "--metric-only", action="store_true", help="fit the metric and elapsed time only"
+    )
+    parser.add_argument(
+        "--families",
+        default=None,
+        help="comma-separated model families (default: all; the faithfulness runs in the docs "
+        "use the tree families: a kNN surrogate's ONNX answer costs ~60 ms per curve)",
     )
     parser.add_argument("--work", type=Path, default=Path("surrogate-quality"))
     parser.add_argument("--out", type=Path, default=Path("surrogate-quality/results.json"))

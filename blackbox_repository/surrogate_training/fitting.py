@@ -42,8 +42,8 @@ def fit_model(
     parts = []
     for split in splits:
         fraction = float(fidelity) if family.fidelity_kind == "fraction" else 1.0
-        features, targets, _, _ = data.rows(objective, split, fraction=fraction, seed=seed)
-        parts.append((features, targets))
+        features, targets, _, positions = data.rows(objective, split, fraction=fraction, seed=seed)
+        parts.append((features, transform.forward(targets, positions)))
     features = np.concatenate([p[0] for p in parts])
     targets = np.concatenate([p[1] for p in parts])
     model = family.model(hyperparameters, fidelity, seed)
@@ -51,7 +51,7 @@ def fit_model(
         n_neighbors = min(int(hyperparameters.get("n_neighbors", 5)), len(features))
         model.set_params(n_neighbors=n_neighbors)
     with threadpool_limits(1):  # OpenMP models on a shared machine: one thread each
-        model.fit(features.astype(np.float32), transform.forward(targets))
+        model.fit(features.astype(np.float32), targets)
     return model
 
 
@@ -67,7 +67,8 @@ def predict_split(
     """(true, predicted) values of ``objective`` on ``split`` in the objective's own units,
     predictions clipped to the training range per fidelity as the published surrogate does."""
     features, targets, _, positions = data.rows(objective, split)
-    predictions = target_transform_for(data, objective).inverse(predict_rows(model, features))
+    transform = target_transform_for(data, objective)
+    predictions = transform.inverse(predict_rows(model, features), positions)
     bounds = np.asarray(data.value_bounds(objective), dtype=float)[positions]
     return targets, np.clip(predictions, bounds[:, 0], bounds[:, 1])
 

@@ -118,10 +118,16 @@ class TrainedSurrogateBlackbox(Blackbox):
                 transforms.append(model.transform)
             except ValueError as error:
                 raise ValueError(f"objective {model.objective!r}: {error}") from None
-            if model.value_bounds and len(model.value_bounds) != len(self.fidelity_values):
+            n_fidelities = len(self.fidelity_values)
+            if model.value_bounds and len(model.value_bounds) != n_fidelities:
                 raise ValueError(
                     f"objective {model.objective!r}: {len(model.value_bounds)} value bounds "
-                    f"for {len(self.fidelity_values)} fidelities"
+                    f"for {n_fidelities} fidelities"
+                )
+            if transforms[-1].values and len(transforms[-1].values) != n_fidelities:
+                raise ValueError(
+                    f"objective {model.objective!r}: quantile knots for "
+                    f"{len(transforms[-1].values)} fidelities, the grid has {n_fidelities}"
                 )
         self._transforms = tuple(transforms)
         self.source = dict(source or {})
@@ -133,12 +139,19 @@ class TrainedSurrogateBlackbox(Blackbox):
         self._curves: OrderedDict[tuple, np.ndarray] = OrderedDict()
 
     # ---------------------------------------------------------------- predictions
-    def predict_rows(self, features: np.ndarray) -> np.ndarray:
-        """Predictions (rows, objectives) for feature rows (configuration + fidelity), mapped
-        back from each model's target space (not clipped: see :meth:`predict_curves`)."""
+    def predict_rows(self, features: np.ndarray, fidelity_positions: np.ndarray) -> np.ndarray:
+        """Predictions (rows, objectives) for feature rows (configuration + fidelity feature of
+        the grid position in ``fidelity_positions``), mapped back from each model's target
+        space and clipped to its training range at that fidelity."""
         predictions = np.empty((len(features), len(self.models)))
-        for k, (transform, regressor) in enumerate(zip(self._transforms, self._regressors)):
-            predictions[:, k] = transform.inverse(regressor.predict(features))
+        for k, (model, transform, regressor) in enumerate(
+            zip(self.models, self._transforms, self._regressors)
+        ):
+            values = transform.inverse(regressor.predict(features), fidelity_positions)
+            if model.value_bounds:
+                bounds = np.asarray(model.value_bounds, dtype=float)[fidelity_positions]
+                values = np.clip(values, bounds[:, 0], bounds[:, 1])
+            predictions[:, k] = values
         return predictions
 
     def predict_curves(self, configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
@@ -151,11 +164,8 @@ class TrainedSurrogateBlackbox(Blackbox):
                 np.tile(self._fidelity_features, len(configs)),
             ]
         )
-        curves = self.predict_rows(features).reshape(len(configs), n_fidelities, -1)
-        for k, model in enumerate(self.models):
-            if model.value_bounds:
-                bounds = np.asarray(model.value_bounds, dtype=float)
-                curves[:, :, k] = np.clip(curves[:, :, k], bounds[:, 0], bounds[:, 1])
+        positions = np.tile(np.arange(n_fidelities), len(configs))
+        curves = self.predict_rows(features, positions).reshape(len(configs), n_fidelities, -1)
         elapsed = curves[:, :, self.elapsed_time_index]
         elapsed = np.maximum.accumulate(np.maximum(elapsed, MIN_ELAPSED_TIME), axis=1)
         curves[:, :, self.elapsed_time_index] = elapsed

@@ -169,9 +169,13 @@ class SurrogateTrainingData:
     def target_transform(self, objective: str, name: str | None = None) -> TargetTransform:
         """The space ``objective``'s model learns in, fitted on the training rows
         (:func:`~blackbox_repository.surrogate_training.target_transforms.choose_transform`)."""
-        _, targets, _, _ = self.rows(objective, "train")
+        _, targets, _, positions = self.rows(objective, "train")
         return choose_transform(
-            targets, elapsed_time=objective == self.blackbox.elapsed_time_objective, name=name
+            targets,
+            positions,
+            len(self.blackbox.fidelity_values),
+            elapsed_time=objective == self.blackbox.elapsed_time_objective,
+            name=name,
         )
 
     def value_bounds(self, objective: str) -> tuple[tuple[float, float], ...]:

@@ -28,17 +28,23 @@ from blackbox_repository.surrogate_training.target_transforms import (
 N_CONFIGS, N_FIDELITIES = 60, 6
 
 
-def test_quantile_transform_is_monotone_round_trips_and_stays_in_range():
-    targets = np.array([0.9, 0.05, 0.02, 0.05, 0.3, 0.9, 0.9, 0.11])
-    transform = quantile_transform(targets)
-    assert transform.values == (0.02, 0.05, 0.11, 0.3, 0.9)
+def test_quantile_transform_is_per_fidelity_monotone_round_trips_and_stays_in_range():
+    targets = np.array([0.9, 0.05, 0.02, 0.05, 0.3, 0.9, 0.9, 0.11, 0.5, 0.7])
+    positions = np.array([0, 0, 0, 0, 0, 0, 0, 0, 1, 1])
+    transform = quantile_transform(targets, positions, 3)
+    assert transform.values[0] == (0.02, 0.05, 0.11, 0.3, 0.9)
     # ties share their mid-rank: 0.9 holds ranks 5, 6, 7 of 0..7
-    np.testing.assert_allclose(transform.quantiles, [0, 1.5 / 7, 3 / 7, 4 / 7, 6 / 7])
-    np.testing.assert_allclose(transform.inverse(transform.forward(targets)), targets)
+    np.testing.assert_allclose(transform.quantiles[0], [0, 1.5 / 7, 3 / 7, 4 / 7, 6 / 7])
+    assert transform.values[1] == (0.5, 0.7) and transform.quantiles[1] == (0.0, 1.0)
+    assert len(transform.values[2]) == 7  # no value at position 2: knots of all rows
+    np.testing.assert_allclose(
+        transform.inverse(transform.forward(targets, positions), positions), targets
+    )
     grid = np.linspace(-0.5, 1.5, 101)
-    assert np.all(np.diff(transform.forward(np.linspace(0, 1, 101))) >= 0)
-    back = transform.inverse(grid)
-    assert np.all(np.diff(back) >= 0) and back.min() == 0.02 and back.max() == 0.9
+    for position, (low, high) in enumerate([(0.02, 0.9), (0.5, 0.7)]):
+        back = transform.inverse(grid, np.full(101, position))
+        assert np.all(np.diff(back) >= 0) and back.min() == low and back.max() == high
+    assert np.all(np.diff(transform.forward(np.linspace(0, 1, 101), np.zeros(101, int))) >= 0)
     again = TargetTransform.from_parameters(
         "quantile", json.loads(json.dumps(transform.parameters()))
     )
@@ -46,16 +52,19 @@ def test_quantile_transform_is_monotone_round_trips_and_stays_in_range():
 
 
 def test_transform_choice_and_bad_transforms():
-    times = np.array([0.1, 2.0, 30.0])
-    assert choose_transform(times, elapsed_time=True).name == "log1p"
-    assert choose_transform(times, elapsed_time=False).name == "quantile"
-    assert choose_transform(np.array([0.5, 0.5]), elapsed_time=False).name == "identity"
+    times, positions = np.array([0.1, 2.0, 30.0]), np.array([0, 1, 2])
+    assert choose_transform(times, positions, 3, elapsed_time=True).name == "log1p"
+    assert choose_transform(times, positions, 3, elapsed_time=False).name == "quantile"
+    assert (
+        choose_transform(np.array([0.5, 0.5]), positions[:2], 3, elapsed_time=False).name
+        == "identity"
+    )
     with pytest.raises(SurrogateTrainingError, match="non-negative"):
-        choose_transform(np.array([-1.0, 2.0]), elapsed_time=False, name="log1p")
+        choose_transform(np.array([-1.0, 2.0]), positions[:2], 3, elapsed_time=False, name="log1p")
     with pytest.raises(ValueError, match="unknown target transform 'cube'"):
         TargetTransform("cube")
     with pytest.raises(ValueError, match="knots"):
-        TargetTransform("quantile", (0.1,), (0.0,))
+        TargetTransform("quantile", ((0.1,),), ())
 
 
 def test_fidelity_bounds_per_position_with_a_fallback_for_empty_positions():
