@@ -21,6 +21,7 @@ On the surrogate, methods sample its whole search space, as a user of the surrog
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -199,7 +200,8 @@ def bootstrap_interval(
     taus = np.empty((samples, first.shape[2]))
     for sample in range(samples):
         taus[sample] = ranking_tau(_resample(first, rng), _resample(second, rng))
-    with np.errstate(invalid="ignore"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # every resample tied: NaN
         return np.nanpercentile(taus, percentiles, axis=0).T
 
 

@@ -217,6 +217,18 @@ class SearchSpace:
         pool = self._pool
         return np.array([pool[p] for p in positions.tolist()], dtype=np.int64)
 
+    def peek_at(self, uniforms: Sequence[float]) -> list[int]:
+        """The candidates at relative positions ``uniforms`` (each in [0, 1)) among those not
+        drawn yet, without drawing them; a position may repeat. Cheaper than :meth:`peek`
+        (the caller draws the uniforms in batches, as for :meth:`draw`); [] once exhausted."""
+        self._require_table()
+        n, pool = self._n_remaining, self._pool
+        return [pool[int(uniform * n)] for uniform in uniforms] if n else []
+
+    def was_drawn(self, index: int) -> bool:
+        """Whether candidate ``index`` was drawn (suggested) already."""
+        return self._pool_position[index] >= self._n_remaining
+
     def take(self, index: int) -> dict[str, Any]:
         """Draw candidate ``index`` (it is not suggested again); error if already drawn."""
         self._require_table()
@@ -307,6 +319,11 @@ class SearchSpace:
             codec.encode([config.get(codec.name) for config in configs]) for codec in self._codecs
         ]
         return np.column_stack(columns)
+
+    def encode_config(self, config: Mapping[str, Any]) -> tuple[float, ...]:
+        """The encoding of one configuration: a row of :meth:`encode` as a tuple of floats,
+        without building arrays (model-based searchers encode every trial they observe)."""
+        return tuple([codec.encode_value(config.get(codec.name)) for codec in self._codecs])
 
     def decode(self, vector: Sequence[float]) -> dict[str, Any] | None:
         """The configuration nearest to encoded ``vector``, inactive values dropped.
