@@ -92,7 +92,7 @@ def _fit(args: argparse.Namespace) -> int:
     )
     for objective, model in summary.chosen.items():
         print(
-            f"{objective}: {model.family} (validation 1 - Kendall tau {model.validation_loss:.4f}, "
+            f"{objective}: {model.family} (validation 1 - mean Kendall tau per fidelity {model.validation_loss:.4f}, "
             f"fidelity {model.fidelity:g})"
         )
     print(f"installed {summary.surrogate} in {summary.entry}")
