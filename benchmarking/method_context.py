@@ -86,15 +86,23 @@ class MethodContext:
         seed: int,
         n_workers: int,
         restrict_to_grid: bool | None = None,
+        search_space: SearchSpace | None = None,
     ) -> MethodContext:
-        """The context of ``blackbox``; ``metric`` must be one of its objectives, with its mode."""
+        """The context of ``blackbox``; ``metric`` must be one of its objectives, with its mode.
+
+        ``search_space`` is the blackbox's search space if the caller built it already
+        (:class:`benchmarking.loaded_benchmarks.LoadedBenchmarks` keeps one per
+        benchmark); by default it is built here (``restrict_to_grid`` applies then).
+        """
         from blackbox_repository.blackbox import native
         from simulated_backend.schedulers import SearchSpace
         from simulated_backend.schedulers.protocol import check_metric_and_mode
 
         check_metric_and_mode(metric, mode, blackbox)
+        if search_space is None:
+            search_space = SearchSpace.from_blackbox(blackbox, restrict_to_grid)
         return cls(
-            search_space=SearchSpace.from_blackbox(blackbox, restrict_to_grid),
+            search_space=search_space,
             metric=metric,
             mode=mode,
             fidelity_name=blackbox.fidelity_name,

@@ -11,7 +11,10 @@ half-way, different settings, other format version) is run again and its folder 
 Nothing is started (no pool, no cluster) when every task is done already.
 
 Short tasks are sent to workers in batches (see :func:`batch_size`), so that a Dask
-cluster spends its time simulating, not scheduling.
+cluster spends its time simulating, not scheduling. A worker prepares each benchmark once
+for all its tasks (:mod:`benchmarking.loaded_benchmarks`), and makes each batch durable
+with one flush of the file system when the batch ends, instead of an ``fsync`` per file
+and folder (docs/failure-modes.md says what that guarantees).
 
 Example:
     >>> report = run_study(["ASHA", "RS"], ["sklearn-mlp-digits"], range(5), "results/")  # doctest: +SKIP
@@ -22,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import itertools
 import os
 import time
 import traceback
@@ -33,6 +35,7 @@ from typing import Any
 
 from benchmarking.benchmark_definitions import BenchmarkDefinition
 from benchmarking.executors import Executor, resolve_executor
+from benchmarking.loaded_benchmarks import LoadedBenchmarks, this_workers_benchmarks
 from benchmarking.study_layout import (
     FAILED_FILE,
     MANIFEST_FILE,
@@ -51,7 +54,7 @@ from benchmarking.study_spec import (
     parse_seeds,
     read_study_file,
 )
-from blackbox_repository.atomic_files import write_json_atomically
+from blackbox_repository.atomic_files import flush_file_system, write_json_atomically
 
 __all__ = [  # the study specification and layout are re-exported: this module is the entry point
     "FAILED_FILE",
@@ -66,6 +69,7 @@ __all__ = [  # the study specification and layout are re-exported: this module i
     "StudyTask",
     "TaskOutcome",
     "batch_size",
+    "batches",
     "check_benchmarks",
     "execute_study",
     "execute_task",
@@ -78,8 +82,9 @@ __all__ = [  # the study specification and layout are re-exported: this module i
 ]
 
 MAX_TASKS_PER_BATCH = 16
-BATCHES_PER_WORKER = 8
-"""A study is cut into at least this many batches per worker (so the load stays balanced)."""
+BATCHES_PER_WORKER = 2
+"""What is left of a study is cut into at least this many batches per worker, so batches
+shrink as the study ends and the workers finish together."""
 
 
 # --------------------------------------------------------------------- one task
@@ -100,16 +105,29 @@ class TaskOutcome:
     blackbox_loads: int = 0  # blackboxes read from disk by that process so far
 
 
-def execute_task(task: StudyTask, root: str, run_token: str) -> TaskOutcome:
+def execute_task(
+    task: StudyTask,
+    root: str,
+    run_token: str,
+    *,
+    loaded_benchmarks: LoadedBenchmarks | None = None,
+    durable: bool = True,
+) -> TaskOutcome:
     """Run ``task`` into a staging folder, then move it into place; never raises for a
     failing task (the failure is written to ``failed.json`` and reported).
 
     ``run_token`` is the token of the run that started the task
     (:meth:`StudyLayout.begin_run`): if another run owns the folder by the time the task
     ends, nothing is installed and the outcome is ``"discarded"``.
+    ``loaded_benchmarks`` keeps the prepared benchmark for the worker's later tasks
+    (default: the worker's own, :func:`this_workers_benchmarks`). ``durable=False``
+    skips the ``fsync`` of each file and folder: the caller flushes a whole batch at once
+    (:func:`execute_tasks`).
     """
-    from benchmarking.simulation import blackbox_loads_in_this_process, run_simulation
+    from benchmarking.simulation import run_simulation
 
+    if loaded_benchmarks is None:
+        loaded_benchmarks = this_workers_benchmarks()
     layout = StudyLayout(Path(root))
     with layout.staging_folder(task.key) as staging:
         try:
@@ -126,10 +144,12 @@ def execute_task(task: StudyTask, root: str, run_token: str) -> TaskOutcome:
                         "method": task.method.label,
                         "method_name": task.method.method,
                     },
+                    loaded_benchmarks=loaded_benchmarks,
+                    fsync_results=durable,
                 )
             except Exception as error:
                 return _failed(task, layout, staging, error, run_token)
-            layout.install(staging, task.key, run_token)
+            layout.install(staging, task.key, run_token, durable=durable)
         except StaleRunError as error:
             return TaskOutcome(task.key, "discarded", error=str(error), process_id=os.getpid())
     return TaskOutcome(
@@ -137,13 +157,21 @@ def execute_task(task: StudyTask, root: str, run_token: str) -> TaskOutcome:
         "completed",
         n_results=len(run.results),
         process_id=os.getpid(),
-        blackbox_loads=blackbox_loads_in_this_process(),
+        blackbox_loads=loaded_benchmarks.n_loads,
     )
 
 
 def execute_tasks(tasks: Sequence[StudyTask], root: str, run_token: str) -> list[TaskOutcome]:
-    """:func:`execute_task` for each of a batch of tasks, in one worker call."""
-    return [execute_task(task, root, run_token) for task in tasks]
+    """:func:`execute_task` for each of a batch of tasks, in one worker call, with the
+    worker's prepared benchmarks; the batch is made durable by one flush of the file
+    system at its end, before it is reported (not by an ``fsync`` per file)."""
+    loaded_benchmarks = this_workers_benchmarks()
+    outcomes = [
+        execute_task(task, root, run_token, loaded_benchmarks=loaded_benchmarks, durable=False)
+        for task in tasks
+    ]
+    flush_file_system(Path(root))
+    return outcomes
 
 
 def _failed(
@@ -217,22 +245,28 @@ def check_benchmarks(study: Study) -> None:
 
     This also fills the local blackbox cache, so local workers only read it.
     """
-    from benchmarking.simulation import prepared_blackbox
-
+    loaded = LoadedBenchmarks()
     for definition in study.benchmarks:
-        prepared_blackbox(definition)
+        loaded.prepared(definition)
 
 
 def batch_size(n_tasks: int, n_workers: int) -> int:
-    """Tasks per worker call: 1 for small studies, up to :data:`MAX_TASKS_PER_BATCH` for
-    large ones, keeping at least :data:`BATCHES_PER_WORKER` batches per worker."""
-    return max(1, min(MAX_TASKS_PER_BATCH, n_tasks // max(1, n_workers * BATCHES_PER_WORKER)))
+    """Tasks in the next worker call when ``n_tasks`` are left: up to
+    :data:`MAX_TASKS_PER_BATCH`, and at most a share of what is left such that it makes
+    :data:`BATCHES_PER_WORKER` batches per worker (1 task per call at the end)."""
+    share = -(-n_tasks // max(1, n_workers * BATCHES_PER_WORKER))  # rounded up
+    return max(1, min(MAX_TASKS_PER_BATCH, share))
 
 
-def _batches(tasks: Sequence[StudyTask], size: int) -> Iterator[tuple[StudyTask, ...]]:
-    iterator = iter(tasks)
-    while batch := tuple(itertools.islice(iterator, size)):
-        yield batch
+def batches(tasks: Sequence[StudyTask], n_workers: int) -> Iterator[tuple[StudyTask, ...]]:
+    """``tasks`` cut into batches of :func:`batch_size` of what is left: full batches
+    first, then smaller and smaller ones, so no worker is left with a long batch while
+    the others idle at the end (guided self-scheduling)."""
+    position = 0
+    while position < len(tasks):
+        size = batch_size(len(tasks) - position, n_workers)
+        yield tuple(tasks[position : position + size])
+        position += size
 
 
 def execute_study(
@@ -285,10 +319,12 @@ def execute_study(
         layout.add_to_manifest(tasks)
         if pool is not None:
             description = pool.description
-            size = batch_size(len(todo), getattr(pool, "n_workers", None) or n_jobs or 2)
+            n_workers = getattr(pool, "n_workers", None) or n_jobs or 2
             function = functools.partial(execute_tasks, root=str(layout.root), run_token=run_token)
             with _TaskProgress(progress, len(todo), len(tasks) - len(todo)) as bar:
-                for batch, outcomes, error in pool.map_unordered(function, _batches(todo, size)):
+                for batch, outcomes, error in pool.map_unordered(
+                    function, batches(todo, n_workers)
+                ):
                     if error is not None:  # the worker died or could not run the batch
                         outcomes = [_lost(task, layout, error, run_token) for task in batch]
                     for outcome in outcomes:

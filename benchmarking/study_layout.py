@@ -270,11 +270,12 @@ class StudyLayout:
                     lock_path.unlink()
         return removed
 
-    def install(self, staging: Path, key: str, run_token: str) -> None:
+    def install(self, staging: Path, key: str, run_token: str, *, durable: bool = True) -> None:
         """Move ``staging`` into the task folder of ``key``, replacing what is there.
 
         Raises :class:`StaleRunError` (and installs nothing) unless ``run_token`` is the
-        token of the run that owns the folder now.
+        token of the run that owns the folder now. ``durable`` flushes the rename to disk
+        (``fsync`` of the parent folder); without it the caller flushes (once per batch).
         """
         final = self.task_dir(key)
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -288,7 +289,8 @@ class StudyLayout:
             if final.exists():
                 os.rename(final, staging.with_name(staging.name + _REPLACED_SUFFIX))
             os.rename(staging, final)
-        fsync_directory(final.parent)
+        if durable:
+            fsync_directory(final.parent)
 
 
 def _subfolders(path: Any) -> list[os.DirEntry]:

@@ -26,6 +26,10 @@ of Syne Tune's; 8 loading processes use <= 1.5x the memory of one; scalar lookup
 dict <= 2 us; first lookup after load <= 1 ms.
 
     python benchmarks/blackbox_lookup.py [--loads 5] [--lookups 100000] [--processes 8]
+                                         [--only-simtune]
+
+``--only-simtune`` measures simtune's load and lookups only (no Syne Tune, no shared-memory
+processes): a quick check of the load and lookup targets while working on them.
 """
 
 from __future__ import annotations
@@ -348,7 +352,8 @@ def _verdict(ok: bool) -> str:
 
 
 def print_targets(ours: dict[str, float], peer: dict[str, float] | None, shared) -> None:
-    """One line per target of issue 15, with "met" or "MISSED"."""
+    """One line per target of issue 15, with "met" or "MISSED" (``shared`` None: the memory
+    targets were not measured, --only-simtune)."""
     print("\ntargets:")
     print(
         f"  warm load (integrity checked) {ours['load_s'] * 1e3:.1f} ms <= "
@@ -361,13 +366,14 @@ def print_targets(ours: dict[str, float], peer: dict[str, float] | None, shared)
             f"{peer['loaded_rss_mb']:.0f} MB ({limit:.0f} MB): "
             f"{_verdict(ours['loaded_rss_mb'] <= limit)}"
         )
-    else:
+    elif shared is not None:  # a full run (not --only-simtune) without Syne Tune
         print("  peak RSS after load vs Syne Tune: not measured (Syne Tune unavailable): MISSED")
-    print(
-        f"  {shared['n']} loading processes use {shared['pss_many_mb']:.1f} MB, 1 uses "
-        f"{shared['pss_one_mb']:.1f} MB (PSS): {shared['pss_ratio']:.2f}x <= "
-        f"{SHARED_MEMORY_TARGET_RATIO}x: {_verdict(shared['pss_ratio'] <= SHARED_MEMORY_TARGET_RATIO)}"
-    )
+    if shared is not None:
+        print(
+            f"  {shared['n']} loading processes use {shared['pss_many_mb']:.1f} MB, 1 uses "
+            f"{shared['pss_one_mb']:.1f} MB (PSS): {shared['pss_ratio']:.2f}x <= "
+            f"{SHARED_MEMORY_TARGET_RATIO}x: {_verdict(shared['pss_ratio'] <= SHARED_MEMORY_TARGET_RATIO)}"
+        )
     print(
         f"  scalar lookup(config dict) {ours['scalar_us']:.2f} us <= {SCALAR_TARGET_US} us: "
         f"{_verdict(ours['scalar_us'] <= SCALAR_TARGET_US)}"
@@ -404,6 +410,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--processes", type=int, default=8, help="processes sharing one loaded blackbox"
     )
+    parser.add_argument(
+        "--only-simtune",
+        action="store_true",
+        help="simtune's load and lookups only (no Syne Tune, no shared-memory processes)",
+    )
     parser.add_argument("--child", choices=("simtune", "syne_tune", "hold"), help=argparse.SUPPRESS)
     parser.add_argument("--path", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -424,9 +435,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {NAME} into {cache_dir} in {time.perf_counter() - start:.1f} s")
         _child("simtune", cache_dir, 1_000)  # warms the OS page cache
         ours = _median_runs("simtune", cache_dir, args.loads, args.lookups)
-        shared = {"n": args.processes, **measure_shared_memory(cache_dir, args.processes)}
-
-        peer, peer_note = None, syne_tune_available()
+        if args.only_simtune:
+            shared, peer, peer_note = None, None, "not measured (--only-simtune)"
+        else:
+            shared = {"n": args.processes, **measure_shared_memory(cache_dir, args.processes)}
+            peer, peer_note = None, syne_tune_available()
         if peer_note is None:
             syne_tune_dir = Path(tmp) / "syne_tune"
             try:

@@ -124,17 +124,28 @@ def simtune_scheduler(
 
 
 class WindowClock(TunerCallback):
-    """Real and CPU time and trials started at every ``every``-th result."""
+    """Real and CPU time and trials started at every ``every``-th result, net of the time
+    other callbacks declared with :meth:`exclude` (measurements taken inside the run)."""
 
     def __init__(self, every: int = 500) -> None:
         self.every = every
         self.count = 0
         self.marks: dict[int, tuple[float, float, int]] = {}
+        self._excluded_wall = self._excluded_cpu = 0.0
+
+    def exclude(self, wall: float, cpu: float) -> None:
+        """Leave ``wall`` real and ``cpu`` CPU seconds, spent just now, out of every window."""
+        self._excluded_wall += wall
+        self._excluded_cpu += cpu
 
     def on_trial_result(self, trial, result, decision) -> None:
         self.count += 1
         if self.count % self.every == 0:
-            self.marks[self.count] = (time.perf_counter(), time.process_time(), trial.trial_id)
+            self.marks[self.count] = (
+                time.perf_counter() - self._excluded_wall,
+                time.process_time() - self._excluded_cpu,
+                trial.trial_id,
+            )
 
     def window(self, start: int, end: int) -> dict[str, float]:
         """Results per real second, CPU µs per result and trials started per result in (start, end]."""
@@ -153,11 +164,20 @@ class FreshRunsBeside(TunerCallback):
     A long run on a shared machine sees the load change between its first and its last
     window; comparing each window with a fresh run measured right at its end (CPU µs per
     result over results 500..1,000 of the fresh run, best of 3) takes the load out of the
-    ratio. Placed after the :class:`WindowClock`, so its own time falls outside the windows.
+    ratio. Its own time is left out of ``clock``'s windows (a window starting at a count in
+    ``at`` would include it otherwise).
     """
 
-    def __init__(self, at: set[int], make_scheduler, blackbox, n_workers: int) -> None:
+    def __init__(
+        self,
+        at: set[int],
+        make_scheduler,
+        blackbox,
+        n_workers: int,
+        clock: WindowClock | None = None,
+    ) -> None:
         self.at = at
+        self.clock = clock
         self.make_scheduler = make_scheduler
         self.blackbox = blackbox
         self.n_workers = n_workers
@@ -167,7 +187,10 @@ class FreshRunsBeside(TunerCallback):
     def on_trial_result(self, trial, result, decision) -> None:
         self.count += 1
         if self.count in self.at:
+            wall, cpu = time.perf_counter(), time.process_time()
             self.reference[self.count] = min(self._fresh_cost() for _ in range(3))
+            if self.clock is not None:
+                self.clock.exclude(time.perf_counter() - wall, time.process_time() - cpu)
 
     def _fresh_cost(self) -> float:
         clock = WindowClock(every=500)

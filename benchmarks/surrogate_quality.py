@@ -4,11 +4,19 @@
    highest fidelity beats the existing untuned kNN and random-forest surrogates
    (``blackbox_repository.surrogate.make_surrogate``) fitted on the same train+validation
    configurations;
-2. fit + evaluate of sklearn-mlp-digits with a small budget take < 180 s (this 2-core
-   machine is shared with other engineers: the seconds are noisy; the ratio to the
-   fitted-in-the-same-run untuned random forest is printed beside it);
+2. fit + evaluate of sklearn-mlp-digits with a small budget take < 180 s: the README's two
+   commands ``simtune surrogate fit sklearn-mlp-digits`` and ``simtune surrogate evaluate
+   sklearn-mlp-digits-surrogate`` as they are (every objective, the CLI's default budget),
+   each in its own interpreter, timed from outside (this 2-core machine is shared with
+   other engineers: the seconds are noisy; the ratio to the untuned kNN + random forest
+   fitted in the same run is printed beside it);
 3. method rankings (RS, ASHA, Hyperband, BOHB; --seeds seeds) on table and surrogate agree
-   with Kendall tau >= 0.8 on >= 3 benchmarks (every benchmark is reported).
+   with Kendall tau >= 0.8 at every budget (25/50/100 %) on >= 3 benchmarks (every
+   benchmark is reported). The statistic (``benchmarking.surrogates.faithfulness``) is
+   Kendall tau-b between the methods' rankings by mean best value over the seeds; beside
+   it the bootstrap 5-95 % interval over seeds and the **noise floor**: the same statistic
+   between the table study and a replica of it with as many other seeds (what the table
+   itself scores; below 0.8 the table cannot separate the methods at that budget).
 
 Run: ``PYTHONPATH=$PWD SIMTUNE_RAW_DATA_DIR=../shared/data python benchmarks/surrogate_quality.py``
 (``--benchmarks`` to choose, ``--budget``/``--seeds`` to size it). Results also go to
@@ -19,10 +27,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+
+from benchmarking.surrogates.faithfulness import AGREEMENT_THRESHOLD, DEFAULT_SEEDS
 
 DEFAULT_BENCHMARKS = (
     "sklearn-mlp-digits",
@@ -64,39 +78,50 @@ def untuned_tau(table, split, model: str) -> float:
     return float(kendalltau(true, predicted).statistic)
 
 
+def simtune_command(arguments: list[str]) -> float:
+    """Run ``simtune ARGUMENTS`` in a new interpreter, as a user would; its wall seconds."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "benchmarking.cli", *arguments], check=True)
+    return time.perf_counter() - start
+
+
 def run_benchmark(name: str, args, work: Path) -> dict:
+    """Fit and evaluate ``name`` with the README's commands (``simtune surrogate fit`` and
+    ``evaluate`` in their own processes, default budget unless ``--budget``), then score."""
     from benchmarking.surrogates.cli import _study_settings
     from benchmarking.surrogates.faithfulness import faithfulness
-    from benchmarking.surrogates.pipeline import fit_surrogate, load_source_blackbox
-    from benchmarking.surrogates.report import (
-        evaluate_surrogate,
-        load_trained_surrogate,
-        recorded_split,
-    )
+    from benchmarking.surrogates.pipeline import load_source_blackbox, read_fit_record
+    from benchmarking.surrogates.report import load_trained_surrogate, recorded_split
 
     table = load_source_blackbox(name, args.cache_dir)
     metric, mode, budget = _study_settings(table, None)
-    start = time.perf_counter()
-    summary = fit_surrogate(
-        name,
-        objectives=[metric] if args.metric_only else None,
-        out=work / "fit" / name,
-        budget=args.budget,
-        n_workers=2,
-        cache_dir=args.cache_dir,
-        allow_missing=True,
+    fit_dir, report_dir = work / "fit" / name, work / "report" / name
+    cache = ["--cache-dir", str(args.cache_dir)] if args.cache_dir else []
+    options = [*cache, "--out", str(fit_dir)]
+    if args.budget is not None:
+        options += ["--budget", str(args.budget)]
+    if args.metric_only:
+        options += ["--objectives", metric]
+    if args.families:
+        options += ["--families", args.families]
+    if np.isnan(table.values).any():
+        options.append("--allow-missing")
+    fit_seconds = simtune_command(["surrogate", "fit", name, *options])
+    fitted = read_fit_record(fit_dir)
+    evaluate_seconds = simtune_command(
+        ["surrogate", "evaluate", fitted["surrogate"], *cache, "--out", str(report_dir)]
     )
-    fitted = time.perf_counter()
-    scores = evaluate_surrogate(summary.surrogate, work / "report" / name, cache_dir=args.cache_dir)
-    seconds = time.perf_counter() - start
-    surrogate = load_trained_surrogate(summary.surrogate, args.cache_dir)
+    scores = pd.DataFrame(json.loads((report_dir / "scores.json").read_text())["scores"])
+    seconds = fit_seconds + evaluate_seconds
+    summary_chosen = {k: v["family"] for k, v in fitted["chosen"].items()}
+    surrogate = load_trained_surrogate(fitted["surrogate"], args.cache_dir)
     top = str(table.fidelity_values[-1])
     at_top = scores[(scores["objective"] == metric) & (scores["fidelity"] == top)].iloc[0]
     record = {
         "benchmark": name,
-        "fit_seconds": fitted - start,
+        "fit_seconds": fit_seconds,
         "fit_and_evaluate_seconds": seconds,
-        "chosen": {k: v.family for k, v in summary.chosen.items()},
+        "chosen": summary_chosen,
         "test_tau_all": dict(
             zip(
                 scores[scores.fidelity == "all"]["objective"],
@@ -123,19 +148,35 @@ def run_benchmark(name: str, args, work: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--benchmarks", default=",".join(DEFAULT_BENCHMARKS))
-    parser.add_argument("--budget", type=int, default=8, help="fits per objective and family")
-    parser.add_argument("--seeds", type=int, default=10, help="faithfulness seeds (0: skip)")
+    parser.add_argument(
+        "--budget",
+        type=int,
+        default=None,
+        help="fits per objective and family (default: the CLI's)",
+    )
+    parser.add_argument(
+        "--seeds", type=int, default=DEFAULT_SEEDS, help="faithfulness seeds (0: skip)"
+    )
     parser.add_argument("--cache-dir", default=None)
     parser.add_argument(
         "--metric-only", action="store_true", help="fit the metric and elapsed time only"
+    )
+    parser.add_argument(
+        "--families",
+        default=None,
+        help="comma-separated model families (default: all; the faithfulness runs in the docs "
+        "use the tree families: a kNN surrogate's ONNX answer costs ~60 ms per curve)",
     )
     parser.add_argument("--work", type=Path, default=Path("surrogate-quality"))
     parser.add_argument("--out", type=Path, default=Path("surrogate-quality/results.json"))
     args = parser.parse_args()
     records = []
+    args.work.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="run-", dir=args.work))  # fresh: no fit to resume
+    print(f"work folder {work}", flush=True)
     for name in args.benchmarks.split(","):
         try:
-            records.append(run_benchmark(name, args, args.work))
+            records.append(run_benchmark(name, args, work))
         except Exception as error:  # report the miss, go on with the next benchmark
             records.append({"benchmark": name, "error": f"{type(error).__name__}: {error}"})
         args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -151,13 +192,20 @@ def report(records: list[dict]) -> None:
         if "error" in r:
             print(f"{r['benchmark']} | failed: {r['error']}")
             continue
-        taus = r.get("faithfulness", {}).get("kendall_tau", [])
-        if taus and min(taus) >= 0.8:
+        faithful = r.get("faithfulness", {})
+        taus = faithful.get("kendall_tau", [])
+        if faithful.get("agrees"):
             agree += 1
         print(
             f"{r['benchmark']} | {r['fit_and_evaluate_seconds']:.0f} | "
-            f"{r['test_scores_metric_top_fidelity']['kendall_tau']:.3f} | {taus}"
+            f"{r['test_scores_metric_top_fidelity']['kendall_tau']:.3f} | {_figures(faithful)}"
         )
+        if taus:
+            print(
+                f"  {'agrees' if faithful['agrees'] else 'disagrees'} (tau >= "
+                f"{AGREEMENT_THRESHOLD} at every budget); the table separates the methods at "
+                f"budgets {faithful['table_separates']}"
+            )
     digits = next(
         (r for r in records if r["benchmark"] == "sklearn-mlp-digits" and "error" not in r), None
     )
@@ -174,8 +222,22 @@ def report(records: list[dict]) -> None:
             f"the untuned kNN+RF fits in the same run): {'met' if seconds < 180 else 'MISSED'}"
         )
     print(
-        f"target 3: rankings agree (tau >= 0.8 at every budget) on {agree} benchmarks (>= 3): {'met' if agree >= 3 else 'MISSED'}"
+        f"target 3: rankings agree (tau >= {AGREEMENT_THRESHOLD} at every budget) on {agree} "
+        f"benchmarks (>= 3): {'met' if agree >= 3 else 'MISSED'}"
     )
+
+
+def _figures(faithful: dict) -> str:
+    """Per budget: tau [bootstrap interval] (noise floor)."""
+    parts = []
+    for fraction, tau, (low, high), floor in zip(
+        faithful.get("budget_fractions", []),
+        faithful.get("kendall_tau", []),
+        faithful.get("kendall_tau_interval", []),
+        faithful.get("noise_floor", []),
+    ):
+        parts.append(f"{fraction:.0%}: {tau:.2f} [{low:.2f}, {high:.2f}] (floor {floor:.2f})")
+    return "; ".join(parts)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,29 @@ def fsync_directory(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def flush_file_system(path: Path) -> None:
+    """Flush everything written to the file system that holds ``path`` (file data and
+    entries, e.g. the renames that installed many files) to disk, in one call.
+
+    One ``syncfs`` (Linux) makes a batch of files durable for about the cost of one
+    ``fsync``, where an ``fsync`` per file and folder would cost a journal commit each.
+    Elsewhere it falls back to ``os.sync()`` (every file system; nothing on Windows,
+    which has neither).
+    """
+    if sys.platform.startswith("linux"):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.syncfs(fd) == 0:
+                return
+        except (OSError, AttributeError):  # no syncfs in this libc: sync everything
+            pass
+        finally:
+            os.close(fd)
+    if hasattr(os, "sync"):
+        os.sync()
 
 
 def write_json_atomically(path: Path, content: Any, **json_options: Any) -> None:

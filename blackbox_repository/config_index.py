@@ -8,10 +8,14 @@ every process on its first lookup. Instead, the cache stores (derived once, at i
 * ``keys``: uint64, a 64-bit FNV-1a hash of each row of ``codes``, sorted; ``rows``: the
   row of each key.
 
-A lookup turns the config into codes (one binary search per numeric column, one dict
-lookup per text column), hashes them, binary-searches ``keys`` and compares the codes of
-the candidate rows (so a hash collision can never return a wrong row). Each answer is then
-memoized in a dict keyed by the config's values, so repeated lookups cost one dict access.
+The first time a configuration is asked for, its values become codes (one dict access per
+column; a binary search in a numeric column with very many levels). Where the codes fill
+much of the product of the columns' levels (a full grid such as NAS-Bench-201's), a
+:class:`DenseCodeTable` built from ``codes`` at the first search turns them into the row
+with one sum and one array index. Elsewhere (a sparse sample of a large space) the codes
+are hashed, ``keys`` binary-searched and the candidate rows' codes compared (so a hash
+collision can never return a wrong row). Each answer is then memoized in a dict keyed by
+the config's values, so repeated lookups cost one dict access.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ FNV_PRIME = 0x100000001B3
 _MASK = (1 << 64) - 1
 NUMERIC_KINDS = "iufb"
 DICT_LEVELS_LIMIT = 4096  # numeric columns with more levels are searched, not hashed
+DENSE_TABLE_PER_ROW = 4  # a dense code table may have this many entries per configuration
+DENSE_TABLE_MIN = 1 << 16  # ... plus this many (256 KB of int32)
+DENSE_TABLE_AFTER_SEARCHES = 32  # built at the 32nd configuration seen for the first time
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,67 @@ def build_index_arrays(configurations) -> tuple[list[IndexColumn], dict[str, np.
     }
 
 
+class DenseCodeTable:
+    """Row of each combination of codes, in an array indexed by a mixed-radix number.
+
+    Where the configurations fill much of the product of their columns' levels (a grid such
+    as NAS-Bench-201's 5^6 cells), the number ``sum((code_j + shift_j) * weight_j)`` (shift
+    1 where a column has inactive values, so that -1 counts as a level) indexes an int32
+    array holding the row, -1 for no row. Finding a row is then one sum of small integers
+    (one dict access per column gives each term) and one index: no hash, no search. Built
+    from the stored codes (about 0.15 ms for 15,625 rows on a quiet machine) at the
+    ``DENSE_TABLE_AFTER_SEARCHES``-th search, so the first lookups after a load pay nothing
+    for it; only where the array has at most ``DENSE_TABLE_PER_ROW`` entries per
+    configuration plus ``DENSE_TABLE_MIN`` entries, and only where no two rows have the
+    same codes.
+    """
+
+    def __init__(self, table: np.ndarray, shifts: list[int], weights: list[int]) -> None:
+        self._rows = _native_view(table, "i")
+        self._shifts = shifts
+        self._weights = weights
+
+    @classmethod
+    def build(cls, codes: np.ndarray, n_levels: Sequence[int]) -> DenseCodeTable | None:
+        """The table of ``codes`` (rows x columns), or None where it would be too large."""
+        n_rows = len(codes)
+        shifts = [0] * len(n_levels)
+        if n_rows and codes.min() < 0:  # (one pass over all codes is 5x faster than per column)
+            shifts = (codes.min(axis=0) < 0).astype(int).tolist()
+        radices = [n + shift for n, shift in zip(n_levels, shifts)]
+        size = math.prod(radices)
+        if size > min(DENSE_TABLE_PER_ROW * n_rows + DENSE_TABLE_MIN, 2**31 - 1):
+            return None
+        weights = [math.prod(radices[j + 1 :]) for j in range(len(radices))]
+        # numbers stay below size < 2**31: int32 arithmetic on the stored codes, no copy
+        numbers = codes @ np.asarray(weights, dtype=np.int32)
+        numbers += sum(shift * weight for shift, weight in zip(shifts, weights))
+        table = np.full(size, -1, dtype=np.int32)
+        table[numbers] = np.arange(n_rows, dtype=np.int32)
+        if np.count_nonzero(table >= 0) != n_rows:
+            return None  # two rows with the same codes: the hashed search says which
+        return cls(table, shifts, weights)
+
+    def terms(self, positions: Sequence[Mapping[Any, int]]) -> list[dict[Any, int]]:
+        """Per column, value -> its term of the mixed-radix number (from value -> code)."""
+        return [
+            {value: (code + shift) * weight for value, code in column.items() if code + shift >= 0}
+            for column, shift, weight in zip(positions, self._shifts, self._weights)
+        ]
+
+    def row(self, number: int) -> int | None:
+        row = self._rows[number]
+        return row if row >= 0 else None
+
+    def row_of_codes(self, codes: Sequence[int]) -> int | None:
+        number = 0
+        for code, shift, weight in zip(codes, self._shifts, self._weights):
+            if code + shift < 0:  # inactive in a column that is never inactive
+                return None
+            number += (code + shift) * weight
+        return self.row(number)
+
+
 class StoredConfigIndex:
     """Finds the row of a configuration from stored (usually memory-mapped) arrays.
 
@@ -121,8 +189,14 @@ class StoredConfigIndex:
         self.codes = codes
         self.keys = keys
         self.rows = rows
-        self._positions: list[dict[Any, int]] | None = None  # built on the first search
         self._views = (_native_view(keys, "Q"), _native_view(rows, "i"), _native_view(codes, "i"))
+        self._prepared = False  # the first search builds the value -> code dicts
+        # searches before the dense table is built: the first lookups after a load stay
+        # cheap, and a process that looks up a handful of configs never builds it
+        self._searches_before_table = DENSE_TABLE_AFTER_SEARCHES
+        self._positions: list[dict[Any, int]] = []  # per column: value -> code
+        self._table: DenseCodeTable | None = None
+        self._terms: list[dict[Any, int]] = []  # per column: value -> term of the table
         # answers so far, keyed by the config's values in ``names`` order: repeated lookups
         # cost one dict access (callers on hot paths may read it directly)
         self.rows_by_values: dict[tuple, int] = {}
@@ -131,11 +205,21 @@ class StoredConfigIndex:
     def n_configurations(self) -> int:
         return len(self.codes)
 
+    @property
+    def searches_a_dense_table(self) -> bool:
+        """Whether configurations seen for the first time are found through a
+        :class:`DenseCodeTable` (else: by hash and binary search)."""
+        if not self._prepared:
+            self._prepare()
+        if self._searches_before_table:
+            self._build_table()
+        return self._table is not None
+
     def __getstate__(self) -> dict[str, Any]:
-        # memoryviews cannot be pickled; the arrays go by value and the views are rebuilt
+        # memoryviews cannot be pickled; the arrays go by value and the rest is rebuilt
         state = dict(self.__dict__)
-        state["_views"] = None
-        state["_positions"] = None
+        state.update(_views=None, _prepared=False, _positions=[], _table=None, _terms=[])
+        state["_searches_before_table"] = DENSE_TABLE_AFTER_SEARCHES
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -148,24 +232,53 @@ class StoredConfigIndex:
 
     def find(self, config: Mapping[str, Any]) -> int | None:
         """Row of ``config`` (inactive hyperparameters left out or NaN/None), else None."""
-        key = tuple(map(config.get, self.names))
+        return self.row_of(tuple(map(config.get, self.names)))
+
+    def row_of(self, values: tuple) -> int | None:
+        """Row of the configuration with ``values`` (in ``names`` order; None if inactive)."""
         try:
-            return self.rows_by_values[key]
-        except KeyError:
-            pass
+            row = self.rows_by_values.get(values)
         except TypeError:  # an unhashable value: it cannot be on the grid either
             return None
-        row = self._search(key)
-        if row is not None:
-            self.rows_by_values[key] = row
+        if row is None:
+            row = self._search(values)
+            if row is not None:
+                self.rows_by_values[values] = row
         return row
 
+    def _prepare(self) -> None:
+        self._positions = [self._value_positions(c) for c in self.columns]
+        self._prepared = True
+
+    def _build_table(self) -> None:
+        self._searches_before_table = 0
+        self._table = DenseCodeTable.build(self.codes, [len(c.levels) for c in self.columns])
+        if self._table is not None:
+            self._terms = self._table.terms(self._positions)
+
     def _search(self, values: tuple) -> int | None:
-        positions = self._positions
-        if positions is None:
-            positions = self._positions = [self._value_positions(c) for c in self.columns]
+        if not self._prepared:
+            self._prepare()
+        if self._searches_before_table:
+            self._searches_before_table -= 1
+            if not self._searches_before_table:
+                self._build_table()
+        table = self._table
+        if table is not None:
+            try:  # plain values (and numpy scalars that hash like them): no Python loop
+                return table.row(sum(map(dict.__getitem__, self._terms, values)))
+            except (KeyError, TypeError):
+                pass  # NaN for an inactive value, a float spelling an int: through codes
+        codes = self._codes(values)
+        if codes is None:
+            return None
+        if table is not None:
+            return table.row_of_codes(codes)
+        return self._search_hashed(codes)
+
+    def _codes(self, values: tuple) -> list[int] | None:
         codes = []
-        for column_positions, value in zip(positions, values):
+        for column_positions, value in zip(self._positions, values):
             try:
                 code = column_positions[value]
             except (KeyError, TypeError):  # NaN, numpy scalars, a long numeric column
@@ -173,6 +286,9 @@ class StoredConfigIndex:
                 if code is None:
                     return None
             codes.append(code)
+        return codes
+
+    def _search_hashed(self, codes: list[int]) -> int | None:
         target = _hash_code_list(codes)
         # memoryviews index to Python ints in C: a bisect over one beats a numpy call
         keys, rows, all_codes = self._views

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import operator
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from blackbox_repository.blackbox import Blackbox, Objective, native
+from blackbox_repository.blackbox import Blackbox, native
+from blackbox_repository.cell_reader import cell_reader
 from blackbox_repository.errors import ConfigNotFoundError
 
 if TYPE_CHECKING:  # pandas and ConfigSpace load only when a table or space is used
     import pandas as pd
-    from ConfigSpace import ConfigurationSpace
 
     from blackbox_repository.config_index import StoredConfigIndex
+
+
+# attributes set by TabularBlackbox._prepare_lookup, left out of its pickled state
+LOOKUP_HELPERS = (
+    "_values_key",
+    "_read_cell",
+    "_config_stride",
+    "_fidelity_offsets",
+    "_seed_offsets",
+)
 
 
 class TabularBlackbox(Blackbox):
@@ -38,30 +49,15 @@ class TabularBlackbox(Blackbox):
     def __init__(
         self,
         *,
-        name: str,
-        configuration_space: ConfigurationSpace | Callable[[], ConfigurationSpace],
         configurations: pd.DataFrame | Callable[[], pd.DataFrame],
-        fidelity_name: str,
-        fidelity_values: Sequence[float] | np.ndarray,
-        seeds: Sequence[int] | np.ndarray,
-        objectives: Sequence[Objective],
-        elapsed_time_objective: str,
         values: np.ndarray,
-        description: str = "",
         stored_index: StoredConfigIndex | None = None,
-        hyperparameter_names: Sequence[str] | None = None,
+        **blackbox_arguments: Any,
     ) -> None:
-        super().__init__(
-            name=name,
-            configuration_space=configuration_space,
-            fidelity_name=fidelity_name,
-            fidelity_values=fidelity_values,
-            seeds=seeds,
-            objectives=objectives,
-            elapsed_time_objective=elapsed_time_objective,
-            description=description,
-            hyperparameter_names=hyperparameter_names,
-        )
+        """``blackbox_arguments`` are :class:`Blackbox`'s (name, configuration_space,
+        fidelity_name, fidelity_values, seeds, objectives, elapsed_time_objective, ...)."""
+        super().__init__(**blackbox_arguments)
+        name = self.name
         self._hp_names = tuple(self.hyperparameter_names)  # the property builds a new tuple
         self._stored_index = stored_index
         if callable(configurations):
@@ -76,7 +72,7 @@ class TabularBlackbox(Blackbox):
             n_configurations,
             len(self.fidelity_values),
             len(self.seeds),
-            len(objectives),
+            len(self.objectives),
         )
         if values.shape != expected:
             raise ValueError(
@@ -85,11 +81,41 @@ class TabularBlackbox(Blackbox):
             )
         if values.dtype.kind != "f":
             raise ValueError(f"blackbox {name!r}: values must be floats, got {values.dtype}")
-        self.values = values
+        self.values = values  # read-only after construction (lookup reads its buffer)
         self._n_configurations = n_configurations
         self._config_positions: dict[tuple, int] | None = None
-        # rows of configs found so far, keyed by their values in hyperparameter order
-        self._rows_by_values = stored_index.rows_by_values if stored_index is not None else None
+        # rows of configs seen so far, keyed by their values in hyperparameter order (for an
+        # in-memory table: every row, once the first lookup has built the dict)
+        self._rows_by_values: dict[tuple, int] = (
+            stored_index.rows_by_values if stored_index is not None else {}
+        )
+        self._prepare_lookup()
+
+    def _prepare_lookup(self) -> None:
+        """What ``lookup`` reads per call (some of it cannot be pickled: rebuilt after)."""
+        self._values_key = _values_key(self._hp_names)
+        self._read_cell = cell_reader(self.values, self.objective_names)
+        config_stride, fidelity_stride, seed_stride, _ = self.values.strides
+        self._config_stride = config_stride
+        # byte offsets of each fidelity and seed (None: the first seed) within a config's block
+        self._fidelity_offsets = {
+            fidelity: position * fidelity_stride
+            for fidelity, position in self._fidelity_positions.items()
+        }
+        self._seed_offsets = {
+            seed: position * seed_stride for seed, position in self._seed_positions.items()
+        }
+        self._seed_offsets[None] = 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        for name in LOOKUP_HELPERS:
+            del state[name]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._prepare_lookup()
 
     def _checked_configurations(self, configurations: pd.DataFrame) -> pd.DataFrame:
         hp_names = list(self._hp_names)
@@ -161,11 +187,15 @@ class TabularBlackbox(Blackbox):
             positions = self._config_positions
             if positions is None:
                 positions = self._config_positions = self._build_config_positions()
+                self._rows_by_values = positions  # lookup's fast path reads it from now on
             # Fast path: plain values (and numpy scalars, which hash and compare like them)
             # with inactive hyperparameters left out; NaN for an inactive one needs the slow key.
-            position = positions.get(tuple(map(config.get, self._hp_names)))
-            if position is None:
-                position = positions.get(self._key(config))
+            try:
+                position = positions.get(tuple(map(config.get, self._hp_names)))
+                if position is None:
+                    position = positions.get(self._key(config))
+            except TypeError:  # an unhashable value: it cannot be on the grid either
+                position = None
         if position is None:
             unknown = sorted(set(config) - set(self.hyperparameter_names))
             detail = f" (unknown hyperparameters {unknown})" if unknown else ""
@@ -181,23 +211,43 @@ class TabularBlackbox(Blackbox):
     def lookup(
         self, config: Mapping[str, Any], fidelity: float, seed: int | None = None
     ) -> dict[str, float]:
-        fidelity_position = self._fidelity_positions.get(fidelity)
-        if fidelity_position is None:
-            fidelity_position = self.fidelity_index(fidelity)
-        seed_position = 0 if seed is None else self._seed_positions.get(seed)
-        if seed_position is None:
-            seed_position = self.seed_index(seed)
-        # The hot path: a config seen before is one dict access away from its row.
-        rows = self._rows_by_values
-        config_position = None
-        if rows is not None:
-            try:  # noqa: SIM105 (contextlib.suppress costs a context manager per lookup)
-                config_position = rows.get(tuple(map(config.get, self._hp_names)))
-            except TypeError:  # an unhashable value; config_index explains
-                pass
+        read_cell = self._read_cell
+        if read_cell is None:  # values struct cannot read in place
+            return self._lookup_with_numpy(config, fidelity, seed)
+        try:
+            offset = self._fidelity_offsets[fidelity] + self._seed_offsets[seed]
+        except KeyError:  # another spelling of a grid value (np.float32), or off the grid
+            offset = (
+                self.fidelity_index(fidelity) * self.values.strides[1]
+                + self.seed_index(seed) * self.values.strides[2]
+            )
+        # The hot path: a config seen before is one dict access away from its row. A config
+        # leaving out an inactive hyperparameter (KeyError), holding an unhashable value
+        # (TypeError) or not seen yet goes through config_index, which finds or explains.
+        try:
+            key = self._values_key(config)
+            config_position = self._rows_by_values.get(key)
+        except (KeyError, TypeError):
+            key = config_position = None
         if config_position is None:
-            config_position = self.config_index(config)
-        row = self.values[config_position, fidelity_position, seed_position]
+            config_position = self._row_of_new_config(config, key)
+        return read_cell(config_position * self._config_stride + offset)
+
+    def _row_of_new_config(self, config: Mapping[str, Any], key: tuple | None) -> int:
+        """Row of a config not memoized yet: the stored index searches by ``key`` (the
+        config's values, from lookup); config_index handles other spellings or explains."""
+        if key is not None and self._stored_index is not None:
+            row = self._stored_index.row_of(key)
+            if row is not None:
+                return row
+        return self.config_index(config)
+
+    def _lookup_with_numpy(
+        self, config: Mapping[str, Any], fidelity: float, seed: int | None
+    ) -> dict[str, float]:
+        fidelity_position = self.fidelity_index(fidelity)
+        seed_position = self.seed_index(seed)
+        row = self.values[self.config_index(config), fidelity_position, seed_position]
         return dict(zip(self.objective_names, row.tolist()))
 
     def lookup_index(
@@ -262,3 +312,11 @@ def _broadcastable(*arrays: np.ndarray) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _values_key(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple]:
+    """config -> its values in ``names`` order, as a tuple (KeyError if one is left out)."""
+    if len(names) == 1:
+        (name,) = names
+        return lambda config: (config[name],)
+    return operator.itemgetter(*names)

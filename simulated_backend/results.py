@@ -110,12 +110,23 @@ def write_run(
     table: pa.Table | Iterable[pa.Table],
     metadata: dict[str, Any],
     schema: pa.Schema | None = None,
+    *,
+    durable: bool = True,
 ) -> Path:
     """Write ``results.parquet`` then ``metadata.json`` (with the results' sha256) atomically.
 
     ``table`` is one table or an iterable of tables (chunks of one run, written one at a
     time, each cast to ``schema``; without ``schema`` the chunks are all read first to
     unify their schemas, e.g. a column that is all null in one chunk).
+
+    Each file is written to a temporary name and renamed, so a reader never sees a half
+    written file, whatever happens to the writing process. ``durable=True`` also flushes
+    both files to disk before their rename and the folder after it (three ``fsync``), so
+    the run survives an OS crash or power loss once this returns. ``durable=False`` leaves
+    that to the caller, who flushes many runs at once (the study runner flushes a batch
+    of tasks with one ``syncfs``: see docs/failure-modes.md); until then, a power loss can
+    leave the files empty or truncated, which :func:`read_run` detects (metadata that is
+    not JSON, or a sha256 mismatch).
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -129,7 +140,8 @@ def write_run(
             else:
                 n_rows = _write_chunks(stream, table, schema)
             stream.flush()
-            os.fsync(stream.fileno())
+            if durable:
+                os.fsync(stream.fileno())
         metadata = {
             **metadata,
             "results_file": {
@@ -141,10 +153,12 @@ def write_run(
         with open(tmp_metadata, "w") as stream:
             json.dump(metadata, stream, indent=1, default=_json_default)
             stream.flush()
-            os.fsync(stream.fileno())
+            if durable:
+                os.fsync(stream.fileno())
         os.replace(tmp_results, folder / RESULTS_FILE)
         os.replace(tmp_metadata, folder / RUN_METADATA_FILE)
-        fsync_directory(folder)
+        if durable:
+            fsync_directory(folder)
     finally:
         for tmp in (tmp_results, tmp_metadata):
             if tmp.exists():

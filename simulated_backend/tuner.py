@@ -69,6 +69,9 @@ class Tuner:
             checks its budgets again.
         result_chunk_rows: results kept in memory before they are spilled to disk in one
             typed chunk (memory stays bounded however long the run).
+        fsync_results: flush the results files to disk before they are renamed into place
+            (``write_run(durable=...)``); a caller that flushes many runs at once (the
+            study runner, once per batch of tasks) passes False.
 
     Example:
         >>> tuner = Tuner(scheduler, SimulatorBackend(blackbox, n_workers=4),  # doctest: +SKIP
@@ -89,6 +92,7 @@ class Tuner:
         callbacks: Sequence[TunerCallback] = (),
         wait_timeout: float = 0.5,
         result_chunk_rows: int | None = None,
+        fsync_results: bool = True,
     ) -> None:
         if not isinstance(stop_criterion, StopCriterion):
             raise TypeError(
@@ -117,6 +121,7 @@ class Tuner:
         self.callbacks = list(callbacks)
         self.wait_timeout = float(wait_timeout)
         self.result_chunk_rows = result_chunk_rows
+        self.fsync_results = bool(fsync_results)
         if progress:
             total = stop_criterion.max_wallclock_time
             unit = "s" if not isinstance(backend, SimulatorBackend) else "simulated s"
@@ -410,11 +415,15 @@ class Tuner:
             return RunResults(recorder.to_table(configs).to_pandas(), metadata, None)
         if recorder.n_spilled_chunks:  # a long run: written chunk by chunk, read back lazily
             path = write_run(
-                self.results_dir, recorder.tables(configs), metadata, recorder.schema(configs)
+                self.results_dir,
+                recorder.tables(configs),
+                metadata,
+                recorder.schema(configs),
+                durable=self.fsync_results,
             )
             return RunResults(None, metadata, path)
         table = recorder.to_table(configs)
-        path = write_run(self.results_dir, table, metadata)
+        path = write_run(self.results_dir, table, metadata, durable=self.fsync_results)
         return RunResults(table.to_pandas(), metadata, path)
 
     def metadata(self, status: str, error: dict[str, Any] | None) -> dict[str, Any]:

@@ -57,7 +57,7 @@ def configure_surrogate_command(parser: argparse.ArgumentParser) -> None:
     )
     faithful.add_argument("name", help="the surrogate (its table is read from its metadata)")
     faithful.add_argument("--methods", default="RS,ASHA,Hyperband,BOHB")
-    faithful.add_argument("--seeds", type=int, default=10)
+    faithful.add_argument("--seeds", type=int, default=30, help="seeds per method (default 30)")
     faithful.add_argument("--max-wallclock-time", type=float, default=None, help="simulated s")
     faithful.add_argument("--n-workers", type=int, default=4)
     faithful.add_argument("--out", type=Path, default=None, help="JSON report file")
@@ -92,7 +92,7 @@ def _fit(args: argparse.Namespace) -> int:
     )
     for objective, model in summary.chosen.items():
         print(
-            f"{objective}: {model.family} (validation 1 - Kendall tau {model.validation_loss:.4f}, "
+            f"{objective}: {model.family} (validation 1 - mean Kendall tau per fidelity {model.validation_loss:.4f}, "
             f"fidelity {model.fidelity:g})"
         )
     print(f"installed {summary.surrogate} in {summary.entry}")
@@ -138,6 +138,17 @@ def _faithfulness(args: argparse.Namespace) -> int:
     )
     record = report.to_dict()
     print(json.dumps(record, indent=1))
+    for fraction, tau, (low, high), floor in zip(
+        report.budget_fractions,
+        report.kendall_tau,
+        report.kendall_tau_interval,
+        report.noise_floor,
+    ):
+        print(
+            f"{fraction:.0%} of the budget: Kendall tau {tau:.2f} (bootstrap 5-95 % "
+            f"[{low:.2f}, {high:.2f}]; table vs its replica, the noise floor: {floor:.2f})"
+        )
+    print("rankings agree" if report.agrees else "rankings disagree at some budget")
     if args.out is not None:
         write_json_atomically(args.out, record, indent=1)
     return 0

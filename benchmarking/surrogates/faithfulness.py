@@ -1,16 +1,27 @@
 """Faithfulness: does the surrogate lead to the same conclusions as its table?
 
 The same study (methods x seeds, same metric, workers and simulated budget) runs on the
-tabular blackbox and on its trained surrogate. At several fractions of the budget, each
-method's mean best value over seeds ranks the methods on each; the report gives Kendall
-tau between the two rankings per budget, and per method the difference in mean best value
-(surrogate - table) at the full budget. On the surrogate, methods sample its whole
-search space, as a user of the surrogate would.
+tabular blackbox and on its trained surrogate. At several fractions of the budget each
+method's **mean best value** over the seeds ranks the methods on each blackbox (the ranking
+of mean normalized regret is the same: regret is an increasing affine map of the best value
+on one blackbox); the statistic is **Kendall tau-b between the two rankings**, per budget.
+
+Two figures tell the reader how far that statistic can be trusted:
+
+* **noise floor**: the same statistic between the table study and a *replica* of it run
+  with as many other seeds (seeds ``n .. 2n-1``). It is what a perfect surrogate (the table
+  itself) would score; when it is below the agreement threshold the table cannot separate
+  the methods at that budget and no surrogate can be asked to;
+* **bootstrap interval**: the 5 % and 95 % percentiles of tau when every method's seeds are
+  resampled with replacement on both blackboxes.
+
+On the surrogate, methods sample its whole search space, as a user of the surrogate would.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,31 +32,61 @@ from blackbox_repository.blackbox import Blackbox
 
 DEFAULT_METHODS = ("RS", "ASHA", "Hyperband", "BOHB")
 BUDGET_FRACTIONS = (0.25, 0.5, 1.0)
+DEFAULT_SEEDS = 30
+AGREEMENT_THRESHOLD = 0.8
+BOOTSTRAP_SAMPLES = 1000
+BOOTSTRAP_PERCENTILES = (5.0, 95.0)
 
 
 @dataclass(frozen=True)
 class FaithfulnessReport:
-    """Rank agreement of methods on table and surrogate."""
+    """Rank agreement of methods on table and surrogate, with its noise floor."""
 
     metric: str
+    mode: str
     methods: tuple[str, ...]
     seeds: int
     max_wallclock_time: float
     budget_fractions: tuple[float, ...]
-    kendall_tau: tuple[float, ...]  # per budget fraction
+    kendall_tau: tuple[float, ...]  # per budget fraction: table vs surrogate
+    kendall_tau_interval: tuple[tuple[float, float], ...]  # bootstrap percentiles
+    noise_floor: tuple[float, ...]  # per budget fraction: table vs table replica
+    noise_floor_interval: tuple[tuple[float, float], ...]
     mean_best_table: dict[str, tuple[float, ...]]  # per method, per budget fraction
     mean_best_surrogate: dict[str, tuple[float, ...]]
+    mean_best_replica: dict[str, tuple[float, ...]]
+
+    @property
+    def agrees(self) -> bool:
+        """Kendall tau >= :data:`AGREEMENT_THRESHOLD` at every budget fraction."""
+        return all(tau >= AGREEMENT_THRESHOLD for tau in self.kendall_tau)
+
+    @property
+    def table_separates(self) -> tuple[bool, ...]:
+        """Per budget: whether the table's own replica reaches the threshold."""
+        return tuple(floor >= AGREEMENT_THRESHOLD for floor in self.noise_floor)
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "statistic": (
+                "Kendall tau-b between the methods' rankings by mean best value over seeds, "
+                "table vs surrogate, per budget fraction"
+            ),
             "metric": self.metric,
+            "mode": self.mode,
             "methods": list(self.methods),
             "seeds": self.seeds,
             "max_wallclock_time": self.max_wallclock_time,
             "budget_fractions": list(self.budget_fractions),
             "kendall_tau": list(self.kendall_tau),
+            "kendall_tau_interval": [list(pair) for pair in self.kendall_tau_interval],
+            "noise_floor": list(self.noise_floor),
+            "noise_floor_interval": [list(pair) for pair in self.noise_floor_interval],
+            "agrees": self.agrees,
+            "table_separates": list(self.table_separates),
             "mean_best_table": {k: list(v) for k, v in self.mean_best_table.items()},
             "mean_best_surrogate": {k: list(v) for k, v in self.mean_best_surrogate.items()},
+            "mean_best_replica": {k: list(v) for k, v in self.mean_best_replica.items()},
             "difference_at_full_budget": {
                 m: self.mean_best_surrogate[m][-1] - self.mean_best_table[m][-1]
                 for m in self.methods
@@ -87,6 +128,89 @@ def best_at_budgets(
     return best
 
 
+def study_best(
+    blackbox: Blackbox,
+    *,
+    metric: str,
+    mode: str,
+    max_wallclock_time: float,
+    seeds: Sequence[int],
+    n_workers: int = 4,
+    methods: Sequence[str] = DEFAULT_METHODS,
+    fractions: Sequence[float] = BUDGET_FRACTIONS,
+) -> np.ndarray:
+    """Best value per (method, seed, budget fraction) of the study on ``blackbox``."""
+    return np.array(
+        [
+            [
+                best_at_budgets(
+                    method, blackbox, metric, mode, seed, n_workers, max_wallclock_time, fractions
+                )
+                for seed in seeds
+            ]
+            for method in methods
+        ],
+        dtype=float,
+    )
+
+
+def mean_best(best: np.ndarray) -> np.ndarray:
+    """Mean over seeds of ``best`` (methods, seeds, fractions) -> (methods, fractions)."""
+    with np.errstate(invalid="ignore"):
+        counts = np.sum(np.isfinite(best), axis=1)
+        totals = np.nansum(best, axis=1)
+        return np.where(counts > 0, totals / np.maximum(counts, 1), np.nan)
+
+
+def ranking_tau(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Kendall tau-b between the methods' mean-best rankings of two studies, per fraction.
+
+    ``first`` and ``second`` are (methods, seeds, fractions) arrays of the same methods and
+    fractions (seed counts may differ). The sign of the mode does not matter: both rankings
+    use the same direction. NaN when a ranking is constant (every method tied).
+    """
+    from scipy.stats import kendalltau
+
+    first_means, second_means = mean_best(first), mean_best(second)
+    taus = []
+    for position in range(first_means.shape[1]):
+        a, b = first_means[:, position], second_means[:, position]
+        if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+            taus.append(math.nan)
+            continue
+        tau = kendalltau(a, b).statistic
+        taus.append(float(tau) if tau == tau else math.nan)
+    return np.array(taus)
+
+
+def bootstrap_interval(
+    first: np.ndarray,
+    second: np.ndarray,
+    *,
+    samples: int = BOOTSTRAP_SAMPLES,
+    percentiles: Sequence[float] = BOOTSTRAP_PERCENTILES,
+    seed: int = 0,
+) -> np.ndarray:
+    """Percentiles of :func:`ranking_tau` over seed resamples: (fractions, len(percentiles)).
+
+    Each method's seeds are resampled with replacement, independently on both studies
+    (the runs of different methods and blackboxes are independent).
+    """
+    rng = np.random.default_rng(seed)
+    taus = np.empty((samples, first.shape[2]))
+    for sample in range(samples):
+        taus[sample] = ranking_tau(_resample(first, rng), _resample(second, rng))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # every resample tied: NaN
+        return np.nanpercentile(taus, percentiles, axis=0).T
+
+
+def _resample(best: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    n_methods, n_seeds, _ = best.shape
+    picks = rng.integers(n_seeds, size=(n_methods, n_seeds))
+    return best[np.arange(n_methods)[:, None], picks]
+
+
 def faithfulness(
     table: Blackbox,
     surrogate: Blackbox,
@@ -95,45 +219,47 @@ def faithfulness(
     mode: str,
     max_wallclock_time: float,
     n_workers: int = 4,
-    seeds: int = 10,
+    seeds: int = DEFAULT_SEEDS,
     methods: Sequence[str] = DEFAULT_METHODS,
     fractions: Sequence[float] = BUDGET_FRACTIONS,
+    bootstrap_samples: int = BOOTSTRAP_SAMPLES,
 ) -> FaithfulnessReport:
-    """Run ``methods`` x ``seeds`` on both blackboxes and compare the method rankings."""
-    from scipy.stats import kendalltau
+    """Run ``methods`` x ``seeds`` on both blackboxes (and a table replica with seeds
+    ``seeds .. 2*seeds-1``) and compare the method rankings."""
+    if seeds < 2:
+        raise ValueError(f"faithfulness needs at least 2 seeds per method, got {seeds}")
+    settings = dict(
+        metric=metric,
+        mode=mode,
+        max_wallclock_time=max_wallclock_time,
+        n_workers=n_workers,
+        methods=tuple(methods),
+        fractions=tuple(fractions),
+    )
+    on_table = study_best(table, seeds=range(seeds), **settings)
+    on_surrogate = study_best(surrogate, seeds=range(seeds), **settings)
+    on_replica = study_best(table, seeds=range(seeds, 2 * seeds), **settings)
+    taus = ranking_tau(on_table, on_surrogate)
+    floors = ranking_tau(on_table, on_replica)
+    tau_interval = bootstrap_interval(on_table, on_surrogate, samples=bootstrap_samples)
+    floor_interval = bootstrap_interval(on_table, on_replica, samples=bootstrap_samples)
 
-    means: dict[str, dict[str, tuple[float, ...]]] = {"table": {}, "surrogate": {}}
-    for label, blackbox in (("table", table), ("surrogate", surrogate)):
-        for method in methods:
-            runs = np.array(
-                [
-                    best_at_budgets(
-                        method,
-                        blackbox,
-                        metric,
-                        mode,
-                        seed,
-                        n_workers,
-                        max_wallclock_time,
-                        fractions,
-                    )
-                    for seed in range(seeds)
-                ]
-            )
-            means[label][method] = tuple(float(v) for v in np.nanmean(runs, axis=0))
-    taus = []
-    for position in range(len(fractions)):
-        on_table = [means["table"][m][position] for m in methods]
-        on_surrogate = [means["surrogate"][m][position] for m in methods]
-        tau = kendalltau(on_table, on_surrogate).statistic
-        taus.append(float(tau) if tau == tau else math.nan)
+    def by_method(best: np.ndarray) -> dict[str, tuple[float, ...]]:
+        means = mean_best(best)
+        return {m: tuple(float(v) for v in means[k]) for k, m in enumerate(methods)}
+
     return FaithfulnessReport(
         metric=metric,
+        mode=mode,
         methods=tuple(methods),
         seeds=seeds,
         max_wallclock_time=max_wallclock_time,
         budget_fractions=tuple(fractions),
-        kendall_tau=tuple(taus),
-        mean_best_table=means["table"],
-        mean_best_surrogate=means["surrogate"],
+        kendall_tau=tuple(float(t) for t in taus),
+        kendall_tau_interval=tuple((float(lo), float(hi)) for lo, hi in tau_interval),
+        noise_floor=tuple(float(t) for t in floors),
+        noise_floor_interval=tuple((float(lo), float(hi)) for lo, hi in floor_interval),
+        mean_best_table=by_method(on_table),
+        mean_best_surrogate=by_method(on_surrogate),
+        mean_best_replica=by_method(on_replica),
     )

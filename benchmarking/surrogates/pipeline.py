@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarking.surrogates.tuning import TunedModel, tune_family
+from benchmarking.surrogates.tuning import TunedModel, finished_tuning, tune_family
+from benchmarking.surrogates.tuning_workers import TuningWorkers
 from blackbox_repository.atomic_files import write_json_atomically
 from blackbox_repository.cache import BlackboxCache
 from blackbox_repository.file_format import read_blackbox
@@ -128,18 +129,17 @@ def fit_surrogate(
     )
     work_dir = Path(out) if out is not None else Path("surrogate-work") / name
     tuning_dir = work_dir / "tuning"
-    cluster = None
-    if runner == "dask" and dask_address is None:
-        from distributed import LocalCluster
-
-        cluster = LocalCluster(
-            n_workers=n_workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-            host="127.0.0.1",
-        )
-        dask_address = cluster.scheduler_address
+    unfinished = [
+        (objective, family)
+        for objective in chosen_objectives
+        for family in families
+        if finished_tuning(tuning_dir, objective, family) is None
+    ]
+    workers = (  # no cluster when every run finished before (a rerun after the end)
+        TuningWorkers({"data": data}, n_workers, dask_address)
+        if runner == "dask" and unfinished
+        else None
+    )
     tuned: dict[str, list[TunedModel]] = {}
     try:
         for objective in chosen_objectives:
@@ -153,7 +153,7 @@ def fit_surrogate(
                     method=method,
                     n_workers=n_workers,
                     runner=runner,
-                    dask_address=dask_address,
+                    workers=workers,
                     seed=seed,
                     max_wallclock_time=max_wallclock_time,
                     progress=progress,
@@ -161,8 +161,8 @@ def fit_surrogate(
                 for family in families
             ]
     finally:
-        if cluster is not None:
-            cluster.close()
+        if workers is not None:
+            workers.close()
     chosen = {
         objective: min(models, key=lambda m: (m.validation_loss, DEFAULT_FAMILIES.index(m.family)))
         for objective, models in tuned.items()

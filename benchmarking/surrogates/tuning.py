@@ -4,9 +4,12 @@ The tuned function is :func:`tuning_step`, the real backend's
 ``objective(config, fidelity, checkpoint_dir, **shared) -> metrics``: the fidelity is a
 level ``1..L`` of the family's ladder (boosting rounds for gradient-boosted trees, the
 fraction of training configurations for random forests and kNN); one call fits the model
-at that level on the training rows and returns ``validation_loss = 1 - Kendall tau`` on
-the validation rows (rank agreement is what a benchmark's conclusions rest on) and the
-validation RMSE. A model is refitted from scratch at each level (fits take seconds; the
+at that level on the training rows and returns ``validation_loss = 1 - tau``, where tau is
+the Kendall tau between true and predicted values among the validation configurations at
+each fidelity of the table, averaged over the fidelities (how well the model ranks
+configurations at the same budget: what a benchmark's conclusions rest on; a tau pooled
+over every row would also reward ordering one configuration's fidelities, which is easy),
+and the validation RMSE. A model is refitted from scratch at each level (fits take seconds; the
 checkpoint folder stays unused).
 
 **Resume after a kill.** Every finished step is written to a journal file named by the
@@ -26,10 +29,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarking.surrogates.tuning_workers import TuningWorkers
 from blackbox_repository.atomic_files import write_json_atomically
 from blackbox_repository.surrogate_training.fitting import fit_model, predict_split
 from blackbox_repository.surrogate_training.model_families import model_family
-from blackbox_repository.surrogate_training.scores import regression_scores
+from blackbox_repository.surrogate_training.scores import (
+    mean_tau_per_fidelity,
+    regression_scores,
+)
 from blackbox_repository.surrogate_training.training_data import SurrogateTrainingData
 from simulated_backend.callback import TunerCallback
 
@@ -59,8 +66,14 @@ class TunedModel:
         return cls(**{name: record[name] for name in cls.__dataclass_fields__})
 
 
+METRIC_VERSION = 2
+"""Bumped when the tuning metric changes, so that journals of an older metric are not reused."""
+
+
 def _step_key(objective: str, family: str, config: Mapping[str, Any], level: int) -> str:
-    text = json.dumps([objective, family, sorted(config.items()), int(level)], default=str)
+    text = json.dumps(
+        [METRIC_VERSION, objective, family, sorted(config.items()), int(level)], default=str
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -81,11 +94,11 @@ def tuning_step(
     value = model_family(family).fidelity_values[int(fidelity) - 1]
     model = fit_model(data, objective, family, config, value, seed=seed)
     true, predicted = predict_split(model, data, objective, "validation")
-    scores = regression_scores(true, predicted)
-    tau = scores["kendall_tau"]
+    _, _, _, positions = data.rows(objective, "validation")
+    tau = mean_tau_per_fidelity(true, predicted, positions)
     metrics = {
         TUNING_METRIC: 2.0 if math.isnan(tau) else 1.0 - tau,
-        "validation_rmse": scores["rmse"],
+        "validation_rmse": regression_scores(true, predicted)["rmse"],
     }
     write_json_atomically(
         path, {"config": dict(config), "level": int(fidelity), "metrics": metrics}
@@ -115,6 +128,14 @@ class ResultsProgress(TunerCallback):
             self._bar.close()
 
 
+def finished_tuning(out: Path, objective: str, family: str) -> TunedModel | None:
+    """The result of a finished tuning run under ``out`` (its ``best.json``), else None."""
+    best_path = Path(out) / objective / family / "best.json"
+    if not best_path.exists():
+        return None
+    return TunedModel.from_dict(json.loads(best_path.read_text()))
+
+
 def tune_family(
     data: SurrogateTrainingData,
     objective: str,
@@ -126,12 +147,15 @@ def tune_family(
     n_workers: int = 2,
     runner: str = "dask",
     dask_address: str | None = None,
+    workers: TuningWorkers | None = None,
     seed: int = 0,
     max_wallclock_time: float | None = None,
     progress: bool = False,
 ) -> TunedModel:
     """Tune ``family`` for ``objective`` with ``method`` for ``budget`` results.
 
+    With ``workers`` (the fit's :class:`TuningWorkers`, holding ``data`` on its Dask
+    workers), the run's fits go there; else to a new runner of kind ``runner``.
     Writes ``out/<objective>/<family>/{journal/, run/, best.json}``; returns the finished
     ``best.json`` at once when it exists (resume).
     """
@@ -142,8 +166,9 @@ def tune_family(
 
     folder = Path(out) / objective / family
     best_path = folder / "best.json"
-    if best_path.exists():
-        return TunedModel.from_dict(json.loads(best_path.read_text()))
+    finished = finished_tuning(out, objective, family)
+    if finished is not None:
+        return finished
     model_kind = model_family(family)
     levels = list(range(1, len(model_kind.fidelity_values) + 1))
     context = MethodContext(
@@ -157,15 +182,20 @@ def tune_family(
     )
     scheduler = make_scheduler(method, context)
     shared = {
-        "data": data,
         "objective": objective,
         "family": family,
         "journal_dir": str(folder / "journal"),
         "seed": seed,
     }
     (folder / "journal").mkdir(parents=True, exist_ok=True)
+    if workers is not None:
+        run_runner = workers.runner(tuning_step, shared)
+    else:
+        run_runner = make_runner(
+            runner, tuning_step, n_workers, {"data": data, **shared}, dask_address
+        )
     backend = RealBackend(
-        make_runner(runner, tuning_step, n_workers, shared, dask_address),
+        run_runner,
         levels,
         TUNING_OBJECTIVES,
         fidelity_name=LEVEL_NAME,

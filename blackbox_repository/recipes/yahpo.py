@@ -305,42 +305,28 @@ def convert_yahpo(name: str, raw_dir: Path) -> YahpoSurrogateBlackbox:
     return blackbox
 
 
+def _scenario_defaults(
+    scenario: str, metric: str, mode: str, fidelity_name: str, max_wallclock_time: float
+) -> BenchmarkDefaults:
+    """Benchmark defaults of the blackboxes of one listed scenario (yahpo-<scenario>-*)."""
+    return BenchmarkDefaults(
+        name_prefix=f"yahpo-{scenario}-",
+        metric=metric,
+        mode=mode,
+        elapsed_time_objective=ELAPSED_TIME,
+        fidelity_name=fidelity_name,
+        max_wallclock_time=max_wallclock_time,
+    )
+
+
 RECIPES = [
     YahpoRecipe(
         family=FAMILY,
         benchmark_defaults=(
-            BenchmarkDefaults(
-                name_prefix="yahpo-lcbench-",
-                metric="val_accuracy",
-                mode="max",
-                elapsed_time_objective="elapsed_time",
-                fidelity_name="epoch",
-                max_wallclock_time=3_600.0,
-            ),
-            BenchmarkDefaults(
-                name_prefix="yahpo-rbv2_xgboost-",
-                metric="acc",
-                mode="max",
-                elapsed_time_objective="elapsed_time",
-                fidelity_name="trainsize",
-                max_wallclock_time=1_800.0,
-            ),
-            BenchmarkDefaults(
-                name_prefix="yahpo-rbv2_rpart-",
-                metric="acc",
-                mode="max",
-                elapsed_time_objective="elapsed_time",
-                fidelity_name="trainsize",
-                max_wallclock_time=120.0,
-            ),
-            BenchmarkDefaults(
-                name_prefix="yahpo-iaml_glmnet-",
-                metric="mmce",
-                mode="min",
-                elapsed_time_objective="elapsed_time",
-                fidelity_name="trainsize",
-                max_wallclock_time=10.0,
-            ),
+            _scenario_defaults("lcbench", "val_accuracy", "max", "epoch", 3_600.0),
+            _scenario_defaults("rbv2_xgboost", "acc", "max", "trainsize", 1_800.0),
+            _scenario_defaults("rbv2_rpart", "acc", "max", "trainsize", 120.0),
+            _scenario_defaults("iaml_glmnet", "mmce", "min", "trainsize", 10.0),
         ),
         names=tuple(
             blackbox_name(scenario, instance)

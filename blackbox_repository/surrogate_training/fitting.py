@@ -11,20 +11,15 @@ from threadpoolctl import threadpool_limits
 from blackbox_repository.surrogate_training.errors import SurrogateTrainingError
 from blackbox_repository.surrogate_training.model_families import model_family
 from blackbox_repository.surrogate_training.onnx_export import OnnxRegressor, model_to_onnx
+from blackbox_repository.surrogate_training.target_transforms import TargetTransform
 from blackbox_repository.surrogate_training.trained_surrogate import ObjectiveModel
 from blackbox_repository.surrogate_training.training_data import SurrogateTrainingData
 
 
-def target_transform_for(data: SurrogateTrainingData, objective: str) -> str:
-    """``log1p`` for a non-negative elapsed-time objective, ``identity`` otherwise."""
-    if objective != data.blackbox.elapsed_time_objective:
-        return "identity"
-    _, targets, _, _ = data.rows(objective, "train")
-    return "log1p" if len(targets) and float(np.min(targets)) >= 0 else "identity"
-
-
-def _transformed(targets: np.ndarray, transform: str) -> np.ndarray:
-    return np.log1p(targets) if transform == "log1p" else targets
+def target_transform_for(data: SurrogateTrainingData, objective: str) -> TargetTransform:
+    """The space ``objective``'s model learns in (``log1p`` for the elapsed time, empirical
+    quantile otherwise; fitted on the training rows)."""
+    return data.target_transform(objective)
 
 
 def fit_model(
@@ -47,8 +42,8 @@ def fit_model(
     parts = []
     for split in splits:
         fraction = float(fidelity) if family.fidelity_kind == "fraction" else 1.0
-        features, targets, _, _ = data.rows(objective, split, fraction=fraction, seed=seed)
-        parts.append((features, targets))
+        features, targets, _, positions = data.rows(objective, split, fraction=fraction, seed=seed)
+        parts.append((features, transform.forward(targets, positions)))
     features = np.concatenate([p[0] for p in parts])
     targets = np.concatenate([p[1] for p in parts])
     model = family.model(hyperparameters, fidelity, seed)
@@ -56,7 +51,7 @@ def fit_model(
         n_neighbors = min(int(hyperparameters.get("n_neighbors", 5)), len(features))
         model.set_params(n_neighbors=n_neighbors)
     with threadpool_limits(1):  # OpenMP models on a shared machine: one thread each
-        model.fit(features.astype(np.float32), _transformed(targets, transform))
+        model.fit(features.astype(np.float32), targets)
     return model
 
 
@@ -69,12 +64,13 @@ def predict_rows(model: Any, features: np.ndarray) -> np.ndarray:
 def predict_split(
     model: Any, data: SurrogateTrainingData, objective: str, split: str
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(true, predicted) values of ``objective`` on ``split`` in the objective's own units."""
-    features, targets, _, _ = data.rows(objective, split)
-    predictions = predict_rows(model, features)
-    if target_transform_for(data, objective) == "log1p":
-        predictions = np.expm1(predictions)
-    return targets, predictions
+    """(true, predicted) values of ``objective`` on ``split`` in the objective's own units,
+    predictions clipped to the training range per fidelity as the published surrogate does."""
+    features, targets, _, positions = data.rows(objective, split)
+    transform = target_transform_for(data, objective)
+    predictions = transform.inverse(predict_rows(model, features), positions)
+    bounds = np.asarray(data.value_bounds(objective), dtype=float)[positions]
+    return targets, np.clip(predictions, bounds[:, 0], bounds[:, 1])
 
 
 def export_model(
@@ -106,13 +102,16 @@ def export_model(
             f"the ONNX export of the {family_name} model of {objective!r} predicts differently "
             f"from the fitted model (largest difference {worst:.3g}); not published"
         )
+    transform = target_transform_for(data, objective)
     return ObjectiveModel(
         objective=objective,
         family=family_name,
         hyperparameters=dict(hyperparameters),
         fidelity=fidelity,
-        target_transform=target_transform_for(data, objective),
+        target_transform=transform.name,
         model=onnx_bytes,
+        transform_parameters=transform.parameters(),
+        value_bounds=data.value_bounds(objective),
     )
 
 

@@ -1,11 +1,13 @@
 """Trained surrogate blackboxes (kind ``"trained-onnx"``): one ONNX model per objective.
 
-Each objective's model maps (encoded configuration, fidelity feature) to the objective's
-value, or to ``log1p`` of it (``target_transform``) for the elapsed-time objective, so that
-times spanning orders of magnitude weigh alike. A curve is predicted for the whole fidelity
-grid at once; the elapsed time is then made positive and non-decreasing along the grid
-(running maximum, floor at :data:`MIN_ELAPSED_TIME`). Recorded seeds were treated as noise
-in training, so the surrogate has one seed, ``0``.
+Each objective's model maps (encoded configuration, fidelity feature) to the objective in
+its target space (``target_transform``, see
+:mod:`~blackbox_repository.surrogate_training.target_transforms`: ``log1p`` for the
+elapsed time, empirical quantile for the other objectives, or identity); predictions are
+mapped back and clipped, per fidelity, to the training range (``value_bounds``). A curve is
+predicted for the whole fidelity grid at once; the elapsed time is then made positive and
+non-decreasing along the grid (running maximum, floor at :data:`MIN_ELAPSED_TIME`).
+Recorded seeds were treated as noise in training, so the surrogate has one seed, ``0``.
 
 On disk: ``model-<k>.onnx`` for the k-th objective plus ``metadata.json`` whose
 ``trained_surrogate`` field names each model file, its family, hyperparameters and target
@@ -17,7 +19,7 @@ from __future__ import annotations
 import os
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,16 +30,21 @@ from blackbox_repository.blackbox import Blackbox, Objective
 from blackbox_repository.config_checks import ConfigEncoder, SearchSpaceChecker
 from blackbox_repository.errors import CorruptBlackboxError
 from blackbox_repository.surrogate_training.onnx_export import OnnxRegressor
+from blackbox_repository.surrogate_training.target_transforms import TargetTransform
 from blackbox_repository.surrogate_training.training_data import fidelity_feature
 
 KIND = "trained-onnx"
 MIN_ELAPSED_TIME = 1e-6
-TARGET_TRANSFORMS = ("identity", "log1p")
 
 
 @dataclass(frozen=True)
 class ObjectiveModel:
-    """The model of one objective and how it was made."""
+    """The model of one objective and how it was made.
+
+    ``transform_parameters`` holds the knots of a ``quantile`` target transform;
+    ``value_bounds`` the (smallest, largest) training value per fidelity of the grid
+    (empty: no clipping, as in entries written before clipping existed).
+    """
 
     objective: str
     family: str
@@ -45,6 +52,12 @@ class ObjectiveModel:
     fidelity: float
     target_transform: str
     model: bytes
+    transform_parameters: Mapping[str, Any] = field(default_factory=dict)
+    value_bounds: tuple[tuple[float, float], ...] = ()
+
+    @property
+    def transform(self) -> TargetTransform:
+        return TargetTransform.from_parameters(self.target_transform, self.transform_parameters)
 
     def to_dict(self, file_name: str) -> dict[str, Any]:
         return {
@@ -53,6 +66,8 @@ class ObjectiveModel:
             "hyperparameters": dict(self.hyperparameters),
             "fidelity": self.fidelity,
             "target_transform": self.target_transform,
+            "transform_parameters": dict(self.transform_parameters),
+            "value_bounds": [list(pair) for pair in self.value_bounds],
             "file": file_name,
         }
 
@@ -96,13 +111,25 @@ class TrainedSurrogateBlackbox(Blackbox):
         missing = [name for name in self.objective_names if name not in by_objective]
         if missing:
             raise ValueError(f"trained surrogate {name!r} has no model for objectives {missing}")
-        for model in models:
-            if model.target_transform not in TARGET_TRANSFORMS:
-                raise ValueError(
-                    f"objective {model.objective!r}: unknown target transform "
-                    f"{model.target_transform!r}; known: {TARGET_TRANSFORMS}"
-                )
         self.models = tuple(by_objective[name] for name in self.objective_names)
+        transforms = []
+        for model in self.models:
+            try:
+                transforms.append(model.transform)
+            except ValueError as error:
+                raise ValueError(f"objective {model.objective!r}: {error}") from None
+            n_fidelities = len(self.fidelity_values)
+            if model.value_bounds and len(model.value_bounds) != n_fidelities:
+                raise ValueError(
+                    f"objective {model.objective!r}: {len(model.value_bounds)} value bounds "
+                    f"for {n_fidelities} fidelities"
+                )
+            if transforms[-1].values and len(transforms[-1].values) != n_fidelities:
+                raise ValueError(
+                    f"objective {model.objective!r}: quantile knots for "
+                    f"{len(transforms[-1].values)} fidelities, the grid has {n_fidelities}"
+                )
+        self._transforms = tuple(transforms)
         self.source = dict(source or {})
         self._regressors = [OnnxRegressor(model.model) for model in self.models]
         self._checker = SearchSpaceChecker(self.configuration_space, name)
@@ -112,13 +139,18 @@ class TrainedSurrogateBlackbox(Blackbox):
         self._curves: OrderedDict[tuple, np.ndarray] = OrderedDict()
 
     # ---------------------------------------------------------------- predictions
-    def predict_rows(self, features: np.ndarray) -> np.ndarray:
-        """Raw predictions (rows, objectives) for feature rows (configuration + fidelity)."""
+    def predict_rows(self, features: np.ndarray, fidelity_positions: np.ndarray) -> np.ndarray:
+        """Predictions (rows, objectives) for feature rows (configuration + fidelity feature of
+        the grid position in ``fidelity_positions``), mapped back from each model's target
+        space and clipped to its training range at that fidelity."""
         predictions = np.empty((len(features), len(self.models)))
-        for k, (model, regressor) in enumerate(zip(self.models, self._regressors)):
-            values = regressor.predict(features)
-            if model.target_transform == "log1p":
-                values = np.expm1(values)
+        for k, (model, transform, regressor) in enumerate(
+            zip(self.models, self._transforms, self._regressors)
+        ):
+            values = transform.inverse(regressor.predict(features), fidelity_positions)
+            if model.value_bounds:
+                bounds = np.asarray(model.value_bounds, dtype=float)[fidelity_positions]
+                values = np.clip(values, bounds[:, 0], bounds[:, 1])
             predictions[:, k] = values
         return predictions
 
@@ -132,7 +164,8 @@ class TrainedSurrogateBlackbox(Blackbox):
                 np.tile(self._fidelity_features, len(configs)),
             ]
         )
-        curves = self.predict_rows(features).reshape(len(configs), n_fidelities, -1)
+        positions = np.tile(np.arange(n_fidelities), len(configs))
+        curves = self.predict_rows(features, positions).reshape(len(configs), n_fidelities, -1)
         elapsed = curves[:, :, self.elapsed_time_index]
         elapsed = np.maximum.accumulate(np.maximum(elapsed, MIN_ELAPSED_TIME), axis=1)
         curves[:, :, self.elapsed_time_index] = elapsed
@@ -221,6 +254,10 @@ def read_trained_data(
                     fidelity=entry["fidelity"],
                     target_transform=entry["target_transform"],
                     model=(directory / file_name).read_bytes(),
+                    transform_parameters=entry.get("transform_parameters", {}),
+                    value_bounds=tuple(
+                        (float(low), float(high)) for low, high in entry.get("value_bounds", ())
+                    ),
                 )
             )
     except (KeyError, TypeError) as error:

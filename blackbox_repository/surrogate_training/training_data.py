@@ -26,6 +26,11 @@ import numpy as np
 
 from blackbox_repository.config_checks import ConfigEncoder
 from blackbox_repository.surrogate_training.errors import SurrogateTrainingError
+from blackbox_repository.surrogate_training.target_transforms import (
+    TargetTransform,
+    choose_transform,
+    fidelity_bounds,
+)
 from blackbox_repository.tabular import TabularBlackbox
 
 MIN_CONFIGURATIONS = 10  # fewer cannot fill three sets with at least one config each, sensibly
@@ -160,6 +165,23 @@ class SurrogateTrainingData:
             [self.config_features[config_of_row], self.fidelity_features[fidelity_of_row]]
         )
         return features, targets[observed], config_of_row, fidelity_of_row
+
+    def target_transform(self, objective: str, name: str | None = None) -> TargetTransform:
+        """The space ``objective``'s model learns in, fitted on the training rows
+        (:func:`~blackbox_repository.surrogate_training.target_transforms.choose_transform`)."""
+        _, targets, _, positions = self.rows(objective, "train")
+        return choose_transform(
+            targets,
+            positions,
+            len(self.blackbox.fidelity_values),
+            elapsed_time=objective == self.blackbox.elapsed_time_objective,
+            name=name,
+        )
+
+    def value_bounds(self, objective: str) -> tuple[tuple[float, float], ...]:
+        """Per fidelity, the (smallest, largest) training target of ``objective``."""
+        _, targets, _, positions = self.rows(objective, "train")
+        return fidelity_bounds(targets, positions, len(self.blackbox.fidelity_values))
 
     def check_objective(self, objective: str) -> None:
         """Refuse an objective that has no finite value or is constant on the training set."""

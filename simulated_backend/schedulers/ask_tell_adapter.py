@@ -30,6 +30,8 @@ from ConfigSpace import ConfigurationSpace
 from ConfigSpace.util import deactivate_inactive_hyperparameters
 
 from blackbox_repository.blackbox import Blackbox, native, native_config
+from blackbox_repository.tabular import TabularBlackbox
+from simulated_backend.schedulers.ask_tell_grid import GridConfigs
 from simulated_backend.schedulers.protocol import (
     SchedulerDecision,
     Trial,
@@ -40,6 +42,7 @@ from simulated_backend.schedulers.search_space import CATEGORICAL, SearchSpace
 
 TELL_STATES = ("complete", "pruned", "failed")
 TELL_VALUES = ("last", "max_fidelity")
+_TOLD = object()  # stands in for the handle of a trial that was told its value
 
 
 # ---------------------------------------------------------------------- search spaces
@@ -177,7 +180,9 @@ class AskTellScheduler(TrialScheduler):
             trials are told ``None``). Completed trials are always told their
             maximum-fidelity value.
         search_space: where proposals must land; a finite space (tabular grid) snaps them
-            to the nearest candidate, see the module docstring.
+            to the nearest candidate, see the module docstring. Given the tabular blackbox
+            itself, a proposal that is exactly a recorded configuration is found with one
+            lookup and its grid row goes to the engine (``TrialSuggestion.config_index``).
 
     Example:
         >>> scheduler = AskTellScheduler(my_ask, my_tell, "valid_loss", "min")  # doctest: +SKIP
@@ -204,50 +209,71 @@ class AskTellScheduler(TrialScheduler):
         if tell_value not in TELL_VALUES:
             raise ValueError(f"tell_value must be one of {TELL_VALUES}, got {tell_value!r}")
         self.tell_value = tell_value
-        self.search_space = as_search_space(search_space) if search_space is not None else None
         self._ask, self._tell, self._report = ask, tell, report
-        self._translate = ConfigTranslator(self.search_space)
-        self._pending: tuple[Hashable, dict[str, Any]] | None = None
-        self._handles: list[Hashable] = []
-        self._last_values: list[float] = []
-        self._told: list[bool] = []
+        if isinstance(search_space, TabularBlackbox):
+            # proposals on the grid need one lookup; the search space (and its translator,
+            # which snaps the others) is built on the first proposal off the grid
+            self._grid: GridConfigs | None = GridConfigs(search_space)
+            self._search_space: SearchSpace | None = None
+            self._place = self._grid.index_and_config
+        else:
+            self._grid = None
+            self._search_space = as_search_space(search_space) if search_space is not None else None
+            self._translate = ConfigTranslator(self._search_space)
+            self._place = self._translated
+        # the proposal not yet added as a trial: (handle, config, grid row or None)
+        self._pending: tuple[Hashable, dict[str, Any], int | None] | None = None
+        # per trial id: the optimizer's handle, replaced by _TOLD once told (and then freed)
+        self._handles: list[Any] = []
         self._checked_result_keys = False
+
+    @property
+    def search_space(self) -> SearchSpace | None:
+        """Where proposals land (``None``: anywhere, only unknown keys are dropped)."""
+        if self._grid is not None:
+            return self._grid.translate.search_space
+        return self._search_space
 
     # ------------------------------------------------------------------ protocol
     def suggest(self) -> TrialSuggestion | None:
         # a proposal the tuner dropped (start budget spent) is offered again, not re-asked
-        if self._pending is None:
+        pending = self._pending
+        if pending is None:
             handle, config = self._ask()
-            self._pending = (handle, self._translate(config))
-        return TrialSuggestion.start(self._pending[1])
+            row, config = self._place(config)
+            pending = self._pending = (handle, config, row)
+        return TrialSuggestion(pending[1], None, pending[2])
 
     def on_trial_add(self, trial: Trial) -> None:
-        if self._pending is None or trial.trial_id != len(self._handles):
+        handles, pending = self._handles, self._pending
+        if pending is None or trial.trial_id != len(handles):
             raise ValueError(
                 f"trial {trial.trial_id} was added without a matching suggestion; the Tuner must "
                 "call on_trial_add once per started suggestion, in trial-id order"
             )
-        self._handles.append(self._pending[0])
-        self._last_values.append(math.nan)
-        self._told.append(False)
+        handles.append(pending[0])
         self._pending = None
 
     def on_trial_result(self, trial: Trial, result: dict[str, Any]) -> str:
         if not self._checked_result_keys:
             self._check_result_keys(result)
+        if self._report is None:
+            return SchedulerDecision.CONTINUE
         trial_id = trial.trial_id
         value = result[self.metric]
-        self._last_values[trial_id] = value
-        if self._report is not None and self._report(
-            self._handles[trial_id], value, result["fidelity"]
-        ):
+        handle = self._handles[trial_id]
+        if handle is not _TOLD and self._report(handle, value, result["fidelity"]):
             pruned_value = value if self.tell_value == "last" else None
             self._tell_once(trial_id, pruned_value, "pruned")
             return SchedulerDecision.STOP
         return SchedulerDecision.CONTINUE
 
     def on_trial_complete(self, trial: Trial, result: dict[str, Any]) -> None:
-        self._tell_once(trial.trial_id, result[self.metric], "complete")
+        handles, trial_id = self._handles, trial.trial_id
+        handle = handles[trial_id]
+        if handle is not _TOLD:  # _tell_once, inlined: once per trial
+            handles[trial_id] = _TOLD
+            self._tell(handle, result[self.metric], "complete")
 
     def on_trial_error(self, trial: Trial) -> None:
         self._tell_once(trial.trial_id, None, "failed")
@@ -260,10 +286,15 @@ class AskTellScheduler(TrialScheduler):
         }
 
     # ------------------------------------------------------------------ helpers
+    def _translated(self, config: Mapping[str, Any]) -> tuple[None, dict[str, Any]]:
+        return None, self._translate(config)
+
     def _tell_once(self, trial_id: int, value: float | None, state: str) -> None:
-        if not self._told[trial_id]:
-            self._told[trial_id] = True
-            self._tell(self._handles[trial_id], value, state)
+        handles = self._handles
+        handle = handles[trial_id]
+        if handle is not _TOLD:
+            handles[trial_id] = _TOLD
+            self._tell(handle, value, state)
 
     def _check_result_keys(self, result: Mapping[str, Any]) -> None:
         for key in (self.metric, "fidelity"):

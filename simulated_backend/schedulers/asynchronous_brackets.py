@@ -236,11 +236,15 @@ class AsynchronousBracketScheduler(TrialScheduler):
             del self._bracket_of[trial_id]
 
     def on_trial_complete(self, trial: Trial, result: dict[str, Any]) -> None:
-        self._forget(trial.trial_id)
+        """A trial whose recorded curve ended (or at the max fidelity) is never promoted;
+        its recorded rung results stay."""
+        self._leave_rungs(trial.trial_id)
 
     def on_trial_error(self, trial: Trial) -> None:
         """A failed trial is never promoted; its recorded rung results stay."""
-        trial_id = trial.trial_id
+        self._leave_rungs(trial.trial_id)
+
+    def _leave_rungs(self, trial_id: int) -> None:
         k = self._next_rung.get(trial_id, 0)
         if self.type == "promotion" and k > 0:
             self._rungs[self._bracket_of[trial_id]][k - 1].mark_promoted(trial_id)

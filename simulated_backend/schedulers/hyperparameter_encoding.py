@@ -102,6 +102,24 @@ class HyperparameterCodec:
             if self.span > 0:
                 return (column - self.low) / self.span
             return np.where(np.isnan(column), np.nan, 0.0)
+        try:  # the common case: every value one of the choices, as is
+            column = np.array([self.index_of[value] for value in values], dtype=float)
+        except (KeyError, TypeError):  # inactive (None/NaN), numpy values, or not a choice
+            column = self._encode_one_by_one(values)
+        if self.kind == ORDINAL:
+            return column / (len(self.choices) - 1) if len(self.choices) > 1 else column * 0.0
+        return column
+
+    def encode_value(self, value: Any) -> float:
+        """Encoded ``value`` of one configuration (as :meth:`encode`, without the arrays)."""
+        index = self.index_of.get(value) if self.kind != NUMERIC else None
+        if index is None:  # numeric, inactive, or not one of the choices (encode says so)
+            return float(self.encode([value])[0])
+        if self.kind == ORDINAL:
+            return index / (len(self.choices) - 1) if len(self.choices) > 1 else 0.0
+        return float(index)
+
+    def _encode_one_by_one(self, values: Sequence[Any]) -> np.ndarray:
         column = np.empty(len(values))
         for row, value in enumerate(values):
             value = native(value)
@@ -115,8 +133,6 @@ class HyperparameterCodec:
                     f"choices {list(self.choices)}; the configuration does not belong to the space"
                 )
             column[row] = index
-        if self.kind == ORDINAL:
-            return column / (len(self.choices) - 1) if len(self.choices) > 1 else column * 0.0
         return column
 
     def decode(self, x: float) -> Any:

@@ -36,10 +36,11 @@ class KernelDensity:
     def __post_init__(self) -> None:
         # per column: the inactive (NaN) entries of the data, or None if there are none
         masks = np.isnan(self.data)
+        columns = masks.any(axis=0).tolist()
         object.__setattr__(
             self,
             "_inactive",
-            tuple(masks[:, j] if masks[:, j].any() else None for j in range(self.data.shape[1])),
+            tuple(masks[:, j] if inactive else None for j, inactive in enumerate(columns)),
         )
 
     def log_pdf(self, points: np.ndarray) -> np.ndarray:
@@ -82,10 +83,20 @@ class KernelDensity:
         return peak[:, 0] + log_sum + (constant - math.log(n))
 
     def _add_masked_column(self, total: np.ndarray, points: np.ndarray, j: int) -> float:
-        """Add column ``j``'s log kernel to ``total`` where both entries are active, the
-        uniform density's where either is inactive; returns a constant term (0 here)."""
+        """Add column ``j``'s log kernel to ``total`` (see :meth:`log_kernel_factors`);
+        returns a constant term (0 here)."""
+        total += self.log_kernel_factors(j, points[:, j])
+        return 0.0
+
+    def log_kernel_factors(self, j: int, values: np.ndarray) -> np.ndarray:
+        """Log kernel of dimension ``j`` between each of ``values`` (encoded) and each datum,
+        shape (len(values), n): the Gaussian or Aitchison-Aitken kernel where both entries
+        are active, the uniform density's where either is inactive (NaN), 0 for a dimension
+        with a single category. ``log_pdf`` sums these over the dimensions."""
         bandwidth, k = float(self.bandwidths[j]), int(self.cardinalities[j])
-        x, data = points[:, j], self.data[:, j]
+        x, data = np.asarray(values, dtype=float), self.data[:, j]
+        if k == 1:
+            return np.zeros((len(x), len(data)))
         if k == 0:
             z = np.subtract.outer(x, data) / bandwidth
             log_kernel = -0.5 * z * z - math.log(bandwidth) - _LOG_SQRT_2PI
@@ -97,8 +108,7 @@ class KernelDensity:
         inactive = np.isnan(x)[:, None]
         if self._inactive[j] is not None:
             inactive = inactive | self._inactive[j][None, :]
-        total += np.where(inactive, uniform, log_kernel)
-        return 0.0
+        return np.where(inactive, uniform, log_kernel)
 
     def sample(self, rng: np.random.Generator, m: int, bandwidth_factor: float = 1.0) -> np.ndarray:
         """``m`` points: a random datum each, perturbed by its kernel.
@@ -143,11 +153,14 @@ def fit_kernel_density(
     n, d = data.shape
     if n == 0:
         raise ValueError("cannot fit a kernel density to zero observations")
-    active = ~np.isnan(data)
-    counts = active.sum(axis=0)
-    means = np.where(counts > 0, np.nansum(data, axis=0) / np.maximum(counts, 1), 0.0)
-    squares = np.nansum((data - means) ** 2, axis=0)
-    std = np.sqrt(squares / np.maximum(counts, 1))
+    inactive = np.isnan(data)
+    if inactive.any():  # standard deviations over the active entries of each column
+        counts = (~inactive).sum(axis=0)
+        means = np.where(counts > 0, np.nansum(data, axis=0) / np.maximum(counts, 1), 0.0)
+        squares = np.nansum((data - means) ** 2, axis=0)
+        std = np.sqrt(squares / np.maximum(counts, 1))
+    else:
+        std = data.std(axis=0)
     bandwidths = np.maximum(1.06 * std * n ** (-1.0 / (d + 4)), min_bandwidth)
     cardinalities = np.asarray(cardinalities, dtype=int)
     categorical = cardinalities > 0

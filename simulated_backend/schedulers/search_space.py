@@ -134,7 +134,9 @@ class SearchSpace:
         if len(configuration_space) == 0:
             raise ValueError("configuration_space has no hyperparameters; add at least one")
         self.configuration_space = configuration_space
-        self._sampling_space = copy.deepcopy(configuration_space)
+        # a private copy to seed and sample from, made on first use: spaces with a grid of
+        # candidates never sample from ConfigSpace, and a deep copy costs milliseconds
+        self._sampling_space: ConfigurationSpace | None = None
         self.hyperparameter_names: tuple[str, ...] = tuple(configuration_space.keys())
         self._codecs = [
             HyperparameterCodec(configuration_space[name]) for name in self.hyperparameter_names
@@ -197,7 +199,7 @@ class SearchSpace:
         other = object.__new__(type(self))
         for name, value in vars(self).items():
             setattr(other, name, value)
-        other._sampling_space = copy.deepcopy(self.configuration_space)
+        other._sampling_space = None
         other._reset_draws()
         return other
 
@@ -261,6 +263,18 @@ class SearchSpace:
         positions = rng.choice(self._n_remaining, size=m, replace=False)
         pool = self._pool
         return np.array([pool[p] for p in positions.tolist()], dtype=np.int64)
+
+    def peek_at(self, uniforms: Sequence[float]) -> list[int]:
+        """The candidates at relative positions ``uniforms`` (each in [0, 1)) among those not
+        drawn yet, without drawing them; a position may repeat. Cheaper than :meth:`peek`
+        (the caller draws the uniforms in batches, as for :meth:`draw`); [] once exhausted."""
+        self._require_table()
+        n, pool = self._n_remaining, self._pool
+        return [pool[int(uniform * n)] for uniform in uniforms] if n else []
+
+    def was_drawn(self, index: int) -> bool:
+        """Whether candidate ``index`` was drawn (suggested) already."""
+        return self._pool_position[index] >= self._n_remaining
 
     def take(self, index: int) -> dict[str, Any]:
         """Draw candidate ``index`` (it is not suggested again); error if already drawn."""
@@ -357,11 +371,14 @@ class SearchSpace:
         if n == 0:
             return []
         # ConfigSpace samples with its own RandomState: seed our private copy from rng
-        self._sampling_space.seed(int(rng.integers(2**31 - 1)))
+        if self._sampling_space is None:
+            self._sampling_space = copy.deepcopy(self.configuration_space)
+        sampling_space = self._sampling_space
+        sampling_space.seed(int(rng.integers(2**31 - 1)))
         if n == 1:  # ConfigSpace 1.2 deprecates size=1 (it returns one Configuration)
-            sampled = [self._sampling_space.sample_configuration()]
+            sampled = [sampling_space.sample_configuration()]
         else:
-            sampled = self._sampling_space.sample_configuration(size=n)
+            sampled = sampling_space.sample_configuration(size=n)
         return [native_config(dict(config)) for config in sampled]
 
     # ------------------------------------------------------------------ encoding
@@ -373,6 +390,11 @@ class SearchSpace:
             codec.encode([config.get(codec.name) for config in configs]) for codec in self._codecs
         ]
         return np.column_stack(columns)
+
+    def encode_config(self, config: Mapping[str, Any]) -> tuple[float, ...]:
+        """The encoding of one configuration: a row of :meth:`encode` as a tuple of floats,
+        without building arrays (model-based searchers encode every trial they observe)."""
+        return tuple([codec.encode_value(config.get(codec.name)) for codec in self._codecs])
 
     def decode(self, vector: Sequence[float]) -> dict[str, Any] | None:
         """The configuration nearest to encoded ``vector``, inactive values dropped.

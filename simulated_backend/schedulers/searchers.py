@@ -2,7 +2,7 @@
 
 Schedulers decide *how long* trials run; a searcher decides *which* configuration a new
 trial gets. :class:`RandomSearcher` samples the search space; BOHB's
-:class:`~simulated_backend.schedulers.bohb.KernelDensitySearcher` fits density models to
+:class:`~simulated_backend.schedulers.kde_searcher.KernelDensitySearcher` fits density models to
 the observations schedulers report at their rung levels.
 """
 

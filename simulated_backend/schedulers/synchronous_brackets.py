@@ -13,7 +13,11 @@ idles while there is work, and every bracket still holds exactly the paper's num
 trials and fidelities.
 
 Failed trials count as done and are never promoted; if fewer than ``n_{i+1}`` trials of a
-stage succeed, the next stage is that much smaller. If a finite search space runs out,
+stage succeed, the next stage is that much smaller. A trial whose recorded learning curve
+ends (the engine completes it: NMT and LCDB curves stop early) is never resumed: if it
+ended at its stage level it is ranked with the others, and the next best trial that can
+continue takes its promotion; if it ended below its stage level it counts as done without a
+value, like a failed trial. If a finite search space runs out,
 stage 0 keeps the trials already started and no new bracket starts.
 """
 
@@ -44,20 +48,25 @@ CONTINUE, PAUSE, STOP = SchedulerDecision.CONTINUE, SchedulerDecision.PAUSE, Sch
 class BracketRun:
     """One running bracket: its current stage, the jobs it can hand out, the results it waits for."""
 
-    def __init__(self, bracket: Bracket, number: int) -> None:
+    def __init__(self, bracket: Bracket, number: int, ended: set[int]) -> None:
         self.bracket = bracket
         self.number = number  # 0, 1, 2, ... in start order
         self.finished = False
         self.stage_sizes: list[int] = []  # trials per stage, as each stage started
-        self._start_stage(0, [])
+        # trials whose recorded curve ended (completed): never resumed (shared, read only)
+        self._ended = ended
+        self._start_stage(0, [], 0)
 
-    def _start_stage(self, stage_index: int, promoted: list[int]) -> None:
+    def _start_stage(self, stage_index: int, ranked: list[int], n_promoted: int) -> None:
         stage = self.bracket.stages[stage_index]
         self.stage_index = stage_index
         self.level = stage.level
-        self.to_resume = deque(promoted)
+        # the previous stage's trials, best first: the first ``to_promote`` of them that can
+        # continue are resumed (chosen when handed out, once every completion is known)
+        self.to_resume = deque(ranked)
+        self.to_promote = n_promoted
         self.to_start = stage.n_trials if stage_index == 0 else 0
-        self.size = self.to_start + len(promoted)
+        self.size = self.to_start + n_promoted
         self.stage_sizes.append(self.size)
         self.results: list[tuple[float, int, int]] = []
         self.failures = 0
@@ -68,7 +77,23 @@ class BracketRun:
 
     @property
     def has_job(self) -> bool:
-        return bool(self.to_resume) or self.to_start > 0
+        return self.to_promote > 0 or self.to_start > 0
+
+    def next_to_resume(self) -> int | None:
+        """The best trial of the previous stage that can continue, or None (the stage
+        shrinks by the promotions left when too few trials can continue)."""
+        while self.to_resume:
+            trial_id = self.to_resume.popleft()
+            if trial_id not in self._ended:
+                self.to_promote -= 1
+                if not self.to_promote:
+                    self.to_resume.clear()
+                return trial_id
+        self.size -= self.to_promote
+        self.stage_sizes[-1] = self.size
+        self.to_promote = 0
+        self.advance_if_done()
+        return None
 
     def shrink_stage_zero(self) -> None:
         """The search space ran out: stage 0 keeps the trials already started."""
@@ -94,8 +119,8 @@ class BracketRun:
                 self.finished = True
                 return
             n_next = self.bracket.stages[self.stage_index + 1].n_trials
-            ranked = sorted(self.results)
-            self._start_stage(self.stage_index + 1, [entry[2] for entry in ranked[:n_next]])
+            ranked = [entry[2] for entry in sorted(self.results)]
+            self._start_stage(self.stage_index + 1, ranked, min(n_next, len(ranked)))
 
 
 class SynchronousBracketScheduler(TrialScheduler):
@@ -154,6 +179,7 @@ class SynchronousBracketScheduler(TrialScheduler):
         self._run_of: dict[int, BracketRun] = {}  # running trial id -> its bracket
         self._milestone: dict[int, Any] = {}  # trial id -> the level it runs to now
         self._pending_starts: deque[BracketRun] = deque()
+        self._ended: set[int] = set()  # trials whose recorded curve ended (completed)
         self._arrivals = 0
         self.n_brackets_started = 0
         self._last_started: BracketRun | None = None
@@ -176,7 +202,7 @@ class SynchronousBracketScheduler(TrialScheduler):
         if self.searcher.exhausted:
             return None
         bracket = self.brackets[self.n_brackets_started % len(self.brackets)]
-        run = BracketRun(bracket, self.n_brackets_started)
+        run = BracketRun(bracket, self.n_brackets_started, self._ended)
         self.n_brackets_started += 1
         self._running.append(run)
         self._last_started = run
@@ -208,11 +234,15 @@ class SynchronousBracketScheduler(TrialScheduler):
         return None
 
     def _job_of(self, run: BracketRun) -> TrialSuggestion | None:
-        if run.to_resume:
-            trial_id = run.to_resume.popleft()
-            self._milestone[trial_id] = run.level
-            self._run_of[trial_id] = run
-            return TrialSuggestion.resume(trial_id)
+        if run.to_promote > 0:
+            trial_id = run.next_to_resume()
+            if trial_id is not None:
+                self._milestone[trial_id] = run.level
+                self._run_of[trial_id] = run
+                return TrialSuggestion.resume(trial_id)
+            if run.finished:
+                self._drop_finished()
+            return self._job_of(run) if run.has_job else None
         if run.to_start > 0:
             candidate = self.searcher.next_candidate()
             if candidate is not None:
@@ -221,7 +251,7 @@ class SynchronousBracketScheduler(TrialScheduler):
                 return TrialSuggestion(candidate.config, None, candidate.config_index)
             run.shrink_stage_zero()
             self._drop_finished()
-            if run.to_resume:
+            if run.has_job:
                 return self._job_of(run)
         return None
 
@@ -275,6 +305,18 @@ class SynchronousBracketScheduler(TrialScheduler):
     def on_trial_error(self, trial: Trial) -> None:
         if self._milestone.pop(trial.trial_id, None) is not None:
             run = self._run_of.pop(trial.trial_id)
+            run.record_failure()
+            if run.finished:
+                self._drop_finished()
+
+    def on_trial_complete(self, trial: Trial, result: dict[str, Any]) -> None:
+        """The trial's recorded curve ended (or it reached the max fidelity): it is never
+        resumed. If it ended below its stage level, the stage counts it as done without a
+        value (as a failed trial), so the bracket never waits for it."""
+        trial_id = trial.trial_id
+        self._ended.add(trial_id)
+        if self._milestone.pop(trial_id, None) is not None:
+            run = self._run_of.pop(trial_id)
             run.record_failure()
             if run.finished:
                 self._drop_finished()

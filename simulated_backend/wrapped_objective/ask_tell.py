@@ -12,14 +12,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from blackbox_repository import Blackbox, TabularBlackbox
+from blackbox_repository import Blackbox
 from simulated_backend.backend import SimulatorBackend
 from simulated_backend.results import RunResults
 from simulated_backend.schedulers.ask_tell_adapter import AskTellScheduler, OptunaScheduler
 from simulated_backend.schedulers.protocol import TrialScheduler
 from simulated_backend.stop_criterion import StopCriterion
 from simulated_backend.tuner import Tuner
-from simulated_backend.wrapped_objective.evaluation import GridConfigs
 
 
 def ask_tell_scheduler(optimizer: Any, blackbox: Blackbox, metric: str) -> TrialScheduler:
@@ -40,26 +39,15 @@ def ask_tell_scheduler(optimizer: Any, blackbox: Blackbox, metric: str) -> Trial
             f"{type(optimizer).__name__}. For optimizers that call an objective from their own "
             "workers, use SimulationCoordinator"
         )
-    ask, search_space = optimizer.ask, blackbox
-    if isinstance(blackbox, TabularBlackbox):
-        # configurations land on the grid here, with a fast path for exact ones, so the
-        # scheduler need not snap them again
-        on_grid = GridConfigs(blackbox)
-
-        def ask() -> tuple[Any, dict[str, Any]]:
-            handle, config = optimizer.ask()
-            if on_grid.is_recorded(config):  # the engine looks it up as it is
-                return handle, config
-            return handle, on_grid(config)
-
-        search_space = None
+    # a tabular blackbox as the search space: proposals land on its grid (one lookup for an
+    # exact one) and their row goes to the engine, which then looks nothing up
     return AskTellScheduler(
-        ask,
+        optimizer.ask,
         optimizer.tell,
         metric,
         mode,
         report=getattr(optimizer, "report", None),
-        search_space=search_space,
+        search_space=blackbox,
     )
 
 

@@ -2,7 +2,12 @@
 
 Pickling it (process pools with fork or spawn, Dask) copies only the coordinator's address
 and key (and a user function, if the run uses one). Each thread of each process opens its
-own connection on its first call and receives a worker index from the coordinator.
+own connection to a run on its first call and receives a worker index from the coordinator.
+
+The connection belongs to the thread, not to the handle: a process pool unpickles a fresh
+handle for every task, and opening a connection per task (connect, HMAC handshake, worker
+index) cost more than the call itself. :class:`ThreadConnections` keeps one connection per
+run address per thread, reused by every handle of that run in the thread.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
 from multiprocessing.connection import Client, Connection
 from pathlib import Path
 from typing import Any
@@ -41,21 +47,16 @@ class WrappedObjective:
     def __init__(self, address: RunAddress, function_objective: Any = None) -> None:
         self.address = address
         self.function_objective = function_objective
-        self._local = threading.local()
+
+    def __reduce__(self) -> tuple:
+        # pickled with every task a process pool sends: the constructor call is the cheapest
+        return WrappedObjective, (self.address, self.function_objective)
 
     @classmethod
     def connect(cls, run_name: str, runs_dir: Path | str | None = None) -> WrappedObjective:
         """The objective of the run ``run_name`` hosted by another process on this machine."""
         address, function_objective = read_run_address(run_name, runs_dir)
         return cls(address, function_objective)
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"address": self.address, "function_objective": self.function_objective}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.address = state["address"]
-        self.function_objective = state["function_objective"]
-        self._local = threading.local()
 
     # ------------------------------------------------------------------ calls
     def __call__(
@@ -87,35 +88,30 @@ class WrappedObjective:
     @property
     def worker_index(self) -> int:
         """This thread's worker index (connects first if needed)."""
-        self._connection()
-        return self._local.worker
+        return self._connection().worker
 
     def close(self) -> None:
-        """Close this thread's connection (its worker index is handed out again)."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None and self._local.pid == os.getpid():
-            conn.close()
-        self._forget_connection()
+        """Close this thread's connection to the run (its worker index is handed out again)."""
+        _THREAD_CONNECTIONS.close(self.address)
 
     # ------------------------------------------------------------------ connection
     def _exchange(self, message: tuple) -> tuple[str, Any]:
-        conn = self._connection()
+        conn = self._connection().conn
         try:
             conn.send_bytes(messages.encode(message))
             return messages.decode(conn.recv_bytes())
         except (EOFError, OSError) as error:
-            self._forget_connection()
+            _THREAD_CONNECTIONS.close(self.address)
             failure = (
                 "the coordinator of this wrapped objective closed the connection: the run was "
                 f"closed or its host process ended ({type(error).__name__})"
             )
         raise CoordinatorUnavailable(failure)
 
-    def _connection(self) -> Connection:
-        local = self._local
-        conn = getattr(local, "conn", None)
-        if conn is not None and local.pid == os.getpid():
-            return conn
+    def _connection(self) -> OpenConnection:
+        opened = _THREAD_CONNECTIONS.get(self.address)
+        if opened is not None:
+            return opened
         try:
             conn = Client(self.address.address, self.address.family, authkey=self.address.authkey)
         except (OSError, EOFError) as error:
@@ -134,11 +130,70 @@ class WrappedObjective:
         if tag != messages.WORKER:
             conn.close()
             raise WorkerSlotsFull(payload)
-        local.conn, local.pid, local.worker = conn, os.getpid(), payload
-        return conn
+        opened = OpenConnection(conn, os.getpid(), payload)
+        _THREAD_CONNECTIONS.put(self.address, opened)
+        return opened
 
-    def _forget_connection(self) -> None:
-        self._local.conn = None
+
+@dataclass(frozen=True, slots=True)
+class OpenConnection:
+    """A thread's connection to one run, the process that opened it and its worker index."""
+
+    conn: Connection
+    pid: int
+    worker: int
+
+
+class ThreadConnections:
+    """Per thread: the open connection to each run address (see the module docstring).
+
+    A connection inherited through ``fork`` belongs to the parent and is never used (nor
+    closed) by the child. Connections to runs whose coordinator is gone are closed when the
+    thread opens its next connection, so a long-lived pool process does not collect them.
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def _table(self) -> dict[RunAddress, OpenConnection]:
+        table = getattr(self._local, "table", None)
+        if table is None:
+            table = self._local.table = {}
+        return table
+
+    def get(self, address: RunAddress) -> OpenConnection | None:
+        opened = self._table().get(address)
+        if opened is not None and opened.pid == os.getpid():
+            return opened
+        return None
+
+    def put(self, address: RunAddress, opened: OpenConnection) -> None:
+        table = self._table()
+        for other, entry in list(table.items()):
+            if entry.pid != os.getpid():  # inherited through fork: the parent's
+                del table[other]
+            elif _is_closed_by_peer(entry.conn):
+                entry.conn.close()
+                del table[other]
+        table[address] = opened
+
+    def close(self, address: RunAddress) -> None:
+        opened = self._table().pop(address, None)
+        if opened is not None and opened.pid == os.getpid():
+            opened.conn.close()
+
+
+def _is_closed_by_peer(conn: Connection) -> bool:
+    """An idle connection is readable only when the coordinator closed it (or is gone)."""
+    try:
+        return conn.closed or conn.poll(0)
+    except (OSError, EOFError, ValueError):
+        return True
+
+
+# the connections of the threads of this process (module level: the handles that share them
+# are unpickled afresh for every task of a pool)
+_THREAD_CONNECTIONS = ThreadConnections()
 
 
 def _plain(value: Any) -> Any:

@@ -19,6 +19,7 @@ from typing import Any
 from blackbox_repository import Blackbox, TabularBlackbox
 from blackbox_repository.blackbox import native, native_config
 from simulated_backend.schedulers.ask_tell_adapter import ConfigTranslator
+from simulated_backend.schedulers.ask_tell_grid import GridConfigs
 from simulated_backend.schedulers.search_space import SearchSpace
 from simulated_backend.wrapped_objective.errors import WrappedObjectiveError
 
@@ -110,49 +111,6 @@ class BlackboxEvaluator:
             "fidelity_name": self.fidelity_name,
             "blackbox_seed": self.blackbox_seed,
         }
-
-
-class GridConfigs:
-    """Configurations of a tabular blackbox's grid, with a fast path for exact ones.
-
-    A configuration given exactly as recorded (the common case: optimizers that search the
-    grid) is found with one dict lookup; any other is translated by ``translate`` (a
-    :class:`ConfigTranslator`: drops unknown keys, snaps to the nearest recorded one).
-    """
-
-    def __init__(
-        self, blackbox: TabularBlackbox, translate: ConfigTranslator | None = None
-    ) -> None:
-        self.blackbox = blackbox
-        self.names = frozenset(blackbox.hyperparameter_names)
-        self._translate = translate
-
-    @property
-    def translate(self) -> ConfigTranslator:
-        if self._translate is None:  # built on first need: most optimizers stay on the grid
-            self._translate = ConfigTranslator(SearchSpace.from_blackbox(self.blackbox))
-        return self._translate
-
-    def index_and_config(self, config: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
-        """Row of the grid and the configuration as recorded (plain Python values)."""
-        try:
-            index = self.blackbox.config_index(config)
-        except (KeyError, ValueError, TypeError):
-            config = self.translate(config)
-            return self.blackbox.config_index(config), config
-        names = self.names
-        return index, {k: native(v) for k, v in config.items() if k in names and v is not None}
-
-    def __call__(self, config: Mapping[str, Any]) -> dict[str, Any]:
-        return self.index_and_config(config)[1]
-
-    def is_recorded(self, config: Mapping[str, Any]) -> bool:
-        """Whether ``config`` is exactly a recorded configuration (extra keys ignored)."""
-        try:
-            self.blackbox.config_index(config)
-        except (KeyError, ValueError, TypeError):
-            return False
-        return True
 
 
 class FunctionObjective:

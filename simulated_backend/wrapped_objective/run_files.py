@@ -29,6 +29,10 @@ class RunAddress:
     family: str
     authkey: bytes
 
+    def __reduce__(self) -> tuple:
+        # pickled with every task a process pool sends: the constructor call is the cheapest
+        return RunAddress, (self.address, self.family, self.authkey)
+
 
 def default_runs_dir() -> Path:
     """``$SIMTUNE_RUNS_DIR``, else a per-user folder in the temporary directory."""

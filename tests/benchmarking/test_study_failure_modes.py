@@ -81,26 +81,51 @@ def descendants(pid: int) -> list[psutil.Process]:
     return psutil.Process(pid).children(recursive=True)
 
 
-@pytest.mark.timeout(300)
-@pytest.mark.usefixtures("shared_data_dir")
-def test_kill_9_of_a_process_pool_run_takes_its_workers_down(tmp_path):
-    out = tmp_path / "out"
-    run = [
+def run_command(out: Path, executor: str) -> list[str]:
+    return [
         sys.executable, "-m", "benchmarking.cli", "run", "--methods", "RS",
         "--benchmarks", "xgboost-mnist", "--seeds", "0-3", "--max-wallclock-time", "100000",
-        "--executor", "processes", "--n-jobs", "2", "--out", str(out), "--no-progress",
+        "--executor", executor, "--n-jobs", "2", "--out", str(out), "--no-progress",
     ]  # fmt: skip
+
+
+def start_run_and_wait_for_a_task(out: Path, executor: str, log: Path) -> subprocess.Popen:
+    """``simtune run`` on ``executor`` in a child process, once its workers write tasks."""
     environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    log = tmp_path / "first-run.log"
     with open(log, "w") as stream:  # a file, not a pipe: surviving workers would hold a pipe
-        first = subprocess.Popen(run, env=environment, stdout=stream, stderr=stream)
+        process = subprocess.Popen(
+            run_command(out, executor), env=environment, stdout=stream, stderr=stream
+        )
     deadline = time.monotonic() + 200
     while not (out / ".staging").is_dir() or not any(
         p.suffix == ".lock" for p in (out / ".staging").iterdir()
     ):  # workers are writing tasks
-        assert first.poll() is None, log.read_text()
+        assert process.poll() is None, log.read_text()
         assert time.monotonic() < deadline, "no task started in 200 s"
         time.sleep(0.05)
+    return process
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.usefixtures("shared_data_dir")
+def test_kill_9_of_a_dask_run_takes_its_local_cluster_down(tmp_path):
+    first = start_run_and_wait_for_a_task(tmp_path / "out", "dask", tmp_path / "run.log")
+    children = descendants(first.pid)  # the forkserver, the Dask workers, resource tracker
+    assert len(children) >= 3
+    first.send_signal(signal.SIGKILL)  # the main process only, as `kill -9 PID` does
+    first.wait()
+    gone, alive = psutil.wait_procs(children, timeout=30)
+    survivors = [process.pid for process in alive]
+    for process in alive:  # clean up what the test started before failing
+        process.kill()
+    assert survivors == [], f"processes {survivors} outlived the killed run"
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.usefixtures("shared_data_dir")
+def test_kill_9_of_a_process_pool_run_takes_its_workers_down(tmp_path):
+    out = tmp_path / "out"
+    first = start_run_and_wait_for_a_task(out, "processes", tmp_path / "first-run.log")
     children = descendants(first.pid)
     assert len(children) >= 2
     first.send_signal(signal.SIGKILL)  # the main process only, as `kill -9 PID` does
@@ -110,7 +135,10 @@ def test_kill_9_of_a_process_pool_run_takes_its_workers_down(tmp_path):
         process.kill()
     assert alive == [], f"{len(alive)} worker processes outlived the killed run"
     # a new run finishes the study; collation finds every run
-    second = subprocess.run(run, env=environment, capture_output=True, text=True, timeout=240)
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    second = subprocess.run(
+        run_command(out, "processes"), env=environment, capture_output=True, text=True, timeout=240
+    )
     assert second.returncode == 0, second.stderr
     assert "4 tasks:" in second.stdout and "0 failed" in second.stdout
     assert "collated 4 runs" in second.stdout and "0 missing" in second.stdout

@@ -1,13 +1,20 @@
 """`simtune surrogate fit / evaluate` end to end on a user's table in the cache (the real
 breast-cancer MLP benchmark cut to 40 configurations x 5 epochs), tuned with ASHA on a
-real Dask cluster; resume, faithfulness and bad input."""
+real Dask cluster; resume after a real `kill -9`, faithfulness and bad input."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import psutil
 import pytest
 
 from benchmarking.cli import main
@@ -18,6 +25,7 @@ from blackbox_repository.cache import BlackboxCache
 from blackbox_repository.file_format import write_blackbox
 
 TABLE = "test-user-mlp"
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def install_table(cache_dir, constant_objective: str | None = None) -> TabularBlackbox:
@@ -43,8 +51,33 @@ def install_table(cache_dir, constant_objective: str | None = None) -> TabularBl
     return table
 
 
+def kill_9_after_first_fits(arguments: list[str], journals: Path, log: Path) -> list:
+    """Run ``simtune ARGUMENTS`` in a subprocess; SIGKILL its main process (as ``kill -9 PID``
+    does) once two fits are journalled; its Dask workers, which must die with it."""
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    with open(log, "w") as stream:  # a file, not a pipe: surviving workers would hold a pipe
+        process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarking.cli", *arguments],
+            env=environment,
+            stdout=stream,
+            stderr=stream,
+        )
+    try:
+        deadline = time.monotonic() + 300  # seconds on a quiet machine; minutes under load
+        while len(list(journals.rglob("journal/*.json"))) < 2:
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "no fit finished in 300 s"
+            time.sleep(0.05)
+        workers = psutil.Process(process.pid).children(recursive=True)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    return workers
+
+
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory):
+    """A fit killed with SIGKILL after its first fits, then resumed in-process to the end."""
     root = tmp_path_factory.mktemp("surrogate-cli")
     cache_dir = root / "cache"
     table = install_table(cache_dir)
@@ -52,12 +85,27 @@ def fitted(tmp_path_factory):
         "surrogate", "fit", TABLE, "--objectives", "valid_error", "--families", "lightgbm,knn",
         "--budget", "3", "--n-workers", "2", "--cache-dir", str(cache_dir), "--out", str(root / "work"),
     ]  # fmt: skip
+    workers = kill_9_after_first_fits(arguments, root / "work", root / "killed.log")
+    gone, alive = psutil.wait_procs(workers, timeout=15)
+    for process in alive:  # clean up what the test started before failing
+        process.kill()
+    journalled = {p: p.stat().st_mtime_ns for p in (root / "work").rglob("journal/*.json")}
     assert main(arguments) == 0
-    return root, cache_dir, table, arguments
+    return root, cache_dir, table, arguments, journalled, len(alive)
+
+
+def test_a_fit_killed_with_sigkill_resumes_without_refitting_and_its_workers_die(fitted):
+    root, cache_dir, _, _, journalled, survivors = fitted
+    assert survivors == 0, f"{survivors} worker processes outlived the killed fit"
+    assert len(journalled) >= 2
+    # every fit finished before the kill is answered from the journal, never refitted
+    assert {p: p.stat().st_mtime_ns for p in journalled} == journalled
+    assert len(list((root / "work").rglob("journal/*.json"))) > len(journalled)
+    assert BlackboxCache(cache_dir).has_entry(f"{TABLE}-surrogate")
 
 
 def test_fit_installs_a_surrogate_loadable_by_name_with_its_split_and_choices(fitted):
-    root, cache_dir, table, _ = fitted
+    root, cache_dir, table, *_ = fitted
     surrogate = load_blackbox(f"{TABLE}-surrogate", cache_dir=cache_dir)
     assert surrogate.objective_names == ("valid_error", "elapsed_time")
     record = json.loads((root / "work" / "fit.json").read_text())
@@ -74,7 +122,7 @@ def test_fit_installs_a_surrogate_loadable_by_name_with_its_split_and_choices(fi
 
 
 def test_fit_again_resumes_without_refitting_tuned_models(fitted):
-    root, _, _, arguments = fitted
+    root, _, _, arguments, *_ = fitted
     tuning = root / "work" / "tuning"
     before = {p: p.stat().st_mtime_ns for p in tuning.rglob("*.json")}
     assert main(arguments) == 0
@@ -82,7 +130,7 @@ def test_fit_again_resumes_without_refitting_tuned_models(fitted):
 
 
 def test_evaluate_writes_scores_per_objective_and_fidelity_predictions_and_plots(fitted, capsys):
-    root, cache_dir, table, _ = fitted
+    root, cache_dir, table, *_ = fitted
     out = root / "report"
     assert (
         main(
@@ -113,7 +161,7 @@ def test_evaluate_writes_scores_per_objective_and_fidelity_predictions_and_plots
 
 
 def test_faithfulness_compares_method_rankings_on_table_and_surrogate(fitted):
-    _, cache_dir, table, _ = fitted
+    _, cache_dir, table, *_ = fitted
     surrogate = load_trained_surrogate(f"{TABLE}-surrogate", cache_dir)
     report = faithfulness(
         table, surrogate, metric="valid_error", mode="min", max_wallclock_time=2.0,
@@ -148,7 +196,7 @@ def test_a_constant_objective_is_a_one_line_error_and_nothing_is_installed(tmp_p
 def test_the_surrogate_runs_in_a_simulation_by_name(fitted, monkeypatch):
     from benchmarking.simulation import run_simulation
 
-    _, cache_dir, _, _ = fitted
+    _, cache_dir, *_ = fitted
     monkeypatch.setenv("SIMTUNE_CACHE_DIR", str(cache_dir))
     run = run_simulation("ASHA", f"{TABLE}-surrogate", seed=0, max_num_results=12)
     assert len(run.results) == 12

@@ -8,6 +8,7 @@ depend on the official ``lcdb`` recipe.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import socket
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -180,8 +182,14 @@ def python_subprocess(
     )
 
 
-def wait_for_file(path: Path, process: subprocess.Popen | None = None, timeout: float = 30) -> None:
-    """Poll until ``path`` exists; fail early with the process's stderr if it died."""
+def wait_for_file(
+    path: Path, process: subprocess.Popen | None = None, timeout: float = 120
+) -> None:
+    """Poll until ``path`` exists; fail early with the process's stderr if it died.
+
+    The timeout is generous: a child importing pandas on a loaded 2-core machine has taken
+    over 30 s.
+    """
     deadline = time.monotonic() + timeout
     while not path.exists():
         if process is not None and process.poll() is not None:
@@ -189,6 +197,24 @@ def wait_for_file(path: Path, process: subprocess.Popen | None = None, timeout: 
         if time.monotonic() > deadline:
             pytest.fail(f"{path} did not appear within {timeout} s")
         time.sleep(0.02)
+
+
+@contextlib.contextmanager
+def mounted_tmpfs(mount_point: Path, options: str) -> Iterator[Path]:
+    """A real tmpfs mounted at ``mount_point`` (created) with mount ``options``, unmounted
+    after; the test is skipped where this machine refuses to mount."""
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mount_point)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs ({options}) here: {mounted.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=True)
 
 
 def free_port() -> int:

@@ -57,6 +57,7 @@ from tests.blackbox_repository.conftest import (
     build_lcdb_blackbox,
     make_conditional_blackbox,
     make_lcdb_recipe,
+    mounted_tmpfs,
     python_subprocess,
     wait_for_file,
 )
@@ -375,19 +376,8 @@ def test_a_cache_dir_that_is_a_file_is_one_clear_error(tmp_path):
 @pytest.fixture
 def read_only_filesystem(tmp_path):
     """A real read-only file system (tmpfs mounted ro); skipped where mounting is not allowed."""
-    mount_point = tmp_path / "read-only-cache"
-    mount_point.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mount_point)],
-        capture_output=True,
-        text=True,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a read-only tmpfs here: {mounted.stderr.strip()}")
-    try:
+    with mounted_tmpfs(tmp_path / "read-only-cache", "ro,size=1m") as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", str(mount_point)], check=True)
 
 
 def test_a_read_only_cache_is_one_clear_error(read_only_filesystem):

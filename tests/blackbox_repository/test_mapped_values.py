@@ -28,6 +28,7 @@ from blackbox_repository.tabular_entry import (
 )
 from tests.blackbox_repository.conftest import (
     make_conditional_blackbox,
+    mounted_tmpfs,
     python_subprocess,
     wait_for_file,
 )
@@ -154,22 +155,11 @@ def test_a_file_system_that_cannot_map_falls_back_to_memory_with_a_message(
 @pytest.fixture
 def read_only_entry(tmp_path):
     """An entry (not derived yet) on a real tmpfs remounted read-only; skipped if not allowed."""
-    mount_point = tmp_path / "mounted"
-    mount_point.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount_point)],
-        capture_output=True,
-        text=True,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    try:
+    with mounted_tmpfs(tmp_path / "mounted", "size=8m") as mount_point:
         blackbox = make_conditional_blackbox(np.float64)
         folder = write_blackbox(blackbox, mount_point / "entry")
         subprocess.run(["mount", "-o", "remount,ro", str(mount_point)], check=True)
         yield blackbox, folder
-    finally:
-        subprocess.run(["umount", str(mount_point)], check=True)
 
 
 def test_an_entry_that_cannot_be_written_is_read_from_parquet_with_a_message(

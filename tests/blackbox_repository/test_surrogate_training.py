@@ -193,3 +193,20 @@ def test_failed_install_leaves_nothing_in_the_cache(published, fresh_cache_dir):
         p.name for p in (fresh_cache_dir / "blackboxes").iterdir() if not p.name.endswith(".lock")
     ]
     assert leftovers == []
+
+
+def test_tuning_metric_ranks_configurations_within_each_fidelity():
+    from blackbox_repository.surrogate_training.scores import (
+        mean_tau_per_fidelity,
+        regression_scores,
+    )
+
+    true = np.array([1.0, 2.0, 3.0, 10.0, 20.0, 30.0])
+    positions = np.array([0, 0, 0, 1, 1, 1])
+    # right order within each fidelity, wrong order across them
+    predicted = np.array([30.0, 31.0, 32.0, 1.0, 2.0, 3.0])
+    assert mean_tau_per_fidelity(true, predicted, positions) == pytest.approx(1.0)
+    assert regression_scores(true, predicted)["kendall_tau"] < 0.5
+    # constant predictions at a fidelity carry no ranking: tau 0 there
+    flat = np.array([5.0, 5.0, 5.0, 1.0, 2.0, 3.0])
+    assert mean_tau_per_fidelity(true, flat, positions) == pytest.approx(0.5)

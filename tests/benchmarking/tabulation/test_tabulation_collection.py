@@ -45,15 +45,18 @@ HERE = Path(__file__).resolve().parent
 @pytest.fixture(scope="module")
 def dask_address():
     """One real two-worker cluster for the module, used through its address."""
-    with LocalCluster(
+    cluster = LocalCluster(
         n_workers=2,
         threads_per_worker=1,
         processes=True,
         dashboard_address=None,
         scheduler_kwargs={"dashboard_address": ":0"},
         silence_logs=logging.ERROR,
-    ) as cluster:
+    )
+    try:
         yield cluster.scheduler_address
+    finally:  # a generous close: stopping a worker can take over 5 s on a loaded machine
+        cluster.close(timeout=120)
 
 
 @pytest.fixture(scope="module")

@@ -23,15 +23,18 @@ TIME_LIMIT = 3.0
 
 @pytest.fixture(scope="module")
 def one_worker_cluster():
-    with LocalCluster(
+    cluster = LocalCluster(
         n_workers=1,
         threads_per_worker=1,
         processes=True,
         dashboard_address=None,
         scheduler_kwargs={"dashboard_address": ":0"},
         silence_logs=logging.ERROR,
-    ) as cluster:
+    )
+    try:
         yield cluster
+    finally:  # a generous close: stopping a worker can take over 5 s on a loaded machine
+        cluster.close(timeout=120)
 
 
 @pytest.mark.timeout(240)

@@ -168,3 +168,25 @@ def test_proposals_lose_unknown_keys_and_inactive_conditional_values():
     assert translate(proposal) == {"optimizer": "adam", "lr": 0.1}
     proposal["optimizer"] = "sgd"
     assert translate(proposal) == {"optimizer": "sgd", "momentum": 0.5, "lr": 0.1}
+
+
+def test_a_tabular_blackbox_as_search_space_gives_the_engine_each_proposals_row():
+    blackbox = random_tabular_blackbox(1, n_configs=20)
+    proposals = [{"x": 7}, {"x": np.int64(3)}, {"x": 4.4, "extra": "dropped"}]
+    optimizer = ListOptimizer(proposals)
+    scheduler = AskTellScheduler(
+        optimizer.ask, optimizer.tell, "loss", "min", search_space=blackbox
+    )
+    rows = []
+    for trial_id in range(3):
+        suggestion = scheduler.suggest()
+        rows.append(suggestion.config_index)
+        assert rows[-1] == blackbox.config_index(suggestion.config)
+        assert all(type(v) is int for v in suggestion.config.values())  # plain values
+        scheduler.on_trial_add(Trial(trial_id, dict(suggestion.config), 0.0))
+    assert rows == [7, 3, 4]  # off the grid: snapped to the nearest recorded row
+    result = {"loss": 0.25, "fidelity": blackbox.max_fidelity}
+    scheduler.on_trial_complete(Trial(0, {"x": 7}, 0.0), result)
+    scheduler.on_trial_complete(Trial(0, {"x": 7}, 0.0), result)
+    assert optimizer.tell_count == 1  # told once
+    assert scheduler.search_space.n_candidates == 20  # the grid, built on first need

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from simulated_backend import SimulatorBackend, StopCriterion, Tuner
 from simulated_backend.schedulers import BOHB, KernelDensitySearcher, SearchSpace, Trial
 from simulated_backend.schedulers.kernel_density import fit_kernel_density
 from tests.simulated_backend.schedulers.scheduler_drivers import (
@@ -165,16 +167,35 @@ def test_models_are_refitted_only_after_ten_percent_more_observations_and_stay_b
     configs = searcher.search_space.sample(np.random.default_rng(5), 400)
     observe(searcher, configs[:200], level=1)
     searcher.next_config()
-    _, good, bad = searcher._models[1]
-    assert len(good.data) == 16 and len(bad.data) == 16  # 30 good, 170 bad: evenly by rank
+    fit = searcher.last_fit(1)
+    assert len(fit.good.data) == 16 and len(fit.bad.data) == 16  # 30 good, 170 bad: by rank
     observe(searcher, configs[200:219], level=1, first_trial_id=200)  # 9.5% more
     searcher.next_config()
-    assert searcher._models[1][1] is good  # the same fit
+    assert searcher.last_fit(1) is fit  # the same fit
     observe(searcher, configs[219:220], level=1, first_trial_id=219)  # now 10% more
     searcher.next_config()
-    assert searcher._models[1][0] == 220 and searcher._models[1][1] is not good
+    assert searcher.last_fit(1).n_observations == 220 and searcher.last_fit(1) is not fit
     with pytest.raises(
         ValueError,
         match=r"max_points_in_density must be an integer >= 2 \* min_points_in_model = 10",
     ):
         make_searcher(max_points_in_density=8)
+
+
+def test_bohb_on_a_grid_is_deterministic_bit_for_bit_through_the_engine():
+    blackbox = grid_blackbox(n_configs=120, n_fidelities=9)
+
+    def run(seed):
+        bohb = BOHB(SearchSpace.from_blackbox(blackbox), "loss", "min", GRID[:9], seed=seed)
+        backend = SimulatorBackend(blackbox, n_workers=4, seed=0)
+        return bohb, Tuner(bohb, backend, StopCriterion(max_num_results=500)).run().results
+
+    (bohb, first), (_, again), (_, other) = run(0), run(0), run(1)
+    pd.testing.assert_frame_equal(first, again)
+    assert not first["trial_id"].equals(other["trial_id"]) or not first["loss"].equals(
+        other["loss"]
+    )
+    searcher = bohb.searcher
+    assert searcher.n_model_based > 10 and searcher.n_fits > 1
+    # the grid's candidates were scored by table lookups (one group: 120 x values, 2 acts)
+    assert searcher.last_fit(searcher.last_model_level).scorer is not None

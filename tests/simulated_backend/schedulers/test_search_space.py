@@ -150,6 +150,35 @@ def test_peek_does_not_draw_and_take_does():
     assert int(peeked[0]) not in space.peek(np.random.default_rng(2), 10).tolist()
 
 
+def test_peek_at_does_not_draw_and_was_drawn_tells_what_take_drew():
+    space = SearchSpace.from_blackbox(grid_blackbox(n_configs=6))
+    peeked = space.peek_at([0.0, 0.5, 0.999])
+    assert len(peeked) == 3 and space.n_remaining == 6
+    assert not any(space.was_drawn(index) for index in range(6))
+    space.take(peeked[0])
+    assert space.was_drawn(peeked[0]) and space.n_remaining == 5
+    assert peeked[0] not in space.peek_at(np.linspace(0, 0.999, 50).tolist())
+    for index in range(6):
+        if not space.was_drawn(index):
+            space.take(index)
+    assert space.peek_at([0.5]) == []
+
+
+def test_encode_config_is_a_row_of_encode_for_numpy_and_inactive_values():
+    space = SearchSpace(mixed_configuration_space())
+    configs = space.sample(np.random.default_rng(3), 5)
+    configs.append(
+        {"x": np.float64(0.25), "lr": 0.01, "layers": np.int64(3), "act": np.str_("elu")}
+    )
+    configs.append({"x": 0.5, "lr": 0.001, "layers": 2})  # act inactive (left out)
+    rows = np.array([space.encode_config(config) for config in configs])
+    np.testing.assert_array_equal(rows, space.encode(configs))
+    act = space.hyperparameter_names.index("act")
+    assert math.isnan(rows[-1, act]) and rows[-2, act] == 2.0  # elu: the third choice
+    with pytest.raises(ValueError, match="'gelu' of hyperparameter 'act' is not one of its"):
+        space.encode_config({"x": 0.5, "lr": 0.01, "layers": 2, "act": "gelu"})
+
+
 def test_from_blackbox_restrict_to_grid_false_samples_the_configuration_space():
     blackbox = grid_blackbox()
     space = SearchSpace.from_blackbox(blackbox, restrict_to_grid=False)

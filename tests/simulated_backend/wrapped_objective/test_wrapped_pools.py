@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 import signal
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -220,6 +221,17 @@ def test_fixed_optimizer_time_is_charged_before_each_call(blackbox):
         second = run.objective({"x": 1}, 1)
     assert first["simulated_start_time"] == 5.0
     assert second["simulated_start_time"] == first["simulated_time"] + 5.0
+
+
+def test_copies_of_the_objective_share_their_thread_connection(blackbox):
+    # a process pool unpickles a fresh copy per task: with one worker slot, a second
+    # connection would wait for the slot and fail; shared, every copy is worker 0
+    with SimulationCoordinator(blackbox, n_workers=1, quiescence=0.2) as run:
+        copies = [pickle.loads(pickle.dumps(run.objective)) for _ in range(3)]
+        results = [copy({"x": k}, 1) for k, copy in enumerate(copies)]
+        results.append(run.objective({"x": 5}, 1))
+    assert [result["worker"] for result in results] == [0, 0, 0, 0]
+    assert [e.config["x"] for e in run.evaluations] == [0, 1, 2, 5]
 
 
 def test_bad_fidelity_is_a_clear_error_and_the_run_goes_on(blackbox):

@@ -1,0 +1,197 @@
+"""The space a surrogate model learns an objective in, and the range it may answer in.
+
+* ``log1p`` for a non-negative elapsed-time objective: times spanning orders of magnitude
+  weigh alike.
+* ``quantile`` for every other objective: the model learns the objective's empirical
+  quantile **among the training configurations at the same fidelity** (a number in [0, 1]),
+  and its prediction is mapped back through the inverse of that fidelity's distribution.
+  On the raw scale a squared loss is dominated by the gap between diverged and working
+  configurations (e.g. error 0.9 against 0.05), and the trees average the rare very good
+  configurations with mediocre ones; on the quantile scale a step among the best
+  configurations weighs as much as one among the worst, so the ranking of the good
+  configurations (what optimizers compete on) is learned as carefully as the rest. Per
+  fidelity, because values improve with the fidelity: pooled, the best configurations at
+  the highest fidelity would share a sliver of quantiles. Mapped back, every prediction lies
+  within the training values at its fidelity.
+* ``identity``: the raw value.
+
+Besides, every objective's predictions are clipped, per fidelity, to the range of the
+training targets at that fidelity (:func:`fidelity_bounds`): a surrogate must not invent
+values better than any recorded one, which optimizers would otherwise find and exploit
+(Eggensperger et al., 2015).
+
+Both are fitted on the training configurations only, so validation and test sets stay
+unseen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from blackbox_repository.surrogate_training.errors import SurrogateTrainingError
+
+TARGET_TRANSFORMS = ("identity", "log1p", "quantile")
+MAX_QUANTILE_KNOTS = 257
+"""Knots per fidelity of a quantile transform (evenly spaced in quantile)."""
+
+
+@dataclass(frozen=True)
+class TargetTransform:
+    """A monotone map, per fidelity, between an objective's values and the space its model
+    learns in.
+
+    ``values[f]`` and ``quantiles[f]`` are the knots of the ``quantile`` transform at
+    fidelity position ``f`` (ascending, the same length); empty for the other transforms.
+    """
+
+    name: str
+    values: tuple[tuple[float, ...], ...] = field(default=())
+    quantiles: tuple[tuple[float, ...], ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if self.name not in TARGET_TRANSFORMS:
+            raise ValueError(
+                f"unknown target transform {self.name!r}; known: {list(TARGET_TRANSFORMS)}"
+            )
+        if self.name == "quantile" and (
+            not self.values
+            or len(self.values) != len(self.quantiles)
+            or any(len(v) < 1 or len(v) != len(q) for v, q in zip(self.values, self.quantiles))
+        ):
+            raise ValueError(
+                "a quantile transform needs, per fidelity, (value, quantile) knots of equal "
+                f"count; got {len(self.values)} value lists and {len(self.quantiles)} quantile lists"
+            )
+
+    def forward(self, values: np.ndarray, fidelity_positions: np.ndarray) -> np.ndarray:
+        """Objective values at their fidelity positions -> the model's target space."""
+        values = np.asarray(values, dtype=float)
+        if self.name == "log1p":
+            return np.log1p(values)
+        if self.name == "quantile":
+            return self._per_fidelity(values, fidelity_positions, inverse=False)
+        return values
+
+    def inverse(self, predictions: np.ndarray, fidelity_positions: np.ndarray) -> np.ndarray:
+        """The model's predictions at their fidelity positions -> objective values."""
+        predictions = np.asarray(predictions, dtype=float)
+        if self.name == "log1p":
+            return np.expm1(predictions)
+        if self.name == "quantile":
+            return self._per_fidelity(predictions, fidelity_positions, inverse=True)
+        return predictions
+
+    def _per_fidelity(self, data: np.ndarray, positions: np.ndarray, inverse: bool) -> np.ndarray:
+        positions = np.broadcast_to(np.asarray(positions), data.shape)
+        mapped = np.empty_like(data)
+        for position in np.unique(positions):
+            here = positions == position
+            values, quantiles = self.values[position], self.quantiles[position]
+            if len(values) == 1:  # one recorded value at this fidelity: it is the answer
+                mapped[here] = quantiles[0] if not inverse else values[0]
+            elif inverse:
+                mapped[here] = np.interp(data[here], quantiles, values)
+            else:
+                mapped[here] = np.interp(data[here], values, quantiles)
+        return mapped
+
+    def parameters(self) -> dict[str, Any]:
+        """The knots as JSON-able lists (empty for knot-less transforms)."""
+        if self.name != "quantile":
+            return {}
+        return {
+            "values": [list(v) for v in self.values],
+            "quantiles": [list(q) for q in self.quantiles],
+        }
+
+    @classmethod
+    def from_parameters(cls, name: str, parameters: Mapping[str, Any] | None) -> TargetTransform:
+        parameters = parameters or {}
+        return cls(
+            name,
+            tuple(tuple(float(v) for v in knots) for knots in parameters.get("values", ())),
+            tuple(tuple(float(q) for q in knots) for knots in parameters.get("quantiles", ())),
+        )
+
+
+def quantile_knots(targets: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(values, quantiles) of the empirical distribution of ``targets``: at most
+    :data:`MAX_QUANTILE_KNOTS` observed values, evenly spaced in quantile (the smallest and
+    largest always among them); tied values share their mid-rank."""
+    targets = np.sort(np.asarray(targets, dtype=float)[np.isfinite(targets)])
+    if len(targets) == 1:
+        return (float(targets[0]),), (0.5,)
+    positions = np.linspace(0.0, 1.0, min(len(targets), MAX_QUANTILE_KNOTS))
+    knots = np.quantile(targets, positions, method="inverted_cdf")  # observed values only
+    values, inverse = np.unique(knots, return_inverse=True)
+    quantiles = np.bincount(inverse, weights=positions) / np.bincount(inverse)
+    return tuple(values.tolist()), tuple(quantiles.tolist())
+
+
+def quantile_transform(
+    targets: np.ndarray, fidelity_positions: np.ndarray, n_fidelities: int
+) -> TargetTransform:
+    """The per-fidelity empirical-quantile transform of training ``targets``; a fidelity
+    without a recorded value takes the knots of all rows."""
+    targets = np.asarray(targets, dtype=float)
+    positions = np.asarray(fidelity_positions)
+    finite = np.isfinite(targets)
+    if len(np.unique(targets[finite])) < 2:
+        raise SurrogateTrainingError(
+            "a quantile transform needs at least two different finite training values"
+        )
+    overall = quantile_knots(targets[finite])
+    knots = [
+        quantile_knots(targets[finite & (positions == p)])
+        if np.any(finite & (positions == p))
+        else overall
+        for p in range(n_fidelities)
+    ]
+    return TargetTransform("quantile", tuple(k[0] for k in knots), tuple(k[1] for k in knots))
+
+
+def choose_transform(
+    targets: np.ndarray,
+    fidelity_positions: np.ndarray,
+    n_fidelities: int,
+    *,
+    elapsed_time: bool,
+    name: str | None = None,
+) -> TargetTransform:
+    """The transform of an objective with training ``targets`` at ``fidelity_positions``.
+
+    Default: ``log1p`` for a non-negative elapsed time, ``quantile`` for every other
+    objective (``identity`` when it has fewer than two distinct values). ``name`` forces one.
+    """
+    targets = np.asarray(targets, dtype=float)
+    finite = targets[np.isfinite(targets)]
+    if name is None:
+        if elapsed_time:
+            name = "log1p" if len(finite) and float(np.min(finite)) >= 0 else "identity"
+        else:
+            name = "quantile" if len(np.unique(finite)) >= 2 else "identity"
+    if name == "quantile":
+        return quantile_transform(targets, fidelity_positions, n_fidelities)
+    if name == "log1p" and len(finite) and float(np.min(finite)) < 0:
+        raise SurrogateTrainingError("the log1p transform needs non-negative training values")
+    return TargetTransform(name)
+
+
+def fidelity_bounds(
+    targets: np.ndarray, fidelity_positions: np.ndarray, n_fidelities: int
+) -> tuple[tuple[float, float], ...]:
+    """Per fidelity position, (smallest, largest) training target; positions without a
+    recorded target take the bounds over all rows."""
+    targets = np.asarray(targets, dtype=float)
+    positions = np.asarray(fidelity_positions)
+    finite = np.isfinite(targets)
+    overall = (float(np.min(targets[finite])), float(np.max(targets[finite])))
+    bounds = []
+    for position in range(n_fidelities):
+        here = targets[finite & (positions == position)]
+        bounds.append((float(np.min(here)), float(np.max(here))) if len(here) else overall)
+    return tuple(bounds)

@@ -1,0 +1,113 @@
+"""Scalar lookups read cells with struct: the same floats as numpy, bit for bit, and the same errors.
+
+``TabularBlackbox.lookup`` reads a cell through ``cell_reader`` (struct on a byte view of
+``values``) where it can and through numpy indexing where it cannot; both must return,
+for every cell, exactly the floats of ``values[c, f, s].tolist()``.
+"""
+
+from __future__ import annotations
+
+import pickle
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from blackbox_repository import (
+    ConfigNotFoundError,
+    FidelityNotOnGridError,
+    SeedNotFoundError,
+    TabularBlackbox,
+    read_blackbox,
+    write_blackbox,
+)
+from blackbox_repository.cell_reader import cell_reader
+from blackbox_repository.entry_metadata import read_metadata
+from blackbox_repository.file_format import common_arguments
+from tests.blackbox_repository.conftest import make_conditional_blackbox
+
+
+def _bits(values) -> list[bytes]:
+    """Each float as its 8 bytes: NaN payloads, -0.0 and subnormals compare exactly."""
+    return [struct.pack("<d", value) for value in values]
+
+
+def _with_values(blackbox: TabularBlackbox, values: np.ndarray, folder: Path) -> TabularBlackbox:
+    """The same blackbox over another array (another dtype, byte order or memory layout)."""
+    metadata = read_metadata(write_blackbox(blackbox, folder))
+    return TabularBlackbox(
+        **common_arguments(metadata), configurations=blackbox.configurations, values=values
+    )
+
+
+def _assert_every_cell_matches_numpy(blackbox: TabularBlackbox) -> None:
+    for c in range(blackbox.n_configurations):
+        config = blackbox.configuration(c)  # inactive hyperparameters left out
+        for f, fidelity in enumerate(blackbox.fidelity_values.tolist()):
+            for s, seed in enumerate(blackbox.seeds.tolist()):
+                result = blackbox.lookup(config, fidelity, seed)
+                assert list(result) == list(blackbox.objective_names)
+                expected = blackbox.values[c, f, s].tolist()
+                assert _bits(result.values()) == _bits(expected), (c, f, s)
+                assert all(type(value) is float for value in result.values())
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_lookup_returns_the_numpy_floats_bit_for_bit_in_memory(dtype):
+    blackbox = make_conditional_blackbox(dtype)  # NaN, -0.0, inf and a subnormal included
+    _assert_every_cell_matches_numpy(blackbox)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_lookup_on_mapped_and_pickled_blackboxes_returns_the_numpy_floats(tmp_path, dtype):
+    blackbox = make_conditional_blackbox(dtype)
+    mapped = read_blackbox(write_blackbox(blackbox, tmp_path / "entry"))
+    _assert_every_cell_matches_numpy(mapped)
+    copy = pickle.loads(pickle.dumps(mapped))  # the struct reader is rebuilt, not pickled
+    _assert_every_cell_matches_numpy(copy)
+    config = blackbox.configuration(3)
+    assert _bits(copy.lookup(config, 4, 11).values()) == _bits(blackbox.values[3, 2, 1].tolist())
+
+
+def test_big_endian_and_non_contiguous_values_are_read_correctly(tmp_path):
+    blackbox = make_conditional_blackbox(np.float32)
+    big_endian = _with_values(blackbox, blackbox.values.astype(">f4"), tmp_path / "big")
+    fortran = _with_values(blackbox, np.asfortranarray(blackbox.values), tmp_path / "fortran")
+    assert cell_reader(big_endian.values, blackbox.objective_names) is not None
+    assert cell_reader(fortran.values, blackbox.objective_names) is None  # numpy path
+    for variant in (big_endian, fortran):
+        _assert_every_cell_matches_numpy(variant)
+        assert _bits(variant.lookup(blackbox.configuration(2), 8, 7).values()) == _bits(
+            blackbox.values[2, 3, 0].tolist()
+        )
+
+
+def test_values_written_in_place_are_seen_by_later_lookups():
+    blackbox = make_conditional_blackbox(np.float64)
+    config = blackbox.configuration(2)
+    blackbox.values[2, 4:, 0, 1] = np.nan  # as tests of the engine do: a run cut short
+    assert np.isnan(blackbox.lookup(config, 16, 7)["accuracy"])
+
+
+@pytest.mark.parametrize("mapped", [False, True])
+def test_other_spellings_and_bad_arguments_of_a_lookup(tmp_path, mapped):
+    blackbox = make_conditional_blackbox(np.float32)
+    if mapped:
+        blackbox = read_blackbox(write_blackbox(blackbox, tmp_path / "entry"))
+    expected = blackbox.lookup(blackbox.configuration(4), 8, 7)
+    config = {"layers": np.int64(2), "optimizer": np.str_("adam"), "beta1": np.float64(0.5)}
+    for fidelity, seed in ((8, 7), (8.0, None), (np.float32(8), np.int64(7)), (np.int64(8), 7)):
+        assert _bits(blackbox.lookup(config, fidelity, seed).values()) == _bits(expected.values())
+    assert blackbox.lookup({**config, "momentum": float("nan")}, 8) == expected  # inactive NaN
+    with pytest.raises(FidelityNotOnGridError, match="epoch=3 is not on the grid"):
+        blackbox.lookup(config, 3, 7)
+    with pytest.raises(SeedNotFoundError, match=r"seed 5 is not recorded.*\[7, 11\]"):
+        blackbox.lookup(config, 8, 5)
+    for off_grid in (
+        {**config, "beta1": 0.51},  # a value not recorded
+        {**config, "beta1": [0.5]},  # unhashable
+        {"layers": 2, "optimizer": "adam"},  # an active hyperparameter left out
+    ):
+        with pytest.raises(ConfigNotFoundError, match="is not on the grid"):
+            blackbox.lookup(off_grid, 8, 7)
