@@ -89,9 +89,10 @@ class CandidateGroups:
 class CandidateScorer:
     """``log l(x) - log g(x)`` of candidates (by index) for one fit of ``good`` and ``bad``.
 
-    Example:
-        >>> groups = CandidateGroups.from_encodings(space.candidate_encodings())
-        >>> scores = CandidateScorer(groups, good, bad).log_ratio([0, 5, 7])
+    Example (``space`` a grid :class:`SearchSpace`, ``good`` and ``bad`` fitted densities)::
+
+        groups = CandidateGroups.from_encodings(space.candidate_encodings())
+        scores = CandidateScorer(groups, good, bad).log_ratio([0, 5, 7])
     """
 
     def __init__(self, groups: CandidateGroups, good: KernelDensity, bad: KernelDensity) -> None:

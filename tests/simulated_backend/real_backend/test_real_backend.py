@@ -57,7 +57,7 @@ def test_real_backend_runs_trials_and_resumes_from_checkpoints(kind, tmp_path):
         # every epoch trained exactly once, also across a pause and resume
         assert trained_epochs(tmp_path / "checkpoints", trial_id) == fidelities
     paused = results[results.decision.astype(str) == "PAUSE"].trial_id.tolist()
-    assert paused == [0, 3]
+    assert sorted(paused) == [0, 3]  # with 2 processes, either may report first
     assert results[results.trial_id == 0].fidelity.max() > 2  # resumed after the pause
     assert read_run(tmp_path / "run").results.equals(results)
 
