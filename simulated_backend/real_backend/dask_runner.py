@@ -24,8 +24,96 @@ def _run_on_worker(
     return execute_step(task, objective, shared)
 
 
-class DaskRunner:
-    """Runs steps on ``n_workers`` Dask worker processes.
+class ClientRunner:
+    """Runs steps as tasks of an existing Dask client (the real backend's ``Runner``).
+
+    ``objective`` and ``shared`` may be futures (scattered data): Dask resolves them on the
+    worker. :meth:`close` cancels this runner's tasks only; the client stays, so several
+    runs can share one client (see ``benchmarking.surrogates.tuning_workers``).
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        objective: Any,
+        shared: Any,
+        n_workers: int,
+    ) -> None:
+        self.n_workers = int(n_workers)
+        self._client = client
+        self._objective = objective
+        self._shared = shared
+        self._running: dict[Any, tuple[StepTask, float]] = {}
+        self._finished: queue.SimpleQueue = queue.SimpleQueue()  # filled by Dask's callbacks
+        self._ready: list[StepOutcome] = []
+        self._closed = False
+
+    def start(self) -> None:
+        """The workers are up before the runner is created: nothing to start."""
+
+    def submit(self, task: StepTask) -> None:
+        if self._closed:
+            raise RunnerError("the Dask runner is closed")
+        if self.count_available() < 1:
+            raise RunnerError("no worker is free: check count_available() before submit()")
+        future = self._client.submit(
+            _run_on_worker, task, self._objective, self._shared, pure=False, retries=0
+        )
+        self._running[future] = (task, time.time())
+        future.add_done_callback(self._finished.put)
+
+    def _collect(self, timeout: float | None = 0.0) -> None:
+        finished = []
+        try:
+            if timeout:
+                finished.append(self._finished.get(timeout=timeout))
+            while True:
+                finished.append(self._finished.get_nowait())
+        except queue.Empty:
+            pass
+        for future in finished:
+            if future not in self._running:
+                continue  # cancelled at close
+            task, started = self._running.pop(future)
+            if future.status == "finished":
+                self._ready.append(future.result())
+            else:
+                error = future.exception() if future.status == "error" else future.status
+                self._ready.append(
+                    crashed_outcome(task, f"the Dask task failed: {error!r}", started)
+                )
+
+    def iter_results(self) -> Iterator[StepOutcome]:
+        self._collect()
+        ready, self._ready = self._ready, []
+        yield from ready
+
+    def wait(self, timeout: float | None = None) -> None:
+        if self._ready or not self._running:
+            return
+        self._collect(timeout if timeout is not None else 3600.0)
+
+    def is_running(self) -> bool:
+        return bool(self._running) or bool(self._ready)
+
+    def count_available(self) -> int:
+        return self.n_workers - len(self._running)
+
+    def close(self) -> None:
+        """End this runner's tasks (a step still running is abandoned); the client stays."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._running:
+            self._client.cancel(list(self._running), force=True)
+        self._running = {}
+
+    def describe(self) -> dict[str, Any]:
+        return {"runner": "dask", "n_workers": self.n_workers}
+
+
+class DaskRunner(ClientRunner):
+    """Runs steps on ``n_workers`` Dask worker processes of a client of its own.
 
     Args:
         objective: the user's function (picklable).
@@ -62,78 +150,24 @@ class DaskRunner:
                 dashboard_address=":0",
                 host="127.0.0.1",
             )
-            self._client = Client(self._cluster)
+            client = Client(self._cluster)
         else:
-            self._client = Client(address)
+            client = Client(address)
         if n_workers is None:
-            n_workers = sum(self._client.nthreads().values()) or 1
-        self.n_workers = int(n_workers)
+            n_workers = sum(client.nthreads().values()) or 1
         self.address = address or self._cluster.scheduler_address
-        self._objective = self._client.scatter(objective, broadcast=True)
+        scattered_objective = client.scatter(objective, broadcast=True)
         # a list of one: a dict given to scatter would be scattered key by key
-        [self._shared] = self._client.scatter([dict(shared or {})], broadcast=True)
-        self._running: dict[Any, tuple[StepTask, float]] = {}
-        self._finished: queue.SimpleQueue = queue.SimpleQueue()  # filled by Dask's callbacks
-        self._ready: list[StepOutcome] = []
-        self._closed = False
+        [scattered_shared] = client.scatter([dict(shared or {})], broadcast=True)
+        super().__init__(client, scattered_objective, scattered_shared, n_workers)
 
     def start(self) -> None:
         """The cluster is up and the shared data scattered when the runner is created."""
 
-    def submit(self, task: StepTask) -> None:
-        if self._closed:
-            raise RunnerError("the Dask runner is closed")
-        if self.count_available() < 1:
-            raise RunnerError("no worker is free: check count_available() before submit()")
-        future = self._client.submit(
-            _run_on_worker, task, self._objective, self._shared, pure=False, retries=0
-        )
-        self._running[future] = (task, time.time())
-        future.add_done_callback(self._finished.put)
-
-    def _collect(self, timeout: float | None = 0.0) -> None:
-        finished = []
-        try:
-            if timeout:
-                finished.append(self._finished.get(timeout=timeout))
-            while True:
-                finished.append(self._finished.get_nowait())
-        except queue.Empty:
-            pass
-        for future in finished:
-            if future not in self._running:
-                continue  # cancelled at close
-            task, started = self._running.pop(future)
-            if future.status == "finished":
-                self._ready.append(future.result())
-            else:
-                self._ready.append(
-                    crashed_outcome(task, f"the Dask task failed: {future.exception()!r}", started)
-                )
-
-    def iter_results(self) -> Iterator[StepOutcome]:
-        self._collect()
-        ready, self._ready = self._ready, []
-        yield from ready
-
-    def wait(self, timeout: float | None = None) -> None:
-        if self._ready or not self._running:
-            return
-        self._collect(timeout if timeout is not None else 3600.0)
-
-    def is_running(self) -> bool:
-        return bool(self._running) or bool(self._ready)
-
-    def count_available(self) -> int:
-        return self.n_workers - len(self._running)
-
     def close(self) -> None:
         if self._closed:
             return
-        self._closed = True
-        if self._running:
-            self._client.cancel(list(self._running), force=True)
-        self._running = {}
+        super().close()
         self._client.close()
         if self._cluster is not None:
             self._cluster.close()
