@@ -24,9 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from ConfigSpace import ConfigurationSpace
 
-from blackbox_repository.blackbox import Blackbox, Objective
+from blackbox_repository.blackbox import Blackbox
 from blackbox_repository.config_checks import ConfigEncoder, SearchSpaceChecker
 from blackbox_repository.errors import CorruptBlackboxError
 from blackbox_repository.surrogate_training.onnx_export import OnnxRegressor
@@ -85,32 +84,21 @@ class TrainedSurrogateBlackbox(Blackbox):
     def __init__(
         self,
         *,
-        name: str,
-        configuration_space: ConfigurationSpace,
-        fidelity_name: str,
-        fidelity_values: Sequence[float] | np.ndarray,
-        objectives: Sequence[Objective],
-        elapsed_time_objective: str,
         models: Sequence[ObjectiveModel],
         source: Mapping[str, Any] | None = None,
-        description: str = "",
         seeds: Sequence[int] | np.ndarray = (0,),
         cache_size: int = 1024,
+        **blackbox_arguments: Any,
     ) -> None:
-        super().__init__(
-            name=name,
-            configuration_space=configuration_space,
-            fidelity_name=fidelity_name,
-            fidelity_values=fidelity_values,
-            seeds=seeds,
-            objectives=objectives,
-            elapsed_time_objective=elapsed_time_objective,
-            description=description,
-        )
+        """``blackbox_arguments``: the :class:`Blackbox` constructor's (name, configuration
+        space, fidelities, objectives, elapsed-time objective, description)."""
+        super().__init__(seeds=seeds, **blackbox_arguments)
         by_objective = {model.objective: model for model in models}
         missing = [name for name in self.objective_names if name not in by_objective]
         if missing:
-            raise ValueError(f"trained surrogate {name!r} has no model for objectives {missing}")
+            raise ValueError(
+                f"trained surrogate {self.name!r} has no model for objectives {missing}"
+            )
         self.models = tuple(by_objective[name] for name in self.objective_names)
         transforms = []
         for model in self.models:
@@ -132,7 +120,7 @@ class TrainedSurrogateBlackbox(Blackbox):
         self._transforms = tuple(transforms)
         self.source = dict(source or {})
         self._regressors = [OnnxRegressor(model.model) for model in self.models]
-        self._checker = SearchSpaceChecker(self.configuration_space, name)
+        self._checker = SearchSpaceChecker(self.configuration_space, self.name)
         self._encoder = ConfigEncoder(self.configuration_space)
         self._fidelity_features = fidelity_feature(self.fidelity_values, self.fidelity_values)
         self._cache_size = cache_size
