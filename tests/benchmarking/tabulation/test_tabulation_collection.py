@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import signal
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from distributed import LocalCluster
+from tabulation_test_cluster import local_cluster
 from tabulation_test_objectives import (
     NON_FINITE_X,
     RAISING_X,
@@ -45,18 +44,8 @@ HERE = Path(__file__).resolve().parent
 @pytest.fixture(scope="module")
 def dask_address():
     """One real two-worker cluster for the module, used through its address."""
-    cluster = LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        scheduler_kwargs={"dashboard_address": ":0"},
-        silence_logs=logging.ERROR,
-    )
-    try:
+    with local_cluster(2) as cluster:
         yield cluster.scheduler_address
-    finally:  # a generous close: stopping a worker can take over 5 s on a loaded machine
-        cluster.close(timeout=120)
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,8 @@ process, one that never returns, and dumps or manifests that are not JSON."""
 
 from __future__ import annotations
 
-import logging
-
 import pytest
-from distributed import LocalCluster
+from tabulation_test_cluster import local_cluster
 from tabulation_test_objectives import (
     EXIT_CODE,
     EXITING_X,
@@ -23,18 +21,8 @@ TIME_LIMIT = 3.0
 
 @pytest.fixture(scope="module")
 def one_worker_cluster():
-    cluster = LocalCluster(
-        n_workers=1,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        scheduler_kwargs={"dashboard_address": ":0"},
-        silence_logs=logging.ERROR,
-    )
-    try:
+    with local_cluster(1) as cluster:
         yield cluster
-    finally:  # a generous close: stopping a worker can take over 5 s on a loaded machine
-        cluster.close(timeout=120)
 
 
 @pytest.mark.timeout(240)
