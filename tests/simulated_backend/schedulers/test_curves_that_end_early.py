@@ -35,7 +35,8 @@ def early_ending_blackbox(n_configs: int = 3000):
     return blackbox
 
 
-def test_a_trial_that_ended_at_its_stage_level_gives_its_promotion_to_the_next_best():
+def successive_halving_with_stage_zero_started() -> tuple[SuccessiveHalving, list[Trial]]:
+    """SH on ``GRID`` with the 9 trials of its first stage started."""
     sh = SuccessiveHalving(
         search_space=SearchSpace(mixed_configuration_space()),
         metric="loss",
@@ -47,6 +48,11 @@ def test_a_trial_that_ended_at_its_stage_level_gives_its_promotion_to_the_next_b
         assert sh.suggest().spawn_new_trial
         trials.append(Trial(trial_id, {}, 0.0))
         sh.on_trial_add(trials[-1])
+    return sh, trials
+
+
+def test_a_trial_that_ended_at_its_stage_level_gives_its_promotion_to_the_next_best():
+    sh, trials = successive_halving_with_stage_zero_started()
     for trial in trials:
         assert sh.on_trial_result(trial, result(1, trial.trial_id / 10)) == "PAUSE"
     sh.on_trial_complete(trials[0], result(1, 0.0))  # the best one's curve ended at epoch 1
@@ -63,17 +69,7 @@ def test_a_trial_that_ended_at_its_stage_level_gives_its_promotion_to_the_next_b
 
 
 def test_a_stage_shrinks_when_too_few_of_its_trials_can_continue():
-    sh = SuccessiveHalving(
-        search_space=SearchSpace(mixed_configuration_space()),
-        metric="loss",
-        mode="min",
-        fidelity_values=GRID,
-    )
-    trials = []
-    for trial_id in range(9):
-        sh.suggest()
-        trials.append(Trial(trial_id, {}, 0.0))
-        sh.on_trial_add(trials[-1])
+    sh, trials = successive_halving_with_stage_zero_started()
     for trial in trials:
         sh.on_trial_result(trial, result(1, trial.trial_id / 10))
         if trial.trial_id != 4:  # every curve but one ends at epoch 1
