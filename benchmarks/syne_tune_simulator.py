@@ -37,20 +37,11 @@ def syne_tune_scheduler(kind: str, config_space: dict, blackbox: TabularBlackbox
         return SyneTuneRandomSearch(
             config_space, metrics=[METRIC], do_minimize=True, random_seed=seed
         )
+    # ASHA and BOHB take the same multi-fidelity arguments
+    multi_fidelity = SyneTuneASHA
     if kind == "bohb":
-        from syne_tune.optimizer.baselines import BOHB as SyneTuneBOHB
-
-        return SyneTuneBOHB(
-            config_space,
-            metric=METRIC,
-            time_attr="epoch",
-            max_t=int(blackbox.max_fidelity),
-            grace_period=int(blackbox.min_fidelity),
-            reduction_factor=3,
-            do_minimize=True,
-            random_seed=seed,
-        )
-    return SyneTuneASHA(
+        from syne_tune.optimizer.baselines import BOHB as multi_fidelity
+    return multi_fidelity(
         config_space,
         metric=METRIC,
         time_attr="epoch",
