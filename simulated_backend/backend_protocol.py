@@ -42,11 +42,19 @@ trial:
 
 The decision takes effect at the report: the worker of a paused or stopped trial is free
 when ``pause_trial``/``stop_trial`` return.
+
+A backend with a simulated clock may also follow :class:`ClockJumpingBackend`: one
+generator that hands out the results and jumps the clock between them. The Tuner uses it
+when the :class:`~simulated_backend.callback.SimulatorCallback` is the only callback that
+acts while the Tuner waits; otherwise (and for every other backend) it polls
+``next_results`` and calls the callbacks' ``on_tuning_sleep`` in between, which gives the
+same results in the same order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import math
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -138,6 +146,25 @@ class TrialBackend(Protocol):
 
     def close(self) -> None:
         """End of run: forget running trials, free workers and processes. Idempotent."""
+        ...
+
+
+@runtime_checkable
+class ClockJumpingBackend(Protocol):
+    """Optional fast path of a backend whose clock is simulated (the SimulatorBackend's).
+
+    ``reports_jumping_clock(limit)`` is what polling ``next_results`` and jumping the clock
+    to the next pending result (``SimulatorCallback.on_tuning_sleep``) give together, in one
+    generator: it yields each result in event order when it is due, ``None`` when none is
+    due at the current time and a worker is free (the Tuner gives free workers work; the
+    clock then jumps to the next result, whether work was started or not), and ends when
+    the next result lies beyond ``limit`` (the clock then stands at ``limit``) or nothing
+    runs. Trials started, resumed, paused or stopped while it is suspended count exactly as
+    between two ``next_results`` calls.
+    """
+
+    def reports_jumping_clock(self, limit: float = math.inf) -> Iterator[TrialReport | None]:
+        """Results in event order, ``None`` when none is due and a worker is free."""
         ...
 
 

@@ -58,6 +58,11 @@ class SimulatorCallback(TunerCallback):
         budget = tuner.stop_criterion.max_wallclock_time
         self._limit = math.inf if budget is None else float(budget)
 
+    @property
+    def limit(self) -> float:
+        """The clock never passes it: the run's ``max_wallclock_time`` (set at the start)."""
+        return self._limit
+
     def on_tuning_sleep(self, tuner: Tuner) -> None:
         self._advance(self._limit)
 

@@ -1,11 +1,13 @@
 """Columnar recording of every result of a run, spilled to disk in typed chunks.
 
-The Tuner appends each result's fields to plain lists (the cheapest append there is).
-Every :data:`CHUNK_ROWS` results the lists become typed arrays in one Arrow record
-batch, written to an Arrow IPC file in a spill folder, and are emptied: memory holds at
-most one chunk of results however long the run, and the results file is written from
-the chunks one at a time. A run that stays below one chunk never touches the disk
-before its results file is written.
+The Tuner appends each result as it was handed to the scheduler, with its trial id and
+decision code, as one tuple to a plain list (one append per result: the cheapest there
+is; the result dicts are not modified after the decision). Every :data:`CHUNK_ROWS`
+results the held results become typed columns in one Arrow record batch (read out of the
+dicts in C, by ``operator.itemgetter``), written to an Arrow IPC file in a spill folder,
+and are dropped: memory holds at most one chunk of results however long the run, and the
+results file is written from the chunks one at a time. A run that stays below one chunk
+never touches the disk before its results file is written.
 
 The spill folder is created by the recorder (inside the results folder, hidden, or in
 the system's temporary folder) and removed by :meth:`ResultRecorder.close`.
@@ -16,6 +18,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -54,15 +57,9 @@ class ResultRecorder:
         self.chunk_rows = int(chunk_rows)
         self.objective_names = list(description.objective_names)
         self.extra_columns = list(description.extra_columns)
-        # plain lists: appending to one costs a fraction of appending to a typed array
-        # (whose append parses its argument); a chunk becomes typed arrays when spilled
-        self.trial_ids: list[int] = []
-        self.workers: list[int] = []
-        self.fidelities: list[Any] = []
-        self.times: list[float] = []
-        self.decisions: list[int] = []
-        self.objectives: list[list[Any]] = [[] for _ in self.objective_names]
-        self.extras: list[list[Any]] = [[] for _ in self.extra_columns]
+        # (trial_id, decision code, result dict) per result held in memory: one append per
+        # result; the columns are read out of the dicts when a chunk is made
+        self.rows: list[tuple[int, int, dict[str, Any]]] = []
         self._fidelity_dtype = np.int64 if description.fidelity_kind == "int" else np.float64
         self._spill_dir: Path | None = None
         self._chunks: list[Path] = []
@@ -70,20 +67,11 @@ class ResultRecorder:
         self._config_names: list[str] = list(description.hyperparameter_names)
 
     def __len__(self) -> int:
-        return self._n_spilled + len(self.trial_ids)
+        return self._n_spilled + len(self.rows)
 
     @property
     def n_spilled_chunks(self) -> int:
         return len(self._chunks)
-
-    def column_appends(self) -> list[tuple[Any, str]]:
-        """``(append, result_key)`` of every objective and extra column, for a hot loop.
-
-        The Tuner appends ``trial_id``, ``worker``, fidelity, time and decision itself and
-        calls :meth:`spill` every ``chunk_rows`` results.
-        """
-        names = self.objective_names + [name for name, _ in self.extra_columns]
-        return [(values.append, name) for values, name in zip(self.objectives + self.extras, names)]
 
     # ------------------------------------------------------------------ appending
     def append(
@@ -91,47 +79,55 @@ class ResultRecorder:
     ) -> None:
         """Record one result with its decision code (``DECISION_CODES``).
 
-        ``configs[trial_id]`` is the trial's config; it is read when a chunk is spilled.
+        ``configs[trial_id]`` is the trial's config; it is read when a chunk is spilled. A
+        missing worker is recorded as -1, a missing objective or extra column as NaN (or
+        -1, or null, by its type). The Tuner's hot loop appends ``(trial_id, decision,
+        result)`` to :attr:`rows` itself, with results that hold every key, and calls
+        :meth:`spill` every ``chunk_rows`` results.
         """
-        self.trial_ids.append(trial_id)
-        self.workers.append(result.get("worker", -1))
-        self.fidelities.append(result[FIDELITY_KEY])
-        self.times.append(result[TIME_KEY])
-        self.decisions.append(decision)
-        get = result.get
-        for values, name in zip(self.objectives, self.objective_names):
-            value = get(name)
-            values.append(float("nan") if value is None else value)
-        for values, (name, kind) in zip(self.extras, self.extra_columns):
-            value = get(name)
+        complete = dict(result)
+        complete.setdefault("worker", -1)
+        for name in self.objective_names:
+            if complete.get(name) is None:
+                complete[name] = float("nan")
+        for name, kind in self.extra_columns:
+            value = complete.get(name)
             if kind == "str":
-                values.append(None if value is None else str(value))
-            else:
-                values.append((float("nan") if kind == "float" else -1) if value is None else value)
-        if len(self.trial_ids) >= self.chunk_rows:
+                complete[name] = None if value is None else str(value)
+            elif value is None:
+                complete[name] = float("nan") if kind == "float" else -1
+        self.rows.append((trial_id, decision, complete))
+        if len(self.rows) >= self.chunk_rows:
             self.spill(configs)
 
     # ------------------------------------------------------------------ chunks
     def _batch(self, configs: Sequence[dict]) -> pa.RecordBatch:
         """The results held in memory as one record batch (with config columns)."""
-        n = len(self.trial_ids)
-        trial_ids = np.fromiter(self.trial_ids, dtype=np.int64, count=n)
+        rows = self.rows
+        n = len(rows)
+        trial_ids = np.fromiter(map(itemgetter(0), rows), dtype=np.int64, count=n)
+        results = list(map(itemgetter(2), rows))
+
+        def column(name: str, dtype: Any) -> np.ndarray:
+            return np.fromiter(map(itemgetter(name), results), dtype=dtype, count=n)
+
         columns: dict[str, Any] = {
             "trial_id": trial_ids,
-            "worker": np.fromiter(self.workers, dtype=np.int64, count=n),
-            FIDELITY_KEY: np.fromiter(self.fidelities, dtype=self._fidelity_dtype, count=n),
-            TIME_KEY: np.fromiter(self.times, dtype=np.float64, count=n),
+            "worker": column("worker", np.int64),
+            FIDELITY_KEY: column(FIDELITY_KEY, self._fidelity_dtype),
+            TIME_KEY: column(TIME_KEY, np.float64),
             "decision": pa.DictionaryArray.from_arrays(
-                pa.array(np.fromiter(self.decisions, dtype=np.int8, count=n)), pa.array(DECISIONS)
+                pa.array(np.fromiter(map(itemgetter(1), rows), dtype=np.int8, count=n)),
+                pa.array(DECISIONS),
             ),
         }
-        for name, values in zip(self.objective_names, self.objectives):
-            columns[name] = np.fromiter(values, dtype=np.float64, count=n)
-        for (name, kind), values in zip(self.extra_columns, self.extras):
+        for name in self.objective_names:
+            columns[name] = column(name, np.float64)
+        for name, kind in self.extra_columns:
             if kind == "str":
-                columns[name] = pa.array(values, type=pa.string())
+                columns[name] = pa.array(list(map(itemgetter(name), results)), type=pa.string())
             else:
-                columns[name] = np.fromiter(values, dtype=_DTYPES[kind], count=n)
+                columns[name] = column(name, _DTYPES[kind])
         if len(trial_ids):
             # one config per trial of the chunk, each turned into Arrow once, then spread
             # over the trial's rows by a take in C (no per-row Python objects)
@@ -154,22 +150,9 @@ class ResultRecorder:
                 columns[CONFIG_PREFIX + name] = pa.array(np.array([]))
         return pa.RecordBatch.from_pydict(columns)
 
-    def _clear(self) -> None:
-        for values in (
-            self.trial_ids,
-            self.workers,
-            self.fidelities,
-            self.times,
-            self.decisions,
-            *self.objectives,
-        ):
-            values.clear()
-        for values in self.extras:
-            values.clear()
-
     def spill(self, configs: Sequence[dict]) -> None:
         """Write the results held in memory as one typed chunk (Arrow IPC) and forget them."""
-        if not len(self.trial_ids):
+        if not self.rows:
             return
         batch = self._batch(configs)
         if self._spill_dir is None:
@@ -184,7 +167,7 @@ class ResultRecorder:
             writer.write_batch(batch)
         self._chunks.append(path)
         self._n_spilled += batch.num_rows
-        self._clear()
+        self.rows.clear()  # the same list: the Tuner holds its append
 
     def schema(self, configs: Sequence[dict]) -> pa.Schema:
         """The schema every chunk is cast to when written: the chunks' schemas unified."""
@@ -192,7 +175,7 @@ class ResultRecorder:
         for path in self._chunks:
             with pa.memory_map(str(path)) as source:
                 schemas.append(pa.ipc.open_file(source).schema)
-        if len(self.trial_ids) or not self._chunks:
+        if self.rows or not self._chunks:
             schemas.append(self._batch(configs).schema)
         names = self._config_names
         schemas = [_with_config_columns(schema.empty_table(), names).schema for schema in schemas]
@@ -204,7 +187,7 @@ class ResultRecorder:
         The config columns of all chunks are unified: a chunk missing a hyperparameter
         that a later trial introduced gets a null column for it.
         """
-        tail = self._batch(configs) if len(self.trial_ids) or not self._chunks else None
+        tail = self._batch(configs) if self.rows or not self._chunks else None
         names = self._config_names
         for path in self._chunks:
             with pa.OSFile(str(path), "rb") as source:  # read, not mapped: one chunk in memory

@@ -19,17 +19,18 @@ from __future__ import annotations
 import inspect
 import math
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from simulated_backend.backend import SimulatorBackend
 from simulated_backend.backend_protocol import (
-    FIDELITY_KEY,
-    REPORT_FAILED,
+    REPORT_CONTINUES,
     REPORT_LAST,
     TIME_KEY,
+    ClockJumpingBackend,
     TrialBackend,
+    TrialReport,
 )
 from simulated_backend.callback import ProgressCallback, SimulatorCallback, TunerCallback
 from simulated_backend.errors import SchedulerFailure, SchedulerProtocolError
@@ -193,10 +194,7 @@ class Tuner:
         metric = scheduler.metric
         trials, trial_status, configs = self.trials, self.trial_status, self.trial_configs
         recorder = self.recorder
-        record_trial, record_worker = recorder.trial_ids.append, recorder.workers.append
-        record_fidelity, record_time = recorder.fidelities.append, recorder.times.append
-        record_decision = recorder.decisions.append
-        record_columns = recorder.column_appends()
+        record = recorder.rows.append
         chunk_rows = recorder.chunk_rows
         next_spill = chunk_rows
         on_result, on_complete = scheduler.on_trial_result, scheduler.on_trial_complete
@@ -207,26 +205,20 @@ class Tuner:
             if getattr(type(scheduler), "on_trial_remove", None) is TrialScheduler.on_trial_remove
             else scheduler.on_trial_remove
         )
-        next_results, current_time = backend.next_results, backend.current_time
         pause_trial, stop_trial = backend.pause_trial, backend.stop_trial
-        wait_timeout = self.wait_timeout
-        sleep_hooks = [
-            c.on_tuning_sleep
-            for c in self.callbacks
-            if type(c).on_tuning_sleep is not TunerCallback.on_tuning_sleep
-        ]
         result_callbacks = [
             c.on_trial_result
             for c in self.callbacks
             if type(c).on_trial_result is not TunerCallback.on_trial_result
         ]
+        continues, last = REPORT_CONTINUES, REPORT_LAST
         n_results = 0
         n_finished = 0
         best = math.inf if minimize else -math.inf
         track_best = target is not None or predicate is not None  # the best value so far
-        while True:
-            reports = next_results(0.0)
-            if not reports:
+        # None: nothing is due now (the clock jumps, or a real backend waits, after it)
+        for report in self._reports(budget):
+            if report is None:
                 # 1. nothing due now: give free workers work
                 if backend.num_free_workers and (len(trials) < max_started or self._n_paused):
                     n_finished += self._fill_workers(max_started, current)
@@ -240,94 +232,121 @@ class Tuner:
                         else "the scheduler has nothing more to run"
                     )
                     return
-                # 2. wait for the next result (the simulator's clock jumps to it)
-                for sleep in sleep_hooks:
+                continue
+            trial_id, result, final = report
+            current[0] = trial_id
+            trial = trials[trial_id]
+            # 2. the decision, applied at the report
+            if final == continues:
+                decision = on_result(trial, result)
+                if decision == "CONTINUE":
+                    code = _CONTINUE
+                elif decision == "STOP":
+                    code = _STOP
+                    trial_status[trial_id] = STOPPED
+                    self._n_running -= 1
+                    stop_trial(trial_id)
+                    if on_remove is not None:
+                        on_remove(trial)
+                    n_finished += 1
+                elif decision == "PAUSE":
+                    code = _PAUSE
+                    trial_status[trial_id] = PAUSED
+                    self._n_paused += 1
+                    self._n_running -= 1
+                    pause_trial(trial_id)
+                    if on_remove is not None:
+                        on_remove(trial)
+                else:
+                    raise SchedulerProtocolError(
+                        f"on_trial_result returned {decision!r}; it must return 'CONTINUE', 'PAUSE' or 'STOP'"
+                    )
+            elif final == last:
+                decision = on_result(trial, result)
+                code = _COMPLETED
+                trial_status[trial_id] = COMPLETED
+                self._n_running -= 1
+                on_complete(trial, result)
+                n_finished += 1
+            else:  # REPORT_FAILED
+                decision = "FAILED"
+                code = _FAILED
+                trial_status[trial_id] = FAILED
+                self.failed_trials.append(trial_id)
+                self._n_running -= 1
+                n_finished += 1
+                on_error(trial)
+            record((trial_id, code, result))
+            n_results += 1
+            if n_results == next_spill:
+                recorder.spill(configs)
+                next_spill += chunk_rows
+            if result_callbacks:
+                for callback in result_callbacks:
+                    callback(trial, result, decision)
+            # 3. stop criteria
+            if n_results >= max_results:
+                self.stop_reason = "max_num_results"
+                return
+            if n_finished >= max_finished:
+                self.stop_reason = "max_num_trials_finished"
+                return
+            if track_best:
+                value = result[metric]
+                if (value < best) if minimize else (value > best):
+                    best = value
+                if target is not None and ((best <= target) if minimize else (best >= target)):
+                    self.stop_reason = "target_metric_value"
+                    return
+                if predicate is not None and predicate(
+                    TuningStatus(result[TIME_KEY], len(trials), n_finished, n_results, float(best))
+                ):
+                    self.stop_reason = "predicate"
+                    return
+        self.stop_reason = "max_wallclock_time"
+
+    def _reports(self, budget: float) -> Iterator[TrialReport | None]:
+        """The backend's results in order, ``None`` whenever none is due now.
+
+        After a ``None`` (the Tuner gave free workers work) the clock jumps, or a real
+        backend waits: callbacks hear ``on_tuning_sleep`` (the :class:`SimulatorCallback`
+        jumps the clock there), then the backend is asked again. A backend with a simulated
+        clock does both in one generator when the :class:`SimulatorCallback` is the only
+        callback that acts on sleeps
+        (:class:`~simulated_backend.backend_protocol.ClockJumpingBackend`). Ends at the
+        budget of simulated (or real) time.
+        """
+        sleep_hooks = [
+            c for c in self.callbacks if type(c).on_tuning_sleep is not TunerCallback.on_tuning_sleep
+        ]
+        if (
+            len(sleep_hooks) == 1
+            and type(sleep_hooks[0]).on_tuning_sleep is SimulatorCallback.on_tuning_sleep
+            and isinstance(self.backend, ClockJumpingBackend)
+        ):
+            return self.backend.reports_jumping_clock(sleep_hooks[0].limit)
+        return self._polled_reports([c.on_tuning_sleep for c in sleep_hooks], budget)
+
+    def _polled_reports(self, sleeps: list, budget: float) -> Iterator[TrialReport | None]:
+        """The protocol's generic path: ``next_results`` polled, sleep hooks between polls."""
+        backend = self.backend
+        next_results, current_time = backend.next_results, backend.current_time
+        wait_timeout = self.wait_timeout
+        while True:
+            reports = next_results(0.0)
+            if not reports:
+                yield None
+                for sleep in sleeps:
                     sleep(self)
                 reports = next_results(wait_timeout)
                 if not reports:
                     if current_time() >= budget:
-                        self.stop_reason = "max_wallclock_time"
                         return
                     continue
-            for trial_id, result, final in reports:
-                time = result[TIME_KEY]
-                if time > budget:
-                    self.stop_reason = "max_wallclock_time"
+            for report in reports:
+                if report[1][TIME_KEY] > budget:
                     return
-                current[0] = trial_id
-                trial = trials[trial_id]
-                # 3. the decision, applied at the report
-                if final == REPORT_FAILED:
-                    decision = "FAILED"
-                    code = _FAILED
-                    trial_status[trial_id] = FAILED
-                    self.failed_trials.append(trial_id)
-                    self._n_running -= 1
-                    n_finished += 1
-                    on_error(trial)
-                else:
-                    decision = on_result(trial, result)
-                    if final == REPORT_LAST:
-                        code = _COMPLETED
-                        trial_status[trial_id] = COMPLETED
-                        self._n_running -= 1
-                        on_complete(trial, result)
-                        n_finished += 1
-                    elif decision == "CONTINUE":
-                        code = _CONTINUE
-                    elif decision == "PAUSE":
-                        code = _PAUSE
-                        trial_status[trial_id] = PAUSED
-                        self._n_paused += 1
-                        self._n_running -= 1
-                        pause_trial(trial_id)
-                        if on_remove is not None:
-                            on_remove(trial)
-                    elif decision == "STOP":
-                        code = _STOP
-                        trial_status[trial_id] = STOPPED
-                        self._n_running -= 1
-                        stop_trial(trial_id)
-                        if on_remove is not None:
-                            on_remove(trial)
-                        n_finished += 1
-                    else:
-                        raise SchedulerProtocolError(
-                            f"on_trial_result returned {decision!r}; it must return 'CONTINUE', 'PAUSE' or 'STOP'"
-                        )
-                record_trial(trial_id)
-                record_worker(result["worker"])
-                record_fidelity(result[FIDELITY_KEY])
-                record_time(time)
-                record_decision(code)
-                for append, name in record_columns:
-                    append(result[name])
-                n_results += 1
-                if n_results == next_spill:
-                    recorder.spill(configs)
-                    next_spill += chunk_rows
-                if result_callbacks:
-                    for callback in result_callbacks:
-                        callback(trial, result, decision)
-                # 4. stop criteria
-                if n_results >= max_results:
-                    self.stop_reason = "max_num_results"
-                    return
-                if n_finished >= max_finished:
-                    self.stop_reason = "max_num_trials_finished"
-                    return
-                if track_best:
-                    value = result[metric]
-                    if (value < best) if minimize else (value > best):
-                        best = value
-                    if target is not None and ((best <= target) if minimize else (best >= target)):
-                        self.stop_reason = "target_metric_value"
-                        return
-                    if predicate is not None and predicate(
-                        TuningStatus(time, len(trials), n_finished, n_results, float(best))
-                    ):
-                        self.stop_reason = "predicate"
-                        return
+                yield report
 
     def _fill_workers(self, max_started: float, current: list) -> int:
         """Ask for work while workers are free; returns how many trials failed at start."""

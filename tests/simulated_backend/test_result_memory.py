@@ -36,27 +36,21 @@ def _reset_peak() -> bool:
 
 
 def record_like_the_tuner(recorder: ResultRecorder, n: int, configs: list[dict]) -> None:
-    """The Tuner's hot path: typed appends per result, a spilled chunk every chunk_rows."""
-    result = {
-        "worker": 1,
-        "fidelity": 3,
-        "simulated_time": 12.5,
-        "valid_error": 0.25,
-        "elapsed_time": 9.0,
-    }
-    record_trial, record_worker = recorder.trial_ids.append, recorder.workers.append
-    record_fidelity, record_time = recorder.fidelities.append, recorder.times.append
-    record_decision, columns = recorder.decisions.append, recorder.column_appends()
+    """The Tuner's hot path: a new result dict per result (as the backend hands them out),
+    one ``(trial_id, decision, result)`` row appended, a spilled chunk every chunk_rows."""
+    record = recorder.rows.append
     chunk_rows = recorder.chunk_rows
     next_spill = len(recorder) + chunk_rows
     for k in range(len(recorder), len(recorder) + n):
-        record_trial(k % 1000)
-        record_worker(result["worker"])
-        record_fidelity(result["fidelity"])
-        record_time(result["simulated_time"])
-        record_decision(0)
-        for append, name in columns:
-            append(result[name])
+        result = {
+            "valid_error": 0.25 + k * 1e-9,
+            "elapsed_time": 9.0 + k,
+            "fidelity": 3,
+            "epoch": 3,
+            "simulated_time": 12.5 + k,
+            "worker": 1,
+        }
+        record((k % 1000, 0, result))
         if k + 1 == next_spill:
             recorder.spill(configs)
             next_spill += chunk_rows
