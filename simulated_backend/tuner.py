@@ -317,7 +317,9 @@ class Tuner:
         budget of simulated (or real) time.
         """
         sleep_hooks = [
-            c for c in self.callbacks if type(c).on_tuning_sleep is not TunerCallback.on_tuning_sleep
+            c
+            for c in self.callbacks
+            if type(c).on_tuning_sleep is not TunerCallback.on_tuning_sleep
         ]
         if (
             len(sleep_hooks) == 1
