@@ -1,7 +1,9 @@
 """BOHB's cost per result as its observations grow (section 3 of ``simulator_throughput.py``).
 
-Windows ``(n/2, n]`` of one 16-worker BOHB run, each the cheapest of ``repeats`` identical
-runs (the trajectory is the same every time; load on a shared machine only adds). Beside
+Windows ``(n/2, n]`` of one 16-worker BOHB run, each the cheapest of ``repeats`` (5)
+identical runs (the trajectory is the same every time; load on a shared machine only adds;
+the first window is 2,500 results, about 15 ms of CPU, so one busy second of another
+process can spoil it in three runs in a row). Beside
 the CPU µs per result, each window shows the two lumps of engine work that fall in it and
 that are not BOHB's model: full (generation 2) garbage collections, whose cost grows with
 the whole heap (about 40 ms on a quiet machine), and chunks of results the result
@@ -53,7 +55,7 @@ def spills_in_window(start: int, end: int, chunk_rows: int = CHUNK_ROWS) -> int:
     return end // chunk_rows - start // chunk_rows
 
 
-def bohb_long_runs(long_run_windows, blackbox, n_results: int, sizes, repeats: int = 3):
+def bohb_long_runs(long_run_windows, blackbox, n_results: int, sizes, repeats: int = 5):
     """BOHB's windows (16 workers): per window the cheapest of ``repeats`` identical runs,
     with the full collections (in that run) and spills that fell in it.
 

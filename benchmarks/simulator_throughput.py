@@ -345,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one report, top 
     measured, windows = bohb_long_runs(long_run_windows, blackbox, bohb_results, sizes)
     print(
         f"   BOHB, 16 workers: {measured.results:,} results in {measured.seconds:.1f} s "
-        f"({measured.per_second:,.0f} results/s end to end; each window the best of 3 runs)"
+        f"({measured.per_second:,.0f} results/s end to end; each window the best of 5 runs)"
     )
     print(indent(windows, "      "))
     print(
