@@ -288,7 +288,7 @@ class TabularBlackbox(Blackbox):
         return self.config_index(config)
 
     def _lookup_with_numpy(
-        self, config: Mapping[str, Any], fidelity: float, seed: int | None
+        self, config: Mapping[str, Any], fidelity: float, seed: int | None = None
     ) -> dict[str, float]:
         fidelity_position = self.fidelity_index(fidelity)
         seed_position = self.seed_index(seed)

@@ -163,3 +163,10 @@ def test_an_in_memory_lookup_bound_early_sees_the_rows_found_later():
     assert copy.lookup(blackbox.configuration(5), 16, 11) == blackbox.lookup(
         blackbox.configuration(5), 16, 11
     )
+
+
+def test_a_lookup_through_numpy_takes_the_default_seed(tmp_path):
+    blackbox = make_conditional_blackbox(np.float32)
+    fortran = _with_values(blackbox, np.asfortranarray(blackbox.values), tmp_path / "fortran")
+    config = blackbox.configuration(1)
+    assert _bits(fortran.lookup(config, 4).values()) == _bits(blackbox.values[1, 2, 0].tolist())
