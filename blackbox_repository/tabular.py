@@ -126,10 +126,12 @@ class TabularBlackbox(Blackbox):
             value_terms, rows = terms
             offsets = rows.astype(np.int64) * self._config_stride
             offsets[rows < 0] = -1
+            if self.values.nbytes < 2**31:  # int32 offsets: half the cache footprint
+                offsets = offsets.astype(np.int32)
             rows_of_configs: RowsByTerms | RowsByValues = RowsByTerms(
                 names=self._hp_names,
                 terms=value_terms,
-                offsets=memoryview(offsets).cast("B").cast("q"),
+                offsets=memoryview(offsets).cast("B").cast(offsets.dtype.char),
                 optional=frozenset(
                     name for name, column in zip(self._hp_names, value_terms) if None in column
                 ),
