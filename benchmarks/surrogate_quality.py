@@ -139,7 +139,13 @@ def run_benchmark(name: str, args, work: Path) -> dict:
         record["untuned_seconds"] = time.perf_counter() - t0
     if args.seeds:
         report = faithfulness(
-            table, surrogate, metric=metric, mode=mode, max_wallclock_time=budget, seeds=args.seeds
+            table,
+            surrogate,
+            metric=metric,
+            mode=mode,
+            max_wallclock_time=budget,
+            seeds=args.seeds,
+            study_cache=args.study_cache,
         )
         record["faithfulness"] = report.to_dict()
     return record
@@ -166,6 +172,13 @@ def main() -> None:
         default=None,
         help="comma-separated model families (default: all; the faithfulness runs in the docs "
         "use the tree families: a kNN surrogate's ONNX answer costs ~60 ms per curve)",
+    )
+    parser.add_argument(
+        "--study-cache",
+        type=Path,
+        default=Path("surrogate-quality/studies"),
+        help="folder keeping the table's studies (keyed by the table's contents, settings and "
+        "seeds; deterministic, so reused across runs); the surrogate's study always runs",
     )
     parser.add_argument("--work", type=Path, default=Path("surrogate-quality"))
     parser.add_argument("--out", type=Path, default=Path("surrogate-quality/results.json"))
