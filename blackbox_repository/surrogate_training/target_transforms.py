@@ -41,6 +41,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -125,7 +126,7 @@ class TargetTransform:
             predictions,
             fidelity_positions,
             inverse=False,
-            knots=(self.calibration_outputs, self.calibration_quantiles),
+            knots=self._calibration_arrays,
         )
 
     def with_calibration(
@@ -144,18 +145,36 @@ class TargetTransform:
             tuple(k[1] for k in knots),
         )
 
+    @cached_property
+    def _knot_arrays(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """(values, quantiles) knots per fidelity as arrays, built once (a study asks the
+        surrogate for thousands of curves)."""
+        return [np.asarray(v, dtype=float) for v in self.values], [
+            np.asarray(q, dtype=float) for q in self.quantiles
+        ]
+
+    @cached_property
+    def _calibration_arrays(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        return [np.asarray(o, dtype=float) for o in self.calibration_outputs], [
+            np.asarray(q, dtype=float) for q in self.calibration_quantiles
+        ]
+
     def _per_fidelity(
         self,
         data: np.ndarray,
         positions: np.ndarray,
         inverse: bool,
-        knots: tuple[tuple[tuple[float, ...], ...], tuple[tuple[float, ...], ...]] | None = None,
+        knots: tuple[list[np.ndarray], list[np.ndarray]] | None = None,
     ) -> np.ndarray:
         positions = np.broadcast_to(np.asarray(positions), data.shape)
-        all_values, all_quantiles = knots if knots is not None else (self.values, self.quantiles)
+        all_values, all_quantiles = knots if knots is not None else self._knot_arrays
         mapped = np.empty_like(data)
-        for position in np.unique(positions):
-            here = positions == position
+        n_fidelities = len(all_values)
+        if data.shape == (n_fidelities,) and np.array_equal(positions, np.arange(n_fidelities)):
+            groups = [(p, slice(p, p + 1)) for p in range(n_fidelities)]  # one whole curve
+        else:
+            groups = [(int(p), positions == p) for p in np.unique(positions)]
+        for position, here in groups:
             values, quantiles = all_values[position], all_quantiles[position]
             if len(values) == 1:  # one recorded value at this fidelity: it is the answer
                 mapped[here] = quantiles[0] if not inverse else values[0]
