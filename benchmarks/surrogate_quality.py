@@ -190,7 +190,17 @@ def main() -> None:
         "faithfulness reruns; the fit time is then not a measurement and target 2 is not judged",
     )
     parser.add_argument("--out", type=Path, default=Path("surrogate-quality/results.json"))
+    parser.add_argument(
+        "--report-only",
+        default=None,
+        help="comma-separated results files of earlier runs (e.g. one per benchmark, run side "
+        "by side): print their combined report and targets, run nothing",
+    )
     args = parser.parse_args()
+    if args.report_only:
+        files = [Path(name) for name in args.report_only.split(",")]
+        report([r for f in files for r in json.loads(f.read_text())], timed=False)
+        return
     records = []
     args.work.mkdir(parents=True, exist_ok=True)
     if args.resume_work is not None:
