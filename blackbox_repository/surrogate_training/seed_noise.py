@@ -27,6 +27,7 @@ along the fidelities (a lucky seed stays lucky), and the answer is a pure functi
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import warnings
 from collections.abc import Mapping
@@ -34,6 +35,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+STORED_DTYPE = "<f4"
+"""Seed-noise arrays are stored as little-endian float32 (residuals of recorded metrics
+need no more)."""
 
 DEFAULT_NEIGHBOURS = 8
 """Donor candidates per configuration (several, so similar configurations draw different
@@ -86,15 +91,15 @@ class SeedNoise:
     def to_dict(self) -> dict[str, Any]:
         return {
             "neighbours": self.neighbours,
-            "quantile_curves": _rounded(self.quantile_curves),
-            "residuals": _rounded(self.residuals),
+            "quantile_curves": _encoded(self.quantile_curves),
+            "residuals": _encoded(self.residuals),
         }
 
     @classmethod
     def from_dict(cls, parameters: Mapping[str, Any]) -> SeedNoise:
         return cls(
-            quantile_curves=np.asarray(parameters["quantile_curves"], dtype=float),
-            residuals=np.asarray(parameters["residuals"], dtype=float),
+            quantile_curves=_decoded(parameters["quantile_curves"]),
+            residuals=_decoded(parameters["residuals"]),
             neighbours=int(parameters.get("neighbours", DEFAULT_NEIGHBOURS)),
         )
 
@@ -112,14 +117,34 @@ def seed_noise_from_table(
         warnings.simplefilter("ignore", RuntimeWarning)  # every seed missing: NaN
         means = np.nanmean(values, axis=2, keepdims=True)
     residuals = np.nan_to_num(values - means, nan=0.0, posinf=0.0, neginf=0.0)
-    return SeedNoise(  # rounded as stored: the published and the loaded surrogate agree
-        quantile_curves=np.array(_rounded(np.asarray(quantile_curves, dtype=float)), dtype=float),
-        residuals=np.array(_rounded(np.transpose(residuals, (0, 2, 1))), dtype=float),
+    return SeedNoise(  # float32 as stored: the published and the loaded surrogate agree
+        quantile_curves=_as_stored(quantile_curves),
+        residuals=_as_stored(np.transpose(residuals, (0, 2, 1))),
         neighbours=neighbours,
     )
 
 
-def _rounded(array: np.ndarray) -> list:
-    """Nested lists of 7-significant-digit floats (NaN as None): compact JSON."""
-    flat = [None if not np.isfinite(v) else float(f"{v:.7g}") for v in array.reshape(-1)]
-    return np.array(flat, dtype=object).reshape(array.shape).tolist()
+def _as_stored(array: np.ndarray) -> np.ndarray:
+    """``array`` rounded to float32, the precision it is stored with (NaN kept)."""
+    return np.asarray(array, dtype=float).astype(STORED_DTYPE).astype(float)
+
+
+def _encoded(array: np.ndarray) -> dict[str, Any]:
+    """A compact JSON form of a float array: shape and base64 of its little-endian float32
+    bytes (a nested list of ~100k numbers made metadata.json several MB)."""
+    data = np.ascontiguousarray(array, dtype=STORED_DTYPE).tobytes()
+    return {
+        "dtype": STORED_DTYPE,
+        "shape": list(array.shape),
+        "base64": base64.b64encode(data).decode(),
+    }
+
+
+def _decoded(stored: Mapping[str, Any]) -> np.ndarray:
+    """The float array of :func:`_encoded` (float64 in memory)."""
+    if stored.get("dtype") != STORED_DTYPE:
+        raise ValueError(
+            f"seed noise arrays must be stored as {STORED_DTYPE}, got {stored.get('dtype')!r}"
+        )
+    flat = np.frombuffer(base64.b64decode(stored["base64"]), dtype=STORED_DTYPE)
+    return flat.reshape([int(n) for n in stored["shape"]]).astype(float)
