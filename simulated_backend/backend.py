@@ -4,7 +4,8 @@ A trial started at simulated time ``t0`` reports its result at fidelity position
 at ``t0 + elapsed[k] - elapsed[k0 - 1]``, where ``elapsed`` is the blackbox's cumulative
 elapsed-time objective and ``k0`` the position it started (or resumed) from. Results are
 produced lazily: only the next result of each running trial exists, as one entry of a
-heap keyed by ``(time, trial_id)``; so events are processed in exact time order and ties
+heap keyed by ``(time, trial_id)`` (each entry carries the trial's state along; it is
+never compared, the key being unique); so events are processed in exact time order and ties
 are broken by trial id (lower first). Real compute time never enters the clock.
 
 Pausing keeps the trial's position; resuming from a checkpoint continues at the next
@@ -49,14 +50,13 @@ _WORKER = 3  # the worker it runs on, -1 while paused
 _OFFSET = 4  # simulated time at which its recorded elapsed time 0 falls
 _POSITION = 5  # fidelity position of its next result
 _ROW = 6  # its next result's objectives (plain floats), computed one step ahead
-_TIME = 7  # the simulated time of its next result
 # tabular blackboxes: the last block of rows of the trial's curve read, as plain floats,
 # and the position of its first row. The first row is read alone when the trial starts,
 # then each block holds twice as many rows as the one before (from two): a trial stopped at
 # its first rung reads one row and one block, one that runs to the end a few blocks, and
 # most results cost a list lookup instead of a numpy read.
-_BLOCK = 8
-_BLOCK_START = 9
+_BLOCK = 7
+_BLOCK_START = 8
 
 
 def _result_maker(
@@ -161,11 +161,15 @@ class SimulatorBackend:
         self.clock.now = 0.0
         self._rng = np.random.default_rng(self.seed)
         self._config_index_checked = False
-        self._events: list[tuple[float, int]] = []
+        # pending results: (time, trial_id, the trial's state)
+        self._events: list[tuple[float, int, list[Any]]] = []
         # free workers, the lowest last (taken by pop(), given back by insort): negated ids
         self._free_workers = [-worker for worker in range(self.n_workers - 1, -1, -1)]
         self.num_free_workers = self.n_workers  # an attribute: read once per result
-        self._continuing: int | None = None  # trial whose next result waits for the decision
+        # the pending-result entry of the trial whose next result waits for the decision on
+        # its last one (pushed when the next result is asked for, unless it was paused or
+        # stopped)
+        self._continuing: tuple[float, int, list[Any]] | None = None
         # indexed by trial id (ids are 0, 1, 2, ... in start order): the config as run, and
         # the state of every trial that may still run (None once stopped, completed or failed)
         self.configs: list[dict[str, Any]] = []
@@ -216,11 +220,11 @@ class SimulatorBackend:
                 self._check_config_index(config, config_index)
             # the first result, read here (this is _prepare_next at position 0, inlined)
             row = values[config_index, 0, seed_index].tolist()
-            state = [None, config_index, seed_index, -1, self.clock.now, 0, row, 0.0, (), 1]
+            state = [None, config_index, seed_index, -1, self.clock.now, 0, row, (), 1]
         else:
             config = native_config(config)
             curve, config_index = self._curve_for(config, seed_index)
-            state = [curve, config_index, seed_index, -1, self.clock.now, 0, None, 0.0, (), 0]
+            state = [curve, config_index, seed_index, -1, self.clock.now, 0, None, (), 0]
             if curve is not None:
                 state[_ROW] = row = curve[0].tolist()
             else:
@@ -235,10 +239,9 @@ class SimulatorBackend:
             return None
         if time < now:  # a negative recorded time never moves the clock backwards
             time = now
-        state[_TIME] = time
         state[_WORKER] = -self._free_workers.pop()
         self.num_free_workers -= 1
-        heapq.heappush(self._events, (time, trial_id))
+        heapq.heappush(self._events, (time, trial_id, state))
         return config
 
     def _check_config_index(self, config: Mapping[str, Any], config_index: int) -> None:
@@ -278,8 +281,9 @@ class SimulatorBackend:
         else:
             done = self._row(state, position - 1)[self.elapsed_index]
             state[_OFFSET] = self.clock.now - done
-        if self._prepare_next(state):
-            heapq.heappush(self._events, (state[_TIME], trial_id))
+        time = self._prepare_next(state)
+        if time is not None:
+            heapq.heappush(self._events, (time, trial_id, state))
             return self.configs[trial_id]
         self._end_run_of(trial_id)
         self._states[trial_id] = None
@@ -295,7 +299,8 @@ class SimulatorBackend:
         self._states[trial_id] = None  # a stopped trial never reports again
 
     def _end_run_of(self, trial_id: int) -> None:
-        if self._continuing == trial_id:
+        continuing = self._continuing
+        if continuing is not None and continuing[1] == trial_id:
             self._continuing = None
         state = self._states[trial_id]
         if state is not None and state[_WORKER] >= 0:
@@ -305,10 +310,10 @@ class SimulatorBackend:
 
     def _push_continuing(self) -> None:
         """The trial reported last was neither paused nor stopped: wait for its next result."""
-        trial_id = self._continuing
-        if trial_id is not None:
+        entry = self._continuing
+        if entry is not None:
             self._continuing = None
-            heapq.heappush(self._events, (self._states[trial_id][_TIME], trial_id))
+            heapq.heappush(self._events, entry)
 
     def next_results(self, timeout: float = 0.0) -> list[TrialReport]:
         """The earliest pending result if it is due at the current simulated time, else ``[]``.
@@ -318,36 +323,23 @@ class SimulatorBackend:
         The clock is never moved here; ``timeout`` is ignored (nobody waits in simulation).
         """
         events = self._events
-        trial_id = self._continuing
-        if trial_id is not None:
+        entry = self._continuing
+        if entry is not None:
             self._continuing = None
-            heapq.heappush(events, (self._states[trial_id][_TIME], trial_id))
+            heapq.heappush(events, entry)
         if not events or events[0][0] > self.clock.now:
             return []
-        trial_id = heapq.heappop(events)[1]
-        state = self._states[trial_id]
+        time, trial_id, state = heapq.heappop(events)
         result = self._result_of(
-            state[_ROW], self.fidelity_values[state[_POSITION]], state[_TIME], state[_WORKER]
+            state[_ROW], self.fidelity_values[state[_POSITION]], time, state[_WORKER]
         )
-        # prepare the trial's next result (inlined _prepare_next: this is the hot path); a
-        # trial completes at the max fidelity, or where its recorded curve ends (NaN time)
-        position = state[_POSITION] = state[_POSITION] + 1
-        if position <= self.last_fidelity_index:
-            if state[_CURVE] is not None:
-                row = state[_CURVE][position].tolist()
-            elif position - state[_BLOCK_START] < len(state[_BLOCK]):
-                row = state[_BLOCK][position - state[_BLOCK_START]]
-            else:
-                row = self._read_block(state, position)
-            time = state[_OFFSET] + row[self.elapsed_index]
-            if time == time:
-                now = self.clock.now
-                if time < now:  # a decreasing recorded time never moves the clock backwards
-                    time = now
-                state[_ROW] = row
-                state[_TIME] = time
-                self._continuing = trial_id
-                return [(trial_id, result, REPORT_CONTINUES)]
+        # the trial's next result; it completes at the max fidelity, or where its recorded
+        # curve ends (NaN time)
+        state[_POSITION] += 1
+        time = self._prepare_next(state)
+        if time is not None:
+            self._continuing = (time, trial_id, state)
+            return [(trial_id, result, REPORT_CONTINUES)]
         self._end_run_of(trial_id)
         self._states[trial_id] = None  # a completed trial never reports again
         return [(trial_id, result, REPORT_LAST)]
@@ -373,12 +365,12 @@ class SimulatorBackend:
         # jumps now, whether it started something or not
         told = False
         while True:
-            trial_id = self._continuing
-            if trial_id is not None:  # continued by the decision on its last result
+            entry = self._continuing
+            if entry is not None:  # continued by the decision on its last result
                 self._continuing = None
-                time, trial_id = heappushpop(events, (states[trial_id][_TIME], trial_id))
+                time, trial_id, state = heappushpop(events, entry)
             elif events:
-                time, trial_id = heappop(events)
+                time, trial_id, state = heappop(events)
             elif told or not self.num_free_workers:
                 return  # nothing runs
             else:
@@ -388,28 +380,29 @@ class SimulatorBackend:
             now = clock.now
             if time > now:  # not due yet
                 if not told and self.num_free_workers:
-                    heappush(events, (time, trial_id))
+                    heappush(events, (time, trial_id, state))
                     told = True
                     yield None
                     continue
                 if time > limit:
-                    heappush(events, (time, trial_id))
+                    heappush(events, (time, trial_id, state))
                     if limit > now:
                         clock.now = limit
                     return
                 clock.now = now = time
             told = False
             # the report (as in next_results, inlined: this is the hot path)
-            state = states[trial_id]
             position = state[_POSITION]
             result = result_of(state[_ROW], fidelity_values[position], time, state[_WORKER])
             position += 1
             state[_POSITION] = position
             if position <= last_position:
-                if state[_CURVE] is not None:
+                block = state[_BLOCK]
+                k = position - state[_BLOCK_START]
+                if k < len(block):
+                    row = block[k]
+                elif state[_CURVE] is not None:
                     row = state[_CURVE][position].tolist()
-                elif position - state[_BLOCK_START] < len(state[_BLOCK]):
-                    row = state[_BLOCK][position - state[_BLOCK_START]]
                 else:
                     row = self._read_block(state, position)
                 next_time = state[_OFFSET] + row[elapsed_index]
@@ -417,8 +410,7 @@ class SimulatorBackend:
                     if next_time < now:  # a decreasing recorded time: reported "now"
                         next_time = now
                     state[_ROW] = row
-                    state[_TIME] = next_time
-                    self._continuing = trial_id
+                    self._continuing = (next_time, trial_id, state)
                     yield (trial_id, result, REPORT_CONTINUES)
                     continue
             self._end_run_of(trial_id)
@@ -468,15 +460,15 @@ class SimulatorBackend:
         state[_BLOCK_START] = position
         return block[0]
 
-    def _prepare_next(self, state: list[Any]) -> bool:
-        """Compute the trial's next result and its report time; ``False`` if there is none.
+    def _prepare_next(self, state: list[Any]) -> float | None:
+        """Compute the trial's next result; its report time, ``None`` if there is none.
 
         There is none after the max fidelity, or when the blackbox has no elapsed time (NaN)
         for the next fidelity: the recorded run ended there.
         """
         position = state[_POSITION]
         if position > self.last_fidelity_index:
-            return False
+            return None
         if state[_CURVE] is not None:
             row = state[_CURVE][position].tolist()
         elif 0 <= position - state[_BLOCK_START] < len(state[_BLOCK]):
@@ -485,13 +477,12 @@ class SimulatorBackend:
             row = self._read_block(state, position)
         time = state[_OFFSET] + row[self.elapsed_index]
         if time != time:  # NaN: no recorded time
-            return False
+            return None
         now = self.clock.now
         if time < now:  # a decreasing recorded time never moves the clock backwards
             time = now
         state[_ROW] = row
-        state[_TIME] = time
-        return True
+        return time
 
     def metadata(self) -> dict[str, Any]:
         return {
