@@ -131,7 +131,12 @@ class ResultRecorder:
         if len(trial_ids):
             # one config per trial of the chunk, each turned into Arrow once, then spread
             # over the trial's rows by a take in C (no per-row Python objects)
-            unique, inverse = np.unique(trial_ids, return_inverse=True)
+            # trial ids are small dense integers: found by a mask, not by np.unique's sort
+            # (the sort was an eighth of the chunk's cost)
+            present = np.zeros(int(trial_ids.max()) + 1, dtype=bool)
+            present[trial_ids] = True
+            unique = np.flatnonzero(present)
+            inverse = (np.cumsum(present) - 1)[trial_ids]
             used = [configs[t] for t in unique.tolist()]
             names = self._config_names
             known = set(names)
