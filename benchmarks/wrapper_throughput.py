@@ -412,11 +412,23 @@ class Point:
         best = max(run.evaluations_per_second for run in self.ours)
         return best / self.peer[0].evaluations_per_second
 
-    def same_order_as_peer(self, n_workers: int) -> tuple[int, int]:
-        """``(peer runs whose order matches simtune's, compared results per run)``."""
+    def same_order_as_peer(self, n_workers: int) -> str:
+        """Whether every peer run returned the first results in simtune's order.
+
+        Compared: the first ``min(runs' lengths) - n_workers`` results (the last ones of a
+        run are cut off by its budget). A run that drifts shows where it first differs.
+        """
         ours = self.ours[0].order
         k = max(0, min(len(ours), min(len(run.order) for run in self.peer)) - n_workers)
-        return sum(run.order[:k] == ours[:k] for run in self.peer), k
+        drifts = [
+            next(i for i, (a, b) in enumerate(zip(run.order, ours)) if a != b)
+            for run in self.peer
+            if run.order[:k] != ours[:k]
+        ]
+        detail = f"{len(self.peer) - len(drifts)}/{len(self.peer)} runs, first {k}"
+        if drifts:
+            detail += f"; others differ from result {', '.join(map(str, drifts))}"
+        return f"same order as peer: {not drifts} ({detail})"
 
 
 def measure_mode(
@@ -440,7 +452,6 @@ def report_mode(mode: str, points: dict[int, Point]) -> bool:
         if n in TARGET_WORKERS:
             target = f"target >= 10x: {verdict(point.ratio >= 10)}"
             all_met &= point.ratio >= 10
-        matching, k = point.same_order_as_peer(n)
         replay = all(run.matches_reference for run in point.ours)
         ratios = [
             a.evaluations_per_second / b.evaluations_per_second
@@ -450,8 +461,7 @@ def report_mode(mode: str, points: dict[int, Point]) -> bool:
             f"{mode:<22} n={n:<3} simtune {point.rate('ours'):8.0f}/s   mfhpo-simulator "
             f"{point.rate('peer'):7.1f}/s   {point.ratio:6.1f}x   (paired runs "
             f"{min(ratios):.1f}-{max(ratios):.1f}x; old statistic {point.old_ratio:.1f}x)   "
-            f"same order as peer: {matching == len(point.peer)} ({matching}/{len(point.peer)} "
-            f"runs, first {k})   engine replay: {replay}   {target}",
+            f"{point.same_order_as_peer(n)}   engine replay: {replay}   {target}",
             flush=True,
         )
     rates = [point.rate("ours") for point in points.values()]
@@ -474,12 +484,11 @@ def report_ask_tell(budget: Budget, seed: int) -> bool:
         ours.append(simtune_ask_tell(4, n_evals, seed))
         peer.append(peer_ask_tell(4, n_evals, seed))
     point = Point(ours, peer)
-    matching, k = point.same_order_as_peer(4)
     print(
         f"{'ask/tell':<22} n=4   simtune {point.rate('ours'):8.0f}/s   mfhpo-simulator "
         f"{point.rate('peer'):7.0f}/s   {point.ratio:6.1f}x   (old statistic "
-        f"{point.old_ratio:.1f}x)   same order as peer: {matching == len(peer)} "
-        f"({matching}/{len(peer)} runs, first {k})   target >= 2x: {verdict(point.ratio >= 2)}",
+        f"{point.old_ratio:.1f}x)   {point.same_order_as_peer(4)}   "
+        f"target >= 2x: {verdict(point.ratio >= 2)}",
         flush=True,
     )
     return point.ratio >= 2
