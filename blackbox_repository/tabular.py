@@ -31,6 +31,7 @@ LOOKUP_HELPERS = (
     "_config_stride",
     "_fidelity_offsets",
     "_seed_offsets",
+    "_fast_lookup",
     "lookup",
 )
 
@@ -113,9 +114,12 @@ class TabularBlackbox(Blackbox):
             seed: position * seed_stride for seed, position in self._seed_positions.items()
         }
         self._seed_offsets[None] = 0
-        # The generated function is set as this instance's ``lookup``: calls skip the
-        # method's frame (about 5% of a lookup). The class's lookup says what it does.
-        self.lookup = self._generated_lookup()
+        # The generated function is also set as this instance's ``lookup``: calls skip the
+        # method's frame (about 5% of a lookup). Not where a subclass overrides ``lookup``:
+        # the instance attribute would shadow the override.
+        self._fast_lookup = self._generated_lookup()
+        if type(self).lookup is TabularBlackbox.lookup:
+            self.lookup = self._fast_lookup
 
     def _generated_lookup(self) -> Lookup:
         """The one-frame lookup (``cell_reader.lookup_function``): rows found by the
@@ -151,7 +155,7 @@ class TabularBlackbox(Blackbox):
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         for name in LOOKUP_HELPERS:
-            del state[name]
+            state.pop(name, None)  # ``lookup`` is absent where a subclass overrides it
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -260,7 +264,7 @@ class TabularBlackbox(Blackbox):
         config to row, one struct unpack, one dict display. What that does not find goes
         to ``_lookup_slowly``, which finds it or raises the error.
         """
-        return self.__dict__["lookup"](config, fidelity, seed)
+        return self._fast_lookup(config, fidelity, seed)
 
     def _lookup_slowly(
         self, config: Mapping[str, Any], fidelity: float, seed: int | None

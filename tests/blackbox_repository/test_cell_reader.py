@@ -170,3 +170,22 @@ def test_a_lookup_through_numpy_takes_the_default_seed(tmp_path):
     fortran = _with_values(blackbox, np.asfortranarray(blackbox.values), tmp_path / "fortran")
     config = blackbox.configuration(1)
     assert _bits(fortran.lookup(config, 4).values()) == _bits(blackbox.values[1, 2, 0].tolist())
+
+
+class DoubledBlackbox(TabularBlackbox):
+    """A subclass that overrides ``lookup`` (module level: pickled by the test)."""
+
+    def lookup(self, config, fidelity, seed=None):
+        answer = super().lookup(config, fidelity, seed)
+        return {name: 2 * value for name, value in answer.items()}
+
+
+def test_a_subclass_that_overrides_lookup_is_not_shadowed_by_the_generated_one():
+    blackbox = make_conditional_blackbox(np.float32)
+    doubled = DoubledBlackbox.__new__(DoubledBlackbox)
+    doubled.__setstate__(blackbox.__getstate__())
+    config = blackbox.configuration(3)
+    plain = blackbox.lookup(config, 2, 7)
+    assert doubled.lookup(config, 2, 7) == {name: 2 * value for name, value in plain.items()}
+    copy = pickle.loads(pickle.dumps(doubled))
+    assert copy.lookup(config, 2, 7) == doubled.lookup(config, 2, 7)
