@@ -6,7 +6,8 @@ It is written in simtune's format into a temporary cache, then each figure is me
 a fresh process, so the OS page cache is warm but the Python process is not:
 
 - warm load: ``load_blackbox`` with an explicit recipe from the warm cache (median of runs);
-- first lookup: the first ``lookup`` after loading (builds the configuration index);
+- first lookup: the first ``lookup`` after loading (the dense row table, where a grid has
+  one, is built by the load);
 - scalar lookup: ``lookup(config_dict, fidelity, seed)`` per call;
 - index lookup: ``lookup_index(config, fidelity, seed)`` per call (the engine's hot path);
 - batch lookup: ``lookup_batch`` per row, for a million rows;

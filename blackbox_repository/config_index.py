@@ -123,6 +123,7 @@ class DenseCodeTable:
     """
 
     def __init__(self, table: np.ndarray, shifts: list[int], weights: list[int]) -> None:
+        self._table = table
         self._rows = _native_view(table, "i")
         self._shifts = shifts
         self._weights = weights
@@ -154,6 +155,11 @@ class DenseCodeTable:
             {value: (code + shift) * weight for value, code in column.items() if code + shift >= 0}
             for column, shift, weight in zip(positions, self._shifts, self._weights)
         ]
+
+    @property
+    def table(self) -> np.ndarray:
+        """The row of each number (int32; -1: no configuration has those codes)."""
+        return self._table
 
     def row(self, number: int) -> int | None:
         row = self._rows[number]
@@ -214,6 +220,22 @@ class StoredConfigIndex:
         if self._searches_before_table:
             self._build_table()
         return self._table is not None
+
+    def dense_terms(self) -> tuple[list[dict[Any, int]], np.ndarray] | None:
+        """Per hyperparameter (``names`` order) value -> term, and the rows the terms' sum
+        indexes (int32, -1: no row): ``rows[sum(terms[j][value_j])]`` is a configuration's
+        row, with no search and no memo entry. Builds the dense table now if no search
+        has yet (about 0.15 ms for 15,625 rows); None where there is none. Plain values
+        only: other spellings (NaN for an inactive value, a float for an int) raise
+        KeyError, for :meth:`find` to resolve.
+        """
+        if not self._prepared:
+            self._prepare()
+        if self._searches_before_table:
+            self._build_table()
+        if self._table is None:
+            return None
+        return self._terms, self._table.table
 
     def __getstate__(self) -> dict[str, Any]:
         # memoryviews cannot be pickled; the arrays go by value and the rest is rebuilt

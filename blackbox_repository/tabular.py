@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from blackbox_repository.blackbox import Blackbox, native
-from blackbox_repository.cell_reader import cell_reader
+from blackbox_repository.cell_reader import (
+    Lookup,
+    RowsByTerms,
+    RowsByValues,
+    cell_reader,
+    lookup_function,
+)
 from blackbox_repository.errors import ConfigNotFoundError
 
 if TYPE_CHECKING:  # pandas and ConfigSpace load only when a table or space is used
@@ -25,6 +31,8 @@ LOOKUP_HELPERS = (
     "_config_stride",
     "_fidelity_offsets",
     "_seed_offsets",
+    "_fast_lookup",
+    "lookup",
 )
 
 
@@ -106,11 +114,48 @@ class TabularBlackbox(Blackbox):
             seed: position * seed_stride for seed, position in self._seed_positions.items()
         }
         self._seed_offsets[None] = 0
+        # The generated function is also set as this instance's ``lookup``: calls skip the
+        # method's frame (about 5% of a lookup). Not where a subclass overrides ``lookup``:
+        # the instance attribute would shadow the override.
+        self._fast_lookup = self._generated_lookup()
+        if type(self).lookup is TabularBlackbox.lookup:
+            self.lookup = self._fast_lookup
+
+    def _generated_lookup(self) -> Lookup:
+        """The one-frame lookup (``cell_reader.lookup_function``): rows found by the
+        stored index's dense terms where it has them (built here, no memo), else by the
+        memo of configs seen so far; numpy indexing where struct cannot read."""
+        terms = self._stored_index.dense_terms() if self._stored_index is not None else None
+        if terms is not None:
+            value_terms, rows = terms
+            offsets = rows.astype(np.int64) * self._config_stride
+            offsets[rows < 0] = -1
+            if self.values.nbytes < 2**31:  # int32 offsets: half the cache footprint
+                offsets = offsets.astype(np.int32)
+            rows_of_configs: RowsByTerms | RowsByValues = RowsByTerms(
+                names=self._hp_names,
+                terms=value_terms,
+                offsets=memoryview(offsets).cast("B").cast(offsets.dtype.char),
+                optional=frozenset(
+                    name for name, column in zip(self._hp_names, value_terms) if None in column
+                ),
+            )
+        else:
+            rows_of_configs = RowsByValues(key=self._values_key, rows=self._rows_by_values)
+        generated = lookup_function(
+            self.values,
+            self.objective_names,
+            rows=rows_of_configs,
+            fidelity_offsets=self._fidelity_offsets,
+            seed_offsets=self._seed_offsets,
+            fallback=self._lookup_slowly,
+        )
+        return generated if generated is not None else self._lookup_with_numpy
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         for name in LOOKUP_HELPERS:
-            del state[name]
+            state.pop(name, None)  # ``lookup`` is absent where a subclass overrides it
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -186,8 +231,9 @@ class TabularBlackbox(Blackbox):
         else:
             positions = self._config_positions
             if positions is None:
-                positions = self._config_positions = self._build_config_positions()
-                self._rows_by_values = positions  # lookup's fast path reads it from now on
+                # filled into the memo lookup's generated function reads (the same dict)
+                self._rows_by_values.update(self._build_config_positions())
+                positions = self._config_positions = self._rows_by_values
             # Fast path: plain values (and numpy scalars, which hash and compare like them)
             # with inactive hyperparameters left out; NaN for an inactive one needs the slow key.
             try:
@@ -211,27 +257,32 @@ class TabularBlackbox(Blackbox):
     def lookup(
         self, config: Mapping[str, Any], fidelity: float, seed: int | None = None
     ) -> dict[str, float]:
-        read_cell = self._read_cell
-        if read_cell is None:  # values struct cannot read in place
-            return self._lookup_with_numpy(config, fidelity, seed)
+        """All objectives of ``config`` at ``fidelity`` for ``seed`` (default: first seed).
+
+        Each instance answers through a function generated for it (its ``lookup``
+        attribute, ``cell_reader.lookup_function``): fidelity and seed to byte offsets,
+        config to row, one struct unpack, one dict display. What that does not find goes
+        to ``_lookup_slowly``, which finds it or raises the error.
+        """
+        return self._fast_lookup(config, fidelity, seed)
+
+    def _lookup_slowly(
+        self, config: Mapping[str, Any], fidelity: float, seed: int | None
+    ) -> dict[str, float]:
+        """A lookup the generated function could not answer: another spelling of a grid
+        value (np.float32 fidelity, NaN for an inactive value), a config not memoized yet,
+        or an error to raise (fidelity first, then seed, then config)."""
         try:
             offset = self._fidelity_offsets[fidelity] + self._seed_offsets[seed]
-        except KeyError:  # another spelling of a grid value (np.float32), or off the grid
-            offset = (
-                self.fidelity_index(fidelity) * self.values.strides[1]
-                + self.seed_index(seed) * self.values.strides[2]
-            )
-        # The hot path: a config seen before is one dict access away from its row. A config
-        # leaving out an inactive hyperparameter (KeyError), holding an unhashable value
-        # (TypeError) or not seen yet goes through config_index, which finds or explains.
+        except (KeyError, TypeError):  # another spelling of a grid value, or an error
+            strides = self.values.strides
+            offset = self.fidelity_index(fidelity) * strides[1] + self.seed_index(seed) * strides[2]
         try:
             key = self._values_key(config)
-            config_position = self._rows_by_values.get(key)
-        except (KeyError, TypeError):
-            key = config_position = None
-        if config_position is None:
-            config_position = self._row_of_new_config(config, key)
-        return read_cell(config_position * self._config_stride + offset)
+        except (KeyError, TypeError):  # an inactive hyperparameter left out, or not a mapping
+            key = None
+        config_position = self._row_of_new_config(config, key)
+        return self._read_cell(config_position * self._config_stride + offset)
 
     def _row_of_new_config(self, config: Mapping[str, Any], key: tuple | None) -> int:
         """Row of a config not memoized yet: the stored index searches by ``key`` (the
@@ -243,7 +294,7 @@ class TabularBlackbox(Blackbox):
         return self.config_index(config)
 
     def _lookup_with_numpy(
-        self, config: Mapping[str, Any], fidelity: float, seed: int | None
+        self, config: Mapping[str, Any], fidelity: float, seed: int | None = None
     ) -> dict[str, float]:
         fidelity_position = self.fidelity_index(fidelity)
         seed_position = self.seed_index(seed)

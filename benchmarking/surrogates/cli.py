@@ -36,6 +36,12 @@ def configure_surrogate_command(parser: argparse.ArgumentParser) -> None:
     fit.add_argument("--max-wallclock-time", type=float, default=None, help="real s per tuning run")
     fit.add_argument("--allow-missing", action="store_true", help="train on recorded rows only")
     fit.add_argument(
+        "--no-seed-noise",
+        dest="seed_noise",
+        action="store_false",
+        help="publish seed means only (default: the table's seeds, from recorded residuals)",
+    )
+    fit.add_argument(
         "--out", type=Path, default=None, help="work folder (default surrogate-work/NAME)"
     )
     fit.add_argument("--surrogate-name", default=None, help="default NAME-surrogate")
@@ -89,6 +95,7 @@ def _fit(args: argparse.Namespace) -> int:
         surrogate=args.surrogate_name,
         cache_dir=args.cache_dir,
         progress=True,
+        seed_noise=args.seed_noise,
     )
     for objective, model in summary.chosen.items():
         print(

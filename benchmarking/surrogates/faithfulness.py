@@ -20,10 +20,14 @@ On the surrogate, methods sample its whole search space, as a user of the surrog
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -154,6 +158,54 @@ def study_best(
     )
 
 
+STUDY_CACHE_VERSION = 1
+"""Bumped when a study's results may change for the same inputs (keys of cached studies)."""
+
+
+def table_fingerprint(blackbox: Blackbox) -> str:
+    """sha256 of a table's contents (configurations, grid, values): the part of a cached
+    study's key that says which data it ran on."""
+    digest = hashlib.sha256()
+    digest.update(blackbox.name.encode())
+    digest.update(np.asarray(blackbox.fidelity_values, dtype=float).tobytes())
+    digest.update(np.asarray(blackbox.seeds).tobytes())
+    values = getattr(blackbox, "values", None)
+    if values is not None:
+        digest.update(np.ascontiguousarray(values).tobytes())
+    configurations = getattr(blackbox, "configurations", None)
+    if configurations is not None:
+        digest.update(configurations.to_csv(index=False).encode())
+    return digest.hexdigest()
+
+
+def cached_study_best(
+    blackbox: Blackbox, cache_dir: Path | None, *, seeds: Sequence[int], **settings: Any
+) -> np.ndarray:
+    """:func:`study_best`, read from ``cache_dir`` when the same study on the same table
+    (same contents, settings and seeds) ran before; written there (temp file + rename)
+    otherwise. Studies are deterministic for fixed seeds, so a cached study is the study.
+    Only tables are cached (a surrogate changes with every fit)."""
+    if cache_dir is None:
+        return study_best(blackbox, seeds=seeds, **settings)
+    key = {
+        "version": STUDY_CACHE_VERSION,
+        "table": table_fingerprint(blackbox),
+        "seeds": [int(s) for s in seeds],
+        **{k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()},
+    }
+    name = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
+    path = Path(cache_dir) / f"study-{blackbox.name}-{name}.npy"
+    if path.exists():
+        return np.load(path, allow_pickle=False)
+    best = study_best(blackbox, seeds=seeds, **settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(partial, "wb") as stream:
+        np.save(stream, best, allow_pickle=False)
+    os.replace(partial, path)
+    return best
+
+
 def mean_best(best: np.ndarray) -> np.ndarray:
     """Mean over seeds of ``best`` (methods, seeds, fractions) -> (methods, fractions)."""
     with np.errstate(invalid="ignore"):
@@ -223,9 +275,11 @@ def faithfulness(
     methods: Sequence[str] = DEFAULT_METHODS,
     fractions: Sequence[float] = BUDGET_FRACTIONS,
     bootstrap_samples: int = BOOTSTRAP_SAMPLES,
+    study_cache: Path | None = None,
 ) -> FaithfulnessReport:
     """Run ``methods`` x ``seeds`` on both blackboxes (and a table replica with seeds
-    ``seeds .. 2*seeds-1``) and compare the method rankings."""
+    ``seeds .. 2*seeds-1``) and compare the method rankings. ``study_cache``: a folder
+    where the table's studies are kept and reused (:func:`cached_study_best`)."""
     if seeds < 2:
         raise ValueError(f"faithfulness needs at least 2 seeds per method, got {seeds}")
     settings = dict(
@@ -236,9 +290,9 @@ def faithfulness(
         methods=tuple(methods),
         fractions=tuple(fractions),
     )
-    on_table = study_best(table, seeds=range(seeds), **settings)
+    on_table = cached_study_best(table, study_cache, seeds=range(seeds), **settings)
     on_surrogate = study_best(surrogate, seeds=range(seeds), **settings)
-    on_replica = study_best(table, seeds=range(seeds, 2 * seeds), **settings)
+    on_replica = cached_study_best(table, study_cache, seeds=range(seeds, 2 * seeds), **settings)
     taus = ranking_tau(on_table, on_surrogate)
     floors = ranking_tau(on_table, on_replica)
     tau_interval = bootstrap_interval(on_table, on_surrogate, samples=bootstrap_samples)

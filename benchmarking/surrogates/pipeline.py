@@ -37,6 +37,8 @@ from blackbox_repository.tabular import TabularBlackbox
 
 DEFAULT_FAMILIES = tuple(FAMILIES)
 FIT_RECORD = "fit.json"
+REFIT_SPLITS = ("train", "validation")
+"""The rows a chosen model is refitted on, and its target transform and bounds taken from."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,7 @@ def fit_surrogate(
     surrogate: str | None = None,
     cache_dir: Path | str | None = None,
     progress: bool = False,
+    seed_noise: bool = True,
 ) -> FitSummary:
     """Fit, tune, export and install the surrogate of the tabular blackbox ``name``.
 
@@ -120,6 +123,9 @@ def fit_surrogate(
             ``n_workers`` processes for the whole fit, or ``dask_address``), ``processes``
             or ``serial``.
         max_wallclock_time: real seconds per tuning run (besides ``budget``).
+        seed_noise: give the surrogate the table's seeds (recorded residuals of similar
+            configurations, :mod:`~blackbox_repository.surrogate_training.seed_noise`) when
+            the table records several; ``False``: seed means only (one seed).
     """
     for family in families:
         model_family(family)
@@ -176,17 +182,32 @@ def fit_surrogate(
             best.family,
             best.hyperparameters,
             fidelity,
-            splits=("train", "validation"),
+            splits=REFIT_SPLITS,
             seed=seed,
         )
         exported.append(
-            export_model(model, data, objective, best.family, best.hyperparameters, fidelity)
+            export_model(
+                model,
+                data,
+                objective,
+                best.family,
+                best.hyperparameters,
+                fidelity,
+                splits=REFIT_SPLITS,
+                calibrate=True,
+                seed_noise=seed_noise,
+                seed=seed,
+            )
         )
     trained = assemble_surrogate(
         data,
         exported,
         name=surrogate or surrogate_name(name),
-        source={"tuning": {"method": method, "budget": budget, "seed": seed}},
+        source={
+            "tuning": {"method": method, "budget": budget, "seed": seed},
+            "refit_splits": list(REFIT_SPLITS),
+            "seed_noise": seed_noise,
+        },
     )
     entry = install_surrogate(trained, cache_dir)
     record: dict[str, Any] = {

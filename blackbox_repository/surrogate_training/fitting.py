@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import warnings
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -11,15 +12,22 @@ from threadpoolctl import threadpool_limits
 from blackbox_repository.surrogate_training.errors import SurrogateTrainingError
 from blackbox_repository.surrogate_training.model_families import model_family
 from blackbox_repository.surrogate_training.onnx_export import OnnxRegressor, model_to_onnx
+from blackbox_repository.surrogate_training.seed_noise import SeedNoise, seed_noise_from_table
 from blackbox_repository.surrogate_training.target_transforms import TargetTransform
 from blackbox_repository.surrogate_training.trained_surrogate import ObjectiveModel
 from blackbox_repository.surrogate_training.training_data import SurrogateTrainingData
 
+CALIBRATION_CONFIGURATIONS = 2048
+"""Random configurations of the search space whose model outputs calibrate a published
+quantile model (:meth:`TargetTransform.with_calibration`)."""
 
-def target_transform_for(data: SurrogateTrainingData, objective: str) -> TargetTransform:
+
+def target_transform_for(
+    data: SurrogateTrainingData, objective: str, splits: Sequence[str] = ("train",)
+) -> TargetTransform:
     """The space ``objective``'s model learns in (``log1p`` for the elapsed time, empirical
-    quantile otherwise; fitted on the training rows)."""
-    return data.target_transform(objective)
+    quantile otherwise; fitted on the rows of ``splits``)."""
+    return data.target_transform(objective, splits=splits)
 
 
 def fit_model(
@@ -38,7 +46,7 @@ def fit_model(
     configurations used, depending on the family.
     """
     family = model_family(family_name)
-    transform = target_transform_for(data, objective)
+    transform = target_transform_for(data, objective, splits)
     parts = []
     for split in splits:
         fraction = float(fidelity) if family.fidelity_kind == "fraction" else 1.0
@@ -80,6 +88,11 @@ def export_model(
     family_name: str,
     hyperparameters: Mapping[str, Any],
     fidelity: float,
+    *,
+    splits: Sequence[str] = ("train",),
+    calibrate: bool = False,
+    seed_noise: bool = False,
+    seed: int = 0,
 ) -> ObjectiveModel:
     """The fitted ``model`` as an :class:`ObjectiveModel` holding its ONNX bytes.
 
@@ -87,6 +100,12 @@ def export_model(
     rounding only), so a conversion that changes predictions never gets published. For
     nearest neighbours, rows whose k-th and (k+1)-th neighbours are equally far are left
     out of the check: scikit-learn and onnxruntime break such ties differently.
+
+    ``splits``: the rows the model was fitted on; its target transform and bounds come from
+    them. ``calibrate``: calibrate a quantile model on :data:`CALIBRATION_CONFIGURATIONS`
+    random configurations (drawn with ``seed``). ``seed_noise``: attach the recorded seed
+    residuals of ``splits`` (objectives other than the elapsed time, tables with several
+    seeds); the bounds are then those of single seeds.
     """
     onnx_bytes = model_to_onnx(model, data.n_features)
     features, _, _, _ = data.rows(objective, "validation")
@@ -102,7 +121,15 @@ def export_model(
             f"the ONNX export of the {family_name} model of {objective!r} predicts differently "
             f"from the fitted model (largest difference {worst:.3g}); not published"
         )
-    transform = target_transform_for(data, objective)
+    transform = target_transform_for(data, objective, splits)
+    if calibrate and transform.name == "quantile":
+        features, positions = sample_features(data, CALIBRATION_CONFIGURATIONS, seed)
+        transform = transform.with_calibration(
+            OnnxRegressor(onnx_bytes).predict(features), positions
+        )
+    noise = None
+    if seed_noise and objective != data.blackbox.elapsed_time_objective:
+        noise = recorded_seed_noise(data, objective, transform, splits)
     return ObjectiveModel(
         objective=objective,
         family=family_name,
@@ -111,8 +138,48 @@ def export_model(
         target_transform=transform.name,
         model=onnx_bytes,
         transform_parameters=transform.parameters(),
-        value_bounds=data.value_bounds(objective),
+        value_bounds=data.value_bounds(objective, splits, per_seed=noise is not None),
+        seed_noise=noise,
     )
+
+
+def sample_features(
+    data: SurrogateTrainingData, n_configurations: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Feature rows (float32) of ``n_configurations`` configurations drawn from the search
+    space with ``seed`` (a copy of the space is seeded), at every fidelity of the grid; and
+    the fidelity position of each row."""
+    space = data.blackbox.configuration_space
+    sampler = type(space).from_serialized_dict(space.to_serialized_dict())
+    sampler.seed(seed)
+    configs = [dict(config) for config in sampler.sample_configuration(n_configurations)]
+    encoded = data.encoder.encode_configs(configs)
+    n_fidelities = len(data.fidelity_features)
+    features = np.column_stack(
+        [np.repeat(encoded, n_fidelities, axis=0), np.tile(data.fidelity_features, len(configs))]
+    )
+    return features.astype(np.float32), np.tile(np.arange(n_fidelities), len(configs))
+
+
+def recorded_seed_noise(
+    data: SurrogateTrainingData,
+    objective: str,
+    transform: TargetTransform,
+    splits: Sequence[str],
+) -> SeedNoise | None:
+    """The recorded seed residuals of ``objective`` on ``splits`` with the quantile curves
+    of their seed means (``None`` for a table with one seed or a non-quantile target)."""
+    if transform.name != "quantile":
+        return None
+    values = data.recorded_values(objective, splits)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # every seed missing: NaN
+        means = np.nanmean(values, axis=2)
+    positions = np.broadcast_to(np.arange(means.shape[1])[None, :], means.shape)
+    quantile_curves = np.where(
+        np.isfinite(means), transform.forward(np.nan_to_num(means), positions), np.nan
+    )
+    return seed_noise_from_table(values, quantile_curves)
 
 
 def _rows_without_neighbour_ties(model: Any, features: np.ndarray) -> np.ndarray:

@@ -37,8 +37,10 @@ def assemble_surrogate(
             f"a surrogate of {blackbox.name!r} needs a model of its elapsed-time objective "
             f"{blackbox.elapsed_time_objective!r}"
         )
+    noisy = any(model.seed_noise is not None for model in models)
     return TrainedSurrogateBlackbox(
         name=name or surrogate_name(blackbox.name),
+        seeds=blackbox.seeds if noisy else (0,),
         configuration_space=blackbox.configuration_space,
         fidelity_name=blackbox.fidelity_name,
         fidelity_values=blackbox.fidelity_values,

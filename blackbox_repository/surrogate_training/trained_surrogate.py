@@ -7,7 +7,11 @@ elapsed time, empirical quantile for the other objectives, or identity); predict
 mapped back and clipped, per fidelity, to the training range (``value_bounds``). A curve is
 predicted for the whole fidelity grid at once; the elapsed time is then made positive and
 non-decreasing along the grid (running maximum, floor at :data:`MIN_ELAPSED_TIME`).
-Recorded seeds were treated as noise in training, so the surrogate has one seed, ``0``.
+Recorded seeds were treated as noise in training: the models predict seed means. A model
+with a ``seed_noise`` (:mod:`~blackbox_repository.surrogate_training.seed_noise`) gives the
+surrogate the table's seeds back: seed ``s`` answers the mean plus the recorded residual
+curve of seed ``s`` of a similar configuration, clipped to the per-seed training range.
+Without one the surrogate has one seed, ``0``.
 
 On disk: ``model-<k>.onnx`` for the k-th objective plus ``metadata.json`` whose
 ``trained_surrogate`` field names each model file, its family, hyperparameters and target
@@ -27,8 +31,9 @@ import numpy as np
 
 from blackbox_repository.blackbox import Blackbox
 from blackbox_repository.config_checks import ConfigEncoder, SearchSpaceChecker
-from blackbox_repository.errors import CorruptBlackboxError
+from blackbox_repository.errors import CorruptBlackboxError, SeedNotFoundError
 from blackbox_repository.surrogate_training.onnx_export import OnnxRegressor
+from blackbox_repository.surrogate_training.seed_noise import SeedNoise
 from blackbox_repository.surrogate_training.target_transforms import TargetTransform
 from blackbox_repository.surrogate_training.training_data import fidelity_feature
 
@@ -42,7 +47,8 @@ class ObjectiveModel:
 
     ``transform_parameters`` holds the knots of a ``quantile`` target transform;
     ``value_bounds`` the (smallest, largest) training value per fidelity of the grid
-    (empty: no clipping, as in entries written before clipping existed).
+    (empty: no clipping, as in entries written before clipping existed); ``seed_noise``
+    the recorded residuals that give the surrogate seeds (``None``: seed means only).
     """
 
     objective: str
@@ -53,6 +59,7 @@ class ObjectiveModel:
     model: bytes
     transform_parameters: Mapping[str, Any] = field(default_factory=dict)
     value_bounds: tuple[tuple[float, float], ...] = ()
+    seed_noise: SeedNoise | None = None
 
     @property
     def transform(self) -> TargetTransform:
@@ -67,6 +74,7 @@ class ObjectiveModel:
             "target_transform": self.target_transform,
             "transform_parameters": dict(self.transform_parameters),
             "value_bounds": [list(pair) for pair in self.value_bounds],
+            **({"seed_noise": self.seed_noise.to_dict()} if self.seed_noise else {}),
             "file": file_name,
         }
 
@@ -125,25 +133,49 @@ class TrainedSurrogateBlackbox(Blackbox):
         self._fidelity_features = fidelity_feature(self.fidelity_values, self.fidelity_values)
         self._cache_size = cache_size
         self._curves: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._noisy = tuple(k for k, model in enumerate(self.models) if model.seed_noise)
+        for k in self._noisy:
+            if self.models[k].seed_noise.n_seeds != len(self.seeds):
+                raise ValueError(
+                    f"objective {self.models[k].objective!r}: seed noise of "
+                    f"{self.models[k].seed_noise.n_seeds} seeds, the surrogate has "
+                    f"{len(self.seeds)}"
+                )
 
     # ---------------------------------------------------------------- predictions
     def predict_rows(self, features: np.ndarray, fidelity_positions: np.ndarray) -> np.ndarray:
         """Predictions (rows, objectives) for feature rows (configuration + fidelity feature of
         the grid position in ``fidelity_positions``), mapped back from each model's target
-        space and clipped to its training range at that fidelity."""
+        space and clipped to its training range at that fidelity (seed means, no noise)."""
+        return self._predict(features, fidelity_positions)[0]
+
+    def _predict(
+        self, features: np.ndarray, fidelity_positions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(values, quantiles): ``quantiles[:, k]`` is the calibrated quantile the k-th model
+        answered (its target space; NaN for models that do not learn quantiles)."""
         predictions = np.empty((len(features), len(self.models)))
+        quantiles = np.full((len(features), len(self.models)), np.nan)
         for k, (model, transform, regressor) in enumerate(
             zip(self.models, self._transforms, self._regressors)
         ):
-            values = transform.inverse(regressor.predict(features), fidelity_positions)
+            raw = regressor.predict(features)
+            values = transform.inverse(raw, fidelity_positions)
+            if transform.name == "quantile":
+                quantiles[:, k] = transform.calibrated(raw, fidelity_positions)
             if model.value_bounds:
                 bounds = np.asarray(model.value_bounds, dtype=float)[fidelity_positions]
                 values = np.clip(values, bounds[:, 0], bounds[:, 1])
             predictions[:, k] = values
-        return predictions
+        return predictions, quantiles
 
     def predict_curves(self, configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        """Curves (configs, fidelities, objectives) of checked configurations."""
+        """Mean curves (configs, fidelities, objectives) of checked configurations."""
+        return self._predict_curves(configs)[0]
+
+    def _predict_curves(
+        self, configs: Sequence[Mapping[str, Any]]
+    ) -> tuple[np.ndarray, np.ndarray]:
         n_fidelities = len(self.fidelity_values)
         encoded = self._encoder.encode_configs(configs)
         features = np.column_stack(
@@ -153,33 +185,46 @@ class TrainedSurrogateBlackbox(Blackbox):
             ]
         )
         positions = np.tile(np.arange(n_fidelities), len(configs))
-        curves = self.predict_rows(features, positions).reshape(len(configs), n_fidelities, -1)
+        values, quantiles = self._predict(features, positions)
+        curves = values.reshape(len(configs), n_fidelities, -1)
         elapsed = curves[:, :, self.elapsed_time_index]
         elapsed = np.maximum.accumulate(np.maximum(elapsed, MIN_ELAPSED_TIME), axis=1)
         curves[:, :, self.elapsed_time_index] = elapsed
-        return curves
+        return curves, quantiles.reshape(len(configs), n_fidelities, -1)
 
     def curve(self, config: Mapping[str, Any], seed_index: int = 0) -> np.ndarray:
-        """Every objective at every fidelity of the grid: shape (fidelities, objectives)."""
-        if seed_index != 0:
-            self.seed_index(self.seeds[seed_index] if seed_index < len(self.seeds) else -1)
+        """Every objective at every fidelity of the grid for the seed at ``seed_index``:
+        shape (fidelities, objectives)."""
+        if not 0 <= seed_index < len(self.seeds):
+            raise SeedNotFoundError(
+                f"seed position {seed_index} is not recorded in blackbox {self.name!r}; "
+                f"its seeds are {self.seeds.tolist()}"
+            )
         checked = self._checker.check(config)
         key = self._checker.key(checked)
-        curve = self._curves.get(key)
-        if curve is None:
-            curve = self.predict_curves([checked])[0]
-            self._curves[key] = curve
-            if len(self._curves) > self._cache_size:
-                self._curves.popitem(last=False)
-        else:
-            self._curves.move_to_end(key)
+        cached = self._curves.get((key, seed_index))
+        if cached is not None:
+            self._curves.move_to_end((key, seed_index))
+            return cached
+        mean, quantiles = self._predict_curves([checked])
+        curve = mean[0]
+        if self._noisy:
+            curve = curve.copy()
+            for k in self._noisy:
+                model = self.models[k]
+                residual = model.seed_noise.residual_curves(quantiles[0, :, k], key)[seed_index]
+                bounds = np.asarray(model.value_bounds, dtype=float)
+                noisy = curve[:, k] + residual
+                curve[:, k] = np.clip(noisy, bounds[:, 0], bounds[:, 1]) if len(bounds) else noisy
+        self._curves[(key, seed_index)] = curve
+        if len(self._curves) > self._cache_size:
+            self._curves.popitem(last=False)
         return curve
 
     def lookup(
         self, config: Mapping[str, Any], fidelity: float, seed: int | None = None
     ) -> dict[str, float]:
-        self.seed_index(seed)
-        row = self.curve(config)[self.fidelity_index(fidelity)]
+        row = self.curve(config, self.seed_index(seed))[self.fidelity_index(fidelity)]
         return {name: float(value) for name, value in zip(self.objective_names, row)}
 
     def __getstate__(self) -> dict[str, Any]:
@@ -246,9 +291,14 @@ def read_trained_data(
                     value_bounds=tuple(
                         (float(low), float(high)) for low, high in entry.get("value_bounds", ())
                     ),
+                    seed_noise=(
+                        SeedNoise.from_dict(entry["seed_noise"])
+                        if entry.get("seed_noise")
+                        else None
+                    ),
                 )
             )
-    except (KeyError, TypeError) as error:
+    except (KeyError, TypeError, ValueError) as error:
         raise CorruptBlackboxError(
             f"{directory}/metadata.json: the trained_surrogate field is incomplete ({error!r}); "
             "fit or fetch the surrogate again"

@@ -166,10 +166,20 @@ class SurrogateTrainingData:
         )
         return features, targets[observed], config_of_row, fidelity_of_row
 
-    def target_transform(self, objective: str, name: str | None = None) -> TargetTransform:
-        """The space ``objective``'s model learns in, fitted on the training rows
+    def rows_of_splits(
+        self, objective: str, splits: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`rows` of several splits, concatenated in the order given."""
+        parts = [self.rows(objective, split) for split in splits]
+        return tuple(np.concatenate([part[k] for part in parts]) for k in range(4))  # type: ignore[return-value]
+
+    def target_transform(
+        self, objective: str, name: str | None = None, splits: Sequence[str] = ("train",)
+    ) -> TargetTransform:
+        """The space ``objective``'s model learns in, fitted on the rows of ``splits`` (the
+        training rows while tuning; train + validation for the published refit)
         (:func:`~blackbox_repository.surrogate_training.target_transforms.choose_transform`)."""
-        _, targets, _, positions = self.rows(objective, "train")
+        _, targets, _, positions = self.rows_of_splits(objective, splits)
         return choose_transform(
             targets,
             positions,
@@ -178,10 +188,25 @@ class SurrogateTrainingData:
             name=name,
         )
 
-    def value_bounds(self, objective: str) -> tuple[tuple[float, float], ...]:
-        """Per fidelity, the (smallest, largest) training target of ``objective``."""
-        _, targets, _, positions = self.rows(objective, "train")
-        return fidelity_bounds(targets, positions, len(self.blackbox.fidelity_values))
+    def value_bounds(
+        self, objective: str, splits: Sequence[str] = ("train",), *, per_seed: bool = False
+    ) -> tuple[tuple[float, float], ...]:
+        """Per fidelity, the (smallest, largest) target of ``objective`` on ``splits``: of
+        the seed means, or of the single recorded seeds with ``per_seed``."""
+        if not per_seed:
+            _, targets, _, positions = self.rows_of_splits(objective, splits)
+            return fidelity_bounds(targets, positions, len(self.blackbox.fidelity_values))
+        values = self.recorded_values(objective, splits)
+        n_fidelities = values.shape[1]
+        positions = np.broadcast_to(np.arange(n_fidelities)[None, :, None], values.shape)
+        return fidelity_bounds(values.reshape(-1), positions.reshape(-1), n_fidelities)
+
+    def recorded_values(self, objective: str, splits: Sequence[str]) -> np.ndarray:
+        """Every recorded value (configurations of ``splits``, fidelities, seeds) of
+        ``objective``."""
+        configs = np.concatenate([self.split.indices(split) for split in splits])
+        objective_index = self.blackbox.objective_index(objective)
+        return np.asarray(self.blackbox.values[configs, :, :, objective_index], dtype=float)
 
     def check_objective(self, objective: str) -> None:
         """Refuse an objective that has no finite value or is constant on the training set."""

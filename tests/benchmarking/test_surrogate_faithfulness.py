@@ -40,12 +40,20 @@ def test_bootstrap_interval_is_tight_for_separated_methods_and_wide_within_noise
     assert noisy[0, 0] < 0 < noisy[0, 1]
 
 
-def test_table_against_itself_agrees_and_reports_its_noise_floor():
+def test_table_against_itself_agrees_and_reports_its_noise_floor(tmp_path):
     table = load_blackbox("sklearn-mlp-digits")
-    report = faithfulness(
-        table, table, metric="valid_error", mode="min", max_wallclock_time=2.0, n_workers=2,
-        seeds=3, methods=("RS", "ASHA"), fractions=(0.5, 1.0), bootstrap_samples=50,
+    settings = dict(
+        metric="valid_error", mode="min", max_wallclock_time=2.0, n_workers=2, seeds=3,
+        methods=("RS", "ASHA"), fractions=(0.5, 1.0), bootstrap_samples=50,
     )  # fmt: skip
+    report = faithfulness(table, table, study_cache=tmp_path, **settings)
+    cached = sorted(tmp_path.glob("study-sklearn-mlp-digits-*.npy"))
+    assert len(cached) == 2  # the table's study and its replica (other seeds)
+    stamps = [path.stat().st_mtime_ns for path in cached]
+    again = faithfulness(table, table, study_cache=tmp_path, **settings)
+    assert again.mean_best_table == report.mean_best_table
+    assert again.mean_best_replica == report.mean_best_replica
+    assert [path.stat().st_mtime_ns for path in cached] == stamps  # read, not run again
     # the same seeds on the same blackbox: the same runs, so the same ranking
     assert report.kendall_tau == (1.0, 1.0) and report.agrees
     assert report.mean_best_surrogate == report.mean_best_table

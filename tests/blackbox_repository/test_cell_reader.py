@@ -19,10 +19,12 @@ from blackbox_repository import (
     FidelityNotOnGridError,
     SeedNotFoundError,
     TabularBlackbox,
+    config_index,
     read_blackbox,
     write_blackbox,
 )
 from blackbox_repository.cell_reader import cell_reader
+from blackbox_repository.config_index import StoredConfigIndex, build_index_arrays
 from blackbox_repository.entry_metadata import read_metadata
 from blackbox_repository.file_format import common_arguments
 from tests.blackbox_repository.conftest import make_conditional_blackbox
@@ -111,3 +113,79 @@ def test_other_spellings_and_bad_arguments_of_a_lookup(tmp_path, mapped):
     ):
         with pytest.raises(ConfigNotFoundError, match="is not on the grid"):
             blackbox.lookup(off_grid, 8, 7)
+
+
+def _with_stored_index(blackbox: TabularBlackbox, folder: Path) -> tuple[TabularBlackbox, object]:
+    """The same blackbox found through a StoredConfigIndex we hold (to inspect its memo)."""
+    columns, arrays = build_index_arrays(blackbox.configurations)
+    index = StoredConfigIndex(columns, arrays["codes"], arrays["keys"], arrays["rows"])
+    metadata = read_metadata(write_blackbox(blackbox, folder))
+    indexed = TabularBlackbox(
+        **common_arguments(metadata),
+        configurations=blackbox.configurations,
+        values=blackbox.values,
+        stored_index=index,
+    )
+    return indexed, index
+
+
+@pytest.mark.parametrize("dense", [True, False])
+def test_the_generated_lookup_finds_rows_by_dense_terms_or_by_memo(tmp_path, monkeypatch, dense):
+    if not dense:  # a table too large for the grid: the hashed search and the memo
+        monkeypatch.setattr(config_index, "DENSE_TABLE_MIN", 0)
+        monkeypatch.setattr(config_index, "DENSE_TABLE_PER_ROW", 0)
+    blackbox = make_conditional_blackbox(np.float64)
+    indexed, index = _with_stored_index(blackbox, tmp_path / "entry")
+    assert index.searches_a_dense_table is dense
+    lookup = indexed.lookup  # bound before the first lookup, as a hot loop would
+    for _ in range(2):  # first meetings, then repeats
+        for c in range(blackbox.n_configurations):
+            config = blackbox.configuration(c)  # inactive hyperparameters left out
+            expected = blackbox.values[c, 3, 1].tolist()
+            assert _bits(lookup(config, 8, 11).values()) == _bits(expected)
+            assert _bits(TabularBlackbox.lookup(indexed, config, 8, 11).values()) == _bits(expected)
+    # the dense path keeps no per-config memo entry; the hashed one memoizes each config
+    assert len(index.rows_by_values) == (0 if dense else blackbox.n_configurations)
+    with pytest.raises(ConfigNotFoundError, match="is not on the grid"):
+        lookup({"layers": 4, "optimizer": "sgd", "momentum": 0.9}, 8, 11)
+    nan_spelled = {"layers": 2, "optimizer": "adam", "beta1": 0.5, "momentum": float("nan")}
+    assert _bits(lookup(nan_spelled, 8).values()) == _bits(blackbox.values[4, 3, 0].tolist())
+
+
+def test_an_in_memory_lookup_bound_early_sees_the_rows_found_later():
+    blackbox = make_conditional_blackbox(np.float32)
+    lookup = blackbox.lookup  # before the first lookup builds the dict of every row
+    for c in range(blackbox.n_configurations):
+        config = blackbox.configuration(c)
+        for _ in range(2):  # the second call is answered by the generated function itself
+            assert _bits(lookup(config, 2, 7).values()) == _bits(blackbox.values[c, 1, 0].tolist())
+    copy = pickle.loads(pickle.dumps(blackbox))  # its generated lookup is rebuilt, not pickled
+    assert copy.lookup(blackbox.configuration(5), 16, 11) == blackbox.lookup(
+        blackbox.configuration(5), 16, 11
+    )
+
+
+def test_a_lookup_through_numpy_takes_the_default_seed(tmp_path):
+    blackbox = make_conditional_blackbox(np.float32)
+    fortran = _with_values(blackbox, np.asfortranarray(blackbox.values), tmp_path / "fortran")
+    config = blackbox.configuration(1)
+    assert _bits(fortran.lookup(config, 4).values()) == _bits(blackbox.values[1, 2, 0].tolist())
+
+
+class DoubledBlackbox(TabularBlackbox):
+    """A subclass that overrides ``lookup`` (module level: pickled by the test)."""
+
+    def lookup(self, config, fidelity, seed=None):
+        answer = super().lookup(config, fidelity, seed)
+        return {name: 2 * value for name, value in answer.items()}
+
+
+def test_a_subclass_that_overrides_lookup_is_not_shadowed_by_the_generated_one():
+    blackbox = make_conditional_blackbox(np.float32)
+    doubled = DoubledBlackbox.__new__(DoubledBlackbox)
+    doubled.__setstate__(blackbox.__getstate__())
+    config = blackbox.configuration(3)
+    plain = blackbox.lookup(config, 2, 7)
+    assert doubled.lookup(config, 2, 7) == {name: 2 * value for name, value in plain.items()}
+    copy = pickle.loads(pickle.dumps(doubled))
+    assert copy.lookup(config, 2, 7) == doubled.lookup(config, 2, 7)

@@ -1,0 +1,88 @@
+"""BOHB's cost per result as its observations grow (section 3 of ``simulator_throughput.py``).
+
+Windows ``(n/2, n]`` of one 16-worker BOHB run, each the cheapest of ``repeats`` (5)
+identical runs (the trajectory is the same every time; load on a shared machine only adds;
+the first window is 2,500 results, about 15 ms of CPU, so one busy second of another
+process can spoil it in three runs in a row). Beside
+the CPU µs per result, each window shows the two lumps of engine work that fall in it and
+that are not BOHB's model: full (generation 2) garbage collections, whose cost grows with
+the whole heap (about 40 ms on a quiet machine), and chunks of results the result
+recorder spills to disk (one per 65,536 results, about 25 ms).
+"""
+
+from __future__ import annotations
+
+import gc
+from typing import Any
+
+import pandas as pd
+from simulator_workload import WindowClock
+
+from simulated_backend import TunerCallback
+from simulated_backend.result_recorder import CHUNK_ROWS
+
+
+class FullCollections(TunerCallback):
+    """The result counts (read from the run's :class:`WindowClock`) at which a full garbage
+    collection started during the run; the garbage collector's hook is set for the run only."""
+
+    def __init__(self) -> None:
+        self.clock: WindowClock | None = None
+        self.at: list[int] = []
+
+    def watching(self, clock: WindowClock) -> list[TunerCallback]:
+        """This callback, counting results with ``clock`` (``long_run_windows``'s ``callbacks``)."""
+        self.clock = clock
+        return [self]
+
+    def _on_collection(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start" and info["generation"] == 2:
+            self.at.append(self.clock.count)
+
+    def on_tuning_start(self, tuner) -> None:
+        gc.callbacks.append(self._on_collection)
+
+    def on_tuning_end(self, tuner) -> None:
+        gc.callbacks.remove(self._on_collection)
+
+    def in_window(self, start: int, end: int) -> int:
+        """Full collections that started after result ``start`` and up to result ``end``."""
+        return sum(start < count <= end for count in self.at)
+
+
+def spills_in_window(start: int, end: int, chunk_rows: int = CHUNK_ROWS) -> int:
+    """Chunks of results the recorder spills in ``(start, end]`` (one every ``chunk_rows``)."""
+    return end // chunk_rows - start // chunk_rows
+
+
+def bohb_long_runs(long_run_windows, blackbox, n_results: int, sizes, repeats: int = 5):
+    """BOHB's windows (16 workers): per window the cheapest of ``repeats`` identical runs,
+    with the full collections (in that run) and spills that fell in it.
+
+    ``long_run_windows(blackbox, kind, n_results, n_workers, every, sizes, callbacks)``
+    measures one run (``simulator_throughput.long_run_windows``); ``callbacks`` maps the
+    run's :class:`WindowClock` to extra callbacks.
+    """
+    runs = []
+    for _ in range(repeats):
+        watcher = FullCollections()
+        measured, windows, _ = long_run_windows(
+            blackbox, "bohb", n_results, 16, 250, sizes, callbacks=watcher.watching
+        )
+        windows["full GCs"] = [watcher.in_window(n // 2, n) for n in windows["results"]]
+        runs.append((measured, windows.set_index("results")))
+    tables = [windows for _, windows in runs]
+    cpu = pd.concat([table["cpu us/result"] for table in tables], axis=1)
+    best = tables[0].copy()
+    best["cpu us/result"] = cpu.min(axis=1)
+    best["full GCs"] = [  # in the run that gave the window its figure
+        tables[run]["full GCs"].loc[n] for n, run in zip(cpu.index, cpu.to_numpy().argmin(axis=1))
+    ]
+    best["spills"] = [spills_in_window(n // 2, n) for n in best.index]
+    best["fresh run us/result"] = pd.concat(
+        [table["fresh run us/result"] for table in tables], axis=1
+    ).min(axis=1)
+    best["results/s"] = pd.concat([table["results/s"] for table in tables], axis=1).max(axis=1)
+    best["window / fresh"] = best["cpu us/result"] / best["fresh run us/result"]
+    fastest = min((measured for measured, _ in runs), key=lambda measured: measured.seconds)
+    return fastest, best.reset_index()
