@@ -30,7 +30,6 @@ from simulated_backend.schedulers import (
     SuccessiveHalving,
     Trial,
 )
-from simulated_backend.schedulers.search_space import new_candidate
 
 OPERATIONS = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
 EDGES = [f"edge_{i}" for i in range(6)]
@@ -94,10 +93,14 @@ class GridSamplerWithReplacement:
         return False
 
     def next_candidate(self) -> Candidate:
+        return Candidate(*self.next_config_and_index())
+
+    def next_config_and_index(self) -> tuple[dict, int]:
+        """The same as :meth:`next_candidate` as a plain tuple (what schedulers call)."""
         if not self._indices:
             self._indices = self.rng.integers(self.space.n_candidates, size=1024).tolist()
         index = self._indices.pop()
-        return new_candidate((self._config_of(index), index))
+        return (self._config_of(index), index)
 
     def on_observation(self, trial, level, value) -> None:
         """Random sampling learns nothing."""

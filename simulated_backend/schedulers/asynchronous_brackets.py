@@ -27,7 +27,6 @@ from simulated_backend.schedulers.protocol import (
     Trial,
     TrialScheduler,
     TrialSuggestion,
-    new_trial_suggestion,
 )
 from simulated_backend.schedulers.rung_levels import asha_rung_settings
 from simulated_backend.schedulers.rungs import PromotionRung, StoppingRung
@@ -36,10 +35,18 @@ from simulated_backend.schedulers.scheduler_arguments import (
     missing_key_error,
     random_streams,
 )
-from simulated_backend.schedulers.searchers import ConfigSearcher, RandomSearcher, default_searcher
+from simulated_backend.schedulers.searchers import (
+    ConfigSearcher,
+    RandomSearcher,
+    config_and_index_function,
+    default_searcher,
+)
 from simulated_backend.schedulers.settings import FidelitySettings, SchedulerSettings
 
 CONTINUE, PAUSE, STOP = SchedulerDecision.CONTINUE, SchedulerDecision.PAUSE, SchedulerDecision.STOP
+# TrialSuggestion records made by tuple.__new__ directly (cheaper than the named tuple's
+# Python-level __new__, and than new_trial_suggestion's functools.partial)
+_new_tuple = tuple.__new__
 
 
 def bracket_probabilities(levels_with_max: Sequence[float], num_brackets: int) -> list[float]:
@@ -102,7 +109,7 @@ class AsynchronousBracketScheduler(TrialScheduler):
         self._observe = (
             None if isinstance(self.searcher, RandomSearcher) else self.searcher.on_observation
         )
-        self._next_candidate = self.searcher.next_candidate
+        self._next_candidate = config_and_index_function(self.searcher)
         rung_class = StoppingRung if self.type == "stopping" else PromotionRung
         self._rungs = [
             [rung_class(level, self.reduction_factor) for level in self.rung_levels[b:]]
@@ -114,6 +121,7 @@ class AsynchronousBracketScheduler(TrialScheduler):
         ]
         self._minimize = settings.mode == "min"
         self._stopping = self.type == "stopping"
+        self._one_stopping_bracket = self._stopping and num_brackets == 1
         self._next_milestone: dict[int, Any] = {}
         self._next_rung: dict[int, int] = {}
         self._bracket_of: dict[int, int] = {}
@@ -134,17 +142,17 @@ class AsynchronousBracketScheduler(TrialScheduler):
         return None
 
     def suggest(self) -> TrialSuggestion | None:
-        if self.num_brackets == 1 and self._stopping:  # ASHA's stopping rule: a new trial
+        if self._one_stopping_bracket:  # ASHA's stopping rule: a new trial
             candidate = self._next_candidate()
             if candidate is None:
                 return None
-            return new_trial_suggestion((candidate[0], None, candidate[1]))
+            return _new_tuple(TrialSuggestion, (candidate[0], None, candidate[1]))
         bracket = self._sample_bracket()
         if self.type == "promotion":
             promotion = self._promote(bracket)
             if promotion is not None:
                 return promotion
-        candidate = self.searcher.next_candidate()
+        candidate = self._next_candidate()
         if candidate is None:
             if self.type == "promotion":  # no new trials: promote in any bracket
                 for other in range(self.num_brackets):
@@ -154,7 +162,7 @@ class AsynchronousBracketScheduler(TrialScheduler):
             return None
         if self.num_brackets > 1:
             self._pending_brackets.append(bracket)
-        return new_trial_suggestion((candidate[0], None, candidate[1]))
+        return _new_tuple(TrialSuggestion, (candidate[0], None, candidate[1]))
 
     def bracket_of(self, trial_id: int) -> int:
         """The bracket of a running or paused trial (0 is the one with all rung levels)."""
@@ -168,10 +176,10 @@ class AsynchronousBracketScheduler(TrialScheduler):
     # ------------------------------------------------------------------ callbacks
     def on_trial_add(self, trial: Trial) -> None:
         trial_id = trial.trial_id
-        if self._pending_brackets:
-            bracket = self._pending_brackets.popleft()
-        elif self.num_brackets == 1:
+        if self.num_brackets == 1:  # (nothing is pending with one bracket)
             bracket = 0
+        elif self._pending_brackets:
+            bracket = self._pending_brackets.popleft()
         else:
             bracket = self._sample_bracket()
         self._bracket_of[trial_id] = bracket
@@ -217,8 +225,9 @@ class AsynchronousBracketScheduler(TrialScheduler):
         else:
             key = -float(value)
         if self._stopping:
-            if not rung.add_and_decide(key):
-                self._forget(trial_id)
+            if not rung.add_and_decide(key):  # stopped: forgotten (_forget, inlined)
+                del self._next_milestone[trial_id], self._next_rung[trial_id]
+                del self._bracket_of[trial_id]
                 return STOP
             decision = CONTINUE
         else:

@@ -10,12 +10,13 @@ from simulated_backend.schedulers.protocol import (
     Trial,
     TrialScheduler,
     TrialSuggestion,
-    new_trial_suggestion,
 )
 from simulated_backend.schedulers.scheduler_arguments import random_streams
 from simulated_backend.schedulers.search_space import SearchSpace
-from simulated_backend.schedulers.searchers import RandomSearcher
+from simulated_backend.schedulers.searchers import RandomSearcher, config_and_index_function
 from simulated_backend.schedulers.settings import SchedulerSettings
+
+_new_tuple = tuple.__new__  # a TrialSuggestion without its Python-level __new__
 
 
 class RandomSearch(TrialScheduler):
@@ -43,7 +44,7 @@ class RandomSearch(TrialScheduler):
         self.seed = self.settings.seed
         (rng,) = random_streams(self.seed, 1)
         self.searcher = RandomSearcher(search_space, rng, points_to_evaluate)
-        self._next_candidate = self.searcher.next_candidate
+        self._next_candidate = config_and_index_function(self.searcher)
 
     @property
     def exhausted(self) -> bool:
@@ -54,7 +55,7 @@ class RandomSearch(TrialScheduler):
         candidate = self._next_candidate()
         if candidate is None:
             return None
-        return new_trial_suggestion((candidate[0], None, candidate[1]))
+        return _new_tuple(TrialSuggestion, (candidate[0], None, candidate[1]))
 
     def on_trial_result(self, trial: Trial, result: dict[str, Any]) -> str:
         return SchedulerDecision.CONTINUE

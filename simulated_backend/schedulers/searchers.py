@@ -8,7 +8,7 @@ the observations schedulers report at their rung levels.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -43,6 +43,10 @@ class ConfigSearcher(Protocol):
 
     def metadata(self) -> dict[str, Any]:
         """JSON-able name and arguments."""
+
+    # Optional: ``next_config_and_index()``, the same as ``next_candidate`` as a plain
+    # ``(config, config_index)`` tuple; schedulers call it at every trial start when the
+    # class defining it also defines ``next_candidate`` (see config_and_index_function).
 
 
 def check_points_to_evaluate(
@@ -99,12 +103,18 @@ class RandomSearcher:
         return None if candidate is None else candidate.config
 
     def next_candidate(self) -> Candidate | None:
+        drawn = self.next_config_and_index()
+        return None if drawn is None else Candidate(*drawn)
+
+    def next_config_and_index(self) -> tuple[dict[str, Any], int | None] | None:
+        """:meth:`next_candidate` as a plain ``(config, config_index)`` tuple (the scheduler's
+        path at every trial start, see :func:`config_and_index_function`)."""
         space = self.search_space
         if self._points:
             config = self._points.pop()
             if space.is_finite and self._grid_rows:
-                return Candidate(config, space.index_of(config))
-            return Candidate(config)
+                return (config, space.index_of(config))
+            return (config, None)
         if self._finite:
             uniforms = self._uniforms
             if not uniforms:  # one generator call per batch, not per trial
@@ -113,11 +123,11 @@ class RandomSearcher:
                 uniforms = self._uniforms = self.rng.random(UNIFORM_BATCH_SIZE).tolist()
                 uniforms.reverse()
             # None once exhausted (the uniform popped then is never needed)
-            return space.draw_candidate(uniforms.pop())
+            return space.draw_config_and_index(uniforms.pop())
         if not self._buffer:  # ConfigSpace samples a batch 4x faster per config than one
             self._buffer = space.sample(self.rng, SAMPLE_BATCH_SIZE)
             self._buffer.reverse()
-        return Candidate(self._buffer.pop())
+        return (self._buffer.pop(), None)
 
     def on_observation(self, trial: Trial, level: Any, value: float) -> None:
         """Random search learns nothing."""
@@ -145,6 +155,25 @@ class _NextConfigSearcher:
 
     def metadata(self) -> dict[str, Any]:
         return self.searcher.metadata()
+
+
+def config_and_index_function(
+    searcher: ConfigSearcher,
+) -> Callable[[], tuple[dict[str, Any], int | None] | None]:
+    """The cheapest call giving a new trial's ``(config, config_index)`` (or ``None``): the
+    searcher's optional ``next_config_and_index`` (a plain tuple, for the trial-start path),
+    else its ``next_candidate`` (a :class:`Candidate`, a tuple of the same two fields).
+
+    A subclass that overrides ``next_candidate`` but not ``next_config_and_index`` gets its
+    ``next_candidate`` called (the inherited fast method would bypass the override).
+    """
+    cls = type(searcher)
+    owner = next((c for c in cls.__mro__ if "next_config_and_index" in vars(c)), None)
+    if owner is not None and getattr(cls, "next_candidate", None) is vars(owner).get(
+        "next_candidate"
+    ):
+        return searcher.next_config_and_index
+    return searcher.next_candidate
 
 
 def default_searcher(

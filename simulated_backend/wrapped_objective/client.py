@@ -98,8 +98,8 @@ class WrappedObjective:
     def _exchange(self, message: tuple) -> tuple[str, Any]:
         conn = self._connection().conn
         try:
-            conn.send_bytes(messages.encode(message))
-            return messages.decode(conn.recv_bytes())
+            messages.send(conn, message)
+            return messages.receive(conn)
         except (EOFError, OSError) as error:
             _THREAD_CONNECTIONS.close(self.address)
             failure = (
@@ -119,9 +119,11 @@ class WrappedObjective:
                 f"cannot reach the coordinator at {self.address.address!r}: {error}. Is the "
                 "SimulationCoordinator still open in its host process?"
             ) from None
+        if self.address.family == "AF_INET":
+            messages.no_delay(conn)
         try:
-            conn.send_bytes(messages.encode((messages.HELLO, os.getpid())))
-            tag, payload = messages.decode(conn.recv_bytes())
+            messages.send(conn, (messages.HELLO, os.getpid()))
+            tag, payload = messages.receive(conn)
         except (EOFError, OSError) as error:
             conn.close()
             raise CoordinatorUnavailable(

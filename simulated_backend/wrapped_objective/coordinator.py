@@ -19,7 +19,6 @@ Ties go to the lower trial id, as in :class:`~simulated_backend.backend.Simulato
 
 from __future__ import annotations
 
-import contextlib
 import heapq
 import os
 import queue
@@ -211,7 +210,7 @@ class Coordinator:
     # ------------------------------------------------------------------ messages
     def _receive(self, conn: Connection) -> None:
         try:
-            message = messages.decode(conn.recv_bytes())
+            message = messages.receive(conn)
         except (EOFError, OSError):
             self._disconnected(conn)
             return
@@ -338,6 +337,17 @@ class Coordinator:
             return
         self.now = finish
         measurement = call.measurement
+        result = {
+            **measurement.objectives,
+            "fidelity": measurement.fidelity,
+            "simulated_start_time": call.start_time,
+            "simulated_time": finish,
+            "worker": call.worker,
+            "trial_id": trial_id,
+        }
+        # the reply first: the rest of the run waits for it (the optimizer's next call), the
+        # bookkeeping below does not
+        _send(call.conn, (messages.RESULT, result))
         self.ledger.finish(trial_id, measurement)
         self.recorder.append(
             Evaluation(
@@ -355,15 +365,6 @@ class Coordinator:
         caller = self._callers.get(call.conn)
         if caller is not None:
             caller.pending = False
-        result = {
-            **measurement.objectives,
-            "fidelity": measurement.fidelity,
-            "simulated_start_time": call.start_time,
-            "simulated_time": finish,
-            "worker": call.worker,
-            "trial_id": trial_id,
-        }
-        _send(call.conn, (messages.RESULT, result))
         self._last_activity = time.monotonic()
         maximum = self.settings.max_evaluations
         if maximum is not None and len(self.recorder) >= maximum:
@@ -399,6 +400,7 @@ def process_cpu_seconds(pid: int) -> float:
 
 
 def _send(conn: Connection, message: tuple) -> None:
-    # a caller that is gone is handled when its socket reports EOF
-    with contextlib.suppress(OSError, EOFError, ValueError):
-        conn.send_bytes(messages.encode(message))
+    try:  # (not contextlib.suppress: this is on every call's path, and try costs nothing)
+        messages.send(conn, message)
+    except (OSError, EOFError, ValueError):
+        return  # a caller that is gone is handled when its socket reports end of file

@@ -24,6 +24,7 @@ from multiprocessing.connection import Connection, Listener, Pipe
 from pathlib import Path
 from typing import Any
 
+from simulated_backend.wrapped_objective import messages
 from simulated_backend.wrapped_objective.coordinator import Coordinator
 from simulated_backend.wrapped_objective.recorder import EvaluationRecorder
 from simulated_backend.wrapped_objective.run_files import RunAddress
@@ -94,6 +95,9 @@ def serve_coordinator(control: Connection, host_end: Connection, spec: Coordinat
                 conn = listener.accept()
             except OSError:  # includes AuthenticationError: a caller with a wrong key
                 continue
+            if address.family == "AF_INET":
+                with contextlib.suppress(OSError):  # a caller already gone fails at its read
+                    messages.no_delay(conn)
             new_connections.put(conn)
             wakeup_writer.send_bytes(b"")
 

@@ -16,6 +16,8 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from blackbox_repository import Blackbox, TabularBlackbox
 from blackbox_repository.blackbox import native, native_config
 from simulated_backend.schedulers.ask_tell_adapter import ConfigTranslator
@@ -90,7 +92,7 @@ class BlackboxEvaluator:
         else:
             config = self._translate(config)
             curve = self.blackbox.curve(config, self.seed_index)
-        row = [float(v) for v in curve[position]]
+        row = [float(v) for v in np.asarray(curve[position]).tolist()]  # not numpy scalars
         runtime = row[self._elapsed_index]
         if math.isnan(runtime):
             raise WrappedObjectiveError(
