@@ -17,7 +17,10 @@ On a NAS-Bench-201-shaped tabular blackbox (see ``simulator_workload.py``) it me
 4. Memory: resident memory per million recorded results (the 1M-result ASHA run).
 5. simtune's cost per result from 1 to 256 workers (ASHA, 100,000 results each, best of 3).
 
-Every target is printed with "met" or "MISSED" beside it.
+Every target is printed with "met" or "MISSED" beside it. Both simulators run in this one
+process, single-threaded: the script sets ``OPENBLAS_NUM_THREADS=1`` (unless set) before
+numpy loads, for both sides alike, because on a 2-core machine BLAS threads only spin
+(Syne Tune's BOHB fits its densities with numpy/statsmodels).
 
     python benchmarks/simulator_throughput.py            # everything, about 8 minutes
     python benchmarks/simulator_throughput.py --quick    # smaller runs, Syne Tune cut at 10 s
@@ -34,6 +37,8 @@ import tempfile
 import time
 from functools import partial
 from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads: see the docstring
 
 import numpy as np
 import pandas as pd

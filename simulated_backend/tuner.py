@@ -194,7 +194,7 @@ class Tuner:
         metric = scheduler.metric
         trials, trial_status, configs = self.trials, self.trial_status, self.trial_configs
         recorder = self.recorder
-        record = recorder.rows.append
+        record = recorder.rows.extend  # flat: see ResultRecorder.rows
         chunk_rows = recorder.chunk_rows
         next_spill = chunk_rows
         on_result, on_complete = scheduler.on_trial_result, scheduler.on_trial_complete

@@ -37,8 +37,8 @@ def _reset_peak() -> bool:
 
 def record_like_the_tuner(recorder: ResultRecorder, n: int, configs: list[dict]) -> None:
     """The Tuner's hot path: a new result dict per result (as the backend hands them out),
-    one ``(trial_id, decision, result)`` row appended, a spilled chunk every chunk_rows."""
-    record = recorder.rows.append
+    ``trial_id, decision, result`` appended flat, a spilled chunk every chunk_rows."""
+    record = recorder.rows.extend
     chunk_rows = recorder.chunk_rows
     next_spill = len(recorder) + chunk_rows
     for k in range(len(recorder), len(recorder) + n):
