@@ -290,8 +290,16 @@ class SimulatorBackend:
         return None
 
     def pause_trial(self, trial_id: int) -> None:
-        """Paused at its last report: the worker is free at once; the position is kept."""
+        """Paused at its last report: the worker is free at once; the position is kept.
+
+        A tabular trial's block of rows is dropped (read again if it resumes): most paused
+        trials of synchronous brackets never resume, and their blocks (lists, which the
+        garbage collector tracks) made full collections of long runs walk them.
+        """
         self._end_run_of(trial_id)
+        state = self._states[trial_id]
+        if state is not None and state[_CURVE] is None:
+            state[_BLOCK] = ()
 
     def stop_trial(self, trial_id: int) -> None:
         """Stopped at its last report: the worker is free at once."""
