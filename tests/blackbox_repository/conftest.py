@@ -18,14 +18,18 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pytest
 from ConfigSpace import Categorical, ConfigurationSpace, EqualsCondition, Float, Integer
 
-from blackbox_repository import Objective, TabularBlackbox
+from blackbox_repository import Objective, TabularBlackbox, load_blackbox
 from blackbox_repository.recipes import RawFile, Recipe
+
+if TYPE_CHECKING:  # imported where used: the surrogate-training packages load only there
+    from blackbox_repository.surrogate_training import SurrogateTrainingData
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LCDB_FILE = "lcdb/database-accuracy_openmlid_3.csv"
@@ -292,3 +296,28 @@ def authenticating_s3_endpoint(s3_endpoint) -> str:
         yield s3_endpoint
     finally:
         _post_moto_api(s3_endpoint, "reset-auth", b"inf")
+
+
+def small_breast_cancer_training_data(
+    name: str, n_configs: int, n_fidelities: int
+) -> SurrogateTrainingData:
+    """The first ``n_configs`` configurations and ``n_fidelities`` fidelities of the embedded
+    breast-cancer benchmark as a table named ``name``, split by configuration (seed 1)."""
+    from blackbox_repository.surrogate_training import (
+        SurrogateTrainingData,
+        split_configurations,
+    )
+
+    full = load_blackbox("sklearn-mlp-breast-cancer")
+    table = TabularBlackbox(
+        name=name,
+        configuration_space=full.configuration_space,
+        configurations=full.configurations.iloc[:n_configs].reset_index(drop=True),
+        fidelity_name=full.fidelity_name,
+        fidelity_values=full.fidelity_values[:n_fidelities],
+        seeds=full.seeds,
+        objectives=full.objectives,
+        elapsed_time_objective=full.elapsed_time_objective,
+        values=np.array(full.values[:n_configs, :n_fidelities], dtype=float),
+    )
+    return SurrogateTrainingData(table, split_configurations(n_configs, seed=1))

@@ -15,9 +15,8 @@ import numpy as np
 import pytest
 from scipy.stats import kendalltau
 
-from blackbox_repository import TabularBlackbox, load_blackbox
 from blackbox_repository.file_format import read_blackbox
-from blackbox_repository.surrogate_training import SurrogateTrainingData, split_configurations
+from blackbox_repository.surrogate_training import SurrogateTrainingData
 from blackbox_repository.surrogate_training.fitting import (
     export_model,
     fit_model,
@@ -28,6 +27,7 @@ from blackbox_repository.surrogate_training.onnx_export import OnnxRegressor
 from blackbox_repository.surrogate_training.publish import assemble_surrogate, install_surrogate
 from blackbox_repository.surrogate_training.seed_noise import SeedNoise
 from blackbox_repository.surrogate_training.target_transforms import quantile_transform
+from tests.blackbox_repository.conftest import small_breast_cancer_training_data
 
 N_CONFIGS, N_FIDELITIES = 60, 6
 REFIT = ("train", "validation")
@@ -35,19 +35,7 @@ REFIT = ("train", "validation")
 
 @pytest.fixture(scope="module")
 def data() -> SurrogateTrainingData:
-    full = load_blackbox("sklearn-mlp-breast-cancer")
-    table = TabularBlackbox(
-        name="test-mlp-noise",
-        configuration_space=full.configuration_space,
-        configurations=full.configurations.iloc[:N_CONFIGS].reset_index(drop=True),
-        fidelity_name=full.fidelity_name,
-        fidelity_values=full.fidelity_values[:N_FIDELITIES],
-        seeds=full.seeds,
-        objectives=full.objectives,
-        elapsed_time_objective=full.elapsed_time_objective,
-        values=np.array(full.values[:N_CONFIGS, :N_FIDELITIES], dtype=float),
-    )
-    return SurrogateTrainingData(table, split_configurations(N_CONFIGS, seed=1))
+    return small_breast_cancer_training_data("test-mlp-noise", N_CONFIGS, N_FIDELITIES)
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,8 @@ import json
 import numpy as np
 import pytest
 
-from blackbox_repository import TabularBlackbox, load_blackbox
 from blackbox_repository.entry_metadata import write_metadata
 from blackbox_repository.file_format import read_blackbox
-from blackbox_repository.surrogate_training import SurrogateTrainingData, split_configurations
 from blackbox_repository.surrogate_training.errors import SurrogateTrainingError
 from blackbox_repository.surrogate_training.fitting import export_model, fit_model
 from blackbox_repository.surrogate_training.model_families import FAMILIES
@@ -24,6 +22,7 @@ from blackbox_repository.surrogate_training.target_transforms import (
     fidelity_bounds,
     quantile_transform,
 )
+from tests.blackbox_repository.conftest import small_breast_cancer_training_data
 
 N_CONFIGS, N_FIDELITIES = 60, 6
 
@@ -74,19 +73,7 @@ def test_fidelity_bounds_per_position_with_a_fallback_for_empty_positions():
 
 @pytest.fixture(scope="module")
 def surrogate():
-    full = load_blackbox("sklearn-mlp-breast-cancer")
-    table = TabularBlackbox(
-        name="test-mlp-transforms",
-        configuration_space=full.configuration_space,
-        configurations=full.configurations.iloc[:N_CONFIGS].reset_index(drop=True),
-        fidelity_name=full.fidelity_name,
-        fidelity_values=full.fidelity_values[:N_FIDELITIES],
-        seeds=full.seeds,
-        objectives=full.objectives,
-        elapsed_time_objective=full.elapsed_time_objective,
-        values=np.array(full.values[:N_CONFIGS, :N_FIDELITIES], dtype=float),
-    )
-    data = SurrogateTrainingData(table, split_configurations(N_CONFIGS, seed=1))
+    data = small_breast_cancer_training_data("test-mlp-transforms", N_CONFIGS, N_FIDELITIES)
     models = []
     for objective, family in (("valid_error", "knn"), ("elapsed_time", "hist_gradient_boosting")):
         fidelity = 16 if FAMILIES[family].fidelity_kind == "rounds" else 1.0
