@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -298,18 +298,17 @@ def authenticating_s3_endpoint(s3_endpoint) -> str:
         _post_moto_api(s3_endpoint, "reset-auth", b"inf")
 
 
-def small_breast_cancer_training_data(
-    name: str, n_configs: int, n_fidelities: int
-) -> SurrogateTrainingData:
+def small_breast_cancer_table(
+    name: str, n_configs: int, n_fidelities: int, values_edit: Callable | None = None
+) -> TabularBlackbox:
     """The first ``n_configs`` configurations and ``n_fidelities`` fidelities of the embedded
-    breast-cancer benchmark as a table named ``name``, split by configuration (seed 1)."""
-    from blackbox_repository.surrogate_training import (
-        SurrogateTrainingData,
-        split_configurations,
-    )
-
+    breast-cancer benchmark as a table named ``name``; ``values_edit(values, full)`` may
+    change the values (a float copy) first."""
     full = load_blackbox("sklearn-mlp-breast-cancer")
-    table = TabularBlackbox(
+    values = np.array(full.values[:n_configs, :n_fidelities], dtype=float)
+    if values_edit is not None:
+        values_edit(values, full)
+    return TabularBlackbox(
         name=name,
         configuration_space=full.configuration_space,
         configurations=full.configurations.iloc[:n_configs].reset_index(drop=True),
@@ -318,6 +317,18 @@ def small_breast_cancer_training_data(
         seeds=full.seeds,
         objectives=full.objectives,
         elapsed_time_objective=full.elapsed_time_objective,
-        values=np.array(full.values[:n_configs, :n_fidelities], dtype=float),
+        values=values,
     )
+
+
+def small_breast_cancer_training_data(
+    name: str, n_configs: int, n_fidelities: int
+) -> SurrogateTrainingData:
+    """:func:`small_breast_cancer_table` split by configuration (seed 1)."""
+    from blackbox_repository.surrogate_training import (
+        SurrogateTrainingData,
+        split_configurations,
+    )
+
+    table = small_breast_cancer_table(name, n_configs, n_fidelities)
     return SurrogateTrainingData(table, split_configurations(n_configs, seed=1))

@@ -23,27 +23,13 @@ from blackbox_repository.surrogate_training.model_families import FAMILIES
 from blackbox_repository.surrogate_training.onnx_export import OnnxRegressor
 from blackbox_repository.surrogate_training.publish import assemble_surrogate, install_surrogate
 from blackbox_repository.surrogate_training.trained_surrogate import TrainedSurrogateBlackbox
-from tests.blackbox_repository.conftest import MOTO_BUCKET
+from tests.blackbox_repository.conftest import MOTO_BUCKET, small_breast_cancer_table
 
 N_CONFIGS, N_FIDELITIES = 60, 6
 
 
 def small_table(values_edit=None, n_configs: int = N_CONFIGS) -> TabularBlackbox:
-    full = load_blackbox("sklearn-mlp-breast-cancer")
-    values = np.array(full.values[:n_configs, :N_FIDELITIES], dtype=float)
-    if values_edit is not None:
-        values_edit(values, full)
-    return TabularBlackbox(
-        name="test-mlp-small",
-        configuration_space=full.configuration_space,
-        configurations=full.configurations.iloc[:n_configs].reset_index(drop=True),
-        fidelity_name=full.fidelity_name,
-        fidelity_values=full.fidelity_values[:N_FIDELITIES],
-        seeds=full.seeds,
-        objectives=full.objectives,
-        elapsed_time_objective=full.elapsed_time_objective,
-        values=values,
-    )
+    return small_breast_cancer_table("test-mlp-small", n_configs, N_FIDELITIES, values_edit)
 
 
 @pytest.fixture(scope="module")
