@@ -1,8 +1,9 @@
 """Columnar recording of every result of a run, spilled to disk in typed chunks.
 
 The Tuner appends each result as it was handed to the scheduler, with its trial id and
-decision code, as one tuple to a plain list (one append per result: the cheapest there
-is; the result dicts are not modified after the decision). Every :data:`CHUNK_ROWS`
+decision code, to one flat plain list (one ``extend`` per result, three items: the
+cheapest there is, and nothing the garbage collector tracks; the result dicts are not
+modified after the decision). Every :data:`CHUNK_ROWS`
 results the held results become typed columns in one Arrow record batch (read out of the
 dicts in C, by ``operator.itemgetter``), written to an Arrow IPC file in a spill folder,
 and are dropped: memory holds at most one chunk of results however long the run, and the
