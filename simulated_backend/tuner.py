@@ -195,8 +195,8 @@ class Tuner:
         trials, trial_status, configs = self.trials, self.trial_status, self.trial_configs
         recorder = self.recorder
         record = recorder.rows.extend  # flat: see ResultRecorder.rows
-        chunk_rows = recorder.chunk_rows
-        next_spill = chunk_rows
+        # the held dicts are read into typed columns every block (and spilled every chunk)
+        next_compaction = recorder.next_compaction()
         on_result, on_complete = scheduler.on_trial_result, scheduler.on_trial_complete
         on_error = scheduler.on_trial_error
         # the base class's on_trial_remove does nothing: not calling it saves a call per stop
@@ -278,9 +278,9 @@ class Tuner:
                 on_error(trial)
             record((trial_id, code, result))
             n_results += 1
-            if n_results == next_spill:
-                recorder.spill(configs)
-                next_spill += chunk_rows
+            if n_results == next_compaction:
+                recorder.compact(configs)
+                next_compaction = recorder.next_compaction()
             if result_callbacks:
                 for callback in result_callbacks:
                     callback(trial, result, decision)
