@@ -20,6 +20,7 @@ the system's temporary folder) and removed by :meth:`ResultRecorder.close`.
 from __future__ import annotations
 
 import shutil
+import struct
 import tempfile
 from collections.abc import Iterator, Sequence
 from operator import itemgetter
@@ -142,18 +143,17 @@ class ResultRecorder:
 
     def _columns(self, rows: list[Any]) -> dict[str, Any]:
         """The typed columns of the results in ``rows`` (flat: trial id, decision, dict)."""
-        n = len(rows) // 3
         results = rows[2::3]
 
         def column(name: str, dtype: Any) -> np.ndarray:
-            return np.fromiter(map(itemgetter(name), results), dtype=dtype, count=n)
+            return _typed(tuple(map(itemgetter(name), results)), dtype)
 
         columns: dict[str, Any] = {
-            "trial_id": np.fromiter(rows[0::3], dtype=np.int64, count=n),
+            "trial_id": _typed(tuple(rows[0::3]), np.int64),
             "worker": column("worker", np.int64),
             FIDELITY_KEY: column(FIDELITY_KEY, self._fidelity_dtype),
             TIME_KEY: column(TIME_KEY, np.float64),
-            "decision": np.fromiter(rows[1::3], dtype=np.int8, count=n),
+            "decision": _typed(tuple(rows[1::3]), np.int8),
         }
         for name in self.objective_names:
             columns[name] = column(name, np.float64)
@@ -290,6 +290,24 @@ class ResultRecorder:
             shutil.rmtree(self._spill_dir, ignore_errors=True)
             self._spill_dir = None
             self._chunks = []
+
+
+_STRUCT_CODES = {np.dtype(np.float64): "d", np.dtype(np.int64): "q", np.dtype(np.int8): "b"}
+
+
+def _typed(values: tuple[Any, ...], dtype: Any) -> np.ndarray:
+    """``values`` as a numpy array of ``dtype``, as ``np.fromiter`` makes it.
+
+    Packed by :mod:`struct` (native layout, a C loop over the tuple: about a third fewer
+    instructions per value than ``np.fromiter``); values it does not take (None, an int out
+    of range, a float for an int column) go through ``np.fromiter``, which converts or
+    rejects them as it always did.
+    """
+    try:
+        packed = struct.pack(f"{len(values)}{_STRUCT_CODES[np.dtype(dtype)]}", *values)
+    except (struct.error, TypeError, OverflowError):
+        return np.fromiter(values, dtype=dtype, count=len(values))
+    return np.frombuffer(packed, dtype=dtype)
 
 
 def _config_column(values: list[Any]) -> pa.Array:
