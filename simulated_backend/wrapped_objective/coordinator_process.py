@@ -6,7 +6,8 @@ lets it save the run when the optimizer's process dies: its end of the control p
 reports end of file, and the coordinator writes everything recorded so far and exits.
 
 Messages to the host: ``("address", RunAddress)`` once listening, ``("ended", status,
-reason)`` when the run ends, ``("closed", evaluations, metadata, path)`` on close, or
+reason)`` when the run ends, ``("closed", rows, metadata, path)`` on close (``rows``: the
+fields of every returned :class:`Evaluation`, see :class:`EvaluationRecorder`), or
 ``("error", message)`` if it could not start.
 """
 
@@ -110,7 +111,7 @@ def serve_coordinator(control: Connection, host_end: Connection, spec: Coordinat
         if socket_dir is not None:
             shutil.rmtree(socket_dir, ignore_errors=True)
     with contextlib.suppress(OSError):
-        control.send(("closed", recorder.evaluations, saved.get("metadata"), saved.get("path")))
+        control.send(("closed", recorder.rows, saved.get("metadata"), saved.get("path")))
 
 
 def _exit_on_sigterm(signum: int, frame: Any) -> None:
