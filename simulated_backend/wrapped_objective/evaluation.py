@@ -58,6 +58,10 @@ class BlackboxEvaluator:
         self._tabular = isinstance(blackbox, TabularBlackbox)
         self._translate = ConfigTranslator(SearchSpace.from_blackbox(blackbox))
         self._on_grid = GridConfigs(blackbox, self._translate) if self._tabular else None
+        # a plain TabularBlackbox: read its table directly (one numpy indexing per call
+        # instead of a curve and a row of it); a subclass may answer curves its own way
+        plain_table = type(blackbox).curve_by_index is TabularBlackbox.curve_by_index
+        self._table = blackbox.values if self._tabular and plain_table else None
 
     def fidelity_position(self, fidelity: Any) -> int:
         """Position on the fidelity grid of a requested fidelity (rounded up to the grid)."""
@@ -98,13 +102,17 @@ class BlackboxEvaluator:
         position = self._positions.get(fidelity)
         if position is None:
             position = self.fidelity_position(fidelity)
-        if self._tabular:
+        if self._table is not None:  # one cell row of the table, as Python floats
             index, config = self._on_grid.index_and_config(config)
-            curve = self.blackbox.curve_by_index(index, self.seed_index)
+            row = self._table[index, position, self.seed_index].tolist()
         else:
-            config = self._translate(config)
-            curve = self.blackbox.curve(config, self.seed_index)
-        row = np.asarray(curve[position], dtype=float).tolist()  # Python floats
+            if self._tabular:
+                index, config = self._on_grid.index_and_config(config)
+                curve = self.blackbox.curve_by_index(index, self.seed_index)
+            else:
+                config = self._translate(config)
+                curve = self.blackbox.curve(config, self.seed_index)
+            row = np.asarray(curve[position], dtype=float).tolist()  # Python floats
         runtime = row[self._elapsed_index]
         if runtime != runtime:  # NaN
             raise WrappedObjectiveError(
