@@ -22,7 +22,6 @@ from __future__ import annotations
 import heapq
 import os
 import queue
-import select
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from typing import Any
 
 from simulated_backend.wrapped_objective import messages
 from simulated_backend.wrapped_objective.evaluation import ContinuationLedger
+from simulated_backend.wrapped_objective.polling import ReadinessPoller
 from simulated_backend.wrapped_objective.recorder import EvaluationRecorder
 from simulated_backend.wrapped_objective.settings import RunSettings
 
@@ -101,7 +101,7 @@ class Coordinator:
         self._last_start = 0.0
         self._optimizer_cpu = self._optimizer_cpu_seconds()
         self._closing = False
-        self._poller = _Poller()
+        self._poller = ReadinessPoller()
         self._poller.register(wakeup.fileno())
         self._poller.register(control.fileno())
 
@@ -393,35 +393,6 @@ def process_cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0  # the host is gone: nothing more to charge
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-class _Poller:
-    """Readiness of file descriptors: epoll where there is one, else poll; seconds.
-
-    Used directly rather than through :mod:`selectors`, whose ``select`` builds a key per
-    ready descriptor: the coordinator's loop runs once per evaluation.
-    """
-
-    def __init__(self) -> None:
-        if hasattr(select, "epoll"):
-            self._poll = select.epoll()
-            self.wait: Callable[[float | None], list[tuple[int, int]]] = self._poll.poll
-        else:
-            self._poll = select.poll()
-            self.wait = self._wait_milliseconds
-
-    def _wait_milliseconds(self, timeout: float | None) -> list[tuple[int, int]]:
-        return self._poll.poll(None if timeout is None else timeout * 1000.0)
-
-    def register(self, fd: int) -> None:
-        self._poll.register(fd, select.POLLIN)
-
-    def unregister(self, fd: int) -> None:
-        self._poll.unregister(fd)
-
-    def close(self) -> None:
-        if hasattr(self._poll, "close"):
-            self._poll.close()
 
 
 def _send(caller: _Caller, message: tuple) -> None:
