@@ -14,6 +14,7 @@ fields of every returned :class:`Evaluation`, see :class:`EvaluationRecorder`), 
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import queue
 import shutil
@@ -54,6 +55,10 @@ def serve_coordinator(control: Connection, host_end: Connection, spec: Coordinat
     host_end.close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the host handles Ctrl-C and closes the run
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    # everything inherited from the host (its modules, its optimizer's objects) stays for the
+    # whole run: the collector need never walk it again (a full collection in a long run
+    # would walk the host's whole heap, and copy its pages on the way)
+    gc.freeze()
     socket_dir = None
     try:
         authkey = os.urandom(32)
