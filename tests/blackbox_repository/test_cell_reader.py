@@ -23,7 +23,8 @@ from blackbox_repository import (
     read_blackbox,
     write_blackbox,
 )
-from blackbox_repository.cell_reader import cell_reader
+from blackbox_repository import cell_reader as cell_reader_module
+from blackbox_repository.cell_reader import RowsByTerms, cell_reader
 from blackbox_repository.config_index import StoredConfigIndex, build_index_arrays
 from blackbox_repository.entry_metadata import read_metadata
 from blackbox_repository.file_format import common_arguments
@@ -129,11 +130,16 @@ def _with_stored_index(blackbox: TabularBlackbox, folder: Path) -> tuple[Tabular
     return indexed, index
 
 
-@pytest.mark.parametrize("dense", [True, False])
-def test_the_generated_lookup_finds_rows_by_dense_terms_or_by_memo(tmp_path, monkeypatch, dense):
+@pytest.mark.parametrize("table", ["nested", "nested in groups", "flat", "memo"])
+def test_the_generated_lookup_finds_rows_by_dense_terms_or_by_memo(tmp_path, monkeypatch, table):
+    dense = table != "memo"
     if not dense:  # a table too large for the grid: the hashed search and the memo
         monkeypatch.setattr(config_index, "DENSE_TABLE_MIN", 0)
         monkeypatch.setattr(config_index, "DENSE_TABLE_PER_ROW", 0)
+    if table == "nested in groups":  # sums kept below 8: three groups, three indexings
+        monkeypatch.setattr(cell_reader_module, "CACHED_INT_LIMIT", 8)
+    if table == "flat":  # a table too large for nested lists: one int32 array, -1 for none
+        monkeypatch.setattr(cell_reader_module, "NESTED_TABLE_LIMIT", 0)
     blackbox = make_conditional_blackbox(np.float64)
     indexed, index = _with_stored_index(blackbox, tmp_path / "entry")
     assert index.searches_a_dense_table is dense
@@ -150,6 +156,48 @@ def test_the_generated_lookup_finds_rows_by_dense_terms_or_by_memo(tmp_path, mon
         lookup({"layers": 4, "optimizer": "sgd", "momentum": 0.9}, 8, 11)
     nan_spelled = {"layers": 2, "optimizer": "adam", "beta1": 0.5, "momentum": float("nan")}
     assert _bits(lookup(nan_spelled, 8).values()) == _bits(blackbox.values[4, 3, 0].tolist())
+
+
+@pytest.mark.parametrize("limit, group_sizes", [(256, (4,)), (8, (2, 1, 1)), (1, (1, 1, 1, 1))])
+def test_rows_by_terms_sums_each_group_into_cached_ints_and_finds_every_row(
+    monkeypatch, limit, group_sizes
+):
+    monkeypatch.setattr(cell_reader_module, "CACHED_INT_LIMIT", limit)
+    blackbox = make_conditional_blackbox(np.float32)
+    columns, arrays = build_index_arrays(blackbox.configurations)
+    index = StoredConfigIndex(columns, arrays["codes"], arrays["keys"], arrays["rows"])
+    digits, grid = index.dense_grid()
+    assert grid.shape == (4, 2, 4, 4)  # layers, optimizer, beta1 and momentum (+ inactive)
+    rows = RowsByTerms.from_grid(index.names, digits, grid, row_stride=10)
+    assert rows.group_sizes == group_sizes and not rows.flat
+    assert rows.optional == {"beta1", "momentum"}
+    found = []
+    for row in range(blackbox.n_configurations):
+        config = blackbox.configuration(row)
+        entry, position = rows.table, 0
+        for size in rows.group_sizes:
+            names = rows.names[position : position + size]
+            group_sum = sum(rows.terms[index.names.index(n)][config.get(n)] for n in names)
+            assert 0 <= group_sum <= max(limit, 3)  # a lone hyperparameter may pass the limit
+            entry, position = entry[group_sum], position + size
+        found.append(entry)
+    assert found == [10 * row for row in range(blackbox.n_configurations)]
+    assert grid.size - blackbox.n_configurations == 122  # the other cells hold no row: None
+    assert sum(v is None for v in np.asarray(rows.table, dtype=object).ravel()) == 122
+
+
+def test_rows_by_terms_too_large_for_nested_lists_is_one_flat_array(monkeypatch):
+    monkeypatch.setattr(cell_reader_module, "NESTED_TABLE_LIMIT", 100)  # the grid has 128
+    blackbox = make_conditional_blackbox(np.float32)
+    columns, arrays = build_index_arrays(blackbox.configurations)
+    index = StoredConfigIndex(columns, arrays["codes"], arrays["keys"], arrays["rows"])
+    rows = RowsByTerms.from_grid(index.names, *index.dense_grid(), row_stride=10)
+    assert rows.flat and rows.group_sizes == (4,) and len(rows.table) == 128
+    for row in range(blackbox.n_configurations):
+        config = blackbox.configuration(row)
+        number = sum(terms[config.get(name)] for name, terms in zip(rows.names, rows.terms))
+        assert rows.table[number] == 10 * row
+    assert sorted(rows.table).count(-1) == 122
 
 
 def test_an_in_memory_lookup_bound_early_sees_the_rows_found_later():
