@@ -10,18 +10,21 @@ written into the source), so that a lookup is one Python frame:
 * :func:`cell_reader`: ``read(byte_offset) -> {objective: value}``, one unpack and one dict
   display (about half the cost of ``dict(zip(names, row))``);
 * :func:`lookup_function`: ``lookup(config, fidelity, seed) -> {objective: value}``: the
-  fidelity and seed become byte offsets (one dict access each), the config becomes the
-  byte offset of its row (:class:`RowsByTerms` or :class:`RowsByValues`), then the cell
-  is read as above. Anything it does not find (another spelling, an off-grid value, a
-  config not memoized yet) goes to a fallback that finds or explains, so the errors
-  stay the fallback's.
+  seed picks a byte view of the values starting at its offset and the fidelity becomes a
+  byte offset (one dict access each), the config becomes the byte offset of its row
+  (:class:`RowsByTerms` or :class:`RowsByValues`), then the cell is read as above.
+  Anything it does not find (another spelling, an off-grid value, a config not memoized
+  yet) goes to a fallback that finds or explains, so the errors stay the fallback's.
 
 Where a grid fills much of the product of its hyperparameters' levels,
 :class:`RowsByTerms` costs more instructions than a memo access (two dict accesses per
 hyperparameter against one ``itemgetter`` call and one memo access) but reads only small,
 hot tables: no memo entry per config (a scattered tuple read on every hit, an allocation
 and a search on every first meeting), so it is faster on random lookups over many
-configs (see docs/performance.md).
+configs (see docs/performance.md). Its sums are grouped so that they stay small ints,
+which CPython never allocates, and its table is nested lists of Python ints: no int is
+created or freed between the config and the unpack (about a fifth of the instructions of
+a lookup, against one flat int32 table indexed by the whole sum).
 """
 
 from __future__ import annotations
