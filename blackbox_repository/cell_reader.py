@@ -22,9 +22,10 @@ hyperparameter against one ``itemgetter`` call and one memo access) but reads on
 hot tables: no memo entry per config (a scattered tuple read on every hit, an allocation
 and a search on every first meeting), so it is faster on random lookups over many
 configs (see docs/performance.md). Its sums are grouped so that they stay small ints,
-which CPython never allocates, and its table is nested lists of Python ints: no int is
-created or freed between the config and the unpack (about a fifth of the instructions of
-a lookup, against one flat int32 table indexed by the whole sum).
+which CPython never allocates: on NAS-Bench-201's grid, two int allocations per lookup
+instead of six. (Nested lists of Python ints, one level per group, would allocate none,
+but their 0.6 MB per process made lookups slower, not faster: memory, not instructions,
+is what a lookup waits for here.)
 """
 
 from __future__ import annotations
@@ -47,31 +48,29 @@ Lookup = Callable[..., dict[str, float]]  # (config, fidelity, seed=None) -> obj
 # CPython keeps one object for each int from -5 to 256: a sum that stays in that range
 # allocates nothing (a larger one allocates a new int, and frees it, on every lookup)
 CACHED_INT_LIMIT = 256
-# most entries a table of row offsets may have as nested lists of Python ints (about 40
-# bytes each, private to each process); larger tables stay one int32 array
-NESTED_TABLE_LIMIT = 1 << 17
 
 
 @dataclass(frozen=True)
 class RowsByTerms:
-    """A config's row offset as ``table[sum of group 0's terms][sum of group 1's terms]...``.
+    """A config's row offset as ``offsets[number]``, ``number`` its mixed-radix row number.
 
-    Hyperparameters (``names``) are split into consecutive groups (``group_sizes``); each
-    value's term is its digit times the product of the radices after it within its group,
-    so that a group's sum is a position along one axis of the table. ``table`` is either
-    nested lists of byte offsets (Python ints, None for no row), indexed once per group
-    with sums that stay small cached ints, or, for a table too large for that, one flat
-    int32 (or int64) array of byte offsets, -1 for no row (``flat``: one group). An
-    offset is the row times the values' config stride. Hyperparameters in ``optional``
-    may be left out of the config (inactive: their terms hold one for None).
+    The number is summed from one term per hyperparameter (``names``, ``terms``: value ->
+    term) without building a large int per addition: hyperparameters are split into
+    consecutive groups (``group_sizes``) whose terms sum to at most 256, an int CPython
+    never allocates; ``scales[g]`` (None for a lone hyperparameter, whose terms are
+    scaled already, and for the last group) turns group ``g``'s sum into its share of the
+    number (a list of preallocated ints). NAS-Bench-201's six 5-level edges make two
+    groups, so a lookup adds two large ints, not six. ``offsets`` holds each number's row
+    times the values' config stride (bytes), -1 for no row. Hyperparameters in
+    ``optional`` may be left out of the config (inactive: their terms hold one for None).
     """
 
     names: tuple[str, ...]
     terms: Sequence[Mapping[Any, int]]
     group_sizes: tuple[int, ...]
-    table: Sequence
+    scales: tuple[Sequence[int] | None, ...]
+    offsets: Sequence[int]
     optional: frozenset[str]
-    flat: bool
 
     @classmethod
     def from_grid(
@@ -83,39 +82,43 @@ class RowsByTerms:
     ) -> RowsByTerms:
         """From ``grid`` (the row of each combination of digits, one axis per name, -1: no
         row; ``config_index.StoredConfigIndex.dense_grid``)."""
-        offsets = grid.astype(np.int64) * row_stride
-        optional = frozenset(name for name, column in zip(names, digits) if None in column)
-        if grid.size > NESTED_TABLE_LIMIT or grid.ndim == 0:
-            weights = [math.prod(grid.shape[j + 1 :]) for j in range(grid.ndim)]
-            terms = [{v: d * w for v, d in c.items()} for c, w in zip(digits, weights)]
-            offsets[grid < 0] = -1
-            if offsets.max(initial=0) < 2**31:  # int32 offsets: half the cache footprint
-                offsets = offsets.astype(np.int32)
-            flat = memoryview(offsets.reshape(-1)).cast("B").cast(offsets.dtype.char)
-            return cls(tuple(names), terms, (grid.ndim,), flat, optional, flat=True)
-        group_sizes, group_radix, terms = [], 0, []
-        for radix in grid.shape:  # greedy: a group grows while its sums stay cached ints
+        radices = grid.shape
+        group_sizes: list[int] = []
+        group_radix = 0
+        for radix in radices:  # greedy: a group grows while its sums stay cached ints
             if group_sizes and group_radix * radix <= CACHED_INT_LIMIT + 1:
                 group_sizes[-1] += 1
                 group_radix *= radix
             else:
                 group_sizes.append(1)
                 group_radix = radix
-        position = 0
+        terms: list[dict[Any, int]] = []
+        scales: list[list[int] | None] = []
+        start = 0
         for size in group_sizes:
-            axes = grid.shape[position : position + size]
-            for j in range(size):
-                weight = math.prod(axes[j + 1 :])
-                terms.append({v: d * weight for v, d in digits[position + j].items()})
-            position += size
-        group_shape, position = [], 0
-        for size in group_sizes:
-            group_shape.append(math.prod(grid.shape[position : position + size]))
-            position += size
-        if grid.min(initial=0) < 0:  # Python ints, and None where there is no row
-            offsets = np.where(grid >= 0, offsets, None)
-        table = offsets.reshape(group_shape).tolist()
-        return cls(tuple(names), terms, tuple(group_sizes), table, optional, flat=False)
+            end = start + size
+            group_weight = math.prod(radices[end:])  # what one unit of the group's sum is worth
+            lone = size == 1
+            for j in range(start, end):
+                weight = math.prod(radices[j + 1 : end]) * (group_weight if lone else 1)
+                terms.append({value: d * weight for value, d in digits[j].items()})
+            group_scale = None
+            if not lone and group_weight > 1:
+                group_scale = [k * group_weight for k in range(math.prod(radices[start:end]))]
+            scales.append(group_scale)
+            start = end
+        offsets = grid.reshape(-1).astype(np.int64) * row_stride
+        offsets[grid.reshape(-1) < 0] = -1
+        if offsets.max(initial=0) < 2**31:  # int32 offsets: half the cache footprint
+            offsets = offsets.astype(np.int32)
+        return cls(
+            names=tuple(names),
+            terms=terms,
+            group_sizes=tuple(group_sizes),
+            scales=tuple(scales),
+            offsets=memoryview(offsets).cast("B").cast(offsets.dtype.char),
+            optional=frozenset(name for name, column in zip(names, digits) if None in column),
+        )
 
 
 @dataclass(frozen=True)
@@ -200,37 +203,38 @@ def lookup_function(
     namespace.update(fidelity_offsets=fidelity_offsets, seed_views=seed_views, fallback=fallback)
     n = len(objective_names)
     if isinstance(rows, RowsByTerms):
-        namespace["table"] = rows.table
-        find_row, position = "table", 0
-        for size in rows.group_sizes:
+        namespace["row_offsets"] = rows.offsets
+        shares, start = [], 0
+        for g, (size, scale) in enumerate(zip(rows.group_sizes, rows.scales)):
             terms = []
-            for j in range(position, position + size):
+            for j in range(start, start + size):
                 name = rows.names[j]
                 namespace[f"h{j}"], namespace[f"t{j}"] = name, rows.terms[j]
                 value = f"config.get(h{j})" if name in rows.optional else f"config[h{j}]"
                 terms.append(f"t{j}[{value}]")
-            find_row += f"[{' + '.join(terms)}]"
-            position += size
-    else:
-        namespace.update(key=rows.key, rows_get=rows.rows.get, stride=values.strides[0])
-        find_row = "rows_get(key(config)) * stride"  # None (not memoized) * stride: TypeError
-    if isinstance(rows, RowsByTerms) and rows.flat:  # -1 for no row: checked before reading
+            if scale is not None:
+                namespace[f"scale{g}"] = scale
+                shares.append(f"scale{g}[{' + '.join(terms)}]")
+            else:
+                shares.append(f"({' + '.join(terms)})")
+            start += size
         body = (
             "    try:\n"
             "        view = seed_views[seed]\n"
             "        offset = fidelity_offsets[fidelity]\n"
-            f"        row_offset = {find_row}\n"
+            f"        row_offset = row_offsets[{' + '.join(shares) or '0'}]\n"
             "    except (KeyError, TypeError, AttributeError):\n"
             "        return fallback(config, fidelity, seed)\n"
-            "    if row_offset < 0:\n"
+            "    if row_offset < 0:  # no row: -1\n"
             "        return fallback(config, fidelity, seed)\n"
             f"    {_unpacked(n)}= unpack(view, row_offset + offset)\n"
         )
-    else:  # None for no row: the addition raises TypeError
-        body = (
+    else:
+        namespace.update(key=rows.key, rows_get=rows.rows.get, stride=values.strides[0])
+        body = (  # not memoized: None * stride raises TypeError
             "    try:\n"
             f"        {_unpacked(n)}= unpack(\n"
-            f"            seed_views[seed], fidelity_offsets[fidelity] + {find_row}\n"
+            "            seed_views[seed], fidelity_offsets[fidelity] + rows_get(key(config)) * stride\n"
             "        )\n"
             "    except (KeyError, TypeError, AttributeError):\n"
             "        return fallback(config, fidelity, seed)\n"

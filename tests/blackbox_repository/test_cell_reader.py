@@ -130,16 +130,16 @@ def _with_stored_index(blackbox: TabularBlackbox, folder: Path) -> tuple[Tabular
     return indexed, index
 
 
-@pytest.mark.parametrize("table", ["nested", "nested in groups", "flat", "memo"])
-def test_the_generated_lookup_finds_rows_by_dense_terms_or_by_memo(tmp_path, monkeypatch, table):
-    dense = table != "memo"
+@pytest.mark.parametrize("rows", ["one group", "groups", "lone hyperparameters", "memo"])
+def test_the_generated_lookup_finds_rows_by_dense_terms_or_by_memo(tmp_path, monkeypatch, rows):
+    dense = rows != "memo"
     if not dense:  # a table too large for the grid: the hashed search and the memo
         monkeypatch.setattr(config_index, "DENSE_TABLE_MIN", 0)
         monkeypatch.setattr(config_index, "DENSE_TABLE_PER_ROW", 0)
-    if table == "nested in groups":  # sums kept below 8: three groups, three indexings
+    if rows == "groups":  # sums kept at most 8: a group of two and two lone hyperparameters
         monkeypatch.setattr(cell_reader_module, "CACHED_INT_LIMIT", 8)
-    if table == "flat":  # a table too large for nested lists: one int32 array, -1 for none
-        monkeypatch.setattr(cell_reader_module, "NESTED_TABLE_LIMIT", 0)
+    if rows == "lone hyperparameters":
+        monkeypatch.setattr(cell_reader_module, "CACHED_INT_LIMIT", 1)
     blackbox = make_conditional_blackbox(np.float64)
     indexed, index = _with_stored_index(blackbox, tmp_path / "entry")
     assert index.searches_a_dense_table is dense
@@ -169,35 +169,22 @@ def test_rows_by_terms_sums_each_group_into_cached_ints_and_finds_every_row(
     digits, grid = index.dense_grid()
     assert grid.shape == (4, 2, 4, 4)  # layers, optimizer, beta1 and momentum (+ inactive)
     rows = RowsByTerms.from_grid(index.names, digits, grid, row_stride=10)
-    assert rows.group_sizes == group_sizes and not rows.flat
+    assert rows.group_sizes == group_sizes
     assert rows.optional == {"beta1", "momentum"}
     found = []
     for row in range(blackbox.n_configurations):
         config = blackbox.configuration(row)
-        entry, position = rows.table, 0
-        for size in rows.group_sizes:
-            names = rows.names[position : position + size]
-            group_sum = sum(rows.terms[index.names.index(n)][config.get(n)] for n in names)
-            assert 0 <= group_sum <= max(limit, 3)  # a lone hyperparameter may pass the limit
-            entry, position = entry[group_sum], position + size
-        found.append(entry)
+        number, start = 0, 0
+        for size, scale in zip(rows.group_sizes, rows.scales):
+            group = range(start, start + size)
+            group_sum = sum(rows.terms[j][config.get(rows.names[j])] for j in group)
+            if size > 1:
+                assert group_sum <= limit  # a cached int: no allocation
+            number += scale[group_sum] if scale is not None else group_sum
+            start += size
+        found.append(rows.offsets[number])
     assert found == [10 * row for row in range(blackbox.n_configurations)]
-    assert grid.size - blackbox.n_configurations == 122  # the other cells hold no row: None
-    assert sum(v is None for v in np.asarray(rows.table, dtype=object).ravel()) == 122
-
-
-def test_rows_by_terms_too_large_for_nested_lists_is_one_flat_array(monkeypatch):
-    monkeypatch.setattr(cell_reader_module, "NESTED_TABLE_LIMIT", 100)  # the grid has 128
-    blackbox = make_conditional_blackbox(np.float32)
-    columns, arrays = build_index_arrays(blackbox.configurations)
-    index = StoredConfigIndex(columns, arrays["codes"], arrays["keys"], arrays["rows"])
-    rows = RowsByTerms.from_grid(index.names, *index.dense_grid(), row_stride=10)
-    assert rows.flat and rows.group_sizes == (4,) and len(rows.table) == 128
-    for row in range(blackbox.n_configurations):
-        config = blackbox.configuration(row)
-        number = sum(terms[config.get(name)] for name, terms in zip(rows.names, rows.terms))
-        assert rows.table[number] == 10 * row
-    assert sorted(rows.table).count(-1) == 122
+    assert list(rows.offsets).count(-1) == grid.size - blackbox.n_configurations == 122
 
 
 def test_an_in_memory_lookup_bound_early_sees_the_rows_found_later():
