@@ -26,6 +26,7 @@ numpy loads, for both sides alike, because on a 2-core machine BLAS threads only
     python benchmarks/simulator_throughput.py            # everything, about 8 minutes
     python benchmarks/simulator_throughput.py --quick    # smaller runs, Syne Tune cut at 10 s
     python benchmarks/simulator_throughput.py --bohb-only  # BOHB's figures alone, about 1 minute
+    python benchmarks/simulator_throughput.py --section 3  # trial starts and long runs, ~2 minutes
 """
 
 from __future__ import annotations
@@ -246,7 +247,16 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one report, top 
         action="store_true",
         help="only BOHB's figures: its row of 1, ASHA and BOHB in 2, BOHB's windows in 3",
     )
+    parser.add_argument(
+        "--section",
+        type=int,
+        action="append",
+        choices=range(1, 6),
+        metavar="N",
+        help="run only section N (1-5; repeatable). Default: all",
+    )
     args = parser.parse_args(argv)
+    sections = set(args.section or range(1, 6))
     real_limit = args.syne_tune_seconds or (10.0 if args.quick else 60.0)
     long_results = 100_000 if args.quick else 1_000_000
     scaling_results = 20_000 if args.quick else 100_000
@@ -259,7 +269,24 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one report, top 
     print(f"blackbox: {blackbox!r} (built in {time.perf_counter() - t0:.1f} s)")
     print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs\n")
 
-    # 1. the same runs in both simulators
+    if 1 in sections:
+        print_section_1(blackbox, args, real_limit)
+    if 2 in sections:
+        print_section_2(blackbox, args)
+    if 3 in sections:
+        print_section_3(blackbox, args, long_results)
+    if 4 in sections and not args.bohb_only:
+        print_section_4(long_results)
+    if 5 in sections and not args.bohb_only:
+        print_section_5(blackbox, scaling_results)
+    print(
+        f"\nload average at end: {os.getloadavg()[0]:.1f}; total {time.perf_counter() - t0:.0f} s"
+    )
+    return 0
+
+
+def print_section_1(blackbox, args, real_limit: float) -> None:
+    """1. the same runs in both simulators"""
     with_syne_tune = not args.no_syne_tune and syne_tune_available()
     runs = [
         ("ASHA", "asha", 4),
@@ -282,7 +309,10 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one report, top 
         print(
             "   (Syne Tune not installed, or --no-syne-tune: bash scripts/install_peer_extras.sh)"
         )
-    # 2. synchronous brackets keep workers busy
+
+
+def print_section_2(blackbox, args) -> None:
+    """2. synchronous brackets keep workers busy"""
     print(
         "\n2. Results per simulated hour and per CPU second, 16 workers, ten simulated hours "
         "(interleaved, best of 3)"
@@ -301,7 +331,9 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one report, top 
         f"= {bohb:.2f} ({verdict(bohb <= 3)})"
     )
 
-    # 3. trial starts and cost per result as runs grow
+
+def print_section_3(blackbox, args, long_results: int):
+    """3. trial starts and cost per result as runs grow; the ASHA run's memory (for 4)"""
     print("\n3. Trial starts and cost per result as one run grows")
     n_starts = 15_000
     for label, kind, with_replacement in (
@@ -360,27 +392,27 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one report, top 
         "garbage collection walks the whole heap, a spill writes 65,536 results to disk)"
     )
     print(f"      BOHB CPU cost per result {flatness(windows['cpu us/result'], 1.5)}")
+    return memory
 
-    # 4. memory of long runs: in a fresh process (the peak of this one was raised before)
-    if not args.bohb_only:
-        memory = measure_in_fresh_process(long_results, every=long_results // 10)
-        print(
-            f"\n4. Resident memory of one run (ASHA, grid with replacement, 4 workers, "
-            f"{memory['results']:,} results, in a fresh process): grew by "
-            f"{memory['grown_mb']:,.0f} MB = {memory['bytes_per_result']:,.0f} bytes per result "
-            f"(slope over {long_results // 10:,}-result samples "
-            f"{memory['slope_bytes_per_result']:,.0f}); "
-            f"{memory['slope_bytes_per_result'] * 1e6 / 2**20:,.0f} MB per million results "
-            "(reported, no target: the recorder holds at most one chunk; what grows is the "
-            "per-trial state of the Tuner, backend and scheduler)"
-        )
 
-    # 5. cost per result from 1 to 256 workers
-    if args.bohb_only:
-        print(
-            f"\nload average at end: {os.getloadavg()[0]:.1f}; total {time.perf_counter() - t0:.0f} s"
-        )
-        return 0
+def print_section_4(long_results: int) -> None:
+    """4. memory of long runs: section 3's ASHA run again, in a fresh process (the peak
+    resident memory of this one was raised by the sections before)"""
+    memory = measure_in_fresh_process(long_results, every=long_results // 10)
+    print(
+        f"\n4. Resident memory of one run (ASHA, grid with replacement, 4 workers, "
+        f"{memory['results']:,} results, in a fresh process): grew by "
+        f"{memory['grown_mb']:,.0f} MB = {memory['bytes_per_result']:,.0f} bytes per result "
+        f"(slope over {long_results // 10:,}-result samples "
+        f"{memory['slope_bytes_per_result']:,.0f}); "
+        f"{memory['slope_bytes_per_result'] * 1e6 / 2**20:,.0f} MB per million results "
+        "(reported, no target: the recorder holds at most one chunk; what grows is the "
+        "per-trial state of the Tuner, backend and scheduler)"
+    )
+
+
+def print_section_5(blackbox, scaling_results: int) -> None:
+    """5. cost per result from 1 to 256 workers"""
     scaling = []
     for n_workers in (1, 4, 16, 64, 256):
         measured = best_of(
@@ -406,10 +438,6 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one report, top 
     )
     print(indent(scaling))
     print(f"   CPU cost per result {flatness(scaling['cpu us/result'], 2.0)}")
-    print(
-        f"\nload average at end: {os.getloadavg()[0]:.1f}; total {time.perf_counter() - t0:.0f} s"
-    )
-    return 0
 
 
 if __name__ == "__main__":
