@@ -3,12 +3,15 @@
 The Tuner appends each result as it was handed to the scheduler, with its trial id and
 decision code, to one flat plain list (one ``extend`` per result, three items: the
 cheapest there is, and nothing the garbage collector tracks; the result dicts are not
-modified after the decision). Every :data:`CHUNK_ROWS`
-results the held results become typed columns in one Arrow record batch (read out of the
-dicts in C, by ``operator.itemgetter``), written to an Arrow IPC file in a spill folder,
-and are dropped: memory holds at most one chunk of results however long the run, and the
-results file is written from the chunks one at a time. A run that stays below one chunk
-never touches the disk before its results file is written.
+modified after the decision). Every :data:`BLOCK_ROWS` results the held dicts are read
+into typed numpy columns (in C, by ``operator.itemgetter``) and dropped, while they are
+still in the CPU's caches: read 4,096 at a time, a value costs a third of what it costs
+when 65,536 dicts scattered over the heap are read at once, and freeing them is cheaper
+too. Every :data:`CHUNK_ROWS` results the typed blocks become one Arrow record batch
+(with the config columns), written to an Arrow IPC file in a spill folder, and are
+dropped: memory holds at most one chunk of typed results (about 60 bytes each) however
+long the run, and the results file is written from the chunks one at a time. A run that
+stays below one chunk never touches the disk before its results file is written.
 
 The spill folder is created by the recorder (inside the results folder, hidden, or in
 the system's temporary folder) and removed by :meth:`ResultRecorder.close`.
@@ -17,6 +20,7 @@ the system's temporary folder) and removed by :meth:`ResultRecorder.close`.
 from __future__ import annotations
 
 import shutil
+import struct
 import tempfile
 from collections.abc import Iterator, Sequence
 from operator import itemgetter
@@ -33,6 +37,8 @@ DECISION_CODES = {name: code for code, name in enumerate(DECISIONS)}
 CONFIG_PREFIX = "config_"
 CHUNK_ROWS = 1 << 16
 """Results held in memory before they are spilled to disk as one typed chunk."""
+BLOCK_ROWS = 1 << 12
+"""Results held as dicts before they are read into typed columns (while still cached)."""
 
 _DTYPES = {"float": np.float64, "int": np.int64}
 
@@ -45,6 +51,7 @@ class ResultRecorder:
         spill_parent: folder in which the spill folder is created (default: the system's
             temporary folder).
         chunk_rows: results per spilled chunk.
+        block_rows: results held as dicts before they are read into typed columns.
     """
 
     def __init__(
@@ -52,10 +59,12 @@ class ResultRecorder:
         description: RunDescription,
         spill_parent: Path | None = None,
         chunk_rows: int = CHUNK_ROWS,
+        block_rows: int = BLOCK_ROWS,
     ) -> None:
         self.description = description
         self.spill_parent = spill_parent
         self.chunk_rows = int(chunk_rows)
+        self.block_rows = max(1, min(int(block_rows), self.chunk_rows))
         self.objective_names = list(description.objective_names)
         self.extra_columns = list(description.extra_columns)
         # trial_id, decision code, result dict of each result held in memory, flat (three
@@ -65,14 +74,28 @@ class ResultRecorder:
         # walk them (a run's cost per result grew 4x from 10k to 1M results); result dicts
         # of plain numbers and strings are untracked, and so is this list's content.
         self.rows: list[Any] = []
+        # results already read out of :attr:`rows`: typed columns, one dict per block
+        self._blocks: list[dict[str, Any]] = []
+        self._n_blocked = 0
         self._fidelity_dtype = np.int64 if description.fidelity_kind == "int" else np.float64
         self._spill_dir: Path | None = None
         self._chunks: list[Path] = []
         self._n_spilled = 0
         self._config_names: list[str] = list(description.hyperparameter_names)
+        self._next = self.next_compaction()  # for append()
 
     def __len__(self) -> int:
-        return self._n_spilled + len(self.rows) // 3
+        return self._n_spilled + self._n_blocked + len(self.rows) // 3
+
+    def next_compaction(self) -> int:
+        """The result count at which the holder of :attr:`rows` calls :meth:`compact` next:
+        the next multiple of ``block_rows`` or of ``chunk_rows``, whichever comes first (so
+        chunks hold the same results, and read the same configs, as if spilled directly)."""
+        n = len(self)
+        return min(
+            (n // self.block_rows + 1) * self.block_rows,
+            (n // self.chunk_rows + 1) * self.chunk_rows,
+        )
 
     @property
     def n_spilled_chunks(self) -> int:
@@ -103,37 +126,77 @@ class ResultRecorder:
             elif value is None:
                 complete[name] = float("nan") if kind == "float" else -1
         self.rows.extend((trial_id, decision, complete))
-        if len(self.rows) >= 3 * self.chunk_rows:
-            self.spill(configs)
+        if len(self) >= self._next:
+            self.compact(configs)
 
-    # ------------------------------------------------------------------ chunks
-    def _batch(self, configs: Sequence[dict]) -> pa.RecordBatch:
-        """The results held in memory as one record batch (with config columns)."""
-        rows = self.rows
-        n = len(rows) // 3
-        trial_ids = np.fromiter(rows[0::3], dtype=np.int64, count=n)
+    # ------------------------------------------------------------------ blocks and chunks
+    def compact(self, configs: Sequence[dict]) -> None:
+        """Read the result dicts held in :attr:`rows` into one block of typed columns and
+        drop them; write a chunk once ``chunk_rows`` results are held."""
+        if self.rows:
+            self._blocks.append(self._columns(self.rows))
+            self._n_blocked += len(self.rows) // 3
+            self.rows.clear()  # the same list: the Tuner holds its extend
+        if self._n_blocked >= self.chunk_rows:
+            self.spill(configs)
+        self._next = self.next_compaction()
+
+    def _columns(self, rows: list[Any]) -> dict[str, Any]:
+        """The typed columns of the results in ``rows`` (flat: trial id, decision, dict)."""
         results = rows[2::3]
 
         def column(name: str, dtype: Any) -> np.ndarray:
-            return np.fromiter(map(itemgetter(name), results), dtype=dtype, count=n)
+            return _typed(tuple(map(itemgetter(name), results)), dtype)
 
         columns: dict[str, Any] = {
-            "trial_id": trial_ids,
+            "trial_id": _typed(tuple(rows[0::3]), np.int64),
             "worker": column("worker", np.int64),
             FIDELITY_KEY: column(FIDELITY_KEY, self._fidelity_dtype),
             TIME_KEY: column(TIME_KEY, np.float64),
-            "decision": pa.DictionaryArray.from_arrays(
-                pa.array(np.fromiter(rows[1::3], dtype=np.int8, count=n)),
-                pa.array(DECISIONS),
-            ),
+            "decision": _typed(tuple(rows[1::3]), np.int8),
         }
         for name in self.objective_names:
             columns[name] = column(name, np.float64)
         for name, kind in self.extra_columns:
             if kind == "str":
-                columns[name] = pa.array(list(map(itemgetter(name), results)), type=pa.string())
+                columns[name] = list(map(itemgetter(name), results))
             else:
                 columns[name] = column(name, _DTYPES[kind])
+        return columns
+
+    def _held(self) -> dict[str, Any]:
+        """Every result held in memory (blocks, then rows) as one set of typed columns."""
+        blocks = self._blocks + ([self._columns(self.rows)] if self.rows else [])
+        if not blocks:
+            return self._columns([])
+        if len(blocks) == 1:
+            return blocks[0]
+        return {
+            name: (
+                np.concatenate([block[name] for block in blocks])
+                if isinstance(blocks[0][name], np.ndarray)
+                else [value for block in blocks for value in block[name]]
+            )
+            for name in blocks[0]
+        }
+
+    def _batch(self, configs: Sequence[dict]) -> pa.RecordBatch:
+        """The results held in memory as one record batch (with config columns)."""
+        held = self._held()
+        trial_ids = held["trial_id"]
+        columns: dict[str, Any] = {
+            "trial_id": trial_ids,
+            "worker": held["worker"],
+            FIDELITY_KEY: held[FIDELITY_KEY],
+            TIME_KEY: held[TIME_KEY],
+            "decision": pa.DictionaryArray.from_arrays(
+                pa.array(held["decision"]), pa.array(DECISIONS)
+            ),
+        }
+        for name in self.objective_names:
+            columns[name] = held[name]
+        for name, kind in self.extra_columns:
+            columns[name] = pa.array(held[name], type=pa.string()) if kind == "str" else held[name]
         if len(trial_ids):
             # one config per trial of the chunk, each turned into Arrow once, then spread
             # over the trial's rows by a take in C (no per-row Python objects)
@@ -161,9 +224,14 @@ class ResultRecorder:
                 columns[CONFIG_PREFIX + name] = pa.array(np.array([]))
         return pa.RecordBatch.from_pydict(columns)
 
+    def _forget_held(self) -> None:
+        self.rows.clear()  # the same list: the Tuner holds its extend
+        self._blocks = []
+        self._n_blocked = 0
+
     def spill(self, configs: Sequence[dict]) -> None:
-        """Write the results held in memory as one typed chunk (Arrow IPC) and forget them."""
-        if not self.rows:
+        """Write every result held in memory as one typed chunk (Arrow IPC) and forget them."""
+        if not self.rows and not self._blocks:
             return
         batch = self._batch(configs)
         if self._spill_dir is None:
@@ -178,7 +246,8 @@ class ResultRecorder:
             writer.write_batch(batch)
         self._chunks.append(path)
         self._n_spilled += batch.num_rows
-        self.rows.clear()  # the same list: the Tuner holds its append
+        self._forget_held()
+        self._next = self.next_compaction()
 
     def schema(self, configs: Sequence[dict]) -> pa.Schema:
         """The schema every chunk is cast to when written: the chunks' schemas unified."""
@@ -186,7 +255,7 @@ class ResultRecorder:
         for path in self._chunks:
             with pa.memory_map(str(path)) as source:
                 schemas.append(pa.ipc.open_file(source).schema)
-        if self.rows or not self._chunks:
+        if self.rows or self._blocks or not self._chunks:
             schemas.append(self._batch(configs).schema)
         names = self._config_names
         schemas = [_with_config_columns(schema.empty_table(), names).schema for schema in schemas]
@@ -198,7 +267,7 @@ class ResultRecorder:
         The config columns of all chunks are unified: a chunk missing a hyperparameter
         that a later trial introduced gets a null column for it.
         """
-        tail = self._batch(configs) if self.rows or not self._chunks else None
+        tail = self._batch(configs) if self.rows or self._blocks or not self._chunks else None
         names = self._config_names
         for path in self._chunks:
             with pa.OSFile(str(path), "rb") as source:  # read, not mapped: one chunk in memory
@@ -221,6 +290,24 @@ class ResultRecorder:
             shutil.rmtree(self._spill_dir, ignore_errors=True)
             self._spill_dir = None
             self._chunks = []
+
+
+_STRUCT_CODES = {np.dtype(np.float64): "d", np.dtype(np.int64): "q", np.dtype(np.int8): "b"}
+
+
+def _typed(values: tuple[Any, ...], dtype: Any) -> np.ndarray:
+    """``values`` as a numpy array of ``dtype``, as ``np.fromiter`` makes it.
+
+    Packed by :mod:`struct` (native layout, a C loop over the tuple: about a third fewer
+    instructions per value than ``np.fromiter``); values it does not take (None, an int out
+    of range, a float for an int column) go through ``np.fromiter``, which converts or
+    rejects them as it always did.
+    """
+    try:
+        packed = struct.pack(f"{len(values)}{_STRUCT_CODES[np.dtype(dtype)]}", *values)
+    except (struct.error, TypeError, OverflowError):
+        return np.fromiter(values, dtype=dtype, count=len(values))
+    return np.frombuffer(packed, dtype=dtype)
 
 
 def _config_column(values: list[Any]) -> pa.Array:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import sys
 import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -45,6 +46,7 @@ from simulated_backend.schedulers.protocol import Trial, TrialScheduler, TrialSu
 from simulated_backend.stop_criterion import StopCriterion, TuningStatus
 
 RUNNING, PAUSED, STOPPED, COMPLETED, FAILED = range(5)
+_NO_LIMIT = sys.maxsize  # a count budget that is not set
 _STATES = ("running", "paused", "stopped", "completed", "failed")
 _CONTINUE, _PAUSE, _STOP, _COMPLETED, _FAILED = (
     DECISION_CODES[name] for name in ("CONTINUE", "PAUSE", "STOP", "COMPLETED", "FAILED")
@@ -189,9 +191,10 @@ class Tuner:
         scheduler = self.scheduler
         stop = self.stop_criterion
         budget = stop.max_wallclock_time if stop.max_wallclock_time is not None else math.inf
-        max_results = stop.max_num_results or math.inf
-        max_started = stop.max_num_trials_started or math.inf
-        max_finished = stop.max_num_trials_finished or math.inf
+        # counts are compared with ints (an int against math.inf takes the slow generic path)
+        max_results = stop.max_num_results or _NO_LIMIT
+        max_started = stop.max_num_trials_started or _NO_LIMIT
+        max_finished = stop.max_num_trials_finished or _NO_LIMIT
         target = stop.target_metric_value
         minimize = scheduler.mode == "min"
         predicate = stop.predicate
@@ -199,8 +202,8 @@ class Tuner:
         trials, trial_status, configs = self.trials, self.trial_status, self.trial_configs
         recorder = self.recorder
         record = recorder.rows.extend  # flat: see ResultRecorder.rows
-        chunk_rows = recorder.chunk_rows
-        next_spill = chunk_rows
+        # the held dicts are read into typed columns every block (and spilled every chunk)
+        next_compaction = recorder.next_compaction()
         on_result, on_complete = scheduler.on_trial_result, scheduler.on_trial_complete
         on_error = scheduler.on_trial_error
         # the base class's on_trial_remove does nothing: not calling it saves a call per stop
@@ -285,9 +288,9 @@ class Tuner:
                 on_error(trial)
             record((trial_id, code, result))
             n_results += 1
-            if n_results == next_spill:
-                recorder.spill(configs)
-                next_spill += chunk_rows
+            if n_results == next_compaction:
+                recorder.compact(configs)
+                next_compaction = recorder.next_compaction()
             if result_callbacks:
                 for callback in result_callbacks:
                     callback(trial, result, decision)

@@ -37,10 +37,10 @@ def _reset_peak() -> bool:
 
 def record_like_the_tuner(recorder: ResultRecorder, n: int, configs: list[dict]) -> None:
     """The Tuner's hot path: a new result dict per result (as the backend hands them out),
-    ``trial_id, decision, result`` appended flat, a spilled chunk every chunk_rows."""
+    ``trial_id, decision, result`` appended flat, compacted every block (a spilled chunk
+    every chunk_rows)."""
     record = recorder.rows.extend
-    chunk_rows = recorder.chunk_rows
-    next_spill = len(recorder) + chunk_rows
+    next_compaction = recorder.next_compaction()
     for k in range(len(recorder), len(recorder) + n):
         result = {
             "valid_error": 0.25 + k * 1e-9,
@@ -51,9 +51,9 @@ def record_like_the_tuner(recorder: ResultRecorder, n: int, configs: list[dict])
             "worker": 1,
         }
         record((k % 1000, 0, result))
-        if k + 1 == next_spill:
-            recorder.spill(configs)
-            next_spill += chunk_rows
+        if k + 1 == next_compaction:
+            recorder.compact(configs)
+            next_compaction = recorder.next_compaction()
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
