@@ -28,6 +28,11 @@ def configure_surrogate_command(parser: argparse.ArgumentParser) -> None:
     )
     fit.add_argument("--objectives", default=None, help="comma-separated objectives (default: all)")
     fit.add_argument("--split-seed", type=int, default=0)
+    fit.add_argument(
+        "--split-fractions",
+        default="0.7,0.15,0.15",
+        help="train,validation,test fractions of the configurations (recorded in the split)",
+    )
     fit.add_argument("--seed", type=int, default=0, help="seeds the tuner and the models")
     fit.add_argument("--method", default="ASHA", help="ASHA or BOHB (any baseline name)")
     fit.add_argument("--n-workers", type=int, default=2)
@@ -75,6 +80,18 @@ def _names(text: str | None) -> list[str] | None:
     return [part.strip() for part in text.split(",") if part.strip()] if text else None
 
 
+def _fractions(text: str) -> tuple[float, ...]:
+    from blackbox_repository.surrogate_training.errors import SurrogateTrainingError
+
+    try:
+        return tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise SurrogateTrainingError(
+            f"--split-fractions must be three comma-separated numbers (train,validation,test), "
+            f"got {text!r}"
+        ) from None
+
+
 def _fit(args: argparse.Namespace) -> int:
     from benchmarking.surrogates.pipeline import DEFAULT_FAMILIES, fit_surrogate
 
@@ -96,6 +113,7 @@ def _fit(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
         progress=True,
         seed_noise=args.seed_noise,
+        split_fractions=_fractions(args.split_fractions),
     )
     for objective, model in summary.chosen.items():
         print(

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from blackbox_repository.surrogate_training.curve_ends import curve_ends_from_table
 from blackbox_repository.surrogate_training.errors import SurrogateTrainingError
 from blackbox_repository.surrogate_training.model_families import model_family
 from blackbox_repository.surrogate_training.onnx_export import OnnxRegressor, model_to_onnx
@@ -92,6 +93,7 @@ def export_model(
     splits: Sequence[str] = ("train",),
     calibrate: bool = False,
     seed_noise: bool = False,
+    curve_ends: bool = False,
     seed: int = 0,
 ) -> ObjectiveModel:
     """The fitted ``model`` as an :class:`ObjectiveModel` holding its ONNX bytes.
@@ -105,7 +107,8 @@ def export_model(
     them. ``calibrate``: calibrate a quantile model on :data:`CALIBRATION_CONFIGURATIONS`
     random configurations (drawn with ``seed``). ``seed_noise``: attach the recorded seed
     residuals of ``splits`` (objectives other than the elapsed time, tables with several
-    seeds); the bounds are then those of single seeds.
+    seeds); the bounds are then those of single seeds. ``curve_ends``: attach where the
+    recorded curves of ``splits`` end, when some end before the top fidelity.
     """
     onnx_bytes = model_to_onnx(model, data.n_features)
     features, _, _, _ = data.rows(objective, "validation")
@@ -127,9 +130,15 @@ def export_model(
         transform = transform.with_calibration(
             OnnxRegressor(onnx_bytes).predict(features), positions
         )
-    noise = None
-    if seed_noise and objective != data.blackbox.elapsed_time_objective:
-        noise = recorded_seed_noise(data, objective, transform, splits)
+    noise = ends = None
+    if objective != data.blackbox.elapsed_time_objective:
+        if seed_noise:
+            noise = recorded_seed_noise(data, objective, transform, splits)
+        if curve_ends:
+            configs = np.concatenate([data.split.indices(split) for split in splits])
+            ends = curve_ends_from_table(
+                data.recorded_values(objective, splits), data.config_features[configs]
+            )
     return ObjectiveModel(
         objective=objective,
         family=family_name,
@@ -140,6 +149,7 @@ def export_model(
         transform_parameters=transform.parameters(),
         value_bounds=data.value_bounds(objective, splits, per_seed=noise is not None),
         seed_noise=noise,
+        curve_ends=ends,
     )
 
 

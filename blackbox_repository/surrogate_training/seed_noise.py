@@ -91,15 +91,15 @@ class SeedNoise:
     def to_dict(self) -> dict[str, Any]:
         return {
             "neighbours": self.neighbours,
-            "quantile_curves": _encoded(self.quantile_curves),
-            "residuals": _encoded(self.residuals),
+            "quantile_curves": encoded_array(self.quantile_curves),
+            "residuals": encoded_array(self.residuals),
         }
 
     @classmethod
     def from_dict(cls, parameters: Mapping[str, Any]) -> SeedNoise:
         return cls(
-            quantile_curves=_decoded(parameters["quantile_curves"]),
-            residuals=_decoded(parameters["residuals"]),
+            quantile_curves=decoded_array(parameters["quantile_curves"]),
+            residuals=decoded_array(parameters["residuals"]),
             neighbours=int(parameters.get("neighbours", DEFAULT_NEIGHBOURS)),
         )
 
@@ -129,7 +129,7 @@ def _as_stored(array: np.ndarray) -> np.ndarray:
     return np.asarray(array, dtype=float).astype(STORED_DTYPE).astype(float)
 
 
-def _encoded(array: np.ndarray) -> dict[str, Any]:
+def encoded_array(array: np.ndarray) -> dict[str, Any]:
     """A compact JSON form of a float array: shape and base64 of its little-endian float32
     bytes (a nested list of ~100k numbers made metadata.json several MB)."""
     data = np.ascontiguousarray(array, dtype=STORED_DTYPE).tobytes()
@@ -140,8 +140,8 @@ def _encoded(array: np.ndarray) -> dict[str, Any]:
     }
 
 
-def _decoded(stored: Mapping[str, Any]) -> np.ndarray:
-    """The float array of :func:`_encoded` (float64 in memory)."""
+def decoded_array(stored: Mapping[str, Any]) -> np.ndarray:
+    """The float array of :func:`encoded_array` (float64 in memory)."""
     if stored.get("dtype") != STORED_DTYPE:
         raise ValueError(
             f"seed noise arrays must be stored as {STORED_DTYPE}, got {stored.get('dtype')!r}"
