@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 from pathlib import Path
 
@@ -71,6 +72,12 @@ def configure_surrogate_command(parser: argparse.ArgumentParser) -> None:
     faithful.add_argument("--seeds", type=int, default=30, help="seeds per method (default 30)")
     faithful.add_argument("--max-wallclock-time", type=float, default=None, help="simulated s")
     faithful.add_argument("--n-workers", type=int, default=4)
+    faithful.add_argument(
+        "--held-out",
+        action="store_true",
+        help="the held-out, grid-matched study: the table restricted to the surrogate's test "
+        "configurations against the surrogate's answers for exactly those configurations",
+    )
     faithful.add_argument("--out", type=Path, default=None, help="JSON report file")
     faithful.add_argument("--cache-dir", default=None)
     faithful.set_defaults(handler=_faithfulness)
@@ -151,7 +158,15 @@ def _faithfulness(args: argparse.Namespace) -> int:
     surrogate = load_trained_surrogate(args.name, args.cache_dir)
     table = load_source_blackbox(surrogate.source["blackbox"], args.cache_dir)
     metric, mode, budget = _study_settings(table, args.max_wallclock_time)
-    report = faithfulness(
+    if args.held_out:  # same candidates on both sides: the test configurations
+        from benchmarking.surrogates.held_out import held_out_faithfulness
+        from benchmarking.surrogates.report import recorded_split
+
+        indices = recorded_split(surrogate).test
+        compare = functools.partial(held_out_faithfulness, indices=indices)
+    else:
+        compare = faithfulness
+    report = compare(
         table,
         surrogate,
         metric=metric,
