@@ -118,13 +118,13 @@ def seed_noise_from_table(
         means = np.nanmean(values, axis=2, keepdims=True)
     residuals = np.nan_to_num(values - means, nan=0.0, posinf=0.0, neginf=0.0)
     return SeedNoise(  # float32 as stored: the published and the loaded surrogate agree
-        quantile_curves=_as_stored(quantile_curves),
-        residuals=_as_stored(np.transpose(residuals, (0, 2, 1))),
+        quantile_curves=as_stored(quantile_curves),
+        residuals=as_stored(np.transpose(residuals, (0, 2, 1))),
         neighbours=neighbours,
     )
 
 
-def _as_stored(array: np.ndarray) -> np.ndarray:
+def as_stored(array: np.ndarray) -> np.ndarray:
     """``array`` rounded to float32, the precision it is stored with (NaN kept)."""
     return np.asarray(array, dtype=float).astype(STORED_DTYPE).astype(float)
 
