@@ -48,6 +48,12 @@ def configure_surrogate_command(parser: argparse.ArgumentParser) -> None:
         help="publish seed means only (default: the table's seeds, from recorded residuals)",
     )
     fit.add_argument(
+        "--single-seed-noise",
+        action="store_true",
+        help="a table with one seed: out-of-sample residual curves of the validation "
+        "configurations as noise (off by default; it made held-out rankings worse)",
+    )
+    fit.add_argument(
         "--out", type=Path, default=None, help="work folder (default surrogate-work/NAME)"
     )
     fit.add_argument("--surrogate-name", default=None, help="default NAME-surrogate")
@@ -121,6 +127,7 @@ def _fit(args: argparse.Namespace) -> int:
         progress=True,
         seed_noise=args.seed_noise,
         split_fractions=_fractions(args.split_fractions),
+        single_seed_noise=args.single_seed_noise,
     )
     for objective, model in summary.chosen.items():
         print(

@@ -116,6 +116,7 @@ def fit_surrogate(
     progress: bool = False,
     seed_noise: bool = True,
     split_fractions: Sequence[float] = DEFAULT_SPLIT_FRACTIONS,
+    single_seed_noise: bool = False,
 ) -> FitSummary:
     """Fit, tune, export and install the surrogate of the tabular blackbox ``name``.
 
@@ -206,6 +207,7 @@ def fit_surrogate(
                 calibrate=True,
                 seed_noise=seed_noise,
                 curve_ends=True,
+                single_seed_noise=single_seed_noise,
                 seed=seed,
             )
         )
@@ -217,6 +219,7 @@ def fit_surrogate(
             "tuning": {"method": method, "budget": budget, "seed": seed},
             "refit_splits": list(REFIT_SPLITS),
             "seed_noise": seed_noise,
+            "single_seed_noise": single_seed_noise,
         },
     )
     entry = install_surrogate(trained, cache_dir)

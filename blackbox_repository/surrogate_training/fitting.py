@@ -98,6 +98,7 @@ def export_model(
     calibrate: bool = False,
     seed_noise: bool = False,
     curve_ends: bool = False,
+    single_seed_noise: bool = False,
     seed: int = 0,
 ) -> ObjectiveModel:
     """The fitted ``model`` as an :class:`ObjectiveModel` holding its ONNX bytes.
@@ -113,6 +114,9 @@ def export_model(
     residuals of ``splits`` (objectives other than the elapsed time, tables with several
     seeds); the bounds are then those of single seeds. ``curve_ends``: attach where the
     recorded curves of ``splits`` end, when some end before the top fidelity.
+    ``single_seed_noise``: with ``seed_noise``, give a table with one seed the out-of-sample
+    residuals of its validation configurations (:func:`validation_residual_noise`; off by
+    default: it made the held-out rankings worse, see docs/surrogate-training.md).
     """
     onnx_bytes = model_to_onnx(model, data.n_features)
     features, _, _, _ = data.rows(objective, "validation")
@@ -138,7 +142,7 @@ def export_model(
     if objective != data.blackbox.elapsed_time_objective:
         if seed_noise:
             noise = recorded_seed_noise(data, objective, transform, splits)
-            if noise is None and len(data.blackbox.seeds) == 1:
+            if noise is None and single_seed_noise and len(data.blackbox.seeds) == 1:
                 noise = validation_residual_noise(
                     data, objective, transform, family_name, hyperparameters, fidelity, seed
                 )

@@ -177,6 +177,7 @@ def test_a_single_seed_table_gets_out_of_sample_residuals_of_its_validation_conf
             splits=REFIT,
             calibrate=True,
             seed_noise=True,
+            single_seed_noise=True,
         )
         for objective in ("valid_error", "elapsed_time")
     ]
