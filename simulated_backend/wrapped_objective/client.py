@@ -62,7 +62,9 @@ class WrappedObjective:
     def __call__(
         self, config: Mapping[str, Any], fidelity: Any = None, trial_key: Hashable | None = None
     ) -> dict[str, Any]:
-        plain_config = {str(k): _plain(v) for k, v in dict(config).items()}
+        plain_config = (
+            config if _is_plain(config) else {str(k): _plain(v) for k, v in dict(config).items()}
+        )
         measured = None
         if self.function_objective is not None:
             measurement = self.function_objective.measure(plain_config, fidelity)
@@ -96,10 +98,10 @@ class WrappedObjective:
 
     # ------------------------------------------------------------------ connection
     def _exchange(self, message: tuple) -> tuple[str, Any]:
-        conn = self._connection().conn
+        fd = self._connection().fd
         try:
-            messages.send(conn, message)
-            return messages.receive(conn)
+            messages.write_message(fd, message)
+            return messages.read_message(fd)
         except (EOFError, OSError) as error:
             _THREAD_CONNECTIONS.close(self.address)
             failure = (
@@ -132,16 +134,18 @@ class WrappedObjective:
         if tag != messages.WORKER:
             conn.close()
             raise WorkerSlotsFull(payload)
-        opened = OpenConnection(conn, os.getpid(), payload)
+        opened = OpenConnection(conn, conn.fileno(), _THIS_PROCESS.pid, payload)
         _THREAD_CONNECTIONS.put(self.address, opened)
         return opened
 
 
 @dataclass(frozen=True, slots=True)
 class OpenConnection:
-    """A thread's connection to one run, the process that opened it and its worker index."""
+    """A thread's connection to one run (and its descriptor), the process that opened it and
+    its worker index."""
 
     conn: Connection
+    fd: int
     pid: int
     worker: int
 
@@ -165,14 +169,14 @@ class ThreadConnections:
 
     def get(self, address: RunAddress) -> OpenConnection | None:
         opened = self._table().get(address)
-        if opened is not None and opened.pid == os.getpid():
+        if opened is not None and opened.pid == _THIS_PROCESS.pid:
             return opened
         return None
 
     def put(self, address: RunAddress, opened: OpenConnection) -> None:
         table = self._table()
         for other, entry in list(table.items()):
-            if entry.pid != os.getpid():  # inherited through fork: the parent's
+            if entry.pid != _THIS_PROCESS.pid:  # inherited through fork: the parent's
                 del table[other]
             elif _is_closed_by_peer(entry.conn):
                 entry.conn.close()
@@ -181,7 +185,7 @@ class ThreadConnections:
 
     def close(self, address: RunAddress) -> None:
         opened = self._table().pop(address, None)
-        if opened is not None and opened.pid == os.getpid():
+        if opened is not None and opened.pid == _THIS_PROCESS.pid:
             opened.conn.close()
 
 
@@ -193,9 +197,35 @@ def _is_closed_by_peer(conn: Connection) -> bool:
         return True
 
 
+class ProcessId:
+    """This process's id, kept current across ``fork`` (``os.getpid`` is a system call, and
+    every call checks that its connection was opened by this process)."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        os.register_at_fork(after_in_child=self._forked)
+
+    def _forked(self) -> None:
+        self.pid = os.getpid()
+
+
+_THIS_PROCESS = ProcessId()
+
 # the connections of the threads of this process (module level: the handles that share them
 # are unpickled afresh for every task of a pool)
 _THREAD_CONNECTIONS = ThreadConnections()
+
+_PLAIN_TYPES = frozenset({int, float, str, bool, type(None)})
+
+
+def _is_plain(config: Any) -> bool:
+    """Whether ``config`` is a dict of str keys to plain Python values (sent as it is)."""
+    if type(config) is not dict:
+        return False
+    for key, value in config.items():
+        if type(key) is not str or type(value) not in _PLAIN_TYPES:
+            return False
+    return True
 
 
 def _plain(value: Any) -> Any:

@@ -22,8 +22,6 @@ from __future__ import annotations
 import heapq
 import os
 import queue
-import selectors
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,8 +29,9 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from simulated_backend.wrapped_objective import messages
-from simulated_backend.wrapped_objective.evaluation import ContinuationLedger, Measurement
-from simulated_backend.wrapped_objective.recorder import Evaluation, EvaluationRecorder
+from simulated_backend.wrapped_objective.evaluation import ContinuationLedger
+from simulated_backend.wrapped_objective.polling import ReadinessPoller
+from simulated_backend.wrapped_objective.recorder import EvaluationRecorder
 from simulated_backend.wrapped_objective.settings import RunSettings
 
 HELLO_GRACE_SECONDS = 5.0  # a caller beyond n_workers waits this long for a slot to free
@@ -40,21 +39,18 @@ HELLO_GRACE_SECONDS = 5.0  # a caller beyond n_workers waits this long for a slo
 
 @dataclass(slots=True)
 class _Caller:
+    conn: Connection
+    fd: int
     pid: int
     worker: int | None = None
     pending: bool = False
 
 
-@dataclass(slots=True)
-class _PendingCall:
-    conn: Connection
-    call_index: int
-    trial_id: int
-    worker: int
-    start_time: float
-    finish_time: float
-    measurement: Measurement
-    continued: bool
+# a pending call in the heap: (finish time, trial id, call index, caller, start time,
+# (config, fidelity, objectives, cumulative runtime), continued); a plain tuple because it is
+# built and taken apart on every evaluation's path (call indices are unique: the comparison
+# never reaches the caller)
+_PendingCall = tuple[float, int, int, _Caller, float, tuple, bool]
 
 
 class Coordinator:
@@ -62,7 +58,8 @@ class Coordinator:
 
     Args:
         settings: budgets and release rule.
-        evaluator: answers calls that bring no measurement (a blackbox evaluator), or ``None``.
+        evaluator: answers calls that bring no measurement (a blackbox evaluator with
+            ``answer(config, fidelity) -> (config, fidelity, objectives, runtime)``), or ``None``.
         recorder: where returned evaluations go.
         new_connections: connections accepted by the accept thread.
         wakeup: readable end of a pipe written whenever a connection was accepted.
@@ -92,11 +89,11 @@ class Coordinator:
         self.now = 0.0
         self.status = "running"
         self.reason = ""
-        self.ended = threading.Event()
-        self._callers: dict[Connection, _Caller] = {}
+        self.ended = False
+        self._callers: dict[int, _Caller] = {}  # by file descriptor
         self._free_workers = list(range(settings.n_workers))
-        self._waiting_hellos: list[tuple[float, Connection]] = []
-        self._pending: list[tuple[float, int, int, _PendingCall]] = []
+        self._waiting_hellos: list[tuple[float, _Caller]] = []
+        self._pending: list[_PendingCall] = []
         self._n_calls = 0
         self._draining = False
         self._last_activity = time.monotonic()
@@ -104,26 +101,28 @@ class Coordinator:
         self._last_start = 0.0
         self._optimizer_cpu = self._optimizer_cpu_seconds()
         self._closing = False
-        self._selector = selectors.DefaultSelector()
-        self._selector.register(wakeup, selectors.EVENT_READ)
-        self._selector.register(control, selectors.EVENT_READ)
+        self._poller = ReadinessPoller()
+        self._poller.register(wakeup.fileno())
+        self._poller.register(control.fileno())
 
     # ------------------------------------------------------------------ the loop
     def serve(self) -> None:
         """Run until the host closes the run; the run may end earlier (budget, failure)."""
+        wakeup, control, callers = self._wakeup.fileno(), self._control.fileno(), self._callers
+        wait = self._poller.wait
         try:
             while not self._closing:
-                ready = self._selector.select(self._timeout())
+                ready = wait(self._timeout())
                 if not ready:
                     self._on_quiet()
-                for key, _ in ready:
-                    conn = key.fileobj
-                    if conn is self._wakeup:
+                for fd, _ in ready:
+                    caller = callers.get(fd)
+                    if caller is not None:
+                        self._receive(caller)
+                    elif fd == wakeup:
                         self._take_new_connections()
-                    elif conn is self._control:
+                    elif fd == control:
                         self._on_host_message()
-                    elif conn in self._callers:
-                        self._receive(conn)
                 self._release_ready()
         except SystemExit:
             self._end("failed", "the coordinator process was terminated (SIGTERM)")
@@ -132,38 +131,37 @@ class Coordinator:
             self._end("failed", f"the coordinator failed: {type(error).__name__}: {error}")
             raise
         finally:
-            for conn in list(self._callers):
-                conn.close()
-            for _, conn in self._waiting_hellos:
-                conn.close()
+            for caller in list(self._callers.values()):
+                caller.conn.close()
+            self._poller.close()
 
     def _timeout(self) -> float | None:
-        now = time.monotonic()
-        deadlines = []
+        if self._pending:
+            deadline = None if self.ended else self._quiescence_deadline()
+        elif self.ended or self.settings.idle_timeout is None:
+            deadline = None
+        else:
+            deadline = self._last_activity + self.settings.idle_timeout
         if self._waiting_hellos:
-            deadlines.append(self._waiting_hellos[0][0] + HELLO_GRACE_SECONDS)
-        if not self.ended.is_set():
-            if self._pending:
-                deadlines.append(self._quiescence_deadline())
-            elif self.settings.idle_timeout is not None:
-                deadlines.append(self._last_activity + self.settings.idle_timeout)
-        return max(0.0, min(deadlines) - now) if deadlines else None
+            hello_deadline = self._waiting_hellos[0][0] + HELLO_GRACE_SECONDS
+            deadline = hello_deadline if deadline is None else min(deadline, hello_deadline)
+        return None if deadline is None else max(0.0, deadline - time.monotonic())
 
     def _on_quiet(self) -> None:
         now = time.monotonic()
         while self._waiting_hellos and self._waiting_hellos[0][0] + HELLO_GRACE_SECONDS <= now:
-            _, conn = self._waiting_hellos.pop(0)
+            _, caller = self._waiting_hellos.pop(0)
             n = self.settings.n_workers
             _send(
-                conn,
+                caller,
                 (
                     messages.FAILED,
                     f"more than n_workers={n} callers are connected at once; start at most "
                     f"{n} workers (threads, processes or Dask worker threads) or raise n_workers",
                 ),
             )
-            conn.close()
-        if self.ended.is_set():
+            self._forget(caller)
+        if self.ended:
             return
         if self._pending:
             if now >= self._quiescence_deadline():
@@ -188,15 +186,16 @@ class Coordinator:
                 conn = self._new_connections.get_nowait()
             except queue.Empty:
                 break
-            self._callers[conn] = _Caller(pid=-1)
-            self._selector.register(conn, selectors.EVENT_READ)
+            caller = _Caller(conn, conn.fileno(), pid=-1)
+            self._callers[caller.fd] = caller
+            self._poller.register(caller.fd)
 
     def _on_host_message(self) -> None:
         try:
             command, status = self._control.recv()
         except (EOFError, OSError):
             command, status = "close", "failed"
-            if not self.ended.is_set():
+            if not self.ended:
                 self._end(
                     "failed",
                     "the host process ended without closing the run; "
@@ -204,27 +203,27 @@ class Coordinator:
                 )
         if command == "close":
             self._closing = True
-            if not self.ended.is_set():
+            if not self.ended:
                 self._end(status, f"closed by the host after {len(self.recorder)} evaluations")
 
     # ------------------------------------------------------------------ messages
-    def _receive(self, conn: Connection) -> None:
+    def _receive(self, caller: _Caller) -> None:
         try:
-            message = messages.receive(conn)
+            message = messages.read_message(caller.fd)
         except (EOFError, OSError):
-            self._disconnected(conn)
+            self._disconnected(caller)
             return
         tag = message[0]
         if tag == messages.CALL:
-            self._on_call(conn, message)
+            self._on_call(caller, message)
         elif tag == messages.HELLO:
-            self._callers[conn].pid = int(message[1])
+            caller.pid = int(message[1])
             if self._free_workers:
-                self._assign_worker(conn)
+                self._assign_worker(caller)
             else:
-                self._waiting_hellos.append((time.monotonic(), conn))
+                self._waiting_hellos.append((time.monotonic(), caller))
         else:
-            _send(conn, (messages.FAILED, f"unknown message {tag!r}"))
+            _send(caller, (messages.FAILED, f"unknown message {tag!r}"))
 
     def _quiescence_deadline(self) -> float:
         """When fewer calls than workers are pending, the earliest returns at this real time.
@@ -238,24 +237,29 @@ class Coordinator:
             deadline = max(deadline, self._last_connect + self.settings.worker_start_grace)
         return deadline
 
-    def _assign_worker(self, conn: Connection) -> None:
+    def _assign_worker(self, caller: _Caller) -> None:
         self._last_connect = time.monotonic()
         worker = heapq.heappop(self._free_workers)
-        self._callers[conn].worker = worker
-        _send(conn, (messages.WORKER, worker))
+        caller.worker = worker
+        _send(caller, (messages.WORKER, worker))
 
-    def _disconnected(self, conn: Connection) -> None:
-        caller = self._callers.pop(conn)
-        self._selector.unregister(conn)
-        conn.close()
-        self._waiting_hellos = [(t, c) for t, c in self._waiting_hellos if c is not conn]
+    def _forget(self, caller: _Caller) -> None:
+        """Stop serving ``caller``: unregister and close its connection."""
+        if self._callers.pop(caller.fd, None) is not None:
+            self._poller.unregister(caller.fd)
+        caller.conn.close()
+        caller.fd = -1  # its number may be reused by the next connection: never write to it
+
+    def _disconnected(self, caller: _Caller) -> None:
+        self._forget(caller)
+        self._waiting_hellos = [(t, c) for t, c in self._waiting_hellos if c is not caller]
         if caller.worker is not None:
             heapq.heappush(self._free_workers, caller.worker)
             if self._waiting_hellos:
                 _, waiting = self._waiting_hellos.pop(0)
                 self._assign_worker(waiting)
-        if caller.pending and not self.ended.is_set():
-            self._pending = [entry for entry in self._pending if entry[3].conn is not conn]
+        if caller.pending and not self.ended:
+            self._pending = [entry for entry in self._pending if entry[3] is not caller]
             heapq.heapify(self._pending)
             self._end(
                 "failed",
@@ -264,37 +268,30 @@ class Coordinator:
                 "recorded before",
             )
 
-    def _on_call(self, conn: Connection, message: tuple) -> None:
+    def _on_call(self, caller: _Caller, message: tuple) -> None:
         _, config, fidelity, trial_key, measured = message
-        caller = self._callers[conn]
-        if self.ended.is_set():
-            _send(conn, (messages.FINISHED, self._ended_message()))
+        if self.ended:
+            _send(caller, (messages.FINISHED, self._ended_message()))
             return
         if caller.worker is None:
-            _send(conn, (messages.FAILED, "a call arrived before the caller got a worker index"))
+            _send(caller, (messages.FAILED, "a call arrived before the caller got a worker index"))
             return
         try:
             if measured is None:
-                measurement = self.evaluator.measure(config, fidelity)
+                answer = self.evaluator.answer(config, fidelity)
             else:
-                measurement = Measurement(config, *measured)
+                answer = (config, *measured)
         except Exception as error:  # a bad config or fidelity fails this call, not the run
-            _send(conn, (messages.FAILED, f"{type(error).__name__}: {error}"))
+            _send(caller, (messages.FAILED, f"{type(error).__name__}: {error}"))
             return
-        start = self._start_time()
-        trial_id, charged, continued = self.ledger.begin(trial_key, measurement)
-        call = _PendingCall(
-            conn,
-            self._n_calls,
-            trial_id,
-            caller.worker,
-            start,
-            start + charged,
-            measurement,
-            continued,
+        start = self.now if self.settings.optimizer_time.kind == "none" else self._start_time()
+        trial_id, charged, continued = self.ledger.begin(trial_key, answer[0], answer[1], answer[3])
+        call_index = self._n_calls
+        self._n_calls = call_index + 1
+        heapq.heappush(
+            self._pending,
+            (start + charged, trial_id, call_index, caller, start, answer, continued),
         )
-        self._n_calls += 1
-        heapq.heappush(self._pending, (call.finish_time, trial_id, call.call_index, call))
         caller.pending = True
         self._last_activity = time.monotonic()
 
@@ -317,57 +314,57 @@ class Coordinator:
 
     # ------------------------------------------------------------------ releasing
     def _release_ready(self) -> None:
-        while self._pending and not self.ended.is_set():
-            if len(self._pending) >= self.settings.n_workers:
+        pending = self._pending
+        n_workers = self.settings.n_workers
+        while pending and not self.ended:
+            if len(pending) >= n_workers:
                 if self.settings.synchronous:
                     self._draining = True
             elif not self._draining:
                 break
             self._release_earliest()
-        if not self._pending:
+        if not pending:
             self._draining = False
 
     def _release_earliest(self) -> None:
-        finish, trial_id, _, call = heapq.heappop(self._pending)
+        entry = heapq.heappop(self._pending)
+        finish, trial_id, call_index, caller, start, answer, continued = entry
         limit = self.settings.max_simulated_time
         if limit is not None and finish > limit:
-            heapq.heappush(self._pending, (finish, trial_id, call.call_index, call))
+            heapq.heappush(self._pending, entry)
             self.now = float(limit)
             self._end("completed", f"max_simulated_time={limit:g} s reached")
             return
         self.now = finish
-        measurement = call.measurement
+        config, fidelity, objectives, cumulative_runtime = answer
         result = {
-            **measurement.objectives,
-            "fidelity": measurement.fidelity,
-            "simulated_start_time": call.start_time,
+            **objectives,
+            "fidelity": fidelity,
+            "simulated_start_time": start,
             "simulated_time": finish,
-            "worker": call.worker,
+            "worker": caller.worker,
             "trial_id": trial_id,
         }
         # the reply first: the rest of the run waits for it (the optimizer's next call), the
         # bookkeeping below does not
-        _send(call.conn, (messages.RESULT, result))
-        self.ledger.finish(trial_id, measurement)
-        self.recorder.append(
-            Evaluation(
-                call.call_index,
-                trial_id,
-                call.worker,
-                measurement.config,
-                measurement.fidelity,
-                call.start_time,
-                finish,
-                measurement.objectives,
-                call.continued,
-            )
+        _send(caller, (messages.RESULT, result))
+        caller.pending = False
+        self.ledger.finish(trial_id, fidelity, cumulative_runtime)
+        recorder = self.recorder
+        recorder.add(
+            call_index,
+            trial_id,
+            caller.worker,
+            config,
+            fidelity,
+            start,
+            finish,
+            objectives,
+            continued,
         )
-        caller = self._callers.get(call.conn)
-        if caller is not None:
-            caller.pending = False
         self._last_activity = time.monotonic()
         maximum = self.settings.max_evaluations
-        if maximum is not None and len(self.recorder) >= maximum:
+        if maximum is not None and len(recorder) >= maximum:
             self._end("completed", f"max_evaluations={maximum} reached")
 
     # ------------------------------------------------------------------ the end
@@ -375,16 +372,15 @@ class Coordinator:
         return f"the simulated run has ended ({self.status}): {self.reason}"
 
     def _end(self, status: str, reason: str) -> None:
-        if self.ended.is_set():
+        if self.ended:
             return
         self.status, self.reason = status, reason
-        self.ended.set()
+        self.ended = True
         tag = messages.FINISHED if status == "completed" else messages.FAILED
-        for *_, call in self._pending:
-            caller = self._callers.get(call.conn)
-            if caller is not None:
-                caller.pending = False
-            _send(call.conn, (tag, self._ended_message()))
+        for entry in self._pending:
+            caller = entry[3]
+            caller.pending = False
+            _send(caller, (tag, self._ended_message()))
         self._pending.clear()
         self._on_end(status, reason)
 
@@ -399,8 +395,8 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _send(conn: Connection, message: tuple) -> None:
+def _send(caller: _Caller, message: tuple) -> None:
     try:  # (not contextlib.suppress: this is on every call's path, and try costs nothing)
-        messages.send(conn, message)
+        messages.write_message(caller.fd, message)
     except (OSError, EOFError, ValueError):
         return  # a caller that is gone is handled when its socket reports end of file

@@ -6,13 +6,15 @@ lets it save the run when the optimizer's process dies: its end of the control p
 reports end of file, and the coordinator writes everything recorded so far and exits.
 
 Messages to the host: ``("address", RunAddress)`` once listening, ``("ended", status,
-reason)`` when the run ends, ``("closed", evaluations, metadata, path)`` on close, or
+reason)`` when the run ends, ``("closed", rows, metadata, path)`` on close (``rows``: the
+fields of every returned :class:`Evaluation`, see :class:`EvaluationRecorder`), or
 ``("error", message)`` if it could not start.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import queue
 import shutil
@@ -53,6 +55,10 @@ def serve_coordinator(control: Connection, host_end: Connection, spec: Coordinat
     host_end.close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the host handles Ctrl-C and closes the run
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    # everything inherited from the host (its modules, its optimizer's objects) stays for the
+    # whole run: the collector need never walk it again (a full collection in a long run
+    # would walk the host's whole heap, and copy its pages on the way)
+    gc.freeze()
     socket_dir = None
     try:
         authkey = os.urandom(32)
@@ -110,7 +116,7 @@ def serve_coordinator(control: Connection, host_end: Connection, spec: Coordinat
         if socket_dir is not None:
             shutil.rmtree(socket_dir, ignore_errors=True)
     with contextlib.suppress(OSError):
-        control.send(("closed", recorder.evaluations, saved.get("metadata"), saved.get("path")))
+        control.send(("closed", recorder.rows, saved.get("metadata"), saved.get("path")))
 
 
 def _exit_on_sigterm(signum: int, frame: Any) -> None:

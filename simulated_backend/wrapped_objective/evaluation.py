@@ -58,6 +58,10 @@ class BlackboxEvaluator:
         self._tabular = isinstance(blackbox, TabularBlackbox)
         self._translate = ConfigTranslator(SearchSpace.from_blackbox(blackbox))
         self._on_grid = GridConfigs(blackbox, self._translate) if self._tabular else None
+        # a plain TabularBlackbox: read its table directly (one numpy indexing per call
+        # instead of a curve and a row of it); a subclass may answer curves its own way
+        plain_table = type(blackbox).curve_by_index is TabularBlackbox.curve_by_index
+        self._table = blackbox.values if self._tabular and plain_table else None
 
     def fidelity_position(self, fidelity: Any) -> int:
         """Position on the fidelity grid of a requested fidelity (rounded up to the grid)."""
@@ -85,26 +89,37 @@ class BlackboxEvaluator:
         return self._positions[self._sorted_fidelities[index]]
 
     def measure(self, config: Mapping[str, Any], fidelity: Any) -> Measurement:
-        position = self.fidelity_position(fidelity)
-        if self._tabular:
+        return Measurement(*self.answer(config, fidelity))
+
+    def answer(
+        self, config: Mapping[str, Any], fidelity: Any
+    ) -> tuple[dict[str, Any], Any, dict[str, float], float]:
+        """:meth:`measure` as a plain tuple ``(config, fidelity, objectives, runtime)``.
+
+        The coordinator answers every call with it: a tuple costs a fraction of a frozen
+        dataclass to build, and this is on the path of every evaluation.
+        """
+        position = self._positions.get(fidelity)
+        if position is None:
+            position = self.fidelity_position(fidelity)
+        if self._table is not None:  # one cell row of the table, as Python floats
             index, config = self._on_grid.index_and_config(config)
-            curve = self.blackbox.curve_by_index(index, self.seed_index)
+            row = self._table[index, position, self.seed_index].tolist()
         else:
-            config = self._translate(config)
-            curve = self.blackbox.curve(config, self.seed_index)
-        row = [float(v) for v in np.asarray(curve[position]).tolist()]  # not numpy scalars
+            if self._tabular:
+                index, config = self._on_grid.index_and_config(config)
+                curve = self.blackbox.curve_by_index(index, self.seed_index)
+            else:
+                config = self._translate(config)
+                curve = self.blackbox.curve(config, self.seed_index)
+            row = np.asarray(curve[position], dtype=float).tolist()  # Python floats
         runtime = row[self._elapsed_index]
-        if math.isnan(runtime):
+        if runtime != runtime:  # NaN
             raise WrappedObjectiveError(
                 f"blackbox {self.blackbox.name!r} has no elapsed time for {config} at "
                 f"{self.fidelity_name}={self.fidelity_values[position]}: the recorded run ended earlier"
             )
-        return Measurement(
-            config,
-            self.fidelity_values[position],
-            dict(zip(self.objective_names, row)),
-            runtime,
-        )
+        return config, self.fidelity_values[position], dict(zip(self.objective_names, row)), runtime
 
     def metadata(self) -> dict[str, Any]:
         return {
@@ -187,43 +202,52 @@ class ContinuationLedger:
     continues the key's last evaluation when that evaluation has finished and the new
     fidelity is higher: it keeps the trial id and is charged only the remaining runtime.
     Any other call is a new trial (ids 0, 1, 2, ... in arrival order) charged in full.
+    Only keyed trials are followed (an unkeyed one can never be continued).
     """
 
     def __init__(self, by_config: bool = False) -> None:
         self.by_config = by_config
+        self._n_trials = 0
         self._trial_of_key: dict[Hashable, int] = {}
-        self._progress: list[_TrialProgress] = []
+        self._progress: dict[int, _TrialProgress] = {}  # of keyed trials
 
     @property
     def n_trials(self) -> int:
-        return len(self._progress)
+        return self._n_trials
 
     def begin(
-        self, trial_key: Hashable | None, measurement: Measurement
+        self,
+        trial_key: Hashable | None,
+        config: Mapping[str, Any],
+        fidelity: Any,
+        cumulative_runtime: float,
     ) -> tuple[int, float, bool]:
         """``(trial_id, charged_runtime, is_continuation)`` of a call that starts now."""
         if trial_key is None and self.by_config:
-            trial_key = tuple(sorted(measurement.config.items()))
-        if trial_key is not None:
-            trial_id = self._trial_of_key.get(trial_key)
-            if trial_id is not None:
-                progress = self._progress[trial_id]
-                if not progress.running and _higher(measurement.fidelity, progress.fidelity):
-                    charged = max(0.0, measurement.cumulative_runtime - progress.cumulative_runtime)
-                    progress.running = True
-                    return trial_id, charged, True
-        trial_id = len(self._progress)
-        self._progress.append(_TrialProgress(None, 0.0, True))
-        if trial_key is not None:
-            self._trial_of_key[trial_key] = trial_id
-        return trial_id, max(0.0, measurement.cumulative_runtime), False
+            trial_key = tuple(sorted(config.items()))
+        trial_id = self._n_trials
+        if trial_key is None:  # the common case: a new trial, charged in full
+            self._n_trials = trial_id + 1
+            return trial_id, max(0.0, cumulative_runtime), False
+        earlier = self._trial_of_key.get(trial_key)
+        if earlier is not None:
+            progress = self._progress[earlier]
+            if not progress.running and _higher(fidelity, progress.fidelity):
+                charged = max(0.0, cumulative_runtime - progress.cumulative_runtime)
+                progress.running = True
+                return earlier, charged, True
+        self._n_trials = trial_id + 1
+        self._progress[trial_id] = _TrialProgress(None, 0.0, True)
+        self._trial_of_key[trial_key] = trial_id
+        return trial_id, max(0.0, cumulative_runtime), False
 
-    def finish(self, trial_id: int, measurement: Measurement) -> None:
+    def finish(self, trial_id: int, fidelity: Any, cumulative_runtime: float) -> None:
         """The call of ``trial_id`` returned: later calls may continue from its fidelity."""
-        progress = self._progress[trial_id]
-        progress.fidelity = measurement.fidelity
-        progress.cumulative_runtime = measurement.cumulative_runtime
-        progress.running = False
+        progress = self._progress.get(trial_id)
+        if progress is not None:
+            progress.fidelity = fidelity
+            progress.cumulative_runtime = cumulative_runtime
+            progress.running = False
 
 
 def _higher(fidelity: Any, previous: Any) -> bool:

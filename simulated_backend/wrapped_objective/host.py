@@ -258,10 +258,10 @@ class SimulationCoordinator:
                 if self.results_dir is not None
                 else f"the coordinator process ended unexpectedly (exit code {self._process.exitcode})"
             )
-        _, self._evaluations, metadata, path = closed
+        _, rows, metadata, path = closed
         recorder = EvaluationRecorder()
-        for evaluation in self._evaluations:
-            recorder.append(evaluation)
+        recorder.rows.extend(rows)
+        self._evaluations = recorder.evaluations
         objective_names = self.evaluator.objective_names if self.evaluator is not None else None
         table: pa.Table = recorder.to_table(objective_names)
         self.results = RunResults(table.to_pandas(), metadata, path)

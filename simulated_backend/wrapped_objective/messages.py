@@ -48,21 +48,42 @@ def decode(data: bytes) -> Any:
 
 def send(conn: Connection, message: tuple) -> None:
     """Write ``message`` as one frame (``OSError`` if the other side is gone)."""
-    payload = encode(message)
-    if len(payload) < 0x7FFFFFFF:
-        frame = _LENGTH.pack(len(payload)) + payload
-    else:
-        frame = _LENGTH.pack(-1) + _LONG_LENGTH.pack(len(payload)) + payload
-    fd = conn.fileno()
-    view = memoryview(frame)
-    while view:
-        view = view[os.write(fd, view) :]
+    write_message(conn.fileno(), message)
 
 
 def receive(conn: Connection) -> Any:
     """Read one frame and decode it; ``EOFError`` when the other side closed the connection."""
-    fd = conn.fileno()
-    data = _read(fd)
+    return read_message(conn.fileno())
+
+
+def write_message(fd: int, message: tuple) -> None:
+    """:func:`send` on a file descriptor (callers that keep the descriptor skip a lookup)."""
+    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    size = len(payload)
+    if size < 0x7FFFFFFF:
+        frame = _LENGTH.pack(size) + payload
+    else:
+        frame = _LENGTH.pack(-1) + _LONG_LENGTH.pack(size) + payload
+    written = os.write(fd, frame)
+    if written < len(frame):  # a large message: the socket took part of it
+        view = memoryview(frame)[written:]
+        while view:
+            view = view[os.write(fd, view) :]
+
+
+def read_message(fd: int) -> Any:
+    """:func:`receive` on a file descriptor."""
+    data = os.read(fd, _READ_SIZE)
+    if len(data) > _LENGTH.size:  # the common case: the whole frame in one read
+        (size,) = _LENGTH.unpack_from(data)
+        if size == len(data) - _LENGTH.size:
+            return pickle.loads(data[_LENGTH.size :])
+    elif not data:
+        raise EOFError("the other side closed the connection")
+    return _read_rest(fd, data)
+
+
+def _read_rest(fd: int, data: bytes) -> Any:
     while len(data) < _LENGTH.size:
         data += _read(fd)
     (size,) = _LENGTH.unpack_from(data)

@@ -60,16 +60,52 @@ class Evaluation:
 
 
 class EvaluationRecorder:
-    """Collects returned evaluations; builds the results table and metadata."""
+    """Collects returned evaluations; builds the results table and metadata.
+
+    The coordinator records every returned call with :meth:`add` as a plain tuple of the
+    fields of :class:`Evaluation` (building the frozen record costs several times more, on
+    every evaluation's path); :attr:`evaluations` builds the records when they are read.
+    """
 
     def __init__(self) -> None:
-        self.evaluations: list[Evaluation] = []
+        self.rows: list[tuple] = []  # Evaluation's fields, in its order
 
     def __len__(self) -> int:
-        return len(self.evaluations)
+        return len(self.rows)
+
+    @property
+    def evaluations(self) -> list[Evaluation]:
+        return [Evaluation(*row) for row in self.rows]
+
+    def add(
+        self,
+        call_index: int,
+        trial_id: int,
+        worker: int,
+        config: dict[str, Any],
+        fidelity: Any,
+        start_time: float,
+        finish_time: float,
+        objectives: dict[str, float],
+        continued: bool,
+    ) -> None:
+        """Record one returned call (the fields of :class:`Evaluation`)."""
+        self.rows.append(
+            (
+                call_index,
+                trial_id,
+                worker,
+                config,
+                fidelity,
+                start_time,
+                finish_time,
+                objectives,
+                continued,
+            )
+        )
 
     def append(self, evaluation: Evaluation) -> None:
-        self.evaluations.append(evaluation)
+        self.rows.append(evaluation.__reduce__()[1])
 
     def to_table(self, objective_names: list[str] | None = None) -> pa.Table:
         evaluations = self.evaluations
@@ -108,13 +144,14 @@ class EvaluationRecorder:
     ) -> RunResults:
         """The run's results; written to ``folder`` (atomically) when it is given."""
         table = self.to_table(objective_names)
+        evaluations = self.evaluations
         versions = software_versions()
         metadata = {
             "format_version": RESULTS_FORMAT_VERSION,
             "simtune_version": versions.get("simtune"),
-            "n_results": len(self.evaluations),
-            "n_trials": len({e.trial_id for e in self.evaluations}),
-            "end_time": max((e.finish_time for e in self.evaluations), default=0.0),
+            "n_results": len(evaluations),
+            "n_trials": len({e.trial_id for e in evaluations}),
+            "end_time": max((e.finish_time for e in evaluations), default=0.0),
             "versions": versions,
             **metadata,
         }
