@@ -8,8 +8,12 @@ a fresh process, so the OS page cache is warm but the Python process is not:
 - warm load: ``load_blackbox`` with an explicit recipe from the warm cache (median of runs);
 - first lookup: the first ``lookup`` after loading (the dense row table, where a grid has
   one, is built by the load);
-- scalar lookup: ``lookup(config_dict, fidelity, seed)`` per call;
-- index lookup: ``lookup_index(config, fidelity, seed)`` per call (the engine's hot path);
+- scalar lookup: ``lookup(config_dict, fidelity, seed)`` per call, 100,000 calls per pass
+  over 10,000 config dicts; the best of 5 passes, each over the same config dicts in the
+  same order at cells drawn afresh (the first pass alone, the figure before, is printed
+  too: one pass is at the mercy of whatever else runs on the machine);
+- index lookup: ``lookup_index(config, fidelity, seed)`` per call (the engine's hot path),
+  the same passes and statistic;
 - batch lookup: ``lookup_batch`` per row, for a million rows;
 - peak RSS of a process after imports, after loading, and after all the lookups above
   (the last includes the benchmark's own query lists and the million-row batch);
@@ -53,6 +57,7 @@ OBJECTIVES = ("valid_error", "train_loss", "elapsed_time")
 NAME = "synthetic-nasbench201"
 SYNE_TUNE_TASK = "synthetic"
 SCALAR_TARGET_US = 2.0
+SCALAR_PASSES = 5  # scalar lookups: the best of this many passes (see measure_simtune)
 LOAD_TARGET_S = 0.05
 FIRST_LOOKUP_TARGET_S = 1e-3
 RSS_TARGET_FRACTION_OF_PEER = 1 / 3
@@ -155,10 +160,12 @@ def _peak_rss_mb() -> float:
     raise RuntimeError("no VmHWM in /proc/self/status (this script measures memory on Linux)")
 
 
-def _queries(n_configs: int, n: int):
+def _queries(n_configs: int, n: int, draw: int = 0):
+    """Random (configs, fidelity positions, seed positions); draw 0 is the benchmark's
+    original draw."""
     import numpy as np
 
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(1 + draw)
     return (
         rng.integers(0, n_configs, n),
         rng.integers(0, N_EPOCHS, n),
@@ -184,20 +191,29 @@ def measure_simtune(cache_dir: Path, n_lookups: int) -> dict[str, float]:
     bb.lookup(config_dicts[0], fidelity=int(fidelities[0]) + 1, seed=int(seeds[0]))
     first_lookup_seconds = time.perf_counter() - start
 
-    queries = [
-        (config_dicts[k % len(config_dicts)], int(fidelities[k]) + 1, int(seeds[k]))
-        for k in range(n_lookups)
-    ]
-    start = time.perf_counter()
-    for config, fidelity, seed in queries:
-        bb.lookup(config, fidelity, seed)
-    scalar_us = (time.perf_counter() - start) / n_lookups * 1e6
+    # Each pass looks up the same config dicts, in the same order, at cells drawn afresh
+    # (the first pass's draw is the one a single pass used): a repeated draw would find
+    # its cells in the CPU cache. The figure is the best pass, as timeit advises; the
+    # first pass alone, the old figure, is reported too.
+    scalar_passes, index_passes = [], []
+    for draw in range(SCALAR_PASSES):
+        if draw:
+            _, fidelities, seeds = _queries(bb.n_configurations, n_lookups, draw)
+        queries = [
+            (config_dicts[k % len(config_dicts)], int(fidelities[k]) + 1, int(seeds[k]))
+            for k in range(n_lookups)
+        ]
+        start = time.perf_counter()
+        for config, fidelity, seed in queries:
+            bb.lookup(config, fidelity, seed)
+        scalar_passes.append((time.perf_counter() - start) / n_lookups * 1e6)
 
-    index_queries = list(zip(configs.tolist(), fidelities.tolist(), seeds.tolist()))
-    start = time.perf_counter()
-    for c, f, s in index_queries:
-        bb.lookup_index(c, f, s)
-    index_us = (time.perf_counter() - start) / n_lookups * 1e6
+        index_queries = list(zip(configs.tolist(), fidelities.tolist(), seeds.tolist()))
+        start = time.perf_counter()
+        for c, f, s in index_queries:
+            bb.lookup_index(c, f, s)
+        index_passes.append((time.perf_counter() - start) / n_lookups * 1e6)
+        del queries, index_queries  # one pass's lists at a time (peak RSS)
 
     n_batch = 1_000_000
     batch_configs, batch_fidelities, batch_seeds = _queries(bb.n_configurations, n_batch)
@@ -208,8 +224,9 @@ def measure_simtune(cache_dir: Path, n_lookups: int) -> dict[str, float]:
     return {
         "load_s": load_seconds,
         "first_lookup_s": first_lookup_seconds,
-        "scalar_us": scalar_us,
-        "index_us": index_us,
+        "scalar_us": min(scalar_passes),
+        "scalar_first_pass_us": scalar_passes[0],
+        "index_us": min(index_passes),
         "batch_ns_per_row": batch_ns,
         "baseline_rss_mb": baseline_rss,
         "loaded_rss_mb": loaded_rss,
@@ -234,17 +251,26 @@ def measure_syne_tune(path: Path | None, n_lookups: int) -> dict[str, float]:
     bb.objective_function(rows[configs[0]], fidelity={"epoch": int(fidelities[0]) + 1}, seed=0)
     first_lookup_seconds = time.perf_counter() - start
 
-    # pandas lookups are slow: time a tenth as many calls
-    n_scalar = max(1_000, n_lookups // 10)
-    queries = [
-        (rows[int(configs[k])], {"epoch": int(fidelities[k]) + 1}, int(seeds[k]))
-        for k in range(n_scalar)
-    ]
-    start = time.perf_counter()
-    for config, fidelity, seed in queries:
-        bb.objective_function(config, fidelity=fidelity, seed=seed)
-    scalar_us = (time.perf_counter() - start) / n_scalar * 1e6
-    figures = {"first_lookup_s": first_lookup_seconds, "scalar_us": scalar_us}
+    # pandas lookups are slow: time a tenth as many calls, split into the same passes
+    n_scalar = max(1_000, n_lookups // 10) // SCALAR_PASSES
+    scalar_passes = []
+    for draw in range(SCALAR_PASSES):
+        if draw:
+            _, fidelities, seeds = _queries(n_configs, n_lookups, draw)
+        queries = [
+            (rows[int(configs[k])], {"epoch": int(fidelities[k]) + 1}, int(seeds[k]))
+            for k in range(n_scalar)
+        ]
+        start = time.perf_counter()
+        for config, fidelity, seed in queries:
+            bb.objective_function(config, fidelity=fidelity, seed=seed)
+        scalar_passes.append((time.perf_counter() - start) / n_scalar * 1e6)
+        del queries
+    figures = {
+        "first_lookup_s": first_lookup_seconds,
+        "scalar_us": min(scalar_passes),
+        "scalar_first_pass_us": scalar_passes[0],
+    }
     if path:  # building the grid in memory is neither a load nor a fair memory figure
         figures.update(
             load_s=load_seconds,
@@ -340,6 +366,7 @@ ROWS = (
     ("warm load (median)", "load_s", 1.0, "s"),
     ("first lookup after load", "first_lookup_s", 1e3, "ms"),
     ("scalar lookup(config dict)", "scalar_us", 1.0, "us"),
+    ("  first pass (old figure)", "scalar_first_pass_us", 1.0, "us"),
     ("scalar lookup_index", "index_us", 1.0, "us"),
     ("vectorized lookup_batch", "batch_ns_per_row", 1.0, "ns/row"),
     ("RSS after imports", "baseline_rss_mb", 1.0, "MB"),
@@ -376,7 +403,8 @@ def print_targets(ours: dict[str, float], peer: dict[str, float] | None, shared)
             f"{SHARED_MEMORY_TARGET_RATIO}x: {_verdict(shared['pss_ratio'] <= SHARED_MEMORY_TARGET_RATIO)}"
         )
     print(
-        f"  scalar lookup(config dict) {ours['scalar_us']:.2f} us <= {SCALAR_TARGET_US} us: "
+        f"  scalar lookup(config dict) {ours['scalar_us']:.2f} us (best of {SCALAR_PASSES} "
+        f"passes; first pass {ours['scalar_first_pass_us']:.2f} us) <= {SCALAR_TARGET_US} us: "
         f"{_verdict(ours['scalar_us'] <= SCALAR_TARGET_US)}"
     )
     print(

@@ -25,6 +25,7 @@ numpy loads, for both sides alike, because on a 2-core machine BLAS threads only
     python benchmarks/simulator_throughput.py            # everything, about 8 minutes
     python benchmarks/simulator_throughput.py --quick    # smaller runs, Syne Tune cut at 10 s
     python benchmarks/simulator_throughput.py --bohb-only  # BOHB's figures alone, about 1 minute
+    python benchmarks/simulator_throughput.py --section 3  # trial starts and long runs, ~2 minutes
 """
 
 from __future__ import annotations
@@ -244,7 +245,16 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one report, top 
         action="store_true",
         help="only BOHB's figures: its row of 1, ASHA and BOHB in 2, BOHB's windows in 3",
     )
+    parser.add_argument(
+        "--section",
+        type=int,
+        action="append",
+        choices=range(1, 6),
+        metavar="N",
+        help="run only section N (1-5; repeatable); 4 needs 3's ASHA run. Default: all",
+    )
     args = parser.parse_args(argv)
+    sections = set(args.section or range(1, 6))
     real_limit = args.syne_tune_seconds or (10.0 if args.quick else 60.0)
     long_results = 100_000 if args.quick else 1_000_000
     scaling_results = 20_000 if args.quick else 100_000
@@ -257,7 +267,25 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one report, top 
     print(f"blackbox: {blackbox!r} (built in {time.perf_counter() - t0:.1f} s)")
     print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs\n")
 
-    # 1. the same runs in both simulators
+    if 1 in sections:
+        print_section_1(blackbox, args, real_limit)
+    if 2 in sections:
+        print_section_2(blackbox, args)
+    memory = print_section_3(blackbox, args, long_results) if 3 in sections else None
+    if 4 in sections and 3 in sections:
+        print_section_4(memory)
+    elif 4 in sections:
+        print("\n4. (needs section 3's ASHA run: run with --section 3 --section 4)")
+    if 5 in sections and not args.bohb_only:
+        print_section_5(blackbox, scaling_results)
+    print(
+        f"\nload average at end: {os.getloadavg()[0]:.1f}; total {time.perf_counter() - t0:.0f} s"
+    )
+    return 0
+
+
+def print_section_1(blackbox, args, real_limit: float) -> None:
+    """1. the same runs in both simulators"""
     with_syne_tune = not args.no_syne_tune and syne_tune_available()
     runs = [
         ("ASHA", "asha", 4),
@@ -280,7 +308,10 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one report, top 
         print(
             "   (Syne Tune not installed, or --no-syne-tune: bash scripts/install_peer_extras.sh)"
         )
-    # 2. synchronous brackets keep workers busy
+
+
+def print_section_2(blackbox, args) -> None:
+    """2. synchronous brackets keep workers busy"""
     print(
         "\n2. Results per simulated hour and per CPU second, 16 workers, ten simulated hours "
         "(interleaved, best of 3)"
@@ -299,7 +330,9 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one report, top 
         f"= {bohb:.2f} ({verdict(bohb <= 3)})"
     )
 
-    # 3. trial starts and cost per result as runs grow
+
+def print_section_3(blackbox, args, long_results: int):
+    """3. trial starts and cost per result as runs grow; the ASHA run's memory (for 4)"""
     print("\n3. Trial starts and cost per result as one run grows")
     n_starts = 15_000
     for label, kind, with_replacement in (
@@ -358,8 +391,11 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one report, top 
         "garbage collection walks the whole heap, a spill writes 65,536 results to disk)"
     )
     print(f"      BOHB CPU cost per result {flatness(windows['cpu us/result'], 1.5)}")
+    return memory
 
-    # 4. memory of long runs
+
+def print_section_4(memory) -> None:
+    """4. memory of long runs (measured in section 3's ASHA run)"""
     if memory is not None and memory.at_start:
         per_million = memory.bytes_per_result * 1e6 / 2**20
         print(
@@ -369,12 +405,9 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one report, top 
             "results spilling bounds it)"
         )
 
-    # 5. cost per result from 1 to 256 workers
-    if args.bohb_only:
-        print(
-            f"\nload average at end: {os.getloadavg()[0]:.1f}; total {time.perf_counter() - t0:.0f} s"
-        )
-        return 0
+
+def print_section_5(blackbox, scaling_results: int) -> None:
+    """5. cost per result from 1 to 256 workers"""
     scaling = []
     for n_workers in (1, 4, 16, 64, 256):
         measured = best_of(
@@ -400,10 +433,6 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one report, top 
     )
     print(indent(scaling))
     print(f"   CPU cost per result {flatness(scaling['cpu us/result'], 2.0)}")
-    print(
-        f"\nload average at end: {os.getloadavg()[0]:.1f}; total {time.perf_counter() - t0:.0f} s"
-    )
-    return 0
 
 
 if __name__ == "__main__":

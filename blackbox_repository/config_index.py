@@ -122,11 +122,14 @@ class DenseCodeTable:
     same codes.
     """
 
-    def __init__(self, table: np.ndarray, shifts: list[int], weights: list[int]) -> None:
+    def __init__(
+        self, table: np.ndarray, shifts: list[int], weights: list[int], radices: list[int]
+    ) -> None:
         self._table = table
         self._rows = _native_view(table, "i")
         self._shifts = shifts
         self._weights = weights
+        self._radices = radices
 
     @classmethod
     def build(cls, codes: np.ndarray, n_levels: Sequence[int]) -> DenseCodeTable | None:
@@ -147,14 +150,28 @@ class DenseCodeTable:
         table[numbers] = np.arange(n_rows, dtype=np.int32)
         if np.count_nonzero(table >= 0) != n_rows:
             return None  # two rows with the same codes: the hashed search says which
-        return cls(table, shifts, weights)
+        return cls(table, shifts, weights, radices)
 
     def terms(self, positions: Sequence[Mapping[Any, int]]) -> list[dict[Any, int]]:
         """Per column, value -> its term of the mixed-radix number (from value -> code)."""
         return [
-            {value: (code + shift) * weight for value, code in column.items() if code + shift >= 0}
-            for column, shift, weight in zip(positions, self._shifts, self._weights)
+            {value: digit * weight for value, digit in column.items()}
+            for column, weight in zip(self.digits(positions), self._weights)
         ]
+
+    def digits(self, positions: Sequence[Mapping[Any, int]]) -> list[dict[Any, int]]:
+        """Per column, value -> its digit of the mixed-radix number (code + shift): its
+        position along that column's axis of :attr:`grid`."""
+        return [
+            {value: code + shift for value, code in column.items() if code + shift >= 0}
+            for column, shift in zip(positions, self._shifts)
+        ]
+
+    @property
+    def grid(self) -> np.ndarray:
+        """:attr:`table` with one axis per column: ``grid[d0, d1, ...]`` is the row whose
+        columns have digits d0, d1, ... (a view, no copy)."""
+        return self._table.reshape(self._radices)
 
     @property
     def table(self) -> np.ndarray:
@@ -221,13 +238,13 @@ class StoredConfigIndex:
             self._build_table()
         return self._table is not None
 
-    def dense_terms(self) -> tuple[list[dict[Any, int]], np.ndarray] | None:
-        """Per hyperparameter (``names`` order) value -> term, and the rows the terms' sum
-        indexes (int32, -1: no row): ``rows[sum(terms[j][value_j])]`` is a configuration's
-        row, with no search and no memo entry. Builds the dense table now if no search
-        has yet (about 0.15 ms for 15,625 rows); None where there is none. Plain values
-        only: other spellings (NaN for an inactive value, a float for an int) raise
-        KeyError, for :meth:`find` to resolve.
+    def dense_grid(self) -> tuple[list[dict[Any, int]], np.ndarray] | None:
+        """Per hyperparameter (``names`` order) value -> digit, and the rows by digits (int32,
+        one axis per hyperparameter, -1: no row): ``grid[digits[0][value_0], ...]`` is a
+        configuration's row, with no search and no memo entry. Builds the dense table now
+        if no search has yet (about 0.15 ms for 15,625 rows); None where there is none.
+        Plain values only: other spellings (NaN for an inactive value, a float for an int)
+        raise KeyError, for :meth:`find` to resolve.
         """
         if not self._prepared:
             self._prepare()
@@ -235,7 +252,7 @@ class StoredConfigIndex:
             self._build_table()
         if self._table is None:
             return None
-        return self._terms, self._table.table
+        return self._table.digits(self._positions), self._table.grid
 
     def __getstate__(self) -> dict[str, Any]:
         # memoryviews cannot be pickled; the arrays go by value and the rest is rebuilt

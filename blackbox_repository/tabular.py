@@ -123,22 +123,13 @@ class TabularBlackbox(Blackbox):
 
     def _generated_lookup(self) -> Lookup:
         """The one-frame lookup (``cell_reader.lookup_function``): rows found by the
-        stored index's dense terms where it has them (built here, no memo), else by the
+        stored index's dense grid where it has one (built here, no memo), else by the
         memo of configs seen so far; numpy indexing where struct cannot read."""
-        terms = self._stored_index.dense_terms() if self._stored_index is not None else None
-        if terms is not None:
-            value_terms, rows = terms
-            offsets = rows.astype(np.int64) * self._config_stride
-            offsets[rows < 0] = -1
-            if self.values.nbytes < 2**31:  # int32 offsets: half the cache footprint
-                offsets = offsets.astype(np.int32)
-            rows_of_configs: RowsByTerms | RowsByValues = RowsByTerms(
-                names=self._hp_names,
-                terms=value_terms,
-                offsets=memoryview(offsets).cast("B").cast(offsets.dtype.char),
-                optional=frozenset(
-                    name for name, column in zip(self._hp_names, value_terms) if None in column
-                ),
+        grid = self._stored_index.dense_grid() if self._stored_index is not None else None
+        if grid is not None:
+            digits, rows = grid
+            rows_of_configs: RowsByTerms | RowsByValues = RowsByTerms.from_grid(
+                self._hp_names, digits, rows, self._config_stride
             )
         else:
             rows_of_configs = RowsByValues(key=self._values_key, rows=self._rows_by_values)

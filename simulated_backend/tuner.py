@@ -131,7 +131,11 @@ class Tuner:
             isinstance(c, SimulatorCallback) for c in self.callbacks
         ):
             self.callbacks.insert(0, SimulatorCallback())
-        self.trials: list[Trial] = []
+        # indexed by trial id: the Trial of every trial that may still run (started or
+        # paused); None once it stopped, completed or failed. Finished trials' records are
+        # dropped: kept, they were the one object per trial the garbage collector tracked,
+        # and full collections of long runs walked them all (see docs/performance.md)
+        self.trials: list[Trial | None] = []
         self.trial_status: list[int] = []
         self.trial_configs: list[dict[str, Any]] = []
         self.failed_trials: list[int] = []
@@ -244,6 +248,7 @@ class Tuner:
                 elif decision == "STOP":
                     code = _STOP
                     trial_status[trial_id] = STOPPED
+                    trials[trial_id] = None
                     self._n_running -= 1
                     stop_trial(trial_id)
                     if on_remove is not None:
@@ -265,6 +270,7 @@ class Tuner:
                 decision = on_result(trial, result)
                 code = _COMPLETED
                 trial_status[trial_id] = COMPLETED
+                trials[trial_id] = None
                 self._n_running -= 1
                 on_complete(trial, result)
                 n_finished += 1
@@ -272,6 +278,7 @@ class Tuner:
                 decision = "FAILED"
                 code = _FAILED
                 trial_status[trial_id] = FAILED
+                trials[trial_id] = None
                 self.failed_trials.append(trial_id)
                 self._n_running -= 1
                 n_finished += 1
@@ -418,7 +425,8 @@ class Tuner:
         """The backend could not run the trial (e.g. no recorded time): the trial fails."""
         self.trial_status[trial_id] = FAILED
         self.failed_trials.append(trial_id)
-        self.scheduler.on_trial_error(self.trials[trial_id])
+        trial, self.trials[trial_id] = self.trials[trial_id], None
+        self.scheduler.on_trial_error(trial)
         return 1
 
     # ------------------------------------------------------------------ results

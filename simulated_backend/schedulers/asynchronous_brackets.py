@@ -119,12 +119,20 @@ class AsynchronousBracketScheduler(TrialScheduler):
         self._first_milestones = [
             rungs[0].level if rungs else self.max_fidelity for rungs in self._rungs
         ]
+        # per bracket, milestone -> its rung's position (len(rungs): the max fidelity); the
+        # levels increase strictly below max_fidelity, so a milestone names its rung
+        self._rung_position = [
+            {**{rung.level: k for k, rung in enumerate(rungs)}, self.max_fidelity: len(rungs)}
+            for rungs in self._rungs
+        ]
         self._minimize = settings.mode == "min"
         self._stopping = self.type == "stopping"
         self._one_stopping_bracket = self._stopping and num_brackets == 1
+        # the per-trial state, one entry per running or paused trial: its next milestone
+        # (its next rung follows from it) and, with several brackets, its bracket. One dict
+        # entry made at the start and one deleted at the stop: a trial's whole bookkeeping
         self._next_milestone: dict[int, Any] = {}
-        self._next_rung: dict[int, int] = {}
-        self._bracket_of: dict[int, int] = {}
+        self._bracket_of: dict[int, int] = {}  # empty with one bracket (every trial is in 0)
         self._pending_brackets: deque[int] = deque()
 
     # ------------------------------------------------------------------ suggestions
@@ -166,6 +174,10 @@ class AsynchronousBracketScheduler(TrialScheduler):
 
     def bracket_of(self, trial_id: int) -> int:
         """The bracket of a running or paused trial (0 is the one with all rung levels)."""
+        if self.num_brackets == 1:
+            if trial_id not in self._next_milestone:
+                raise KeyError(trial_id)
+            return 0
         return self._bracket_of[trial_id]
 
     @property
@@ -175,16 +187,14 @@ class AsynchronousBracketScheduler(TrialScheduler):
 
     # ------------------------------------------------------------------ callbacks
     def on_trial_add(self, trial: Trial) -> None:
-        trial_id = trial.trial_id
         if self.num_brackets == 1:  # (nothing is pending with one bracket)
-            bracket = 0
-        elif self._pending_brackets:
-            bracket = self._pending_brackets.popleft()
-        else:
-            bracket = self._sample_bracket()
-        self._bracket_of[trial_id] = bracket
-        self._next_rung[trial_id] = 0
-        self._next_milestone[trial_id] = self._first_milestones[bracket]
+            self._next_milestone[trial.trial_id] = self._first_milestones[0]
+            return
+        bracket = (
+            self._pending_brackets.popleft() if self._pending_brackets else self._sample_bracket()
+        )
+        self._bracket_of[trial.trial_id] = bracket
+        self._next_milestone[trial.trial_id] = self._first_milestones[bracket]
 
     def on_trial_result(self, trial: Trial, result: dict[str, Any]) -> str:
         try:
@@ -211,8 +221,9 @@ class AsynchronousBracketScheduler(TrialScheduler):
             raise missing_key_error(self, trial_id, result, known=True) from None
         if self._observe is not None:
             self._observe(trial, milestone, value)
-        rungs = self._rungs[self._bracket_of[trial_id]]
-        k = self._next_rung[trial_id]
+        bracket = self._bracket_of[trial_id] if self.num_brackets > 1 else 0
+        rungs = self._rungs[bracket]
+        k = self._rung_position[bracket][milestone]
         if k == len(rungs):  # the max fidelity
             self._forget(trial_id)
             return STOP
@@ -225,23 +236,22 @@ class AsynchronousBracketScheduler(TrialScheduler):
         else:
             key = -float(value)
         if self._stopping:
-            if not rung.add_and_decide(key):  # stopped: forgotten (_forget, inlined)
-                del self._next_milestone[trial_id], self._next_rung[trial_id]
-                del self._bracket_of[trial_id]
+            if not rung.add_and_decide(key):  # stopped: forgotten
+                del self._next_milestone[trial_id]
+                if self.num_brackets > 1:
+                    del self._bracket_of[trial_id]
                 return STOP
             decision = CONTINUE
         else:
             rung.add(trial_id, key)
             decision = PAUSE
-        self._next_rung[trial_id] = k + 1
         self._next_milestone[trial_id] = (
             rungs[k + 1].level if k + 1 < len(rungs) else self.max_fidelity
         )
         return decision
 
     def _forget(self, trial_id: int) -> None:
-        if self._next_milestone.pop(trial_id, None) is not None:
-            del self._next_rung[trial_id]
+        if self._next_milestone.pop(trial_id, None) is not None and self.num_brackets > 1:
             del self._bracket_of[trial_id]
 
     def on_trial_complete(self, trial: Trial, result: dict[str, Any]) -> None:
@@ -254,9 +264,12 @@ class AsynchronousBracketScheduler(TrialScheduler):
         self._leave_rungs(trial.trial_id)
 
     def _leave_rungs(self, trial_id: int) -> None:
-        k = self._next_rung.get(trial_id, 0)
-        if self.type == "promotion" and k > 0:
-            self._rungs[self._bracket_of[trial_id]][k - 1].mark_promoted(trial_id)
+        milestone = self._next_milestone.get(trial_id)
+        if self.type == "promotion" and milestone is not None:
+            bracket = self._bracket_of[trial_id] if self.num_brackets > 1 else 0
+            k = self._rung_position[bracket][milestone]
+            if k > 0:
+                self._rungs[bracket][k - 1].mark_promoted(trial_id)
         self._forget(trial_id)
 
     # on_trial_remove: the engine calls it after this scheduler paused or stopped a trial;

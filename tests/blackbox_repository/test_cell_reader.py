@@ -23,7 +23,8 @@ from blackbox_repository import (
     read_blackbox,
     write_blackbox,
 )
-from blackbox_repository.cell_reader import cell_reader
+from blackbox_repository import cell_reader as cell_reader_module
+from blackbox_repository.cell_reader import RowsByTerms, cell_reader
 from blackbox_repository.config_index import StoredConfigIndex, build_index_arrays
 from blackbox_repository.entry_metadata import read_metadata
 from blackbox_repository.file_format import common_arguments
@@ -129,11 +130,16 @@ def _with_stored_index(blackbox: TabularBlackbox, folder: Path) -> tuple[Tabular
     return indexed, index
 
 
-@pytest.mark.parametrize("dense", [True, False])
-def test_the_generated_lookup_finds_rows_by_dense_terms_or_by_memo(tmp_path, monkeypatch, dense):
+@pytest.mark.parametrize("rows", ["one group", "groups", "lone hyperparameters", "memo"])
+def test_the_generated_lookup_finds_rows_by_dense_terms_or_by_memo(tmp_path, monkeypatch, rows):
+    dense = rows != "memo"
     if not dense:  # a table too large for the grid: the hashed search and the memo
         monkeypatch.setattr(config_index, "DENSE_TABLE_MIN", 0)
         monkeypatch.setattr(config_index, "DENSE_TABLE_PER_ROW", 0)
+    if rows == "groups":  # sums kept at most 8: a group of two and two lone hyperparameters
+        monkeypatch.setattr(cell_reader_module, "CACHED_INT_LIMIT", 8)
+    if rows == "lone hyperparameters":
+        monkeypatch.setattr(cell_reader_module, "CACHED_INT_LIMIT", 1)
     blackbox = make_conditional_blackbox(np.float64)
     indexed, index = _with_stored_index(blackbox, tmp_path / "entry")
     assert index.searches_a_dense_table is dense
@@ -150,6 +156,35 @@ def test_the_generated_lookup_finds_rows_by_dense_terms_or_by_memo(tmp_path, mon
         lookup({"layers": 4, "optimizer": "sgd", "momentum": 0.9}, 8, 11)
     nan_spelled = {"layers": 2, "optimizer": "adam", "beta1": 0.5, "momentum": float("nan")}
     assert _bits(lookup(nan_spelled, 8).values()) == _bits(blackbox.values[4, 3, 0].tolist())
+
+
+@pytest.mark.parametrize("limit, group_sizes", [(256, (4,)), (8, (2, 1, 1)), (1, (1, 1, 1, 1))])
+def test_rows_by_terms_sums_each_group_into_cached_ints_and_finds_every_row(
+    monkeypatch, limit, group_sizes
+):
+    monkeypatch.setattr(cell_reader_module, "CACHED_INT_LIMIT", limit)
+    blackbox = make_conditional_blackbox(np.float32)
+    columns, arrays = build_index_arrays(blackbox.configurations)
+    index = StoredConfigIndex(columns, arrays["codes"], arrays["keys"], arrays["rows"])
+    digits, grid = index.dense_grid()
+    assert grid.shape == (4, 2, 4, 4)  # layers, optimizer, beta1 and momentum (+ inactive)
+    rows = RowsByTerms.from_grid(index.names, digits, grid, row_stride=10)
+    assert rows.group_sizes == group_sizes
+    assert rows.optional == {"beta1", "momentum"}
+    found = []
+    for row in range(blackbox.n_configurations):
+        config = blackbox.configuration(row)
+        number, start = 0, 0
+        for size, scale in zip(rows.group_sizes, rows.scales):
+            group = range(start, start + size)
+            group_sum = sum(rows.terms[j][config.get(rows.names[j])] for j in group)
+            if size > 1:
+                assert group_sum <= limit  # a cached int: no allocation
+            number += scale[group_sum] if scale is not None else group_sum
+            start += size
+        found.append(rows.offsets[number])
+    assert found == [10 * row for row in range(blackbox.n_configurations)]
+    assert list(rows.offsets).count(-1) == grid.size - blackbox.n_configurations == 122
 
 
 def test_an_in_memory_lookup_bound_early_sees_the_rows_found_later():
