@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 from pathlib import Path
 
@@ -28,6 +29,11 @@ def configure_surrogate_command(parser: argparse.ArgumentParser) -> None:
     )
     fit.add_argument("--objectives", default=None, help="comma-separated objectives (default: all)")
     fit.add_argument("--split-seed", type=int, default=0)
+    fit.add_argument(
+        "--split-fractions",
+        default="0.7,0.15,0.15",
+        help="train,validation,test fractions of the configurations (recorded in the split)",
+    )
     fit.add_argument("--seed", type=int, default=0, help="seeds the tuner and the models")
     fit.add_argument("--method", default="ASHA", help="ASHA or BOHB (any baseline name)")
     fit.add_argument("--n-workers", type=int, default=2)
@@ -40,6 +46,12 @@ def configure_surrogate_command(parser: argparse.ArgumentParser) -> None:
         dest="seed_noise",
         action="store_false",
         help="publish seed means only (default: the table's seeds, from recorded residuals)",
+    )
+    fit.add_argument(
+        "--single-seed-noise",
+        action="store_true",
+        help="a table with one seed: out-of-sample residual curves of the validation "
+        "configurations as noise (off by default; it made held-out rankings worse)",
     )
     fit.add_argument(
         "--out", type=Path, default=None, help="work folder (default surrogate-work/NAME)"
@@ -66,6 +78,12 @@ def configure_surrogate_command(parser: argparse.ArgumentParser) -> None:
     faithful.add_argument("--seeds", type=int, default=30, help="seeds per method (default 30)")
     faithful.add_argument("--max-wallclock-time", type=float, default=None, help="simulated s")
     faithful.add_argument("--n-workers", type=int, default=4)
+    faithful.add_argument(
+        "--held-out",
+        action="store_true",
+        help="the held-out, grid-matched study: the table restricted to the surrogate's test "
+        "configurations against the surrogate's answers for exactly those configurations",
+    )
     faithful.add_argument("--out", type=Path, default=None, help="JSON report file")
     faithful.add_argument("--cache-dir", default=None)
     faithful.set_defaults(handler=_faithfulness)
@@ -73,6 +91,18 @@ def configure_surrogate_command(parser: argparse.ArgumentParser) -> None:
 
 def _names(text: str | None) -> list[str] | None:
     return [part.strip() for part in text.split(",") if part.strip()] if text else None
+
+
+def _fractions(text: str) -> tuple[float, ...]:
+    from blackbox_repository.surrogate_training.errors import SurrogateTrainingError
+
+    try:
+        return tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise SurrogateTrainingError(
+            f"--split-fractions must be three comma-separated numbers (train,validation,test), "
+            f"got {text!r}"
+        ) from None
 
 
 def _fit(args: argparse.Namespace) -> int:
@@ -96,6 +126,8 @@ def _fit(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
         progress=True,
         seed_noise=args.seed_noise,
+        split_fractions=_fractions(args.split_fractions),
+        single_seed_noise=args.single_seed_noise,
     )
     for objective, model in summary.chosen.items():
         print(
@@ -133,7 +165,15 @@ def _faithfulness(args: argparse.Namespace) -> int:
     surrogate = load_trained_surrogate(args.name, args.cache_dir)
     table = load_source_blackbox(surrogate.source["blackbox"], args.cache_dir)
     metric, mode, budget = _study_settings(table, args.max_wallclock_time)
-    report = faithfulness(
+    if args.held_out:  # same candidates on both sides: the test configurations
+        from benchmarking.surrogates.held_out import held_out_faithfulness
+        from benchmarking.surrogates.report import recorded_split
+
+        indices = recorded_split(surrogate).test
+        compare = functools.partial(held_out_faithfulness, indices=indices)
+    else:
+        compare = faithfulness
+    report = compare(
         table,
         surrogate,
         metric=metric,

@@ -280,6 +280,39 @@ def faithfulness(
     """Run ``methods`` x ``seeds`` on both blackboxes (and a table replica with seeds
     ``seeds .. 2*seeds-1``) and compare the method rankings. ``study_cache``: a folder
     where the table's studies are kept and reused (:func:`cached_study_best`)."""
+    return compare_studies(
+        table,
+        surrogate,
+        metric=metric,
+        mode=mode,
+        max_wallclock_time=max_wallclock_time,
+        n_workers=n_workers,
+        seeds=seeds,
+        methods=methods,
+        fractions=fractions,
+        bootstrap_samples=bootstrap_samples,
+        study_cache=study_cache,
+    )
+
+
+def compare_studies(
+    table: Blackbox,
+    other: Blackbox,
+    *,
+    metric: str,
+    mode: str,
+    max_wallclock_time: float,
+    n_workers: int = 4,
+    seeds: int = DEFAULT_SEEDS,
+    methods: Sequence[str] = DEFAULT_METHODS,
+    fractions: Sequence[float] = BUDGET_FRACTIONS,
+    bootstrap_samples: int = BOOTSTRAP_SAMPLES,
+    study_cache: Path | None = None,
+    cache_surrogate: bool = False,
+) -> FaithfulnessReport:
+    """The statistic between the study on ``table`` and the same study on ``other`` (a
+    surrogate, or a table of its answers: ``cache_surrogate`` then caches its study too),
+    with the noise floor of ``table`` against a replica of itself with other seeds."""
     if seeds < 2:
         raise ValueError(f"faithfulness needs at least 2 seeds per method, got {seeds}")
     settings = dict(
@@ -291,7 +324,8 @@ def faithfulness(
         fractions=tuple(fractions),
     )
     on_table = cached_study_best(table, study_cache, seeds=range(seeds), **settings)
-    on_surrogate = study_best(surrogate, seeds=range(seeds), **settings)
+    other_cache = study_cache if cache_surrogate else None
+    on_surrogate = cached_study_best(other, other_cache, seeds=range(seeds), **settings)
     on_replica = cached_study_best(table, study_cache, seeds=range(seeds, 2 * seeds), **settings)
     taus = ranking_tau(on_table, on_surrogate)
     floors = ranking_tau(on_table, on_replica)

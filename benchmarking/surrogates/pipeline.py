@@ -30,6 +30,7 @@ from blackbox_repository.surrogate_training.publish import (
     surrogate_name,
 )
 from blackbox_repository.surrogate_training.training_data import (
+    DEFAULT_SPLIT_FRACTIONS,
     SurrogateTrainingData,
     split_configurations,
 )
@@ -74,9 +75,10 @@ def training_data(
     split_seed: int = 0,
     objectives: Sequence[str] | None = None,
     allow_missing: bool = False,
+    split_fractions: Sequence[float] = DEFAULT_SPLIT_FRACTIONS,
 ) -> tuple[SurrogateTrainingData, list[str]]:
     """The split training data and the checked objectives (elapsed time always included)."""
-    split = split_configurations(len(blackbox.configurations), split_seed)
+    split = split_configurations(len(blackbox.configurations), split_seed, split_fractions)
     data = SurrogateTrainingData(blackbox, split)
     chosen = list(objectives or blackbox.objective_names)
     unknown = [name for name in chosen if name not in blackbox.objective_names]
@@ -113,6 +115,8 @@ def fit_surrogate(
     cache_dir: Path | str | None = None,
     progress: bool = False,
     seed_noise: bool = True,
+    split_fractions: Sequence[float] = DEFAULT_SPLIT_FRACTIONS,
+    single_seed_noise: bool = False,
 ) -> FitSummary:
     """Fit, tune, export and install the surrogate of the tabular blackbox ``name``.
 
@@ -126,12 +130,18 @@ def fit_surrogate(
         seed_noise: give the surrogate the table's seeds (recorded residuals of similar
             configurations, :mod:`~blackbox_repository.surrogate_training.seed_noise`) when
             the table records several; ``False``: seed means only (one seed).
+        split_fractions: (train, validation, test) fractions of the configurations; a larger
+            test set makes the held-out faithfulness study larger (recorded in the split).
     """
     for family in families:
         model_family(family)
     blackbox = load_source_blackbox(name, cache_dir)
     data, chosen_objectives = training_data(
-        blackbox, split_seed=split_seed, objectives=objectives, allow_missing=allow_missing
+        blackbox,
+        split_seed=split_seed,
+        objectives=objectives,
+        allow_missing=allow_missing,
+        split_fractions=split_fractions,
     )
     work_dir = Path(out) if out is not None else Path("surrogate-work") / name
     tuning_dir = work_dir / "tuning"
@@ -196,6 +206,8 @@ def fit_surrogate(
                 splits=REFIT_SPLITS,
                 calibrate=True,
                 seed_noise=seed_noise,
+                curve_ends=True,
+                single_seed_noise=single_seed_noise,
                 seed=seed,
             )
         )
@@ -207,6 +219,7 @@ def fit_surrogate(
             "tuning": {"method": method, "budget": budget, "seed": seed},
             "refit_splits": list(REFIT_SPLITS),
             "seed_noise": seed_noise,
+            "single_seed_noise": single_seed_noise,
         },
     )
     entry = install_surrogate(trained, cache_dir)

@@ -29,6 +29,7 @@ from blackbox_repository.surrogate_training.evaluation import (
 from blackbox_repository.surrogate_training.scores import SCORE_NAMES
 from blackbox_repository.surrogate_training.trained_surrogate import TrainedSurrogateBlackbox
 from blackbox_repository.surrogate_training.training_data import (
+    DEFAULT_SPLIT_FRACTIONS,
     ConfigurationSplit,
     SurrogateTrainingData,
 )
@@ -60,6 +61,7 @@ def recorded_split(surrogate: TrainedSurrogateBlackbox) -> ConfigurationSplit:
             train=np.asarray(split["train"], dtype=int),
             validation=np.asarray(split["validation"], dtype=int),
             test=np.asarray(split["test"], dtype=int),
+            fractions=tuple(split.get("fractions", DEFAULT_SPLIT_FRACTIONS)),
         )
     except KeyError as error:
         raise SurrogateTrainingError(

@@ -9,10 +9,15 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from blackbox_repository.surrogate_training.curve_ends import curve_ends_from_table
 from blackbox_repository.surrogate_training.errors import SurrogateTrainingError
 from blackbox_repository.surrogate_training.model_families import model_family
 from blackbox_repository.surrogate_training.onnx_export import OnnxRegressor, model_to_onnx
-from blackbox_repository.surrogate_training.seed_noise import SeedNoise, seed_noise_from_table
+from blackbox_repository.surrogate_training.seed_noise import (
+    SeedNoise,
+    as_stored,
+    seed_noise_from_table,
+)
 from blackbox_repository.surrogate_training.target_transforms import TargetTransform
 from blackbox_repository.surrogate_training.trained_surrogate import ObjectiveModel
 from blackbox_repository.surrogate_training.training_data import SurrogateTrainingData
@@ -92,6 +97,8 @@ def export_model(
     splits: Sequence[str] = ("train",),
     calibrate: bool = False,
     seed_noise: bool = False,
+    curve_ends: bool = False,
+    single_seed_noise: bool = False,
     seed: int = 0,
 ) -> ObjectiveModel:
     """The fitted ``model`` as an :class:`ObjectiveModel` holding its ONNX bytes.
@@ -105,7 +112,11 @@ def export_model(
     them. ``calibrate``: calibrate a quantile model on :data:`CALIBRATION_CONFIGURATIONS`
     random configurations (drawn with ``seed``). ``seed_noise``: attach the recorded seed
     residuals of ``splits`` (objectives other than the elapsed time, tables with several
-    seeds); the bounds are then those of single seeds.
+    seeds); the bounds are then those of single seeds. ``curve_ends``: attach where the
+    recorded curves of ``splits`` end, when some end before the top fidelity.
+    ``single_seed_noise``: with ``seed_noise``, give a table with one seed the out-of-sample
+    residuals of its validation configurations (:func:`validation_residual_noise`; off by
+    default: it made the held-out rankings worse, see docs/surrogate-training.md).
     """
     onnx_bytes = model_to_onnx(model, data.n_features)
     features, _, _, _ = data.rows(objective, "validation")
@@ -127,9 +138,19 @@ def export_model(
         transform = transform.with_calibration(
             OnnxRegressor(onnx_bytes).predict(features), positions
         )
-    noise = None
-    if seed_noise and objective != data.blackbox.elapsed_time_objective:
-        noise = recorded_seed_noise(data, objective, transform, splits)
+    noise = ends = None
+    if objective != data.blackbox.elapsed_time_objective:
+        if seed_noise:
+            noise = recorded_seed_noise(data, objective, transform, splits)
+            if noise is None and single_seed_noise and len(data.blackbox.seeds) == 1:
+                noise = validation_residual_noise(
+                    data, objective, transform, family_name, hyperparameters, fidelity, seed
+                )
+        if curve_ends:
+            configs = np.concatenate([data.split.indices(split) for split in splits])
+            ends = curve_ends_from_table(
+                data.recorded_values(objective, splits), data.config_features[configs]
+            )
     return ObjectiveModel(
         objective=objective,
         family=family_name,
@@ -140,6 +161,7 @@ def export_model(
         transform_parameters=transform.parameters(),
         value_bounds=data.value_bounds(objective, splits, per_seed=noise is not None),
         seed_noise=noise,
+        curve_ends=ends,
     )
 
 
@@ -180,6 +202,51 @@ def recorded_seed_noise(
         np.isfinite(means), transform.forward(np.nan_to_num(means), positions), np.nan
     )
     return seed_noise_from_table(values, quantile_curves)
+
+
+def validation_residual_noise(
+    data: SurrogateTrainingData,
+    objective: str,
+    transform: TargetTransform,
+    family_name: str,
+    hyperparameters: Mapping[str, Any],
+    fidelity: float,
+    seed: int,
+) -> SeedNoise | None:
+    """Observation noise of a table with one seed, as the seed noise of its surrogate.
+
+    A single recorded run per configuration is one noisy draw around the configuration's
+    trend, and a model learns the trend only: on TaskSet the surrogate's epoch-1 answers
+    predicted the final loss far better than the table's epoch-1 values do, so methods
+    promoting from early rungs (ASHA) did better on the surrogate than on the table. The
+    residual curves here are **out of sample**: a model of the same family and
+    hyperparameters fitted on the training configurations only (calibrated the same way)
+    predicts the validation configurations, and each residual curve is recorded value minus
+    that prediction (missing values count as 0). Donors are the validation configurations,
+    matched by their recorded quantile curves as for seed noise (``None`` for a
+    non-quantile target)."""
+    if transform.name != "quantile":
+        return None
+    model = fit_model(data, objective, family_name, hyperparameters, fidelity, seed=seed)
+    train_transform = target_transform_for(data, objective)
+    sample, sample_positions = sample_features(data, CALIBRATION_CONFIGURATIONS, seed)
+    train_transform = train_transform.with_calibration(
+        predict_rows(model, sample), sample_positions
+    )
+    features, targets, config_of_row, positions = data.rows(objective, "validation")
+    predicted = train_transform.inverse(predict_rows(model, features), positions)
+    configs = data.split.validation
+    donor_of_row = np.searchsorted(configs, config_of_row)
+    n_fidelities = len(data.fidelity_features)
+    residuals = np.zeros((len(configs), 1, n_fidelities))
+    recorded = np.full((len(configs), n_fidelities), np.nan)
+    residuals[donor_of_row, 0, positions] = targets - predicted
+    recorded[donor_of_row, positions] = targets
+    grid = np.broadcast_to(np.arange(n_fidelities)[None, :], recorded.shape)
+    quantile_curves = np.where(
+        np.isfinite(recorded), transform.forward(np.nan_to_num(recorded), grid), np.nan
+    )
+    return SeedNoise(quantile_curves=as_stored(quantile_curves), residuals=as_stored(residuals))
 
 
 def _rows_without_neighbour_ties(model: Any, features: np.ndarray) -> np.ndarray:

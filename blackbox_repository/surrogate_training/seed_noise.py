@@ -91,15 +91,15 @@ class SeedNoise:
     def to_dict(self) -> dict[str, Any]:
         return {
             "neighbours": self.neighbours,
-            "quantile_curves": _encoded(self.quantile_curves),
-            "residuals": _encoded(self.residuals),
+            "quantile_curves": encoded_array(self.quantile_curves),
+            "residuals": encoded_array(self.residuals),
         }
 
     @classmethod
     def from_dict(cls, parameters: Mapping[str, Any]) -> SeedNoise:
         return cls(
-            quantile_curves=_decoded(parameters["quantile_curves"]),
-            residuals=_decoded(parameters["residuals"]),
+            quantile_curves=decoded_array(parameters["quantile_curves"]),
+            residuals=decoded_array(parameters["residuals"]),
             neighbours=int(parameters.get("neighbours", DEFAULT_NEIGHBOURS)),
         )
 
@@ -118,18 +118,18 @@ def seed_noise_from_table(
         means = np.nanmean(values, axis=2, keepdims=True)
     residuals = np.nan_to_num(values - means, nan=0.0, posinf=0.0, neginf=0.0)
     return SeedNoise(  # float32 as stored: the published and the loaded surrogate agree
-        quantile_curves=_as_stored(quantile_curves),
-        residuals=_as_stored(np.transpose(residuals, (0, 2, 1))),
+        quantile_curves=as_stored(quantile_curves),
+        residuals=as_stored(np.transpose(residuals, (0, 2, 1))),
         neighbours=neighbours,
     )
 
 
-def _as_stored(array: np.ndarray) -> np.ndarray:
+def as_stored(array: np.ndarray) -> np.ndarray:
     """``array`` rounded to float32, the precision it is stored with (NaN kept)."""
     return np.asarray(array, dtype=float).astype(STORED_DTYPE).astype(float)
 
 
-def _encoded(array: np.ndarray) -> dict[str, Any]:
+def encoded_array(array: np.ndarray) -> dict[str, Any]:
     """A compact JSON form of a float array: shape and base64 of its little-endian float32
     bytes (a nested list of ~100k numbers made metadata.json several MB)."""
     data = np.ascontiguousarray(array, dtype=STORED_DTYPE).tobytes()
@@ -140,8 +140,8 @@ def _encoded(array: np.ndarray) -> dict[str, Any]:
     }
 
 
-def _decoded(stored: Mapping[str, Any]) -> np.ndarray:
-    """The float array of :func:`_encoded` (float64 in memory)."""
+def decoded_array(stored: Mapping[str, Any]) -> np.ndarray:
+    """The float array of :func:`encoded_array` (float64 in memory)."""
     if stored.get("dtype") != STORED_DTYPE:
         raise ValueError(
             f"seed noise arrays must be stored as {STORED_DTYPE}, got {stored.get('dtype')!r}"

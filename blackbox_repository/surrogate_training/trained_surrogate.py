@@ -11,7 +11,9 @@ Recorded seeds were treated as noise in training: the models predict seed means.
 with a ``seed_noise`` (:mod:`~blackbox_repository.surrogate_training.seed_noise`) gives the
 surrogate the table's seeds back: seed ``s`` answers the mean plus the recorded residual
 curve of seed ``s`` of a similar configuration, clipped to the per-seed training range.
-Without one the surrogate has one seed, ``0``.
+Without one the surrogate has one seed, ``0``. A model with ``curve_ends``
+(:mod:`~blackbox_repository.surrogate_training.curve_ends`) answers NaN beyond the fidelity
+where the recorded curves of similar configurations end (diverged TaskSet runs).
 
 On disk: ``model-<k>.onnx`` for the k-th objective plus ``metadata.json`` whose
 ``trained_surrogate`` field names each model file, its family, hyperparameters and target
@@ -32,6 +34,7 @@ import numpy as np
 from blackbox_repository.blackbox import Blackbox
 from blackbox_repository.config_checks import ConfigEncoder, SearchSpaceChecker
 from blackbox_repository.errors import CorruptBlackboxError, SeedNotFoundError
+from blackbox_repository.surrogate_training.curve_ends import CurveEnds
 from blackbox_repository.surrogate_training.onnx_export import OnnxRegressor
 from blackbox_repository.surrogate_training.seed_noise import SeedNoise
 from blackbox_repository.surrogate_training.target_transforms import TargetTransform
@@ -48,7 +51,9 @@ class ObjectiveModel:
     ``transform_parameters`` holds the knots of a ``quantile`` target transform;
     ``value_bounds`` the (smallest, largest) training value per fidelity of the grid
     (empty: no clipping, as in entries written before clipping existed); ``seed_noise``
-    the recorded residuals that give the surrogate seeds (``None``: seed means only).
+    the recorded residuals that give the surrogate seeds (``None``: seed means only);
+    ``curve_ends`` where recorded curves of similar configurations end (``None``: every
+    curve reaches the top fidelity).
     """
 
     objective: str
@@ -60,6 +65,7 @@ class ObjectiveModel:
     transform_parameters: Mapping[str, Any] = field(default_factory=dict)
     value_bounds: tuple[tuple[float, float], ...] = ()
     seed_noise: SeedNoise | None = None
+    curve_ends: CurveEnds | None = None
 
     @property
     def transform(self) -> TargetTransform:
@@ -75,6 +81,7 @@ class ObjectiveModel:
             "transform_parameters": dict(self.transform_parameters),
             "value_bounds": [list(pair) for pair in self.value_bounds],
             **({"seed_noise": self.seed_noise.to_dict()} if self.seed_noise else {}),
+            **({"curve_ends": self.curve_ends.to_dict()} if self.curve_ends else {}),
             "file": file_name,
         }
 
@@ -134,6 +141,7 @@ class TrainedSurrogateBlackbox(Blackbox):
         self._cache_size = cache_size
         self._curves: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._noisy = tuple(k for k, model in enumerate(self.models) if model.seed_noise)
+        self._ending = tuple(k for k, model in enumerate(self.models) if model.curve_ends)
         for k in self._noisy:
             if self.models[k].seed_noise.n_seeds != len(self.seeds):
                 raise ValueError(
@@ -216,6 +224,10 @@ class TrainedSurrogateBlackbox(Blackbox):
                 bounds = np.asarray(model.value_bounds, dtype=float)
                 noisy = curve[:, k] + residual
                 curve[:, k] = np.clip(noisy, bounds[:, 0], bounds[:, 1]) if len(bounds) else noisy
+        if self._ending:
+            encoded = self._encoder.encode_configs([checked])[0]
+            for k in self._ending:
+                curve[self.models[k].curve_ends.last_position(encoded) + 1 :, k] = np.nan
         self._curves[(key, seed_index)] = curve
         if len(self._curves) > self._cache_size:
             self._curves.popitem(last=False)
@@ -294,6 +306,11 @@ def read_trained_data(
                     seed_noise=(
                         SeedNoise.from_dict(entry["seed_noise"])
                         if entry.get("seed_noise")
+                        else None
+                    ),
+                    curve_ends=(
+                        CurveEnds.from_dict(entry["curve_ends"])
+                        if entry.get("curve_ends")
                         else None
                     ),
                 )

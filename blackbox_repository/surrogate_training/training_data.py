@@ -35,16 +35,19 @@ from blackbox_repository.tabular import TabularBlackbox
 
 MIN_CONFIGURATIONS = 10  # fewer cannot fill three sets with at least one config each, sensibly
 SPLIT_NAMES = ("train", "validation", "test")
+DEFAULT_SPLIT_FRACTIONS = (0.7, 0.15, 0.15)
 
 
 @dataclass(frozen=True)
 class ConfigurationSplit:
-    """Configuration indices of each set, drawn with ``seed``; sorted within each set."""
+    """Configuration indices of each set, drawn with ``seed``; sorted within each set.
+    ``fractions``: the (train, validation, test) fractions the sets were cut by."""
 
     seed: int
     train: np.ndarray
     validation: np.ndarray
     test: np.ndarray
+    fractions: tuple[float, float, float] = DEFAULT_SPLIT_FRACTIONS
 
     def indices(self, split: str) -> np.ndarray:
         if split not in SPLIT_NAMES:
@@ -54,12 +57,13 @@ class ConfigurationSplit:
     def to_dict(self) -> dict:
         return {
             "seed": self.seed,
+            "fractions": list(self.fractions),
             **{name: self.indices(name).tolist() for name in SPLIT_NAMES},
         }
 
 
 def split_configurations(
-    n_configurations: int, seed: int = 0, fractions: Sequence[float] = (0.7, 0.15, 0.15)
+    n_configurations: int, seed: int = 0, fractions: Sequence[float] = DEFAULT_SPLIT_FRACTIONS
 ) -> ConfigurationSplit:
     """Shuffle ``range(n_configurations)`` with ``seed`` and cut it by ``fractions``.
 
@@ -90,6 +94,7 @@ def split_configurations(
         train=np.sort(order[:n_train]),
         validation=np.sort(order[n_train : n_train + n_validation]),
         test=np.sort(order[n_train + n_validation :]),
+        fractions=tuple(float(f) for f in fractions),
     )
 
 

@@ -144,3 +144,59 @@ def test_a_calibration_needs_a_quantile_transform_with_matching_knots():
     assert calibrated.calibration_outputs == ((0.4, 0.5), (0.2, 0.6))
     with pytest.raises(ValueError, match="calibration"):
         type(transform)("quantile", transform.values, transform.quantiles, ((0.1,),), ((0.5,),))
+
+
+def test_a_single_seed_table_gets_out_of_sample_residuals_of_its_validation_configs(
+    fresh_cache_dir,
+):
+    from blackbox_repository.tabular import TabularBlackbox
+    from tests.blackbox_repository.conftest import small_breast_cancer_table
+
+    full = small_breast_cancer_table("test-mlp-one-seed", N_CONFIGS, N_FIDELITIES)
+    table = TabularBlackbox(  # one recorded run per configuration, as on TaskSet
+        name="test-mlp-one-seed",
+        configuration_space=full.configuration_space,
+        configurations=full.configurations,
+        fidelity_name=full.fidelity_name,
+        fidelity_values=full.fidelity_values,
+        seeds=full.seeds[:1],
+        objectives=full.objectives,
+        elapsed_time_objective=full.elapsed_time_objective,
+        values=np.ascontiguousarray(full.values[:, :, :1]),
+    )
+    one_seed = SurrogateTrainingData(table, data_split(N_CONFIGS))
+    default = FAMILIES["hist_gradient_boosting"].default
+    models = [
+        export_model(
+            fit_model(one_seed, objective, "hist_gradient_boosting", default, 16, splits=REFIT),
+            one_seed,
+            objective,
+            "hist_gradient_boosting",
+            default,
+            16,
+            splits=REFIT,
+            calibrate=True,
+            seed_noise=True,
+            single_seed_noise=True,
+        )
+        for objective in ("valid_error", "elapsed_time")
+    ]
+    surrogate = assemble_surrogate(one_seed, models, name="test-mlp-one-seed-surrogate")
+    noise = surrogate.models[0].seed_noise
+    assert noise is not None and noise.n_seeds == 1 and surrogate.models[1].seed_noise is None
+    assert noise.residuals.shape == (len(one_seed.split.validation), 1, N_FIDELITIES)
+    assert np.mean(np.abs(noise.residuals) > 0) > 0.5  # out of sample: the model misses
+    loaded = read_blackbox(install_surrogate(surrogate, fresh_cache_dir))
+    configs = [dict(c) for c in loaded.configuration_space.sample_configuration(20)]
+    moved = 0
+    for config in configs:
+        noisy = loaded.curve(config)
+        np.testing.assert_array_equal(noisy, surrogate.curve(config))  # bit for bit
+        moved += not np.array_equal(noisy[:, 0], loaded.predict_curves([config])[0][:, 0])
+    assert moved > 10  # answers are trend + a recorded out-of-sample residual curve
+
+
+def data_split(n_configs: int):
+    from blackbox_repository.surrogate_training import split_configurations
+
+    return split_configurations(n_configs, seed=1)
