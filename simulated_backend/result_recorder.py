@@ -215,10 +215,8 @@ class ResultRecorder:
                         if key not in known:
                             names.append(key)
                             known.add(key)
-            for name in names:
-                columns[CONFIG_PREFIX + name] = _config_column(
-                    [config.get(name) for config in used]
-                ).take(inverse)
+            for name, values in zip(names, _config_values_by_name(used, names)):
+                columns[CONFIG_PREFIX + name] = _config_column(values).take(inverse)
         else:
             for name in self._config_names:
                 columns[CONFIG_PREFIX + name] = pa.array(np.array([]))
@@ -308,6 +306,25 @@ def _typed(values: tuple[Any, ...], dtype: Any) -> np.ndarray:
     except (struct.error, TypeError, OverflowError):
         return np.fromiter(values, dtype=dtype, count=len(values))
     return np.frombuffer(packed, dtype=dtype)
+
+
+def _config_values_by_name(configs: list[dict], names: list[str]) -> list[list[Any]]:
+    """The configs' values, one list per name (None where a config lacks the name).
+
+    Each config dict is read once, all its names together: the dicts of a chunk's trials
+    were made long ago and are out of the CPU's caches, so one pass per name (six passes
+    over some 16,000 dicts on NAS-Bench-201) paid a cache miss per value.
+    """
+    if not names:
+        return []
+    if len(names) == 1:
+        return [[config.get(names[0]) for config in configs]]
+    get_all = itemgetter(*names)
+    try:
+        rows = list(map(get_all, configs))
+    except KeyError:  # an inactive (conditional) hyperparameter: missing from some configs
+        rows = [tuple(map(config.get, names)) for config in configs]
+    return [list(values) for values in zip(*rows)]
 
 
 def _config_column(values: list[Any]) -> pa.Array:

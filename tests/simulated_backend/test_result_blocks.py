@@ -75,3 +75,25 @@ def test_values_struct_cannot_pack_are_converted_as_numpy_converts_them():
     assert table.column("fidelity").to_pylist() == [2, 1]  # np.fromiter truncates 1.9
     assert table.column("simulated_time").to_pylist() == [1.0, 4.0]
     assert table.column("worker").to_pylist() == [-1, -1]
+
+
+def test_config_columns_read_each_config_once_and_keep_missing_values_null(tmp_path):
+    """Config columns come from one pass over the chunk's configs (all names together):
+    a config without a hyperparameter (inactive) gives null, one with a new name adds it."""
+    description = RunDescription(
+        objective_names=("loss", "time"),
+        fidelity_name="epoch",
+        hyperparameter_names=("x", "kind"),
+        fidelity_kind="int",
+    )
+    configs = [{"x": 0.5, "kind": "a"}, {"kind": "b"}, {"x": 1.5, "kind": "c", "depth": 3}]
+    recorder = ResultRecorder(description, tmp_path / "run", chunk_rows=4, block_rows=2)
+    record(recorder, 9, configs)
+    write_run(tmp_path / "run", recorder.tables(configs), {}, recorder.schema(configs))
+    recorder.close()
+    table = pq.read_table(tmp_path / "run" / "results.parquet")
+    trials = table.column("trial_id").to_pylist()
+    assert table.column("config_x").to_pylist() == [[0.5, None, 1.5][t] for t in trials]
+    assert table.column("config_kind").to_pylist() == [["a", "b", "c"][t] for t in trials]
+    depth = table.column("config_depth").to_pylist()
+    assert depth == [[None, None, 3][t] for t in trials]
