@@ -15,13 +15,9 @@ from benchmarking.surrogates.held_out import (
 )
 from blackbox_repository.surrogate_training import SurrogateTrainingData, split_configurations
 from blackbox_repository.surrogate_training.errors import SurrogateTrainingError
-from blackbox_repository.surrogate_training.fitting import export_model, fit_model
-from blackbox_repository.surrogate_training.model_families import FAMILIES
-from blackbox_repository.surrogate_training.publish import assemble_surrogate
-from tests.blackbox_repository.conftest import small_breast_cancer_table
+from tests.blackbox_repository.conftest import small_breast_cancer_table, small_hgb_surrogate
 
 N_CONFIGS, N_FIDELITIES = 40, 6
-REFIT = ("train", "validation")
 
 
 @pytest.fixture(scope="module")
@@ -29,21 +25,8 @@ def fitted():
     table = small_breast_cancer_table("test-mlp-held-out", N_CONFIGS, N_FIDELITIES)
     split = split_configurations(N_CONFIGS, seed=2, fractions=(0.5, 0.15, 0.35))
     data = SurrogateTrainingData(table, split)
-    default = FAMILIES["hist_gradient_boosting"].default
-    models = [
-        export_model(
-            fit_model(data, objective, "hist_gradient_boosting", default, 16, splits=REFIT),
-            data,
-            objective,
-            "hist_gradient_boosting",
-            default,
-            16,
-            splits=REFIT,
-            seed_noise=True,
-        )
-        for objective in ("valid_error", "elapsed_time")
-    ]
-    return table, split, assemble_surrogate(data, models, name="test-mlp-held-out-surrogate")
+    surrogate = small_hgb_surrogate(data, "test-mlp-held-out-surrogate", seed_noise=True)
+    return table, split, surrogate
 
 
 def test_both_sides_hold_the_same_held_out_configurations(fitted):

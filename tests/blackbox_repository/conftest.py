@@ -30,6 +30,9 @@ from blackbox_repository.recipes import RawFile, Recipe
 
 if TYPE_CHECKING:  # imported where used: the surrogate-training packages load only there
     from blackbox_repository.surrogate_training import SurrogateTrainingData
+    from blackbox_repository.surrogate_training.trained_surrogate import (
+        TrainedSurrogateBlackbox,
+    )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LCDB_FILE = "lcdb/database-accuracy_openmlid_3.csv"
@@ -332,3 +335,32 @@ def small_breast_cancer_training_data(
 
     table = small_breast_cancer_table(name, n_configs, n_fidelities)
     return SurrogateTrainingData(table, split_configurations(n_configs, seed=1))
+
+
+def small_hgb_surrogate(
+    data: SurrogateTrainingData, name: str, **export_options: bool
+) -> TrainedSurrogateBlackbox:
+    """A surrogate of ``data``'s validation error and elapsed time: one default
+    HistGradientBoosting model each (16 rounds), refitted on train + validation, exported
+    with ``export_options`` (``calibrate``, ``seed_noise``, ``curve_ends``, ...) and
+    assembled under ``name``."""
+    from blackbox_repository.surrogate_training.fitting import export_model, fit_model
+    from blackbox_repository.surrogate_training.model_families import FAMILIES
+    from blackbox_repository.surrogate_training.publish import assemble_surrogate
+
+    family, refit = "hist_gradient_boosting", ("train", "validation")
+    default = FAMILIES[family].default
+    models = [
+        export_model(
+            fit_model(data, objective, family, default, 16, splits=refit),
+            data,
+            objective,
+            family,
+            default,
+            16,
+            splits=refit,
+            **export_options,
+        )
+        for objective in ("valid_error", "elapsed_time")
+    ]
+    return assemble_surrogate(data, models, name=name)

@@ -11,14 +11,11 @@ import pytest
 from blackbox_repository.file_format import read_blackbox
 from blackbox_repository.surrogate_training import SurrogateTrainingData, split_configurations
 from blackbox_repository.surrogate_training.curve_ends import CurveEnds, curve_ends_from_table
-from blackbox_repository.surrogate_training.fitting import export_model, fit_model
-from blackbox_repository.surrogate_training.model_families import FAMILIES
-from blackbox_repository.surrogate_training.publish import assemble_surrogate, install_surrogate
-from tests.blackbox_repository.conftest import small_breast_cancer_table
+from blackbox_repository.surrogate_training.publish import install_surrogate
+from tests.blackbox_repository.conftest import small_breast_cancer_table, small_hgb_surrogate
 
 N_CONFIGS, N_FIDELITIES, LAST_POSITION = 60, 6, 1
 LARGE_RATE = 0.01
-REFIT = ("train", "validation")
 
 
 def cut_large_rates(values: np.ndarray, full) -> None:
@@ -34,21 +31,7 @@ def cut_large_rates(values: np.ndarray, full) -> None:
 def ending():
     table = small_breast_cancer_table("test-mlp-ends", N_CONFIGS, N_FIDELITIES, cut_large_rates)
     data = SurrogateTrainingData(table, split_configurations(N_CONFIGS, seed=1))
-    default = FAMILIES["hist_gradient_boosting"].default
-    models = [
-        export_model(
-            fit_model(data, objective, "hist_gradient_boosting", default, 16, splits=REFIT),
-            data,
-            objective,
-            "hist_gradient_boosting",
-            default,
-            16,
-            splits=REFIT,
-            curve_ends=True,
-        )
-        for objective in ("valid_error", "elapsed_time")
-    ]
-    return data, assemble_surrogate(data, models, name="test-mlp-ends-surrogate")
+    return data, small_hgb_surrogate(data, "test-mlp-ends-surrogate", curve_ends=True)
 
 
 def test_published_curves_end_where_similar_recorded_curves_end(ending, fresh_cache_dir):

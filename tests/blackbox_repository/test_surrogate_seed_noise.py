@@ -18,19 +18,18 @@ from scipy.stats import kendalltau
 from blackbox_repository.file_format import read_blackbox
 from blackbox_repository.surrogate_training import SurrogateTrainingData
 from blackbox_repository.surrogate_training.fitting import (
-    export_model,
-    fit_model,
     sample_features,
 )
-from blackbox_repository.surrogate_training.model_families import FAMILIES
 from blackbox_repository.surrogate_training.onnx_export import OnnxRegressor
-from blackbox_repository.surrogate_training.publish import assemble_surrogate, install_surrogate
+from blackbox_repository.surrogate_training.publish import install_surrogate
 from blackbox_repository.surrogate_training.seed_noise import SeedNoise
 from blackbox_repository.surrogate_training.target_transforms import quantile_transform
-from tests.blackbox_repository.conftest import small_breast_cancer_training_data
+from tests.blackbox_repository.conftest import (
+    small_breast_cancer_training_data,
+    small_hgb_surrogate,
+)
 
 N_CONFIGS, N_FIDELITIES = 60, 6
-REFIT = ("train", "validation")
 
 
 @pytest.fixture(scope="module")
@@ -40,24 +39,7 @@ def data() -> SurrogateTrainingData:
 
 @pytest.fixture(scope="module")
 def published(data):
-    models = []
-    for objective in ("valid_error", "elapsed_time"):
-        default = FAMILIES["hist_gradient_boosting"].default
-        model = fit_model(data, objective, "hist_gradient_boosting", default, 16, splits=REFIT)
-        models.append(
-            export_model(
-                model,
-                data,
-                objective,
-                "hist_gradient_boosting",
-                default,
-                16,
-                splits=REFIT,
-                calibrate=True,
-                seed_noise=True,
-            )
-        )
-    return assemble_surrogate(data, models, name="test-mlp-noise-surrogate")
+    return small_hgb_surrogate(data, "test-mlp-noise-surrogate", calibrate=True, seed_noise=True)
 
 
 def test_calibration_is_monotone_and_restores_the_tables_distribution(data, published):
@@ -165,23 +147,13 @@ def test_a_single_seed_table_gets_out_of_sample_residuals_of_its_validation_conf
         values=np.ascontiguousarray(full.values[:, :, :1]),
     )
     one_seed = SurrogateTrainingData(table, data_split(N_CONFIGS))
-    default = FAMILIES["hist_gradient_boosting"].default
-    models = [
-        export_model(
-            fit_model(one_seed, objective, "hist_gradient_boosting", default, 16, splits=REFIT),
-            one_seed,
-            objective,
-            "hist_gradient_boosting",
-            default,
-            16,
-            splits=REFIT,
-            calibrate=True,
-            seed_noise=True,
-            single_seed_noise=True,
-        )
-        for objective in ("valid_error", "elapsed_time")
-    ]
-    surrogate = assemble_surrogate(one_seed, models, name="test-mlp-one-seed-surrogate")
+    surrogate = small_hgb_surrogate(
+        one_seed,
+        "test-mlp-one-seed-surrogate",
+        calibrate=True,
+        seed_noise=True,
+        single_seed_noise=True,
+    )
     noise = surrogate.models[0].seed_noise
     assert noise is not None and noise.n_seeds == 1 and surrogate.models[1].seed_noise is None
     assert noise.residuals.shape == (len(one_seed.split.validation), 1, N_FIDELITIES)
