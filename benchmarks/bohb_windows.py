@@ -66,7 +66,7 @@ def bohb_long_runs(long_run_windows, blackbox, n_results: int, sizes, repeats: i
     runs = []
     for _ in range(repeats):
         watcher = FullCollections()
-        measured, windows, _ = long_run_windows(
+        measured, windows = long_run_windows(
             blackbox, "bohb", n_results, 16, 250, sizes, callbacks=watcher.watching
         )
         windows["full GCs"] = [watcher.in_window(n // 2, n) for n in windows["results"]]

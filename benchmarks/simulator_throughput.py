@@ -53,7 +53,6 @@ from run_memory import measure_in_fresh_process  # noqa: E402
 from simulator_workload import (  # noqa: E402
     TEN_HOURS,
     FreshRunsBeside,
-    ResidentMemory,
     WindowClock,
     best_of,
     nas201_shaped_blackbox,
@@ -191,10 +190,9 @@ def long_run_windows(
     blackbox, kind, n_results, n_workers=4, every=500, sizes=None, callbacks=lambda clock: []
 ):
     """Per-window cost within one long run (each window beside a fresh run measured at its
-    end), and the run's resident memory per result; ``callbacks(clock)``: extra callbacks."""
+    end); ``callbacks(clock)``: extra callbacks."""
     sizes = sizes or (1_000, 10_000, 100_000, 1_000_000)
     clock = WindowClock(every=every)
-    memory = ResidentMemory()
     make = partial(simtune_scheduler, kind, blackbox, 1, kind == "asha")
     beside = FreshRunsBeside(set(sizes), make, blackbox, n_workers, clock)
     measured = time_simtune(
@@ -202,7 +200,7 @@ def long_run_windows(
         blackbox,
         n_workers,
         StopCriterion(max_num_results=n_results),
-        callbacks=[clock, beside, memory, *callbacks(clock)],
+        callbacks=[clock, beside, *callbacks(clock)],
     )
     rows = []
     for n in sizes:
@@ -219,7 +217,7 @@ def long_run_windows(
                 "window / fresh": window["cpu us/result"] / fresh,
             }
         )
-    return measured, pd.DataFrame(rows), memory
+    return measured, pd.DataFrame(rows)
 
 
 def fitted_start_cost(windows: pd.DataFrame) -> float:
@@ -333,7 +331,7 @@ def print_section_2(blackbox, args) -> None:
 
 
 def print_section_3(blackbox, args, long_results: int):
-    """3. trial starts and cost per result as runs grow; the ASHA run's memory (for 4)"""
+    """3. trial starts and cost per result as runs grow"""
     print("\n3. Trial starts and cost per result as one run grows")
     n_starts = 15_000
     for label, kind, with_replacement in (
@@ -350,7 +348,6 @@ def print_section_3(blackbox, args, long_results: int):
             f"   target: a trial start ({label}) costs <= 5 µs: {cost:.2f} CPU µs "
             f"({verdict(cost <= 5)}; best of 3 x {n_starts:,} starts)"
         )
-    memory = None
     for label, kind in (
         ()
         if args.bohb_only
@@ -359,7 +356,7 @@ def print_section_3(blackbox, args, long_results: int):
             ("ASHA, grid sampled with replacement", "asha"),
         )
     ):
-        measured, windows, run_memory = long_run_windows(blackbox, kind, long_results)
+        measured, windows = long_run_windows(blackbox, kind, long_results)
         print(
             f"   {label}, 4 workers: {measured.results:,} results in {measured.seconds:.1f} s "
             f"({measured.per_second:,.0f} results/s end to end, "
@@ -374,7 +371,6 @@ def print_section_3(blackbox, args, long_results: int):
             f"window / fresh = {worst:.2f} (target <= {target}: {verdict(worst <= target)})"
         )
         if kind == "asha":
-            memory = run_memory
             print(
                 "      each trial started adds "
                 f"{fitted_start_cost(windows):.1f} CPU µs per result (fitted over the windows)"
@@ -392,7 +388,6 @@ def print_section_3(blackbox, args, long_results: int):
         "garbage collection walks the whole heap, a spill writes 65,536 results to disk)"
     )
     print(f"      BOHB CPU cost per result {flatness(windows['cpu us/result'], 1.5)}")
-    return memory
 
 
 def print_section_4(long_results: int) -> None:

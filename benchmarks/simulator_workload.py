@@ -12,7 +12,6 @@ import gc
 import itertools
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import ConfigSpace as CS
 import numpy as np
@@ -213,7 +212,6 @@ class FreshRunsBeside(TunerCallback):
         same_callbacks = [
             clock,
             FreshRunsBeside(set(), self.make_scheduler, self.blackbox, self.n_workers),
-            ResidentMemory(),
         ]
         Tuner(
             self.make_scheduler(),
@@ -286,37 +284,3 @@ def trial_start_cost(blackbox: TabularBlackbox, kind: str, n: int, with_replacem
             scheduler.on_trial_add(Trial(trial_id, backend.configs[trial_id], 0.0))
         best = min(best, (time.process_time() - started) / n * 1e6)
     return best
-
-
-# ---------------------------------------------------------------------- memory
-def resident_bytes() -> int:
-    """This process's resident set size now (Linux ``/proc``; 0 elsewhere)."""
-    status = Path("/proc/self/status")
-    if not status.exists():
-        return 0
-    for line in status.read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
-class ResidentMemory(TunerCallback):
-    """The largest resident memory seen every ``every`` results and when the run ends."""
-
-    def __init__(self, every: int = 50_000) -> None:
-        self.every = every
-        self.count = 0
-        self.at_start = resident_bytes()
-        self.peak = self.at_start
-
-    def on_trial_result(self, trial, result, decision) -> None:
-        self.count += 1
-        if self.count % self.every == 0:
-            self.peak = max(self.peak, resident_bytes())
-
-    def on_tuning_end(self, tuner) -> None:
-        self.peak = max(self.peak, resident_bytes())
-
-    @property
-    def bytes_per_result(self) -> float:
-        return (self.peak - self.at_start) / max(self.count, 1)
