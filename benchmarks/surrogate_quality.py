@@ -58,21 +58,11 @@ def untuned_tau(table, split, model: str) -> float:
     """Test Kendall tau of valid_error at the highest fidelity of an existing surrogate."""
     from scipy.stats import kendalltau
 
+    from benchmarking.surrogates.held_out import restricted_table
     from blackbox_repository.surrogate import make_surrogate
-    from blackbox_repository.tabular import TabularBlackbox
 
     seen = np.sort(np.concatenate([split.train, split.validation]))
-    subset = TabularBlackbox(
-        name=f"{table.name}-train",
-        configuration_space=table.configuration_space,
-        configurations=table.configurations.iloc[seen].reset_index(drop=True),
-        fidelity_name=table.fidelity_name,
-        fidelity_values=table.fidelity_values,
-        seeds=table.seeds,
-        objectives=table.objectives,
-        elapsed_time_objective=table.elapsed_time_objective,
-        values=np.asarray(table.values[seen]),
-    )
+    subset = restricted_table(table, seen, name=f"{table.name}-train")
     surrogate = make_surrogate(subset, model)
     metric = table.objective_names[0]
     top = table.fidelity_values[-1]

@@ -111,8 +111,7 @@ class ResultRecorder:
         missing worker is recorded as -1, a missing objective or extra column as NaN (or
         -1, or null, by its type). The Tuner's hot loop appends ``(trial_id, decision,
         result)`` to :attr:`rows` itself (``rows.extend``: flat), with results that hold
-        every key, and calls
-        :meth:`spill` every ``chunk_rows`` results.
+        every key, and calls :meth:`compact` at each :meth:`next_compaction` count.
         """
         complete = dict(result)
         complete.setdefault("worker", -1)

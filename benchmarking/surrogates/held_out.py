@@ -58,12 +58,14 @@ def _check_indices(table: TabularBlackbox, indices: Sequence[int]) -> np.ndarray
     return chosen
 
 
-def restricted_table(table: TabularBlackbox, indices: Sequence[int]) -> TabularBlackbox:
+def restricted_table(
+    table: TabularBlackbox, indices: Sequence[int], name: str | None = None
+) -> TabularBlackbox:
     """``table`` with only the configurations at ``indices`` (all fidelities, seeds and
-    objectives), in that order."""
+    objectives), in that order, named ``name`` (default: the table's name + "-held-out")."""
     chosen = _check_indices(table, indices)
     return TabularBlackbox(
-        name=f"{table.name}-held-out",
+        name=name or f"{table.name}-held-out",
         configuration_space=table.configuration_space,
         configurations=table.configurations.iloc[chosen].reset_index(drop=True),
         fidelity_name=table.fidelity_name,
