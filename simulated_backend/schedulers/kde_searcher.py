@@ -166,6 +166,8 @@ class KernelDensitySearcher:
         # (one row per suggestion) and the next row to use
         self._batch_scores = np.empty((0, 0))
         self._batch_indices = np.empty((0, 0), dtype=np.intp)
+        self._batch_best: list[int] = []  # per group: the candidate with the highest score
+        self._batch_best_is_number: list[bool] = []  # per group: that score is not NaN
         self._next_group = 0
         self._batch_fit: ModelFit | None = None
         self._batch_size = FIRST_BATCH
@@ -290,17 +292,17 @@ class KernelDensitySearcher:
         not suggested yet (ties: the first drawn), or None if all were.
 
         The same choice as walking the group's candidates in a stable descending sort of
-        their scores, but only the best is looked up (one ``argmax``): it is nearly always
-        free; the sort runs only when it was suggested already, or a score is NaN (which
-        the sort puts last and ``argmax`` would pick).
+        their scores, but each group's best is found for the whole batch at once (one
+        ``argmax``): it is nearly always free; the sort runs only when it was suggested
+        already, or its score is NaN (which the sort puts last and ``argmax`` would pick).
         """
-        scores, indices = self._batch_scores[group], self._batch_indices[group]
-        best = int(scores.argmax())
-        index = int(indices[best])
-        if scores[best] == scores[best] and not self.search_space.was_drawn(index):
+        index = self._batch_best[group]
+        was_drawn = self.search_space.was_drawn
+        if self._batch_best_is_number[group] and not was_drawn(index):
             return index
+        scores, indices = self._batch_scores[group], self._batch_indices[group]
         for index in indices[np.argsort(-scores, kind="stable")].tolist():
-            if not self.search_space.was_drawn(index):
+            if not was_drawn(index):
                 return index
         return None
 
@@ -339,8 +341,12 @@ class KernelDensitySearcher:
             points = space.candidate_encodings()[indices]
             scores = fit.good.log_pdf(points) - fit.bad.log_pdf(points)
         shape = (n_groups, group_size)
-        self._batch_scores = scores.reshape(shape)
-        self._batch_indices = np.asarray(indices).reshape(shape)
+        scores = self._batch_scores = scores.reshape(shape)
+        indices = self._batch_indices = np.asarray(indices).reshape(shape)
+        groups, best = np.arange(n_groups), scores.argmax(axis=1)
+        best_scores = scores[groups, best]
+        self._batch_best = indices[groups, best].tolist()
+        self._batch_best_is_number = (best_scores == best_scores).tolist()
         self._next_group = 0
         return True
 
