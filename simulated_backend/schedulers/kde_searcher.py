@@ -341,14 +341,18 @@ class KernelDensitySearcher:
             points = space.candidate_encodings()[indices]
             scores = fit.good.log_pdf(points) - fit.bad.log_pdf(points)
         shape = (n_groups, group_size)
-        scores = self._batch_scores = scores.reshape(shape)
-        indices = self._batch_indices = np.asarray(indices).reshape(shape)
-        groups, best = np.arange(n_groups), scores.argmax(axis=1)
+        self._fill_batch(scores.reshape(shape), np.asarray(indices).reshape(shape))
+        return True
+
+    def _fill_batch(self, scores: np.ndarray, indices: np.ndarray) -> None:
+        """Hold the candidates ``indices`` (one row per suggestion) and their ``scores``;
+        each row's best is found here for all rows at once (see :meth:`_best_in_group`)."""
+        self._batch_scores, self._batch_indices = scores, indices
+        groups, best = np.arange(len(scores)), scores.argmax(axis=1)
         best_scores = scores[groups, best]
         self._batch_best = indices[groups, best].tolist()
         self._batch_best_is_number = (best_scores == best_scores).tolist()
         self._next_group = 0
-        return True
 
     def _best_of_samples(self, good: KernelDensity, bad: KernelDensity) -> Candidate | None:
         """The best by l/g of ``num_samples`` points drawn from the good density (wider by
