@@ -15,7 +15,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarking.surrogates.tuning import TunedModel, finished_tuning, tune_family
+from benchmarking.surrogates.tuning import (
+    TunedModel,
+    at_published_fidelity,
+    finished_tuning,
+    tune_family,
+)
 from benchmarking.surrogates.tuning_workers import TuningWorkers
 from blackbox_repository.atomic_files import write_json_atomically
 from blackbox_repository.cache import BlackboxCache
@@ -179,9 +184,14 @@ def fit_surrogate(
     finally:
         if workers is not None:
             workers.close()
+    # families compete at the fidelity they are published with (fraction families: all rows)
+    published = {
+        objective: [at_published_fidelity(data, m, out=tuning_dir, seed=seed) for m in models]
+        for objective, models in tuned.items()
+    }
     chosen = {
         objective: min(models, key=lambda m: (m.validation_loss, DEFAULT_FAMILIES.index(m.family)))
-        for objective, models in tuned.items()
+        for objective, models in published.items()
     }
     exported = []
     for objective, best in chosen.items():
@@ -229,6 +239,7 @@ def fit_surrogate(
         "split": data.split.to_dict(),
         "chosen": {k: asdict(v) for k, v in chosen.items()},
         "tuned": {k: [asdict(m) for m in v] for k, v in tuned.items()},
+        "scored_at_published_fidelity": {k: [asdict(m) for m in v] for k, v in published.items()},
     }
     write_json_atomically(work_dir / FIT_RECORD, record, indent=1)
     return FitSummary(trained.name, entry, work_dir, chosen, tuned)
