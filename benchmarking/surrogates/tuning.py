@@ -180,7 +180,9 @@ def tune_family(
         seed=seed,
         n_workers=n_workers,
     )
-    scheduler = make_scheduler(method, context)
+    # the family's default hyperparameters are tried first: with the small budgets of a
+    # quick fit (4 results) random draws alone often miss every reasonable region
+    scheduler = make_scheduler(method, context, points_to_evaluate=[dict(model_kind.default)])
     shared = {
         "objective": objective,
         "family": family,
