@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from benchmarking.surrogates.tuning import TunedModel, at_published_fidelity
+from benchmarking.surrogates.tuning import TunedModel, at_published_fidelity, tune_family
 from blackbox_repository.surrogate_training import SurrogateTrainingData, split_configurations
 from blackbox_repository.surrogate_training.fitting import fit_model, predict_split
 from blackbox_repository.surrogate_training.model_families import FAMILIES
@@ -47,3 +47,17 @@ def test_boosting_family_and_full_fraction_keep_their_tuning_result(data, tmp_pa
     assert at_published_fidelity(data, boosted, out=tmp_path) is boosted
     assert at_published_fidelity(data, full, out=tmp_path) is full
     assert not any(tmp_path.iterdir())
+
+
+def test_tuning_tries_the_family_default_first(data, tmp_path):
+    tuned = at_published_fidelity(
+        data,
+        tune_family(
+            data, "valid_error", "extra_trees", out=tmp_path, budget=1, runner="serial", n_workers=1
+        ),
+        out=tmp_path,
+    )
+    assert tuned.hyperparameters == dict(FAMILIES["extra_trees"].default)
+    journal = sorted((tmp_path / "valid_error" / "extra_trees" / "journal").iterdir())
+    configs = [json.loads(path.read_text())["config"] for path in journal]
+    assert configs == [dict(FAMILIES["extra_trees"].default)] * 2  # tuned, then at all rows
