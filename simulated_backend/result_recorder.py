@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from simulated_backend.backend_protocol import FIDELITY_KEY, TIME_KEY, RunDescription
+from simulated_backend.backend_protocol import FIDELITY_KEY, TIME_KEY, ResultLog, RunDescription
 
 DECISIONS = ("CONTINUE", "PAUSE", "STOP", "COMPLETED", "FAILED")
 DECISION_CODES = {name: code for code, name in enumerate(DECISIONS)}
@@ -52,6 +52,10 @@ class ResultRecorder:
             temporary folder).
         chunk_rows: results per spilled chunk.
         block_rows: results held as dicts before they are read into typed columns.
+        log: the backend's log of its results by reference
+            (:class:`~simulated_backend.backend_protocol.ResultLog`), if it keeps one: the
+            holder then appends only each result's decision code to :attr:`codes`, and
+            the other columns come from the log (no result dict is held).
     """
 
     def __init__(
@@ -60,6 +64,7 @@ class ResultRecorder:
         spill_parent: Path | None = None,
         chunk_rows: int = CHUNK_ROWS,
         block_rows: int = BLOCK_ROWS,
+        log: ResultLog | None = None,
     ) -> None:
         self.description = description
         self.spill_parent = spill_parent
@@ -74,6 +79,11 @@ class ResultRecorder:
         # walk them (a run's cost per result grew 4x from 10k to 1M results); result dicts
         # of plain numbers and strings are untracked, and so is this list's content.
         self.rows: list[Any] = []
+        # with a backend's log: the decision code of each result held (the log has the rest)
+        self.log = log
+        self.codes: list[int] = []
+        if log is not None and self.extra_columns:
+            raise ValueError("results logged by reference have no extra columns")
         # results already read out of :attr:`rows`: typed columns, one dict per block
         self._blocks: list[dict[str, Any]] = []
         self._n_blocked = 0
@@ -85,7 +95,11 @@ class ResultRecorder:
         self._next = self.next_compaction()  # for append()
 
     def __len__(self) -> int:
-        return self._n_spilled + self._n_blocked + len(self.rows) // 3
+        return self._n_spilled + self._n_blocked + self._n_unblocked()
+
+    def _n_unblocked(self) -> int:
+        """Results held that are not in a typed block yet (dicts, or codes of logged ones)."""
+        return len(self.codes) if self.log is not None else len(self.rows) // 3
 
     def next_compaction(self) -> int:
         """The result count at which the holder of :attr:`rows` calls :meth:`compact` next:
@@ -105,7 +119,8 @@ class ResultRecorder:
     def append(
         self, trial_id: int, result: dict[str, Any], decision: int, configs: Sequence[dict]
     ) -> None:
-        """Record one result with its decision code (``DECISION_CODES``).
+        """Record one result with its decision code (``DECISION_CODES``) (not with a
+        backend's :attr:`log`: append the code to :attr:`codes` then).
 
         ``configs[trial_id]`` is the trial's config; it is read when a chunk is spilled. A
         missing worker is recorded as -1, a missing objective or extra column as NaN (or
@@ -113,6 +128,8 @@ class ResultRecorder:
         result)`` to :attr:`rows` itself (``rows.extend``: flat), with results that hold
         every key, and calls :meth:`compact` at each :meth:`next_compaction` count.
         """
+        if self.log is not None:
+            raise ValueError("this recorder takes its results from the backend's log")
         complete = dict(result)
         complete.setdefault("worker", -1)
         for name in self.objective_names:
@@ -130,15 +147,34 @@ class ResultRecorder:
 
     # ------------------------------------------------------------------ blocks and chunks
     def compact(self, configs: Sequence[dict]) -> None:
-        """Read the result dicts held in :attr:`rows` into one block of typed columns and
-        drop them; write a chunk once ``chunk_rows`` results are held."""
-        if self.rows:
-            self._blocks.append(self._columns(self.rows))
-            self._n_blocked += len(self.rows) // 3
-            self.rows.clear()  # the same list: the Tuner holds its extend
+        """Read the result dicts held in :attr:`rows` (or the log's results of the codes held
+        in :attr:`codes`) into one block of typed columns and drop them; write a chunk once
+        ``chunk_rows`` results are held."""
+        self._block_held()
         if self._n_blocked >= self.chunk_rows:
             self.spill(configs)
         self._next = self.next_compaction()
+
+    def _block_held(self) -> None:
+        """The results held that are not in a block yet become one block."""
+        if self.rows or self.codes:
+            n = self._n_unblocked()
+            self._blocks.append(self._unblocked_columns())
+            self._n_blocked += n
+            self.rows.clear()  # the same lists: the Tuner holds their extend/append
+            self.codes.clear()
+
+    def _holds_results(self) -> bool:
+        return bool(self.rows or self.codes or self._blocks)
+
+    def _unblocked_columns(self) -> dict[str, Any]:
+        """The typed columns of the results held that are not in a block yet."""
+        if self.log is None:
+            return self._columns(self.rows)
+        columns = self.log.take_columns(len(self.codes))
+        columns[FIDELITY_KEY] = columns[FIDELITY_KEY].astype(self._fidelity_dtype, copy=False)
+        columns["decision"] = _typed(tuple(self.codes), np.int8)
+        return columns
 
     def _columns(self, rows: list[Any]) -> dict[str, Any]:
         """The typed columns of the results in ``rows`` (flat: trial id, decision, dict)."""
@@ -165,7 +201,8 @@ class ResultRecorder:
 
     def _held(self) -> dict[str, Any]:
         """Every result held in memory (blocks, then rows) as one set of typed columns."""
-        blocks = self._blocks + ([self._columns(self.rows)] if self.rows else [])
+        self._block_held()  # (a log's results can be taken once only)
+        blocks = self._blocks
         if not blocks:
             return self._columns([])
         if len(blocks) == 1:
@@ -222,13 +259,14 @@ class ResultRecorder:
         return pa.RecordBatch.from_pydict(columns)
 
     def _forget_held(self) -> None:
-        self.rows.clear()  # the same list: the Tuner holds its extend
+        self.rows.clear()  # the same lists: the Tuner holds their extend/append
+        self.codes.clear()
         self._blocks = []
         self._n_blocked = 0
 
     def spill(self, configs: Sequence[dict]) -> None:
         """Write every result held in memory as one typed chunk (Arrow IPC) and forget them."""
-        if not self.rows and not self._blocks:
+        if not self._holds_results():
             return
         batch = self._batch(configs)
         if self._spill_dir is None:
@@ -252,7 +290,7 @@ class ResultRecorder:
         for path in self._chunks:
             with pa.memory_map(str(path)) as source:
                 schemas.append(pa.ipc.open_file(source).schema)
-        if self.rows or self._blocks or not self._chunks:
+        if self._holds_results() or not self._chunks:
             schemas.append(self._batch(configs).schema)
         names = self._config_names
         schemas = [_with_config_columns(schema.empty_table(), names).schema for schema in schemas]
@@ -264,7 +302,7 @@ class ResultRecorder:
         The config columns of all chunks are unified: a chunk missing a hyperparameter
         that a later trial introduced gets a null column for it.
         """
-        tail = self._batch(configs) if self.rows or self._blocks or not self._chunks else None
+        tail = self._batch(configs) if self._holds_results() or not self._chunks else None
         names = self._config_names
         for path in self._chunks:
             with pa.OSFile(str(path), "rb") as source:  # read, not mapped: one chunk in memory

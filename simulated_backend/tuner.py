@@ -30,6 +30,7 @@ from simulated_backend.backend_protocol import (
     REPORT_LAST,
     TIME_KEY,
     ClockJumpingBackend,
+    ResultLoggingBackend,
     TrialBackend,
     TrialReport,
 )
@@ -153,7 +154,16 @@ class Tuner:
         self._n_paused = 0
         self._n_running = 0
         chunk = {} if self.result_chunk_rows is None else {"chunk_rows": self.result_chunk_rows}
-        self.recorder = ResultRecorder(self.description, spill_parent=self.results_dir, **chunk)
+        # a backend that logs its results by reference (the simulator on a table) gives the
+        # recorder their columns; the Tuner then records each result's decision code only
+        log = (
+            self.backend.result_log()
+            if isinstance(self.backend, ResultLoggingBackend) and not self.description.extra_columns
+            else None
+        )
+        self.recorder = ResultRecorder(
+            self.description, spill_parent=self.results_dir, log=log, **chunk
+        )
         status, error, current = "completed", None, [None]
         try:
             try:
@@ -202,6 +212,8 @@ class Tuner:
         trials, trial_status, configs = self.trials, self.trial_status, self.trial_configs
         recorder = self.recorder
         record = recorder.rows.extend  # flat: see ResultRecorder.rows
+        # with the backend's log of results: the decision codes only (no dict is held)
+        record_code = recorder.codes.append if recorder.log is not None else None
         # the held dicts are read into typed columns every block (and spilled every chunk)
         next_compaction = recorder.next_compaction()
         on_result, on_complete = scheduler.on_trial_result, scheduler.on_trial_complete
@@ -286,7 +298,10 @@ class Tuner:
                 self._n_running -= 1
                 n_finished += 1
                 on_error(trial)
-            record((trial_id, code, result))
+            if record_code is not None:
+                record_code(code)
+            else:
+                record((trial_id, code, result))
             n_results += 1
             if n_results == next_compaction:
                 recorder.compact(configs)
