@@ -243,8 +243,9 @@ class SimulatorBackend:
         self._continuing: tuple[float, int, list[Any]] | None = None
         # the log of this run's results by reference (result_log), None: not kept
         self._log: TableResultLog | None = None
-        # indexed by trial id (ids are 0, 1, 2, ... in start order): the config as run, and
-        # the state of every trial that may still run (None once stopped, completed or failed)
+        # indexed by trial id (ids are 0, 1, 2, ... in start order): the config as run and the
+        # state of every trial that may still run (both None once stopped, completed or failed:
+        # the Tuner keeps the configs it records)
         self.configs: list[dict[str, Any]] = []
         self._states: list[list[Any] | None] = []
 
@@ -318,6 +319,7 @@ class SimulatorBackend:
         time = now + row[self.elapsed_index]
         if time != time:  # no recorded time for the first step: the trial fails at once
             self._states[trial_id] = None
+            configs[trial_id] = None
             return None
         if time < now:  # a negative recorded time never moves the clock backwards
             time = now
@@ -370,6 +372,7 @@ class SimulatorBackend:
             return self.configs[trial_id]
         self._end_run_of(trial_id)
         self._states[trial_id] = None
+        self.configs[trial_id] = None
         return None
 
     def pause_trial(self, trial_id: int) -> None:
@@ -388,6 +391,7 @@ class SimulatorBackend:
         """Stopped at its last report: the worker is free at once."""
         self._end_run_of(trial_id)
         self._states[trial_id] = None  # a stopped trial never reports again
+        self.configs[trial_id] = None
 
     def _end_run_of(self, trial_id: int) -> None:
         continuing = self._continuing
@@ -442,6 +446,7 @@ class SimulatorBackend:
             return [(trial_id, result, REPORT_CONTINUES)]
         self._end_run_of(trial_id)
         self._states[trial_id] = None  # a completed trial never reports again
+        self.configs[trial_id] = None
         return [(trial_id, result, REPORT_LAST)]
 
     def reports_jumping_clock(self, limit: float = math.inf) -> Iterator[TrialReport | None]:
@@ -457,7 +462,7 @@ class SimulatorBackend:
         runs. Trials started, paused, resumed or stopped between reports are taken into
         account, exactly as between calls of :meth:`next_results`.
         """
-        events, states, clock = self._events, self._states, self.clock
+        events, states, clock, configs = self._events, self._states, self.clock, self.configs
         result_of, fidelity_values = self._result_of, self.fidelity_values
         last_position, elapsed_index = self.last_fidelity_index, self.elapsed_index
         heappush, heappop, heappushpop = heapq.heappush, heapq.heappop, heapq.heappushpop
@@ -521,6 +526,7 @@ class SimulatorBackend:
                     continue
             self._end_run_of(trial_id)
             states[trial_id] = None  # a completed trial never reports again
+            configs[trial_id] = None
             yield (trial_id, result, REPORT_LAST)
 
     def advance_clock(self, limit: float = math.inf) -> float | None:

@@ -146,14 +146,17 @@ class ResultRecorder:
             self.compact(configs)
 
     # ------------------------------------------------------------------ blocks and chunks
-    def compact(self, configs: Sequence[dict]) -> None:
+    def compact(self, configs: Sequence[dict]) -> np.ndarray | None:
         """Read the result dicts held in :attr:`rows` (or the log's results of the codes held
         in :attr:`codes`) into one block of typed columns and drop them; write a chunk once
-        ``chunk_rows`` results are held."""
+        ``chunk_rows`` results are held. Returns the trial ids of the chunk written, if one
+        was (the configs of those that have ended are never read again)."""
         self._block_held()
+        spilled = None
         if self._n_blocked >= self.chunk_rows:
-            self.spill(configs)
+            spilled = self.spill(configs)
         self._next = self.next_compaction()
+        return spilled
 
     def _block_held(self) -> None:
         """The results held that are not in a block yet become one block."""
@@ -216,8 +219,9 @@ class ResultRecorder:
             for name in blocks[0]
         }
 
-    def _batch(self, configs: Sequence[dict]) -> pa.RecordBatch:
-        """The results held in memory as one record batch (with config columns)."""
+    def _batch(self, configs: Sequence[dict]) -> tuple[pa.RecordBatch, np.ndarray]:
+        """The results held in memory as one record batch (with config columns), and their
+        trial ids (each once, ascending)."""
         held = self._held()
         trial_ids = held["trial_id"]
         columns: dict[str, Any] = {
@@ -254,9 +258,10 @@ class ResultRecorder:
             for name, values in zip(names, _config_values_by_name(used, names)):
                 columns[CONFIG_PREFIX + name] = _config_column(values).take(inverse)
         else:
+            unique = trial_ids
             for name in self._config_names:
                 columns[CONFIG_PREFIX + name] = pa.array(np.array([]))
-        return pa.RecordBatch.from_pydict(columns)
+        return pa.RecordBatch.from_pydict(columns), unique
 
     def _forget_held(self) -> None:
         self.rows.clear()  # the same lists: the Tuner holds their extend/append
@@ -264,11 +269,12 @@ class ResultRecorder:
         self._blocks = []
         self._n_blocked = 0
 
-    def spill(self, configs: Sequence[dict]) -> None:
-        """Write every result held in memory as one typed chunk (Arrow IPC) and forget them."""
+    def spill(self, configs: Sequence[dict]) -> np.ndarray | None:
+        """Write every result held in memory as one typed chunk (Arrow IPC) and forget them;
+        returns the chunk's trial ids (each once, ascending), ``None`` if nothing was held."""
         if not self._holds_results():
-            return
-        batch = self._batch(configs)
+            return None
+        batch, trial_ids = self._batch(configs)
         if self._spill_dir is None:
             parent = self.spill_parent
             if parent is not None:
@@ -283,6 +289,7 @@ class ResultRecorder:
         self._n_spilled += batch.num_rows
         self._forget_held()
         self._next = self.next_compaction()
+        return trial_ids
 
     def schema(self, configs: Sequence[dict]) -> pa.Schema:
         """The schema every chunk is cast to when written: the chunks' schemas unified."""
@@ -291,7 +298,7 @@ class ResultRecorder:
             with pa.memory_map(str(path)) as source:
                 schemas.append(pa.ipc.open_file(source).schema)
         if self._holds_results() or not self._chunks:
-            schemas.append(self._batch(configs).schema)
+            schemas.append(self._batch(configs)[0].schema)
         names = self._config_names
         schemas = [_with_config_columns(schema.empty_table(), names).schema for schema in schemas]
         return pa.unify_schemas(schemas, promote_options="permissive")
@@ -302,7 +309,7 @@ class ResultRecorder:
         The config columns of all chunks are unified: a chunk missing a hyperparameter
         that a later trial introduced gets a null column for it.
         """
-        tail = self._batch(configs) if self._holds_results() or not self._chunks else None
+        tail = self._batch(configs)[0] if self._holds_results() or not self._chunks else None
         names = self._config_names
         for path in self._chunks:
             with pa.OSFile(str(path), "rb") as source:  # read, not mapped: one chunk in memory

@@ -140,7 +140,9 @@ class Tuner:
         # and full collections of long runs walked them all (see docs/performance.md)
         self.trials: list[Trial | None] = []
         self.trial_status: list[int] = []
-        self.trial_configs: list[dict[str, Any]] = []
+        # indexed by trial id: the config as run; None once the trial ended and its results
+        # were spilled to disk (read only for the results' config columns)
+        self.trial_configs: list[dict[str, Any] | None] = []
         self.failed_trials: list[int] = []
         self.stop_reason = ""
 
@@ -304,8 +306,10 @@ class Tuner:
                 record((trial_id, code, result))
             n_results += 1
             if n_results == next_compaction:
-                recorder.compact(configs)
+                spilled = recorder.compact(configs)
                 next_compaction = recorder.next_compaction()
+                if spilled is not None:
+                    self._forget_spilled_configs(spilled)
             if result_callbacks:
                 for callback in result_callbacks:
                     callback(trial, result, decision)
@@ -438,6 +442,15 @@ class Tuner:
                     trial_configs[trial_id] = run_config
                 self._n_running += 1
         return failed
+
+    def _forget_spilled_configs(self, trial_ids: Any) -> None:
+        """The configs of the trials of a spilled chunk that have ended are never read again
+        (their every result is on disk): dropped, so a long run holds no config per trial
+        ever started (the backend drops its reference when the trial ends)."""
+        status, configs = self.trial_status, self.trial_configs
+        for trial_id in trial_ids.tolist():
+            if status[trial_id] >= STOPPED:
+                configs[trial_id] = None
 
     def _fail_trial(self, trial_id: int) -> int:
         """The backend could not run the trial (e.g. no recorded time): the trial fails."""

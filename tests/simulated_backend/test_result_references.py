@@ -172,3 +172,26 @@ def test_no_result_dict_is_held_and_ctrl_c_keeps_what_was_recorded(tmp_path):
     cut, sizes = written(tmp_path / "cut")
     assert sizes == [37, 37, 27]
     pd.testing.assert_frame_equal(cut, full.iloc[:101], check_exact=True)
+
+
+def test_a_long_run_keeps_configs_only_of_trials_not_yet_on_disk(tmp_path):
+    blackbox = random_tabular_blackbox(5, n_configs=200, n_fidelities=8)
+    space = SearchSpace.from_blackbox(blackbox)
+    scheduler = ASHA(space, "loss", "min", blackbox.fidelity_values, seed=3)
+    backend = SimulatorBackend(blackbox, n_workers=4, seed=1)
+    tuner = Tuner(
+        scheduler,
+        backend,
+        StopCriterion(max_num_results=600),
+        results_dir=tmp_path,
+        result_chunk_rows=50,
+    )
+    tuner.run()
+    ended = [t for t, status in enumerate(tuner.trial_status) if status >= 2]
+    kept = [t for t, config in enumerate(tuner.trial_configs) if config is not None]
+    assert len(ended) > 100 and len(kept) < len(ended) / 4  # the ended trials' configs went
+    assert all(backend.configs[t] is None for t in ended)  # the backend keeps none of them
+    table, _ = written(tmp_path)
+    assert table["config_x"].notna().all()  # every result still names its config
+    first = table.groupby("trial_id")["config_x"].first()
+    assert first.nunique() > 100
