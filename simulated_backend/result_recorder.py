@@ -249,12 +249,15 @@ class ResultRecorder:
             used = [configs[t] for t in unique.tolist()]
             names = self._config_names
             known = set(names)
-            for config in used:
-                if len(config) != len(names) or not known.issuperset(config):
-                    for key in config:
-                        if key not in known:
-                            names.append(key)
-                            known.add(key)
+            # a name no config had before: added in order of first appearance (the union of
+            # every config's keys is taken in C first; new names are rare)
+            if not known.issuperset(set().union(*used)):
+                for config in used:
+                    if len(config) != len(names) or not known.issuperset(config):
+                        for key in config:
+                            if key not in known:
+                                names.append(key)
+                                known.add(key)
             for name, values in zip(names, _config_values_by_name(used, names)):
                 columns[CONFIG_PREFIX + name] = _config_column(values).take(inverse)
         else:
