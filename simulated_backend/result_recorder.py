@@ -13,6 +13,13 @@ dropped: memory holds at most one chunk of typed results (about 60 bytes each) h
 long the run, and the results file is written from the chunks one at a time. A run that
 stays below one chunk never touches the disk before its results file is written.
 
+A backend that logs its results by reference (a
+:class:`~simulated_backend.backend_protocol.ResultLog`, e.g. the simulator's
+:class:`~simulated_backend.result_references.TableResultLog`: trial id, table row, time,
+worker) hands the recorder its columns instead: the Tuner then appends only each result's
+decision code to :attr:`ResultRecorder.codes`, no result dict is held, and each block is
+taken from the log. The chunks and the results file are the same either way.
+
 The spill folder is created by the recorder (inside the results folder, hidden, or in
 the system's temporary folder) and removed by :meth:`ResultRecorder.close`.
 """
