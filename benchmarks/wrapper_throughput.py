@@ -277,7 +277,13 @@ def start_workers(
         theirs.close()
         processes.append(process)
         conns.append(mine)
-    indices = [conn.recv() for conn in conns]
+    try:
+        indices = [conn.recv() for conn in conns]
+    except EOFError:  # a worker died while opening the wrapper
+        for process in processes:
+            process.terminate()
+            process.join(timeout=10)
+        raise
     return processes, conns, indices
 
 
@@ -318,9 +324,27 @@ def simtune_independent(
     return Measured(rate, order, reference == expected)
 
 
+PEER_START_ATTEMPTS = 3
+
+
 def peer_independent(
     n_workers: int, n_evals: int, seed: int, harness: str = "selector"
 ) -> Measured:
+    """One peer run; a start whose worker-index allocation fails (the peer's own race, see
+    ``--index-stress``) is reported on stderr and retried with a fresh directory."""
+    for attempt in range(1, PEER_START_ATTEMPTS + 1):
+        try:
+            return _peer_independent_run(n_workers, n_evals, seed, harness)
+        except EOFError:
+            print(
+                f"mfhpo-simulator: a worker of {n_workers} independent processes died while "
+                f"allocating its index (attempt {attempt} of {PEER_START_ATTEMPTS})",
+                file=sys.stderr,
+            )
+    raise RuntimeError(f"mfhpo-simulator could not start {n_workers} independent workers")
+
+
+def _peer_independent_run(n_workers: int, n_evals: int, seed: int, harness: str) -> Measured:
     directory = os.path.join(tempfile.mkdtemp(prefix="mfhpo-"), f"ind-{uuid.uuid4().hex[:8]}")
     try:
         processes, conns, _ = start_workers("mfhpo", (directory,), n_workers, n_evals, harness)

@@ -49,8 +49,17 @@ class WrappedObjective:
         self.function_objective = function_objective
 
     def __reduce__(self) -> tuple:
-        # pickled with every task a process pool sends: the constructor call is the cheapest
-        return WrappedObjective, (self.address, self.function_objective)
+        # pickled with every task a process pool sends (by its feeder thread, in the
+        # optimizer's process) and unpickled by the worker: one global and plain values
+        # (each global costs an import lookup both ways), and the worker gets back the handle
+        # it unpickled for the previous task (see LastHandle)
+        address = self.address
+        return _unpickle_objective, (
+            address.address,
+            address.family,
+            address.authkey,
+            self.function_objective,
+        )
 
     @classmethod
     def connect(cls, run_name: str, runs_dir: Path | str | None = None) -> WrappedObjective:
@@ -197,6 +206,31 @@ def _is_closed_by_peer(conn: Connection) -> bool:
         return True
 
 
+class LastHandle:
+    """The handle this process unpickled last, returned again for the same run.
+
+    A process pool unpickles the objective with every task; building a new handle and its
+    frozen :class:`RunAddress` each time cost more than comparing them. A handle with a
+    user function is built afresh (the function is whatever the task carried).
+    """
+
+    def __init__(self) -> None:
+        self.handle: WrappedObjective | None = None
+
+    def unpickle(
+        self, address: Any, family: str, authkey: bytes, function_objective: Any
+    ) -> WrappedObjective:
+        handle = self.handle
+        if function_objective is None and handle is not None:
+            known = handle.address
+            if known.authkey == authkey and known.address == address and known.family == family:
+                return handle
+        handle = WrappedObjective(RunAddress(address, family, authkey), function_objective)
+        if function_objective is None:
+            self.handle = handle
+        return handle
+
+
 class ProcessId:
     """This process's id, kept current across ``fork`` (``os.getpid`` is a system call, and
     every call checks that its connection was opened by this process)."""
@@ -214,6 +248,17 @@ _THIS_PROCESS = ProcessId()
 # the connections of the threads of this process (module level: the handles that share them
 # are unpickled afresh for every task of a pool)
 _THREAD_CONNECTIONS = ThreadConnections()
+
+# the handle this process unpickled last
+_LAST_HANDLE = LastHandle()
+
+
+def _unpickle_objective(
+    address: Any, family: str, authkey: bytes, function_objective: Any
+) -> WrappedObjective:
+    """Rebuilds a pickled :class:`WrappedObjective` (see its ``__reduce__``)."""
+    return _LAST_HANDLE.unpickle(address, family, authkey, function_objective)
+
 
 _PLAIN_TYPES = frozenset({int, float, str, bool, type(None)})
 

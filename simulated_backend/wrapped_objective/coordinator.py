@@ -100,6 +100,8 @@ class Coordinator:
         self._last_connect = self._last_activity
         self._last_start = 0.0
         self._optimizer_cpu = self._optimizer_cpu_seconds()
+        # read on every call's path: kept here rather than looked up through settings
+        self._start_at_now = settings.optimizer_time.kind == "none"
         self._closing = False
         self._poller = ReadinessPoller()
         self._poller.register(wakeup.fileno())
@@ -284,7 +286,7 @@ class Coordinator:
         except Exception as error:  # a bad config or fidelity fails this call, not the run
             _send(caller, (messages.FAILED, f"{type(error).__name__}: {error}"))
             return
-        start = self.now if self.settings.optimizer_time.kind == "none" else self._start_time()
+        start = self.now if self._start_at_now else self._start_time()
         trial_id, charged, continued = self.ledger.begin(trial_key, answer[0], answer[1], answer[3])
         call_index = self._n_calls
         self._n_calls = call_index + 1

@@ -1,8 +1,9 @@
-"""The coordinator's parts on every evaluation's path: polling, framing, lookup, ledger."""
+"""The parts on every evaluation's path: polling, framing, lookup, ledger, the pickled handle."""
 
 from __future__ import annotations
 
 import os
+import pickle
 import socket
 import threading
 import time
@@ -10,9 +11,15 @@ import time
 import pytest
 
 from blackbox_repository import TabularBlackbox
-from simulated_backend.wrapped_objective import BlackboxEvaluator, messages
+from simulated_backend.wrapped_objective import (
+    BlackboxEvaluator,
+    FunctionObjective,
+    WrappedObjective,
+    messages,
+)
 from simulated_backend.wrapped_objective.evaluation import ContinuationLedger
 from simulated_backend.wrapped_objective.polling import ReadinessPoller
+from simulated_backend.wrapped_objective.run_files import RunAddress
 from tests.simulated_backend.engine_fixtures import random_tabular_blackbox
 
 
@@ -94,3 +101,25 @@ def test_ledger_follows_keyed_trials_only():
     assert by_config.begin(None, {"x": 7}, 1, 2.0) == (0, 2.0, False)
     by_config.finish(0, 1, 2.0)
     assert by_config.begin(None, {"x": 7}, 2, 5.0) == (0, 3.0, True)
+
+
+def _square(config, fidelity):
+    return {"loss": config["x"] ** 2, "runtime": float(fidelity)}
+
+
+def test_an_unpickled_objective_is_reused_for_its_run_only():
+    first = WrappedObjective(RunAddress("/tmp/a/c", "AF_UNIX", b"k" * 32))
+    other_run = WrappedObjective(RunAddress("/tmp/a/c", "AF_UNIX", b"j" * 32))
+    copy = pickle.loads(pickle.dumps(first))
+    assert copy.address == first.address and copy.function_objective is None
+    # a process pool unpickles the handle with every task: the same run gives the same handle
+    assert pickle.loads(pickle.dumps(first)) is copy
+    other = pickle.loads(pickle.dumps(other_run))
+    assert other is not copy and other.address.authkey == b"j" * 32
+    assert pickle.loads(pickle.dumps(first)) is not other
+    # a handle with a user function is always the one the task carried
+    function = FunctionObjective(_square)
+    with_function = WrappedObjective(first.address, function)
+    unpickled = pickle.loads(pickle.dumps(with_function))
+    assert unpickled is not copy and unpickled.function_objective.function is _square
+    assert pickle.loads(pickle.dumps(first)) is not unpickled
