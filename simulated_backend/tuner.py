@@ -115,6 +115,8 @@ class Tuner:
         self._backend_takes_rows = (
             "config_index" in inspect.signature(backend.start_trial).parameters
         )
+        # a simulated clock moves only when the engine moves it (never within _fill_workers)
+        self._clock_stands_still = isinstance(backend, ClockJumpingBackend)
         # checks the metric and mode against the backend's objectives (clear errors here)
         self.description = backend.open(
             getattr(scheduler, "metric", None), getattr(scheduler, "mode", None)
@@ -386,6 +388,9 @@ class Tuner:
         suggest, on_add = scheduler.suggest, scheduler.on_trial_add
         start_trial = backend.start_trial
         takes_rows = self._backend_takes_rows
+        # a simulated clock stands still while workers are filled: every trial started here
+        # is created at the same time (one call instead of one per start); a real one moves
+        now = backend.current_time() if self._clock_stands_still else None
         failed = 0
         while backend.num_free_workers:
             n_trials = len(trials)
@@ -410,7 +415,7 @@ class Tuner:
                     config = dict(config)
                 trial_id = n_trials
                 current[0] = trial_id
-                trial = Trial(trial_id, config, backend.current_time())
+                trial = Trial(trial_id, config, backend.current_time() if now is None else now)
                 trials.append(trial)
                 trial_status.append(RUNNING)
                 trial_configs.append(config)

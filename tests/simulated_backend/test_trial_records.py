@@ -53,3 +53,36 @@ def test_finished_trials_leave_no_trial_record(asha_type):
         elif status == STOPPED and asha_type == "stopping":
             with pytest.raises(KeyError):
                 scheduler.bracket_of(trial_id)
+
+
+class _ClockAtAdd(ASHA):
+    """ASHA that notes, at each trial's on_trial_add, its creation time and the backend's clock."""
+
+    def __init__(self, *args, backend: SimulatorBackend, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.backend = backend
+        self.seen: list[tuple[float, float]] = []
+
+    def on_trial_add(self, trial: Trial) -> None:
+        self.seen.append((trial.creation_time, self.backend.current_time()))
+        super().on_trial_add(trial)
+
+
+def test_creation_time_is_the_simulated_clock_at_the_start():
+    """The Tuner reads a simulated clock once per filling of free workers: every trial's
+    creation time is still exactly the clock at its start, and the clock moves between fills."""
+    blackbox = random_tabular_blackbox(5, n_configs=80, n_fidelities=9)
+    backend = SimulatorBackend(blackbox, n_workers=3, seed=0)
+    scheduler = _ClockAtAdd(
+        SearchSpace.from_blackbox(blackbox),
+        "loss",
+        "min",
+        blackbox.fidelity_values,
+        reduction_factor=3,
+        seed=2,
+        backend=backend,
+    )
+    Tuner(scheduler, backend, StopCriterion(max_num_results=200)).run()
+    assert len(scheduler.seen) > 10
+    assert all(created == clock for created, clock in scheduler.seen)
+    assert len({created for created, _ in scheduler.seen}) > 5  # starts at many times
