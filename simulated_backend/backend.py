@@ -38,6 +38,7 @@ from simulated_backend.backend_protocol import (
     RunDescription,
     TrialReport,
 )
+from simulated_backend.result_references import TableResultLog
 from simulated_backend.schedulers.protocol import check_metric_and_mode
 
 RESUME_MODES = ("checkpoint", "scratch")
@@ -58,6 +59,9 @@ _ROW = 6  # its next result's objectives (plain floats), computed one step ahead
 # most results cost a list lookup instead of a numpy read.
 _BLOCK = 7
 _BLOCK_START = 8
+# tabular blackboxes: the trial's first row in the table's flat rows (its row at position k
+# is this + k * seeds), logged with each result when the run records results by reference
+_TABLE_ROW = 9
 
 
 def _result_maker(
@@ -194,6 +198,8 @@ class SimulatorBackend:
             np.asarray(blackbox.values) if isinstance(blackbox, TabularBlackbox) else None
         )
         self._rows = _FlatRows.of(self._values)
+        # rows of one configuration in the table's flat rows (fidelities x seeds)
+        self._config_rows = len(self.fidelity_values) * self._n_seeds
         self._result_of = _result_maker(tuple(blackbox.objective_names), blackbox.fidelity_name)
         self.clock = SimulatedClock()
         self.reset()
@@ -210,6 +216,17 @@ class SimulatorBackend:
             fidelity_kind="int" if isinstance(self.fidelity_values[0], int) else "float",
         )
 
+    def result_log(self) -> TableResultLog | None:
+        """Log every result reported from now until the next :meth:`open` by reference
+        (:class:`~simulated_backend.result_references.TableResultLog`: trial id, table row,
+        time, worker); ``None`` if the blackbox is not a C-contiguous float64 table."""
+        if self._rows is None:
+            return None
+        self._log = TableResultLog(
+            self._values, self.fidelity_values, tuple(self.blackbox.objective_names)
+        )
+        return self._log
+
     def reset(self) -> None:
         """Forget every trial; the clock goes back to 0."""
         self.clock.now = 0.0
@@ -224,8 +241,11 @@ class SimulatorBackend:
         # its last one (pushed when the next result is asked for, unless it was paused or
         # stopped)
         self._continuing: tuple[float, int, list[Any]] | None = None
-        # indexed by trial id (ids are 0, 1, 2, ... in start order): the config as run, and
-        # the state of every trial that may still run (None once stopped, completed or failed)
+        # the log of this run's results by reference (result_log), None: not kept
+        self._log: TableResultLog | None = None
+        # indexed by trial id (ids are 0, 1, 2, ... in start order): the config as run and the
+        # state of every trial that may still run (both None once stopped, completed or failed:
+        # the Tuner keeps the configs it records)
         self.configs: list[dict[str, Any]] = []
         self._states: list[list[Any] | None] = []
 
@@ -281,11 +301,13 @@ class SimulatorBackend:
                 )
             else:
                 row = values[config_index, 0, seed_index].tolist()
-            state = [None, config_index, seed_index, -1, self.clock.now, 0, row, (), 1]
+            table_row = config_index * self._config_rows + seed_index
+            state = [None, config_index, seed_index, -1, self.clock.now, 0, row, (), 1, table_row]
         else:
             config = native_config(config)
             curve, config_index = self._curve_for(config, seed_index)
-            state = [curve, config_index, seed_index, -1, self.clock.now, 0, None, (), 0]
+            table_row = config_index * self._config_rows + seed_index
+            state = [curve, config_index, seed_index, -1, self.clock.now, 0, None, (), 0, table_row]
             if curve is not None:
                 state[_ROW] = row = curve[0].tolist()
             else:
@@ -297,6 +319,7 @@ class SimulatorBackend:
         time = now + row[self.elapsed_index]
         if time != time:  # no recorded time for the first step: the trial fails at once
             self._states[trial_id] = None
+            configs[trial_id] = None
             return None
         if time < now:  # a negative recorded time never moves the clock backwards
             time = now
@@ -331,6 +354,7 @@ class SimulatorBackend:
         if config is not None:
             config = native_config(config)
             state[_CURVE], state[_CONFIG_INDEX] = self._curve_for(config, state[_SEED_INDEX])
+            state[_TABLE_ROW] = state[_CONFIG_INDEX] * self._config_rows + state[_SEED_INDEX]
             state[_BLOCK] = ()
             self.configs[trial_id] = config
         state[_WORKER] = -self._free_workers.pop()
@@ -348,6 +372,7 @@ class SimulatorBackend:
             return self.configs[trial_id]
         self._end_run_of(trial_id)
         self._states[trial_id] = None
+        self.configs[trial_id] = None
         return None
 
     def pause_trial(self, trial_id: int) -> None:
@@ -366,6 +391,7 @@ class SimulatorBackend:
         """Stopped at its last report: the worker is free at once."""
         self._end_run_of(trial_id)
         self._states[trial_id] = None  # a stopped trial never reports again
+        self.configs[trial_id] = None
 
     def _end_run_of(self, trial_id: int) -> None:
         continuing = self._continuing
@@ -402,6 +428,15 @@ class SimulatorBackend:
         result = self._result_of(
             state[_ROW], self.fidelity_values[state[_POSITION]], time, state[_WORKER]
         )
+        if self._log is not None:
+            self._log.entries.extend(
+                (
+                    trial_id,
+                    state[_TABLE_ROW] + state[_POSITION] * self._n_seeds,
+                    time,
+                    state[_WORKER],
+                )
+            )
         # the trial's next result; it completes at the max fidelity, or where its recorded
         # curve ends (NaN time)
         state[_POSITION] += 1
@@ -411,6 +446,7 @@ class SimulatorBackend:
             return [(trial_id, result, REPORT_CONTINUES)]
         self._end_run_of(trial_id)
         self._states[trial_id] = None  # a completed trial never reports again
+        self.configs[trial_id] = None
         return [(trial_id, result, REPORT_LAST)]
 
     def reports_jumping_clock(self, limit: float = math.inf) -> Iterator[TrialReport | None]:
@@ -426,10 +462,13 @@ class SimulatorBackend:
         runs. Trials started, paused, resumed or stopped between reports are taken into
         account, exactly as between calls of :meth:`next_results`.
         """
-        events, states, clock = self._events, self._states, self.clock
+        events, states, clock, configs = self._events, self._states, self.clock, self.configs
         result_of, fidelity_values = self._result_of, self.fidelity_values
         last_position, elapsed_index = self.last_fidelity_index, self.elapsed_index
         heappush, heappop, heappushpop = heapq.heappush, heapq.heappop, heapq.heappushpop
+        # the run's log of results by reference (result_log), if it keeps one
+        log = None if self._log is None else self._log.entries.extend
+        n_seeds = self._n_seeds
         # the caller was told (None) that nothing is due and a worker is free: the clock
         # jumps now, whether it started something or not
         told = False
@@ -462,7 +501,10 @@ class SimulatorBackend:
             told = False
             # the report (as in next_results, inlined: this is the hot path)
             position = state[_POSITION]
-            result = result_of(state[_ROW], fidelity_values[position], time, state[_WORKER])
+            worker = state[_WORKER]
+            result = result_of(state[_ROW], fidelity_values[position], time, worker)
+            if log is not None:
+                log((trial_id, state[_TABLE_ROW] + position * n_seeds, time, worker))
             position += 1
             state[_POSITION] = position
             if position <= last_position:
@@ -484,6 +526,7 @@ class SimulatorBackend:
                     continue
             self._end_run_of(trial_id)
             states[trial_id] = None  # a completed trial never reports again
+            configs[trial_id] = None
             yield (trial_id, result, REPORT_LAST)
 
     def advance_clock(self, limit: float = math.inf) -> float | None:

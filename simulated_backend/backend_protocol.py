@@ -150,6 +150,30 @@ class TrialBackend(Protocol):
 
 
 @runtime_checkable
+class ResultLog(Protocol):
+    """A backend's own record of the results it reported in a run, a few numbers each
+    (e.g. :class:`~simulated_backend.result_references.TableResultLog`): the recorder takes
+    their typed columns instead of reading the result dicts."""
+
+    def take_columns(self, n: int) -> dict[str, Any]:
+        """The typed columns (``trial_id``, ``worker``, ``"fidelity"``, ``"simulated_time"``
+        and every objective) of the first ``n`` results not taken yet; they are dropped."""
+        ...
+
+
+@runtime_checkable
+class ResultLoggingBackend(Protocol):
+    """Optional: a backend that can log its results by reference (the SimulatorBackend on a
+    tabular blackbox). The Tuner then records only each result's decision code; the result
+    dicts it hands the scheduler are not kept."""
+
+    def result_log(self) -> ResultLog | None:
+        """Log every result reported from now until the next ``open`` (``None``: this
+        backend cannot, the result dicts are recorded)."""
+        ...
+
+
+@runtime_checkable
 class ClockJumpingBackend(Protocol):
     """Optional fast path of a backend whose clock is simulated (the SimulatorBackend's).
 

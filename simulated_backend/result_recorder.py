@@ -13,6 +13,13 @@ dropped: memory holds at most one chunk of typed results (about 60 bytes each) h
 long the run, and the results file is written from the chunks one at a time. A run that
 stays below one chunk never touches the disk before its results file is written.
 
+A backend that logs its results by reference (a
+:class:`~simulated_backend.backend_protocol.ResultLog`, e.g. the simulator's
+:class:`~simulated_backend.result_references.TableResultLog`: trial id, table row, time,
+worker) hands the recorder its columns instead: the Tuner then appends only each result's
+decision code to :attr:`ResultRecorder.codes`, no result dict is held, and each block is
+taken from the log. The chunks and the results file are the same either way.
+
 The spill folder is created by the recorder (inside the results folder, hidden, or in
 the system's temporary folder) and removed by :meth:`ResultRecorder.close`.
 """
@@ -30,7 +37,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from simulated_backend.backend_protocol import FIDELITY_KEY, TIME_KEY, RunDescription
+from simulated_backend.backend_protocol import FIDELITY_KEY, TIME_KEY, ResultLog, RunDescription
 
 DECISIONS = ("CONTINUE", "PAUSE", "STOP", "COMPLETED", "FAILED")
 DECISION_CODES = {name: code for code, name in enumerate(DECISIONS)}
@@ -52,6 +59,10 @@ class ResultRecorder:
             temporary folder).
         chunk_rows: results per spilled chunk.
         block_rows: results held as dicts before they are read into typed columns.
+        log: the backend's log of its results by reference
+            (:class:`~simulated_backend.backend_protocol.ResultLog`), if it keeps one: the
+            holder then appends only each result's decision code to :attr:`codes`, and
+            the other columns come from the log (no result dict is held).
     """
 
     def __init__(
@@ -60,6 +71,7 @@ class ResultRecorder:
         spill_parent: Path | None = None,
         chunk_rows: int = CHUNK_ROWS,
         block_rows: int = BLOCK_ROWS,
+        log: ResultLog | None = None,
     ) -> None:
         self.description = description
         self.spill_parent = spill_parent
@@ -74,6 +86,11 @@ class ResultRecorder:
         # walk them (a run's cost per result grew 4x from 10k to 1M results); result dicts
         # of plain numbers and strings are untracked, and so is this list's content.
         self.rows: list[Any] = []
+        # with a backend's log: the decision code of each result held (the log has the rest)
+        self.log = log
+        self.codes: list[int] = []
+        if log is not None and self.extra_columns:
+            raise ValueError("results logged by reference have no extra columns")
         # results already read out of :attr:`rows`: typed columns, one dict per block
         self._blocks: list[dict[str, Any]] = []
         self._n_blocked = 0
@@ -85,7 +102,11 @@ class ResultRecorder:
         self._next = self.next_compaction()  # for append()
 
     def __len__(self) -> int:
-        return self._n_spilled + self._n_blocked + len(self.rows) // 3
+        return self._n_spilled + self._n_blocked + self._n_unblocked()
+
+    def _n_unblocked(self) -> int:
+        """Results held that are not in a typed block yet (dicts, or codes of logged ones)."""
+        return len(self.codes) if self.log is not None else len(self.rows) // 3
 
     def next_compaction(self) -> int:
         """The result count at which the holder of :attr:`rows` calls :meth:`compact` next:
@@ -105,7 +126,8 @@ class ResultRecorder:
     def append(
         self, trial_id: int, result: dict[str, Any], decision: int, configs: Sequence[dict]
     ) -> None:
-        """Record one result with its decision code (``DECISION_CODES``).
+        """Record one result with its decision code (``DECISION_CODES``) (not with a
+        backend's :attr:`log`: append the code to :attr:`codes` then).
 
         ``configs[trial_id]`` is the trial's config; it is read when a chunk is spilled. A
         missing worker is recorded as -1, a missing objective or extra column as NaN (or
@@ -113,6 +135,8 @@ class ResultRecorder:
         result)`` to :attr:`rows` itself (``rows.extend``: flat), with results that hold
         every key, and calls :meth:`compact` at each :meth:`next_compaction` count.
         """
+        if self.log is not None:
+            raise ValueError("this recorder takes its results from the backend's log")
         complete = dict(result)
         complete.setdefault("worker", -1)
         for name in self.objective_names:
@@ -129,16 +153,38 @@ class ResultRecorder:
             self.compact(configs)
 
     # ------------------------------------------------------------------ blocks and chunks
-    def compact(self, configs: Sequence[dict]) -> None:
-        """Read the result dicts held in :attr:`rows` into one block of typed columns and
-        drop them; write a chunk once ``chunk_rows`` results are held."""
-        if self.rows:
-            self._blocks.append(self._columns(self.rows))
-            self._n_blocked += len(self.rows) // 3
-            self.rows.clear()  # the same list: the Tuner holds its extend
+    def compact(self, configs: Sequence[dict]) -> np.ndarray | None:
+        """Read the result dicts held in :attr:`rows` (or the log's results of the codes held
+        in :attr:`codes`) into one block of typed columns and drop them; write a chunk once
+        ``chunk_rows`` results are held. Returns the trial ids of the chunk written, if one
+        was (the configs of those that have ended are never read again)."""
+        self._block_held()
+        spilled = None
         if self._n_blocked >= self.chunk_rows:
-            self.spill(configs)
+            spilled = self.spill(configs)
         self._next = self.next_compaction()
+        return spilled
+
+    def _block_held(self) -> None:
+        """The results held that are not in a block yet become one block."""
+        if self.rows or self.codes:
+            n = self._n_unblocked()
+            self._blocks.append(self._unblocked_columns())
+            self._n_blocked += n
+            self.rows.clear()  # the same lists: the Tuner holds their extend/append
+            self.codes.clear()
+
+    def _holds_results(self) -> bool:
+        return bool(self.rows or self.codes or self._blocks)
+
+    def _unblocked_columns(self) -> dict[str, Any]:
+        """The typed columns of the results held that are not in a block yet."""
+        if self.log is None:
+            return self._columns(self.rows)
+        columns = self.log.take_columns(len(self.codes))
+        columns[FIDELITY_KEY] = columns[FIDELITY_KEY].astype(self._fidelity_dtype, copy=False)
+        columns["decision"] = _typed(tuple(self.codes), np.int8)
+        return columns
 
     def _columns(self, rows: list[Any]) -> dict[str, Any]:
         """The typed columns of the results in ``rows`` (flat: trial id, decision, dict)."""
@@ -165,7 +211,8 @@ class ResultRecorder:
 
     def _held(self) -> dict[str, Any]:
         """Every result held in memory (blocks, then rows) as one set of typed columns."""
-        blocks = self._blocks + ([self._columns(self.rows)] if self.rows else [])
+        self._block_held()  # (a log's results can be taken once only)
+        blocks = self._blocks
         if not blocks:
             return self._columns([])
         if len(blocks) == 1:
@@ -179,8 +226,9 @@ class ResultRecorder:
             for name in blocks[0]
         }
 
-    def _batch(self, configs: Sequence[dict]) -> pa.RecordBatch:
-        """The results held in memory as one record batch (with config columns)."""
+    def _batch(self, configs: Sequence[dict]) -> tuple[pa.RecordBatch, np.ndarray]:
+        """The results held in memory as one record batch (with config columns), and their
+        trial ids (each once, ascending)."""
         held = self._held()
         trial_ids = held["trial_id"]
         columns: dict[str, Any] = {
@@ -208,29 +256,35 @@ class ResultRecorder:
             used = [configs[t] for t in unique.tolist()]
             names = self._config_names
             known = set(names)
-            for config in used:
-                if len(config) != len(names) or not known.issuperset(config):
-                    for key in config:
-                        if key not in known:
-                            names.append(key)
-                            known.add(key)
+            # a name no config had before: added in order of first appearance (the union of
+            # every config's keys is taken in C first; new names are rare)
+            if not known.issuperset(set().union(*used)):
+                for config in used:
+                    if len(config) != len(names) or not known.issuperset(config):
+                        for key in config:
+                            if key not in known:
+                                names.append(key)
+                                known.add(key)
             for name, values in zip(names, _config_values_by_name(used, names)):
                 columns[CONFIG_PREFIX + name] = _config_column(values).take(inverse)
         else:
+            unique = trial_ids
             for name in self._config_names:
                 columns[CONFIG_PREFIX + name] = pa.array(np.array([]))
-        return pa.RecordBatch.from_pydict(columns)
+        return pa.RecordBatch.from_pydict(columns), unique
 
     def _forget_held(self) -> None:
-        self.rows.clear()  # the same list: the Tuner holds its extend
+        self.rows.clear()  # the same lists: the Tuner holds their extend/append
+        self.codes.clear()
         self._blocks = []
         self._n_blocked = 0
 
-    def spill(self, configs: Sequence[dict]) -> None:
-        """Write every result held in memory as one typed chunk (Arrow IPC) and forget them."""
-        if not self.rows and not self._blocks:
-            return
-        batch = self._batch(configs)
+    def spill(self, configs: Sequence[dict]) -> np.ndarray | None:
+        """Write every result held in memory as one typed chunk (Arrow IPC) and forget them;
+        returns the chunk's trial ids (each once, ascending), ``None`` if nothing was held."""
+        if not self._holds_results():
+            return None
+        batch, trial_ids = self._batch(configs)
         if self._spill_dir is None:
             parent = self.spill_parent
             if parent is not None:
@@ -245,6 +299,7 @@ class ResultRecorder:
         self._n_spilled += batch.num_rows
         self._forget_held()
         self._next = self.next_compaction()
+        return trial_ids
 
     def schema(self, configs: Sequence[dict]) -> pa.Schema:
         """The schema every chunk is cast to when written: the chunks' schemas unified."""
@@ -252,8 +307,8 @@ class ResultRecorder:
         for path in self._chunks:
             with pa.memory_map(str(path)) as source:
                 schemas.append(pa.ipc.open_file(source).schema)
-        if self.rows or self._blocks or not self._chunks:
-            schemas.append(self._batch(configs).schema)
+        if self._holds_results() or not self._chunks:
+            schemas.append(self._batch(configs)[0].schema)
         names = self._config_names
         schemas = [_with_config_columns(schema.empty_table(), names).schema for schema in schemas]
         return pa.unify_schemas(schemas, promote_options="permissive")
@@ -264,7 +319,7 @@ class ResultRecorder:
         The config columns of all chunks are unified: a chunk missing a hyperparameter
         that a later trial introduced gets a null column for it.
         """
-        tail = self._batch(configs) if self.rows or self._blocks or not self._chunks else None
+        tail = self._batch(configs)[0] if self._holds_results() or not self._chunks else None
         names = self._config_names
         for path in self._chunks:
             with pa.OSFile(str(path), "rb") as source:  # read, not mapped: one chunk in memory

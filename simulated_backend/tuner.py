@@ -30,6 +30,7 @@ from simulated_backend.backend_protocol import (
     REPORT_LAST,
     TIME_KEY,
     ClockJumpingBackend,
+    ResultLoggingBackend,
     TrialBackend,
     TrialReport,
 )
@@ -141,7 +142,9 @@ class Tuner:
         # and full collections of long runs walked them all (see docs/performance.md)
         self.trials: list[Trial | None] = []
         self.trial_status: list[int] = []
-        self.trial_configs: list[dict[str, Any]] = []
+        # indexed by trial id: the config as run; None once the trial ended and its results
+        # were spilled to disk (read only for the results' config columns)
+        self.trial_configs: list[dict[str, Any] | None] = []
         self.failed_trials: list[int] = []
         self.stop_reason = ""
 
@@ -155,7 +158,16 @@ class Tuner:
         self._n_paused = 0
         self._n_running = 0
         chunk = {} if self.result_chunk_rows is None else {"chunk_rows": self.result_chunk_rows}
-        self.recorder = ResultRecorder(self.description, spill_parent=self.results_dir, **chunk)
+        # a backend that logs its results by reference (the simulator on a table) gives the
+        # recorder their columns; the Tuner then records each result's decision code only
+        log = (
+            self.backend.result_log()
+            if isinstance(self.backend, ResultLoggingBackend) and not self.description.extra_columns
+            else None
+        )
+        self.recorder = ResultRecorder(
+            self.description, spill_parent=self.results_dir, log=log, **chunk
+        )
         status, error, current = "completed", None, [None]
         try:
             try:
@@ -204,6 +216,8 @@ class Tuner:
         trials, trial_status, configs = self.trials, self.trial_status, self.trial_configs
         recorder = self.recorder
         record = recorder.rows.extend  # flat: see ResultRecorder.rows
+        # with the backend's log of results: the decision codes only (no dict is held)
+        record_code = recorder.codes.append if recorder.log is not None else None
         # the held dicts are read into typed columns every block (and spilled every chunk)
         next_compaction = recorder.next_compaction()
         on_result, on_complete = scheduler.on_trial_result, scheduler.on_trial_complete
@@ -288,11 +302,16 @@ class Tuner:
                 self._n_running -= 1
                 n_finished += 1
                 on_error(trial)
-            record((trial_id, code, result))
+            if record_code is not None:
+                record_code(code)
+            else:
+                record((trial_id, code, result))
             n_results += 1
             if n_results == next_compaction:
-                recorder.compact(configs)
+                spilled = recorder.compact(configs)
                 next_compaction = recorder.next_compaction()
+                if spilled is not None:
+                    self._forget_spilled_configs(spilled)
             if result_callbacks:
                 for callback in result_callbacks:
                     callback(trial, result, decision)
@@ -428,6 +447,15 @@ class Tuner:
                     trial_configs[trial_id] = run_config
                 self._n_running += 1
         return failed
+
+    def _forget_spilled_configs(self, trial_ids: Any) -> None:
+        """The configs of the trials of a spilled chunk that have ended are never read again
+        (their every result is on disk): dropped, so a long run holds no config per trial
+        ever started (the backend drops its reference when the trial ends)."""
+        status, configs = self.trial_status, self.trial_configs
+        for trial_id in trial_ids.tolist():
+            if status[trial_id] >= STOPPED:
+                configs[trial_id] = None
 
     def _fail_trial(self, trial_id: int) -> int:
         """The backend could not run the trial (e.g. no recorded time): the trial fails."""

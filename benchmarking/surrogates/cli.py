@@ -25,7 +25,9 @@ def configure_surrogate_command(parser: argparse.ArgumentParser) -> None:
     fit.add_argument("name", help="a tabular blackbox (recipe name or cache entry)")
     fit.add_argument("--budget", type=int, default=16, help="model fits per objective and family")
     fit.add_argument(
-        "--families", default=None, help="comma-separated model families (default: all)"
+        "--families",
+        default=None,
+        help="comma-separated model families (default: all but the opt-in extra_trees)",
     )
     fit.add_argument("--objectives", default=None, help="comma-separated objectives (default: all)")
     fit.add_argument("--split-seed", type=int, default=0)

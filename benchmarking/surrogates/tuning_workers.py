@@ -12,10 +12,14 @@ a runner of the real backend's protocol whose ``close`` ends that run's tasks on
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from simulated_backend.real_backend.dask_runner import ClientRunner
+
+CLOSE_SECONDS = 60.0
+"""How long closing the LocalCluster may take before the fit goes on without waiting."""
 
 
 class TuningWorkers:
@@ -69,7 +73,18 @@ class TuningWorkers:
             client.close()
         cluster, self._cluster = self._cluster, None
         if cluster is not None:
-            cluster.close()
+            try:
+                cluster.close(timeout=CLOSE_SECONDS)
+            except TimeoutError:
+                # seen at load average 25: every tuning run had finished and was journalled,
+                # and the fit failed only because the workers were slow to say goodbye; the
+                # nannies' worker processes are this process's children and end with it
+                warnings.warn(
+                    f"the tuning workers' LocalCluster did not close within {CLOSE_SECONDS:g} s "
+                    "(machine overloaded?); continuing, its processes end with this one",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
 
     def __enter__(self) -> TuningWorkers:
         return self

@@ -72,7 +72,7 @@ def test_rows_hold_every_fidelity_of_a_configuration_in_one_set(data):
     )
 
 
-@pytest.mark.parametrize("family", ["hist_gradient_boosting", "knn", "lightgbm"])
+@pytest.mark.parametrize("family", ["hist_gradient_boosting", "knn", "lightgbm", "extra_trees"])
 def test_onnx_export_predicts_like_the_fitted_model(data, family):
     fidelity = 16 if FAMILIES[family].fidelity_kind == "rounds" else 1.0
     default = FAMILIES[family].default
