@@ -72,6 +72,12 @@ class HyperparameterCodec:
                 "constant hyperparameter"
             )
         self.index_of = {value: i for i, value in enumerate(self.choices)}
+        # value -> encode_value(value) of every choice and of None (inactive), for a one-
+        # lookup encoding (SearchSpace.encode_config); None for a numeric hyperparameter
+        self.value_encodings: dict[Any, float] | None = None
+        if self.kind != NUMERIC:
+            self.value_encodings = {value: self.encode_value(value) for value in self.choices}
+            self.value_encodings[None] = self.encode_value(None)
 
     @property
     def dimension(self) -> Dimension:

@@ -162,8 +162,13 @@ class KernelDensitySearcher:
             CandidateGroups.from_encodings(space.candidate_encodings()) if space.is_finite else None
         )
         self._grid_rows = space.candidates_are_grid_rows
-        # candidates drawn and ranked for the next suggestions, with the fit that scored them
-        self._ranked_batch: list[list[int]] = []
+        # candidates drawn and scored for the next suggestions, with the fit that scored them
+        # (one row per suggestion) and the next row to use
+        self._batch_scores = np.empty((0, 0))
+        self._batch_indices = np.empty((0, 0), dtype=np.intp)
+        self._batch_best: list[int] = []  # per group: the candidate with the highest score
+        self._batch_best_is_number: list[bool] = []  # per group: that score is not NaN
+        self._next_group = 0
         self._batch_fit: ModelFit | None = None
         self._batch_size = FIRST_BATCH
         self._served = 0  # suggestions made with the candidates of _batch_fit
@@ -273,13 +278,33 @@ class KernelDensitySearcher:
         uniformly; None once the space is exhausted (see :meth:`_rank_batch`)."""
         space = self.search_space
         while True:
-            stale = self._batch_fit is not fit or not self._ranked_batch
+            stale = self._batch_fit is not fit or self._next_group == len(self._batch_scores)
             if stale and not self._rank_batch(fit):
                 return None
-            for index in self._ranked_batch.pop():
-                if not space.was_drawn(index):
-                    self._served += 1
-                    return Candidate(space.take(index), index if self._grid_rows else None)
+            index = self._best_in_group(self._next_group)
+            self._next_group += 1
+            if index is not None:
+                self._served += 1
+                return Candidate(space.take(index), index if self._grid_rows else None)
+
+    def _best_in_group(self, group: int) -> int | None:
+        """The candidate of ``group`` (of the current batch) with the highest score that was
+        not suggested yet (ties: the first drawn), or None if all were.
+
+        The same choice as walking the group's candidates in a stable descending sort of
+        their scores, but each group's best is found for the whole batch at once (one
+        ``argmax``): it is nearly always free; the sort runs only when it was suggested
+        already, or its score is NaN (which the sort puts last and ``argmax`` would pick).
+        """
+        index = self._batch_best[group]
+        was_drawn = self.search_space.was_drawn
+        if self._batch_best_is_number[group] and not was_drawn(index):
+            return index
+        scores, indices = self._batch_scores[group], self._batch_indices[group]
+        for index in indices[np.argsort(-scores, kind="stable")].tolist():
+            if not was_drawn(index):
+                return index
+        return None
 
     def _rank_batch(self, fit: ModelFit) -> bool:
         """Draw and rank the candidates of the next suggestions (False: none are left).
@@ -316,11 +341,18 @@ class KernelDensitySearcher:
             points = space.candidate_encodings()[indices]
             scores = fit.good.log_pdf(points) - fit.bad.log_pdf(points)
         shape = (n_groups, group_size)
-        order = np.argsort(-scores.reshape(shape), axis=1, kind="stable")
-        ranked = np.take_along_axis(np.asarray(indices).reshape(shape), order, axis=1).tolist()
-        ranked.reverse()  # pop() from the end: the first group first
-        self._ranked_batch = ranked
+        self._fill_batch(scores.reshape(shape), np.asarray(indices).reshape(shape))
         return True
+
+    def _fill_batch(self, scores: np.ndarray, indices: np.ndarray) -> None:
+        """Hold the candidates ``indices`` (one row per suggestion) and their ``scores``;
+        each row's best is found here for all rows at once (see :meth:`_best_in_group`)."""
+        self._batch_scores, self._batch_indices = scores, indices
+        groups, best = np.arange(len(scores)), scores.argmax(axis=1)
+        best_scores = scores[groups, best]
+        self._batch_best = indices[groups, best].tolist()
+        self._batch_best_is_number = (best_scores == best_scores).tolist()
+        self._next_group = 0
 
     def _best_of_samples(self, good: KernelDensity, bad: KernelDensity) -> Candidate | None:
         """The best by l/g of ``num_samples`` points drawn from the good density (wider by

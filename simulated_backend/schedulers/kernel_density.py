@@ -159,8 +159,10 @@ def fit_kernel_density(
         means = np.where(counts > 0, np.nansum(data, axis=0) / np.maximum(counts, 1), 0.0)
         squares = np.nansum((data - means) ** 2, axis=0)
         std = np.sqrt(squares / np.maximum(counts, 1))
-    else:
-        std = data.std(axis=0)
+    else:  # data.std(axis=0)'s own steps, without its Python-level bookkeeping
+        deviations = data - np.add.reduce(data, axis=0, keepdims=True) / n
+        np.multiply(deviations, deviations, out=deviations)
+        std = np.sqrt(np.add.reduce(deviations, axis=0) / n)
     bandwidths = np.maximum(1.06 * std * n ** (-1.0 / (d + 4)), min_bandwidth)
     cardinalities = np.asarray(cardinalities, dtype=int)
     categorical = cardinalities > 0

@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Callable, Mapping, Sequence
+from operator import getitem
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -142,6 +143,9 @@ class SearchSpace:
             HyperparameterCodec(configuration_space[name]) for name in self.hyperparameter_names
         ]
         self.dimensions: tuple[Dimension, ...] = tuple(c.dimension for c in self._codecs)
+        # every hyperparameter encoded by one dict lookup (none numeric), else None
+        lookups = [codec.value_encodings for codec in self._codecs]
+        self._value_encodings = None if None in lookups else lookups
         self._table: _CandidateTable | None = None
         self._candidates_are_grid_rows = False
         if candidates is not None:
@@ -399,6 +403,12 @@ class SearchSpace:
     def encode_config(self, config: Mapping[str, Any]) -> tuple[float, ...]:
         """The encoding of one configuration: a row of :meth:`encode` as a tuple of floats,
         without building arrays (model-based searchers encode every trial they observe)."""
+        lookups = self._value_encodings
+        if lookups is not None:  # no numeric hyperparameter: one dict lookup per value
+            try:
+                return tuple(map(getitem, lookups, map(config.get, self.hyperparameter_names)))
+            except (KeyError, TypeError):  # not one of the choices: encode_value says why
+                pass
         return tuple([codec.encode_value(config.get(codec.name)) for codec in self._codecs])
 
     def decode(self, vector: Sequence[float]) -> dict[str, Any] | None:

@@ -199,3 +199,16 @@ def test_bohb_on_a_grid_is_deterministic_bit_for_bit_through_the_engine():
     assert searcher.n_model_based > 10 and searcher.n_fits > 1
     # the grid's candidates were scored by table lookups (one group: 120 x values, 2 acts)
     assert searcher.last_fit(searcher.last_model_level).scorer is not None
+
+
+def test_each_grid_suggestion_is_its_groups_best_not_yet_drawn_candidate():
+    # the batch's argmax choice equals walking a stable descending sort of each group,
+    # also when the best was suggested meanwhile or a score is NaN
+    searcher = make_searcher(SearchSpace.from_blackbox(grid_blackbox(n_configs=120)))
+    space = searcher.search_space
+    scores = np.array([[0.5, 2.0, 2.0, -1.0], [np.nan, 1.0, 3.0, 3.0], [1.0, 4.0, 0.0, 4.0]])
+    indices = np.array([[10, 11, 12, 13], [20, 21, 22, 23], [30, 31, 32, 33]])
+    searcher._fill_batch(scores, indices)
+    space.take(31)  # group 2's best, suggested before its turn
+    chosen = [searcher._best_in_group(group) for group in range(3)]
+    assert chosen == [11, 22, 33]

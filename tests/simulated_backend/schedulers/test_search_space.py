@@ -219,3 +219,24 @@ def test_from_blackbox_of_a_surrogate_samples_its_configuration_space():
     assert all(0.0 <= c["x"] <= 1.0 for c in space.sample(np.random.default_rng(0), 5))
     with pytest.raises(ValueError, match="restrict_to_grid=True needs a tabular blackbox"):
         SearchSpace.from_blackbox(surrogate, restrict_to_grid=True)
+
+
+def test_encode_config_without_numeric_hyperparameters_matches_encode_value():
+    # categorical, ordinal and constant only: the one-lookup path; inactive, numpy and
+    # foreign values fall back to encode_value (same floats, same errors)
+    configuration_space = CS.ConfigurationSpace(space={"op": ["none", "conv", "pool"]})
+    configuration_space.add(CS.OrdinalHyperparameter("width", [8, 16, 32]))
+    configuration_space.add(CS.Constant("bias", "yes"))
+    space = SearchSpace(configuration_space)
+    configs = [
+        {"op": "pool", "width": 32, "bias": "yes"},
+        {"op": "conv", "width": 8},  # bias inactive (left out)
+        {"op": np.str_("none"), "width": np.int64(16), "bias": "yes"},
+    ]
+    rows = np.array([space.encode_config(config) for config in configs])
+    np.testing.assert_array_equal(rows, space.encode(configs))
+    encoded = dict(zip(space.hyperparameter_names, rows[0].tolist()))
+    assert encoded == {"op": 2.0, "width": 1.0, "bias": 0.0}  # ordinal: 32 is 2 / (3 - 1)
+    assert math.isnan(rows[1, space.hyperparameter_names.index("bias")])
+    with pytest.raises(ValueError, match="'gelu' of hyperparameter 'op' is not one of its"):
+        space.encode_config({"op": "gelu", "width": 8, "bias": "yes"})
