@@ -203,6 +203,8 @@ def tune_family(
         fidelity_name=LEVEL_NAME,
         limits=StepLimits(wall_time=DEFAULT_STEP_SECONDS),
         benchmark=f"surrogate-{objective}-{family}",
+        # results in submission order: the same fits whichever Dask worker is faster
+        ordered=True,
     )
     callbacks = [ResultsProgress(budget, f"{objective} {family}")] if progress else []
     try:

@@ -40,7 +40,63 @@ def model_to_onnx(model: Any, n_features: int) -> bytes:
         from skl2onnx import convert_sklearn
 
         onnx_model = convert_sklearn(model, initial_types=input_types, target_opset=TARGET_OPSET)
+    name_graphs(onnx_model.graph, f"simtune-{type(model).__name__}")
     return onnx_model.SerializeToString()
+
+
+def name_graphs(graph: Any, name: str) -> None:
+    """Give ``graph``, its subgraphs (a kNN's ``Scan`` body, ...), their nodes and the
+    values their nodes pass on fixed names.
+
+    The converters name graphs with random uuids and number nodes and values with counters
+    that run on in the process; fixed names make the same model the same bytes, and so the
+    same sha256 in the metadata, whichever process exports it and when.
+    """
+    graph.name = name
+    _number_inner_values(graph, name)
+    for index, node in enumerate(graph.node):
+        for attribute in node.attribute:
+            for position, subgraph in enumerate(_subgraphs(attribute)):
+                name_graphs(subgraph, f"{name}/node{index}/{attribute.name}/{position}")
+
+
+def _subgraphs(attribute: Any) -> list[Any]:
+    return ([attribute.g] if attribute.HasField("g") else []) + list(attribute.graphs)
+
+
+def _names_in(graph: Any) -> set[str]:
+    """Every value name ``graph`` and its subgraphs mention (a subgraph may read a value of
+    an enclosing graph by name)."""
+    names = {value.name for value in (*graph.input, *graph.output)}
+    for node in graph.node:
+        names.update(node.input)
+        names.update(node.output)
+        for attribute in node.attribute:
+            for subgraph in _subgraphs(attribute):
+                names |= _names_in(subgraph)
+    return names
+
+
+def _number_inner_values(graph: Any, prefix: str) -> None:
+    """Name the nodes of ``graph`` by position, and the values they make for one another by
+    order of appearance; its outputs and values its subgraphs mention keep their names."""
+    kept = {output.name for output in graph.output}
+    for node in graph.node:
+        for attribute in node.attribute:
+            for subgraph in _subgraphs(attribute):
+                kept |= _names_in(subgraph)
+    renamed: dict[str, str] = {}
+    for index, node in enumerate(graph.node):
+        node.name = f"{prefix}/node{index}"
+        for position, value in enumerate(node.input):
+            if value in renamed:
+                node.input[position] = renamed[value]
+        for position, value in enumerate(node.output):
+            if value and value not in kept:
+                renamed[value] = node.output[position] = f"{prefix}/value{len(renamed)}"
+    for info in graph.value_info:
+        if info.name in renamed:
+            info.name = renamed[info.name]
 
 
 class OnnxRegressor:

@@ -23,6 +23,7 @@ import math
 import shutil
 import tempfile
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,12 @@ class RealBackend:
             folder created (and removed at ``close``) by the backend.
         limits: per-call wall-time and memory limits, enforced in the worker.
         benchmark: a name for the problem, recorded in ``metadata.json``.
+        ordered: release the steps' results in the order the steps were submitted, not in
+            the order workers finish them. The scheduler then sees the same sequence of
+            results, and makes the same decisions, whichever worker is faster (a repeatable
+            run with several workers); a worker whose result waits for an earlier step's
+            stays idle meanwhile. A result's ``simulated_time`` is then the later of its
+            own end and the previous result's, so that the column never decreases.
     """
 
     def __init__(
@@ -76,6 +83,7 @@ class RealBackend:
         checkpoint_dir: Path | str | None = None,
         limits: StepLimits | None = None,
         benchmark: str = "custom",
+        ordered: bool = False,
     ) -> None:
         if not isinstance(runner, Runner):
             raise TypeError(
@@ -95,6 +103,7 @@ class RealBackend:
         self.fidelity_name = fidelity_name
         self.limits = limits or StepLimits()
         self.benchmark = benchmark
+        self.ordered = ordered
         self.n_workers = runner.n_workers
         self._own_checkpoints = checkpoint_dir is None
         self.checkpoint_dir = (
@@ -114,6 +123,12 @@ class RealBackend:
         self._running: list[bool] = []
         self._awaiting: list[int] = []  # reported, decision pending: next step not submitted
         self._free_slots = list(range(self.n_workers))
+        # ordered: trial ids of the submitted steps, oldest first, and the steps' results
+        # that arrived before an older step's (a trial has at most one step in flight)
+        self._submitted: deque[int] = deque()
+        self._held: dict[int, Any] = {}
+        self._last_time = 0.0
+        self._fill_first = True
 
     # ---------------------------------------------------------------- the protocol
     def open(self, metric: str, mode: str) -> RunDescription:
@@ -176,6 +191,8 @@ class RealBackend:
 
     def next_results(self, timeout: float = 0.0) -> list[TrialReport]:
         self._submit_continued()
+        if self.ordered:
+            return self._next_in_submission_order(timeout)
         runner = self.runner
         outcomes = list(runner.iter_results())
         if not outcomes and timeout > 0 and runner.is_running():
@@ -195,6 +212,7 @@ class RealBackend:
             return
         self._closed = True
         self._awaiting = []
+        self._held.clear()
         self.runner.close()
         if self._own_checkpoints:
             shutil.rmtree(self.checkpoint_dir, ignore_errors=True)
@@ -210,14 +228,45 @@ class RealBackend:
             "n_workers": self.n_workers,
             "runner": describe() if describe else type(self.runner).__name__,
             "limits": {"wall_time": self.limits.wall_time, "memory_mb": self.limits.memory_mb},
+            "results_released": "in submission order" if self.ordered else "as steps finish",
             "fidelities": list(self.fidelities),
             "checkpoint_dir": None if self._own_checkpoints else str(self.checkpoint_dir),
             "time": "simulated_time holds real seconds since the run started",
         }
 
     # ---------------------------------------------------------------- steps
+    def _next_in_submission_order(self, timeout: float) -> list[TrialReport]:
+        """The oldest submitted step's result, alone, once it has arrived.
+
+        The first time it is asked after a result while a worker is free, it gives
+        nothing: the Tuner then fills the free workers before it hears the next result.
+        Results, decisions and starts therefore interleave the same way however fast each
+        worker is.
+        """
+        if self._fill_first and self._free_slots:
+            self._fill_first = False
+            return []
+        runner, held, submitted = self.runner, self._held, self._submitted
+        deadline = time.monotonic() + timeout
+        while submitted:
+            for outcome in runner.iter_results():
+                held[outcome.trial_id] = outcome
+            if submitted[0] in held:
+                outcome = held.pop(submitted.popleft())
+                if self._running[outcome.trial_id]:
+                    self._fill_first = True
+                    return [self._report(outcome)]
+                continue  # a step of a trial that was dropped (cannot happen in a normal run)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not runner.is_running():
+                return []
+            runner.wait(remaining)
+        return []
+
     def _submit(self, trial_id: int, continued: bool = False) -> None:
         position = self._next_position[trial_id]
+        if self.ordered:
+            self._submitted.append(trial_id)
         self.runner.submit(
             StepTask(
                 trial_id=trial_id,
@@ -260,7 +309,10 @@ class RealBackend:
         fidelity = self.fidelities[position]
         result[FIDELITY_KEY] = fidelity
         result[self.fidelity_name] = fidelity  # until every scheduler reads "fidelity"
-        result[TIME_KEY] = outcome.finished_at - self._start
+        elapsed = outcome.finished_at - self._start
+        if self.ordered:
+            elapsed = self._last_time = max(elapsed, self._last_time)
+        result[TIME_KEY] = elapsed
         result["worker"] = self._workers[trial_id]
         result["status"] = status
         result["wall_time"] = outcome.wall_time

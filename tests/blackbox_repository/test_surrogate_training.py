@@ -85,6 +85,11 @@ def test_onnx_export_predicts_like_the_fitted_model(data, family):
         rtol=1e-3,
         atol=1e-4,
     )
+    # the same model exports to the same bytes (no random graph name): a refit that makes
+    # the same model publishes the same sha256
+    assert export_model(model, data, "valid_error", family, default, fidelity).model == (
+        exported.model
+    )
 
 
 def test_published_entry_round_trips_with_positive_non_decreasing_elapsed_time(

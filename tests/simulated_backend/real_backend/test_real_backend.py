@@ -16,6 +16,7 @@ import pytest
 from simulated_backend import StopCriterion, Tuner, read_run
 from simulated_backend.backend_protocol import TrialBackend
 from simulated_backend.real_backend import ProcessRunner, RealBackend, StepLimits, make_runner
+from simulated_backend.schedulers import TrialSuggestion
 from tests.simulated_backend.engine_fixtures import ScriptedScheduler
 from tests.simulated_backend.real_backend.real_objectives import (
     counting_objective,
@@ -222,3 +223,54 @@ def test_both_backends_honour_the_protocol_contract(kind, tmp_path):
     assert isinstance(backend.metadata()["benchmark"], str)
     backend.close()
     backend.close()  # idempotent
+
+
+class SlowParityScheduler(ScriptedScheduler):
+    """The scripted decisions, with the configs of one parity of ``x`` training slowly."""
+
+    def __init__(self, slow_parity: int) -> None:
+        super().__init__(6, stop_above=100.35)
+        self.slow_parity = slow_parity
+
+    def suggest(self) -> TrialSuggestion | None:
+        suggestion = super().suggest()
+        if suggestion is not None and suggestion.config is not None:
+            x = suggestion.config["x"]
+            sleep = 0.2 if x % 2 == self.slow_parity else 0.0
+            suggestion = TrialSuggestion.start({"x": x, "sleep": sleep})
+        return suggestion
+
+    def sequence(self) -> list[tuple[str, int, int | None]]:
+        """What the scheduler saw and did, without the (real) times."""
+        return [
+            (kind, trial_id, None if detail is None else detail[0])
+            for kind, trial_id, detail in self.log
+        ]
+
+
+def run_with_slow_parity(slow_parity: int, ordered: bool, folder: Path) -> SlowParityScheduler:
+    runner = ProcessRunner(counting_objective, n_workers=2, shared={"offset": 100.0})
+    backend = RealBackend(runner, [1, 2, 3], {"loss": "min"}, ordered=ordered)
+    scheduler = SlowParityScheduler(slow_parity)
+    try:
+        run = Tuner(
+            scheduler, backend, StopCriterion(max_wallclock_time=120), results_dir=folder
+        ).run()
+    finally:
+        backend.close()
+    assert run.metadata["status"] == "completed"
+    assert run.results.simulated_time.is_monotonic_increasing
+    return scheduler
+
+
+def test_ordered_results_make_the_run_independent_of_which_worker_is_faster(tmp_path):
+    # as steps finish: trial 0 trains slowly, so trial 1's first result comes first
+    unordered = run_with_slow_parity(0, ordered=False, folder=tmp_path / "unordered")
+    first_results = [entry for entry in unordered.sequence() if entry[0] == "result"]
+    assert first_results[0][1] == 1
+    # in submission order: the same results and decisions whichever trials are slow
+    slow_even = run_with_slow_parity(0, ordered=True, folder=tmp_path / "slow-even")
+    slow_odd = run_with_slow_parity(1, ordered=True, folder=tmp_path / "slow-odd")
+    assert slow_even.sequence() == slow_odd.sequence()
+    assert [entry for entry in slow_even.sequence() if entry[0] == "result"][0][1] == 0
+    assert ("resume", 0, None) in slow_even.sequence()  # pauses and resumes take part
