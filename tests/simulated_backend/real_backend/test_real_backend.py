@@ -228,15 +228,16 @@ def test_both_backends_honour_the_protocol_contract(kind, tmp_path):
 class SlowParityScheduler(ScriptedScheduler):
     """The scripted decisions, with the configs of one parity of ``x`` training slowly."""
 
-    def __init__(self, slow_parity: int) -> None:
+    def __init__(self, slow_parity: int, sleep: float) -> None:
         super().__init__(6, stop_above=100.35)
         self.slow_parity = slow_parity
+        self.sleep = sleep
 
     def suggest(self) -> TrialSuggestion | None:
         suggestion = super().suggest()
         if suggestion is not None and suggestion.config is not None:
             x = suggestion.config["x"]
-            sleep = 0.2 if x % 2 == self.slow_parity else 0.0
+            sleep = self.sleep if x % 2 == self.slow_parity else 0.0
             suggestion = TrialSuggestion.start({"x": x, "sleep": sleep})
         return suggestion
 
@@ -248,14 +249,15 @@ class SlowParityScheduler(ScriptedScheduler):
         ]
 
 
-def run_with_slow_parity(slow_parity: int, ordered: bool, folder: Path) -> SlowParityScheduler:
+def run_with_slow_parity(
+    slow_parity: int, ordered: bool, folder: Path, sleep: float = 0.2, max_results: int = 100
+) -> SlowParityScheduler:
     runner = ProcessRunner(counting_objective, n_workers=2, shared={"offset": 100.0})
     backend = RealBackend(runner, [1, 2, 3], {"loss": "min"}, ordered=ordered)
-    scheduler = SlowParityScheduler(slow_parity)
+    scheduler = SlowParityScheduler(slow_parity, sleep)
+    stop = StopCriterion(max_wallclock_time=120, max_num_results=max_results)
     try:
-        run = Tuner(
-            scheduler, backend, StopCriterion(max_wallclock_time=120), results_dir=folder
-        ).run()
+        run = Tuner(scheduler, backend, stop, results_dir=folder).run()
     finally:
         backend.close()
     assert run.metadata["status"] == "completed"
@@ -264,8 +266,11 @@ def run_with_slow_parity(slow_parity: int, ordered: bool, folder: Path) -> SlowP
 
 
 def test_ordered_results_make_the_run_independent_of_which_worker_is_faster(tmp_path):
-    # as steps finish: trial 0 trains slowly, so trial 1's first result comes first
-    unordered = run_with_slow_parity(0, ordered=False, folder=tmp_path / "unordered")
+    # as steps finish: trial 0 trains for 3 s, so trial 1's first result comes first (the
+    # run ends there and trial 0's worker is killed)
+    unordered = run_with_slow_parity(
+        0, ordered=False, folder=tmp_path / "unordered", sleep=3.0, max_results=1
+    )
     first_results = [entry for entry in unordered.sequence() if entry[0] == "result"]
     assert first_results[0][1] == 1
     # in submission order: the same results and decisions whichever trials are slow
