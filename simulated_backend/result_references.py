@@ -39,7 +39,8 @@ class TableResultLog:
         objective_names: the name of each objective, in the table's order.
 
     The backend appends ``(trial_id, table_row, time, worker)`` to :attr:`entries` for each
-    result it reports (``table_row`` from :meth:`table_row`); the recorder takes the first
+    result it reports (``table_row``: the result's row in the table's flat rows,
+    ``(config_index * fidelities + position) * seeds + seed_index``); the recorder takes the first
     ``n`` of them with :meth:`take_columns`. A backend may have reported one result more
     than was recorded (the one past the time budget, or one a Ctrl-C cut off): it stays.
     """
@@ -66,11 +67,6 @@ class TableResultLog:
         self._objective_columns = [flat[:, j] for j in range(n_objectives)]
         kind = np.int64 if all(type(v) is int for v in fidelity_values) else np.float64
         self._fidelities = np.array(list(fidelity_values), dtype=kind)
-
-    def table_row(self, config_index: int, seed_index: int) -> int:
-        """The flat row of a trial's first fidelity; its row at ``position`` is this plus
-        ``position * n_seeds``."""
-        return config_index * self.n_positions * self.n_seeds + seed_index
 
     def __len__(self) -> int:
         return len(self.entries) // _FIELDS
