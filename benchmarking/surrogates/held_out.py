@@ -64,15 +64,11 @@ def restricted_table(
     """``table`` with only the configurations at ``indices`` (all fidelities, seeds and
     objectives), in that order, named ``name`` (default: the table's name + "-held-out")."""
     chosen = _check_indices(table, indices)
-    return TabularBlackbox(
+    return _table_of_configurations(
+        table,
+        chosen,
         name=name or f"{table.name}-held-out",
-        configuration_space=table.configuration_space,
-        configurations=table.configurations.iloc[chosen].reset_index(drop=True),
-        fidelity_name=table.fidelity_name,
-        fidelity_values=table.fidelity_values,
-        seeds=table.seeds,
-        objectives=table.objectives,
-        elapsed_time_objective=table.elapsed_time_objective,
+        answers=table,
         values=np.ascontiguousarray(np.asarray(table.values)[chosen]),
     )
 
@@ -100,15 +96,31 @@ def surrogate_answer_table(
         config = table.configuration(int(index))
         for seed_index in range(len(surrogate.seeds)):
             values[row, :, seed_index, :] = surrogate.curve(config, seed_index)
+    return _table_of_configurations(
+        table, chosen, name=f"{surrogate.name}-held-out-answers", answers=surrogate, values=values
+    )
+
+
+def _table_of_configurations(
+    table: TabularBlackbox,
+    chosen: np.ndarray,
+    *,
+    name: str,
+    answers: TabularBlackbox | TrainedSurrogateBlackbox,
+    values: np.ndarray,
+) -> TabularBlackbox:
+    """A table of ``table``'s configurations at ``chosen`` on its fidelity grid, holding
+    ``values``: the answers of ``answers`` (the table itself or a surrogate of it), with
+    its seeds and objectives."""
     return TabularBlackbox(
-        name=f"{surrogate.name}-held-out-answers",
+        name=name,
         configuration_space=table.configuration_space,
         configurations=table.configurations.iloc[chosen].reset_index(drop=True),
         fidelity_name=table.fidelity_name,
         fidelity_values=table.fidelity_values,
-        seeds=surrogate.seeds,
-        objectives=surrogate.objectives,
-        elapsed_time_objective=surrogate.elapsed_time_objective,
+        seeds=answers.seeds,
+        objectives=answers.objectives,
+        elapsed_time_objective=answers.elapsed_time_objective,
         values=values,
     )
 
