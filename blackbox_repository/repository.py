@@ -75,20 +75,27 @@ def load_blackbox(
         try:
             return read_blackbox(cache.entry_path(name), expected_name=name)
         except CorruptBlackboxError as error:
-            logger.warning(
-                "cached blackbox %s is corrupt and will be fetched again: %s", name, error
-            )
+            logger.warning("cached blackbox %s is corrupt: %s", name, error)
     with cache.lock(name):
         cache.remove_stale_staging(name)
+        if recipe is None:
+            recipe = _recipe_or_none(name)
+        mirror = _mirror_from_argument(s3_mirror)
         if cache.has_entry(name):
             try:  # another process may have installed it while we waited for the lock
                 return read_blackbox(cache.entry_path(name), expected_name=name)
             except CorruptBlackboxError as error:
+                if recipe is None and mirror is None:
+                    # the entry is its only copy (a trained surrogate, a table of your
+                    # own): kept as it is, never removed for a copy nothing can provide
+                    raise CorruptBlackboxError(
+                        f"{error}. No recipe or S3 mirror provides {name!r}, so its cache "
+                        f"entry {cache.entry_path(name)} was left as it is: restore the "
+                        "file, or remove the entry and install the blackbox again (e.g. "
+                        "`simtune surrogate fit` for a trained surrogate)"
+                    ) from error
                 logger.warning("removing corrupt cache entry %s: %s", name, error)
                 cache.remove(name)
-        if recipe is None:
-            recipe = _recipe_or_none(name)
-        mirror = _mirror_from_argument(s3_mirror)
         if recipe is None and mirror is None:
             find_recipe(name)  # raises: the name is neither cached nor a recipe's
         if mirror is not None:

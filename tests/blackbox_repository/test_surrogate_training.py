@@ -10,7 +10,11 @@ import pytest
 
 from blackbox_repository import TabularBlackbox, load_blackbox
 from blackbox_repository.cache import BlackboxCache
-from blackbox_repository.errors import ChecksumMismatchError, SimtuneError
+from blackbox_repository.errors import (
+    ChecksumMismatchError,
+    CorruptBlackboxError,
+    SimtuneError,
+)
 from blackbox_repository.file_format import read_blackbox
 from blackbox_repository.s3_mirror import S3Mirror
 from blackbox_repository.surrogate_training import (
@@ -121,6 +125,20 @@ def test_a_model_file_changed_after_publishing_is_refused(published, fresh_cache
     with pytest.raises(ChecksumMismatchError, match="model-1.onnx") as raised:
         read_blackbox(entry)
     assert isinstance(raised.value, SimtuneError)
+
+
+def test_a_corrupt_entry_nothing_can_fetch_again_is_reported_and_kept(published, fresh_cache_dir):
+    entry = install_surrogate(published, fresh_cache_dir)
+    model_file = entry / "model-0.onnx"
+    content = bytearray(model_file.read_bytes())
+    content[1000] ^= 0x01
+    model_file.write_bytes(bytes(content))
+    with pytest.raises(CorruptBlackboxError, match="model-0.onnx") as raised:
+        load_blackbox(published.name, cache_dir=fresh_cache_dir)
+    assert "No recipe or S3 mirror" in str(raised.value)
+    # nothing was removed: the entry and its files are there to restore or inspect
+    assert model_file.read_bytes() == bytes(content)
+    assert (entry / "metadata.json").exists()
 
 
 def test_surrogate_goes_through_the_s3_mirror(published, fresh_cache_dir, s3_endpoint, s3_client):
