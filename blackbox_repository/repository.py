@@ -75,7 +75,12 @@ def load_blackbox(
         try:
             return read_blackbox(cache.entry_path(name), expected_name=name)
         except CorruptBlackboxError as error:
-            logger.warning("cached blackbox %s is corrupt: %s", name, error)
+            logger.warning(
+                "cached blackbox %s is corrupt and will be fetched again if a recipe or "
+                "mirror provides it: %s",
+                name,
+                error,
+            )
     with cache.lock(name):
         cache.remove_stale_staging(name)
         if recipe is None:
