@@ -9,7 +9,7 @@ import pytest
 
 from simulated_backend import SimulatorBackend, StopCriterion, Tuner, TunerCallback
 from simulated_backend.backend_protocol import REPORT_LAST, REPORT_UNDECIDED
-from simulated_backend.schedulers import ASHA, BOHB, Hyperband, SearchSpace, Trial
+from simulated_backend.schedulers import ASHA, BOHB, Hyperband, RandomSearch, SearchSpace, Trial
 from tests.simulated_backend.engine_fixtures import random_tabular_blackbox
 
 BLACKBOX = random_tabular_blackbox(5, n_configs=60, n_fidelities=9, n_seeds=2)
@@ -22,6 +22,8 @@ def make(kind: str, seed: int = 0):
         return ASHA(space, "loss", "min", FIDELITIES, reduction_factor=2, seed=seed)
     if kind == "asha-promotion":
         return ASHA(space, "loss", "min", FIDELITIES, type="promotion", seed=seed)
+    if kind == "random_search":
+        return RandomSearch(space, "loss", "min", seed=seed)
     if kind == "hyperband":
         return Hyperband(space, "loss", "min", FIDELITIES, seed=seed)
     return BOHB(space, "loss", "min", FIDELITIES, seed=seed, min_points_in_model=3)
@@ -51,7 +53,7 @@ class CountingCalls:
         scheduler.on_trial_result = on_trial_result
 
 
-@pytest.mark.parametrize("kind", ["asha", "asha-promotion", "hyperband", "bohb"])
+@pytest.mark.parametrize("kind", ["asha", "asha-promotion", "hyperband", "bohb", "random_search"])
 @pytest.mark.parametrize(
     "stop", [StopCriterion(max_wallclock_time=120), StopCriterion(max_num_results=150)]
 )
