@@ -53,25 +53,46 @@ class CountingCalls:
         scheduler.on_trial_result = on_trial_result
 
 
-@pytest.mark.parametrize("kind", ["asha", "asha-promotion", "hyperband", "bohb", "random_search"])
+def counting_undecided(backend: SimulatorBackend) -> list[int]:
+    """Counts the undecided reports of the backend's generator (wrapped on the instance)."""
+    count = [0]
+    reports = backend.reports_jumping_clock
+
+    def counted(*args):
+        for report in reports(*args):
+            if report is not None and report[2] == REPORT_UNDECIDED:
+                count[0] += 1
+            yield report
+
+    backend.reports_jumping_clock = counted
+    return count
+
+
+@pytest.mark.parametrize(
+    "kind", ["asha", "asha-promotion", "hyperband", "hyperband-scratch", "bohb", "random_search"]
+)
 @pytest.mark.parametrize(
     "stop", [StopCriterion(max_wallclock_time=120), StopCriterion(max_num_results=150)]
 )
 def test_passing_results_by_records_exactly_what_showing_every_result_records(kind, stop, tmp_path):
     runs = []
     for callbacks in ([], [SeesEveryResult()]):
+        resume_from = "scratch" if kind.endswith("-scratch") else "checkpoint"
+        backend = SimulatorBackend(BLACKBOX, n_workers=6, seed=1, resume_from=resume_from)
+        undecided = counting_undecided(backend)
         tuner = Tuner(
-            make(kind),
-            SimulatorBackend(BLACKBOX, n_workers=6, seed=1),
+            make(kind.removesuffix("-scratch")),
+            backend,
             stop,
             callbacks=callbacks,
             results_dir=tmp_path / f"{kind}-{len(callbacks)}",
             result_chunk_rows=40,  # several spilled chunks
         )
         run = tuner.run()
-        runs.append((run, pd.read_parquet(run.path / "results.parquet")))
-    (passed, passed_file), (shown, shown_file) = runs
+        runs.append((run, pd.read_parquet(run.path / "results.parquet"), undecided[0]))
+    (passed, passed_file, n_passed), (shown, shown_file, n_shown) = runs
     assert len(passed_file) > 100
+    assert n_passed > len(passed_file) / 4 and n_shown == 0
     pd.testing.assert_frame_equal(passed_file, shown_file)
     assert passed.metadata["stop_reason"] == shown.metadata["stop_reason"]
     assert passed.metadata["end_time"] == shown.metadata["end_time"]
