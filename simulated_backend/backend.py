@@ -451,7 +451,10 @@ class SimulatorBackend:
         return [(trial_id, result, REPORT_LAST)]
 
     def reports_jumping_clock(
-        self, limit: float = math.inf, decision_fidelities: frozenset[Any] | None = None
+        self,
+        limit: float = math.inf,
+        decision_fidelities: frozenset[Any] | None = None,
+        room: list[int] | None = None,
     ) -> Iterator[TrialReport | None]:
         """Every result in event order, the clock jumped to each (the Tuner's fast path).
 
@@ -468,10 +471,13 @@ class SimulatorBackend:
         ``decision_fidelities`` (the scheduler's, see
         :class:`~simulated_backend.backend_protocol.ClockJumpingBackend`): with a log of
         results by reference (:meth:`result_log`), a result at another fidelity from which
-        the trial continues is yielded as ``(trial_id, None, REPORT_UNDECIDED)``, without
-        a result dict. Every trial reports every fidelity of the grid in order, so the
-        scheduler sees each of its decision fidelities; if one of them is not on the grid,
-        every result is yielded as usual.
+        the trial continues is passed over without a result dict, and their number is
+        yielded as ``(n, None, REPORT_UNDECIDED)`` before anything else is yielded, at the
+        end, and when ``n`` reaches ``room[0]`` (the caller's one-item list, read at each
+        such result: how many it can take before it must count them; default 1). Every
+        trial reports every fidelity of the grid in order, so the scheduler sees each of its
+        decision fidelities; if one of them is not on the grid, every result is yielded as
+        usual.
         """
         events, states, clock, configs = self._events, self._states, self.clock, self.configs
         result_of, fidelity_values = self._result_of, self.fidelity_values
@@ -482,6 +488,8 @@ class SimulatorBackend:
         n_seeds = self._n_seeds
         # per fidelity position: True where the scheduler does not decide (no result dict)
         undecided = self._undecided_positions(decision_fidelities) if log is not None else None
+        room = [1] if room is None else room
+        passed = 0  # results passed over since the last report yielded
         # the caller was told (None) that nothing is due and a worker is free: the clock
         # jumps now, whether it started something or not
         told = False
@@ -493,9 +501,14 @@ class SimulatorBackend:
             elif events:
                 time, trial_id, state = heappop(events)
             elif told or not self.num_free_workers:
+                if passed:
+                    yield (passed, None, REPORT_UNDECIDED)
                 return  # nothing runs
             else:
                 told = True
+                if passed:
+                    yield (passed, None, REPORT_UNDECIDED)
+                    passed = 0
                 yield None
                 continue
             now = clock.now
@@ -503,12 +516,17 @@ class SimulatorBackend:
                 if not told and self.num_free_workers:
                     heappush(events, (time, trial_id, state))
                     told = True
+                    if passed:
+                        yield (passed, None, REPORT_UNDECIDED)
+                        passed = 0
                     yield None
                     continue
                 if time > limit:
                     heappush(events, (time, trial_id, state))
                     if limit > now:
                         clock.now = limit
+                    if passed:
+                        yield (passed, None, REPORT_UNDECIDED)
                     return
                 clock.now = now = time
             told = False
@@ -535,14 +553,23 @@ class SimulatorBackend:
                     state[_ROW] = row
                     self._continuing = (next_time, trial_id, state)
                     if undecided is not None and undecided[position]:
-                        yield (trial_id, None, REPORT_UNDECIDED)
-                    else:
-                        yield (
-                            trial_id,
-                            result_of(reported, fidelity_values[position], time, worker),
-                            REPORT_CONTINUES,
-                        )
+                        passed += 1
+                        if passed >= room[0]:
+                            yield (passed, None, REPORT_UNDECIDED)
+                            passed = 0
+                        continue
+                    if passed:
+                        yield (passed, None, REPORT_UNDECIDED)
+                        passed = 0
+                    yield (
+                        trial_id,
+                        result_of(reported, fidelity_values[position], time, worker),
+                        REPORT_CONTINUES,
+                    )
                     continue
+            if passed:
+                yield (passed, None, REPORT_UNDECIDED)
+                passed = 0
             self._end_run_of(trial_id)
             states[trial_id] = None  # a completed trial never reports again
             configs[trial_id] = None

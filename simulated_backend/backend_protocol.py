@@ -40,9 +40,10 @@ trial:
   memory); the result is recorded but not shown to ``on_trial_result``; the scheduler
   hears ``on_trial_error`` and the worker is free.
 - :data:`REPORT_UNDECIDED`: only from :meth:`ClockJumpingBackend.reports_jumping_clock`
-  when asked to pass over fidelities at which the scheduler does not decide: the trial
-  continues past a fidelity that is not one of them, ``result`` is ``None`` (the backend's
-  :class:`ResultLog` holds the result, which is recorded as CONTINUE).
+  when asked to pass over fidelities at which the scheduler does not decide: the report is
+  ``(n, None, REPORT_UNDECIDED)``, ``n`` results (in report order, right before the next
+  report) at which trials continued past a fidelity that is not one of them. The backend's
+  :class:`ResultLog` holds those results; each is recorded as CONTINUE.
 
 The decision takes effect at the report: the worker of a paused or stopped trial is free
 when ``pause_trial``/``stop_trial`` return.
@@ -194,13 +195,19 @@ class ClockJumpingBackend(Protocol):
     (:meth:`~simulated_backend.schedulers.protocol.TrialScheduler.decision_fidelities`),
     given only when the backend logs its results by reference and nothing else reads the
     result dicts. A result at another fidelity that the trial continues from (not its last)
-    is then yielded as ``(trial_id, None, REPORT_UNDECIDED)``: no result dict is made. A
+    is then passed over without a result dict, and counted in a ``(n, None,
+    REPORT_UNDECIDED)`` report before the next other report (or the end). A
     backend that cannot guarantee that every trial reports every one of those fidelities
     in increasing order (e.g. one of them is not on its grid) ignores the argument.
+    ``room``: the caller's one-item list, how many results the backend may pass over
+    before it must yield their count (the caller updates it after each report; default 1).
     """
 
     def reports_jumping_clock(
-        self, limit: float = math.inf, decision_fidelities: frozenset[Any] | None = None
+        self,
+        limit: float = math.inf,
+        decision_fidelities: frozenset[Any] | None = None,
+        room: list[int] | None = None,
     ) -> Iterator[TrialReport | None]:
         """Results in event order, ``None`` when none is due and a worker is free."""
         ...

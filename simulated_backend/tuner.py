@@ -21,6 +21,7 @@ import math
 import sys
 import traceback
 from collections.abc import Iterator, Sequence
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -219,6 +220,7 @@ class Tuner:
         record = recorder.rows.extend  # flat: see ResultRecorder.rows
         # with the backend's log of results: the decision codes only (no dict is held)
         record_code = recorder.codes.append if recorder.log is not None else None
+        record_codes = recorder.codes.extend
         # the held dicts are read into typed columns every block (and spilled every chunk)
         next_compaction = recorder.next_compaction()
         on_result, on_complete = scheduler.on_trial_result, scheduler.on_trial_complete
@@ -247,8 +249,12 @@ class Tuner:
             if record_code is not None and not result_callbacks and not track_best
             else None
         )
+        # how many results the backend may pass over before it must count them to the Tuner
+        # (they are recorded, count against max_num_results and compact at the same counts)
+        due = min(next_compaction, max_results)
+        room = [due]
         # None: nothing is due now (the clock jumps, or a real backend waits, after it)
-        for report in self._reports(budget, decision_fidelities):
+        for report in self._reports(budget, decision_fidelities, room):
             if report is None:
                 # 1. nothing due now: give free workers work
                 if backend.num_free_workers and (len(trials) < max_started or self._n_paused):
@@ -265,19 +271,21 @@ class Tuner:
                     return
                 continue
             trial_id, result, final = report
-            current[0] = trial_id
-            if final == undecided:  # continues past a fidelity its scheduler does not decide at
-                record_code(_CONTINUE)
-                n_results += 1
+            if final == undecided:  # trial_id results continued past fidelities of no decision
+                record_codes(repeat(_CONTINUE, trial_id))
+                n_results += trial_id
                 if n_results == next_compaction:
                     spilled = recorder.compact(configs)
                     next_compaction = recorder.next_compaction()
+                    due = min(next_compaction, max_results)
                     if spilled is not None:
                         self._forget_spilled_configs(spilled)
                 if n_results >= max_results:
                     self.stop_reason = "max_num_results"
                     return
+                room[0] = due - n_results
                 continue
+            current[0] = trial_id
             trial = trials[trial_id]
             # 2. the decision, applied at the report
             if final == continues:
@@ -330,8 +338,10 @@ class Tuner:
             if n_results == next_compaction:
                 spilled = recorder.compact(configs)
                 next_compaction = recorder.next_compaction()
+                due = min(next_compaction, max_results)
                 if spilled is not None:
                     self._forget_spilled_configs(spilled)
+            room[0] = due - n_results
             if result_callbacks:
                 for callback in result_callbacks:
                     callback(trial, result, decision)
@@ -366,7 +376,10 @@ class Tuner:
         return None if fidelities is None else frozenset(fidelities)
 
     def _reports(
-        self, budget: float, decision_fidelities: frozenset[Any] | None = None
+        self,
+        budget: float,
+        decision_fidelities: frozenset[Any] | None = None,
+        room: list[int] | None = None,
     ) -> Iterator[TrialReport | None]:
         """The backend's results in order, ``None`` whenever none is due now.
 
@@ -376,7 +389,8 @@ class Tuner:
         clock does both in one generator when the :class:`SimulatorCallback` is the only
         callback that acts on sleeps
         (:class:`~simulated_backend.backend_protocol.ClockJumpingBackend`), which then
-        passes over results at fidelities other than ``decision_fidelities`` (if given).
+        passes over results at fidelities other than ``decision_fidelities`` (if given),
+        counting them to the Tuner in one report at most ``room[0]`` at a time.
         Ends at the budget of simulated (or real) time.
         """
         sleep_hooks = [
@@ -391,7 +405,9 @@ class Tuner:
         ):
             if decision_fidelities is None:
                 return self.backend.reports_jumping_clock(sleep_hooks[0].limit)
-            return self.backend.reports_jumping_clock(sleep_hooks[0].limit, decision_fidelities)
+            return self.backend.reports_jumping_clock(
+                sleep_hooks[0].limit, decision_fidelities, room
+            )
         return self._polled_reports([c.on_tuning_sleep for c in sleep_hooks], budget)
 
     def _polled_reports(self, sleeps: list, budget: float) -> Iterator[TrialReport | None]:
