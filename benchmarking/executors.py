@@ -371,14 +371,22 @@ class DaskExecutor(TaskExecutor):
 
 
 def _start_worker_forkserver() -> None:
-    """On Linux, start this process's forkserver now, preloading :data:`LOCAL_CLUSTER_PRELOAD`
-    in its own process while this one imports Dask and starts the scheduler; the workers
-    of the LocalCluster are forked from it. (A forkserver that runs already, e.g. a
-    process pool's, is used as it is.)"""
+    """On Linux, start this process's forkserver now; the workers of the LocalCluster are
+    forked from it. Where it can, the server is a fork of this process
+    (:mod:`benchmarking.forked_forkserver`): the workers start with what this process has
+    imported, and the server imports the rest of :data:`LOCAL_CLUSTER_PRELOAD` and
+    :data:`PRELOADED_MODULES` while this process imports Dask and starts the scheduler.
+    Otherwise Python's own forkserver preloads :data:`LOCAL_CLUSTER_PRELOAD` in a fresh
+    process, and each worker imports simtune itself. (A forkserver that runs already,
+    e.g. a process pool's, is used as it is.)"""
     if not sys.platform.startswith("linux"):
         return
     from multiprocessing import forkserver
 
+    from benchmarking.forked_forkserver import start_forkserver_as_fork
+
+    if start_forkserver_as_fork([*LOCAL_CLUSTER_PRELOAD, *PRELOADED_MODULES]):
+        return
     multiprocessing.get_context("forkserver").set_forkserver_preload(list(LOCAL_CLUSTER_PRELOAD))
     forkserver.ensure_running()
 
@@ -401,6 +409,9 @@ def _start_local_cluster(local_cluster_class: Any, n_jobs: int) -> Any:
             # the scheduler's HTTP server (health checks) on a free port, never 8787
             scheduler_kwargs={"dashboard_address": ":0"},
             silence_logs=logging.ERROR,
+            # each worker imports what its tasks need as it starts, while the cluster
+            # and the client are still starting, not in its first task
+            preload=list(PRELOADED_MODULES),
         )
 
 
