@@ -22,7 +22,9 @@ the local process pool and of a Dask LocalCluster exit when the study's process 
 A Dask LocalCluster forks its worker processes from a ``forkserver`` (Linux) that
 imports Dask once while the study's process imports it too, instead of spawning each
 worker to import it again, and runs without the periodic work that only a dashboard
-would show (:data:`LOCAL_CLUSTER_CONFIG`).
+would show (:data:`LOCAL_CLUSTER_CONFIG`). Where it can, that forkserver is itself a fork
+of the study's process (:mod:`benchmarking.forked_forkserver`), so the workers start with
+simtune imported instead of importing it before their first task.
 
 Example:
     >>> with make_executor("dask", n_jobs=4) as executor:  # doctest: +SKIP
@@ -60,9 +62,11 @@ PRELOADED_MODULES = ("benchmarking.study", "benchmarking.simulation", "benchmark
 """Imported once by the forkserver of a local process pool, before it forks workers."""
 LOCAL_CLUSTER_PRELOAD = ("distributed", "numpy", "pandas")
 """Imported once by the forkserver that forks the workers of a Dask LocalCluster, while
-this process imports Dask: Dask's own forkserver list. Each worker imports the rest of
-simtune (ConfigSpace with SciPy, pyarrow) itself, in parallel with the others, which
-starts a cluster of one worker per core sooner than importing it all once, serially."""
+this process imports Dask: Dask's own forkserver list. A forkserver forked from this
+process has simtune imported already; Python's own forkserver (the fallback) does not,
+and each worker imports the rest of simtune (ConfigSpace with SciPy, pyarrow) as it
+starts, in parallel with the others, which starts a cluster of one worker per core sooner
+than importing it all once, serially."""
 LOCAL_CLUSTER_CONFIG = {
     # no dashboard shows them: the statistical profiler samples each task's stack every
     # 10 ms, the system monitor polls psutil twice a second in every process
@@ -76,7 +80,6 @@ LOCAL_CLUSTER_CONFIG = {
 }
 """Dask settings of a LocalCluster the executor starts: together they cut the idle CPU of
 the scheduler and workers from about 12% of a core to about 2%."""
-"""Dask settings of the workers of a LocalCluster the executor starts."""
 
 Outcome = tuple[Any, Any, BaseException | None]
 
