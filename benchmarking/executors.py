@@ -376,9 +376,10 @@ class DaskExecutor(TaskExecutor):
 def _start_worker_forkserver() -> None:
     """On Linux, start this process's forkserver now; the workers of the LocalCluster are
     forked from it. Where it can, the server is a fork of this process
-    (:mod:`benchmarking.forked_forkserver`): the workers start with what this process has
-    imported, and the server imports the rest of :data:`LOCAL_CLUSTER_PRELOAD` and
-    :data:`PRELOADED_MODULES` while this process imports Dask and starts the scheduler.
+    (:mod:`benchmarking.forked_forkserver`), forked once this process has imported Dask:
+    the workers start with what this process has imported, and the server imports what
+    it lacks of :data:`LOCAL_CLUSTER_PRELOAD` and :data:`PRELOADED_MODULES` while this
+    process starts the scheduler.
     Otherwise Python's own forkserver preloads :data:`LOCAL_CLUSTER_PRELOAD` in a fresh
     process, and each worker imports simtune itself. (A forkserver that runs already,
     e.g. a process pool's, is used as it is.)"""
@@ -386,10 +387,15 @@ def _start_worker_forkserver() -> None:
         return
     from multiprocessing import forkserver
 
-    from benchmarking.forked_forkserver import start_forkserver_as_fork
+    from benchmarking.forked_forkserver import can_fork_forkserver, start_forkserver_as_fork
 
-    if start_forkserver_as_fork([*LOCAL_CLUSTER_PRELOAD, *PRELOADED_MODULES]):
-        return
+    if can_fork_forkserver():
+        # this process needs Dask anyway: imported before the fork (which starts no
+        # thread), the server has it without importing it a second time
+        with contextlib.suppress(ImportError):  # reported when the executor imports it
+            import distributed  # noqa: F401
+        if start_forkserver_as_fork([*LOCAL_CLUSTER_PRELOAD, *PRELOADED_MODULES]):
+            return
     multiprocessing.get_context("forkserver").set_forkserver_preload(list(LOCAL_CLUSTER_PRELOAD))
     forkserver.ensure_running()
 
