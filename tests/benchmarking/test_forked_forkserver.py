@@ -1,6 +1,7 @@
 """The forkserver forked from the study's process: its workers start with what the study's
 process imported, it is refused while the process has a second thread, it ends with the
-process, and a Dask study whose workers it forked writes the same bytes as one process."""
+process, and a Dask study whose workers it forked (or, in a process with threads, Python's
+own forkserver) writes the same bytes as one process."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ if __name__ == "__main__":
 """
 
 DASK_STUDY_SCRIPT = """
-import json, os, sys
+import json, os, sys, threading
 import psutil
 from benchmarking.benchmark_definitions import benchmark_definition
 from benchmarking.executors import make_executor
@@ -58,6 +59,9 @@ if __name__ == "__main__":
     settings = json.loads(sys.argv[2])
     benchmarks = [benchmark_definition(n).with_overrides(**s) for n, s in settings.items()]
     study = Study.from_names(["RS", "ASHA"], benchmarks, [0, 1])
+    if sys.argv[3] == "with a thread":  # e.g. a Jupyter kernel: Python's own forkserver
+        release = threading.Event()
+        threading.Thread(target=release.wait, daemon=True).start()
     with make_executor("dask", n_jobs=2) as executor:
         parents = set(executor.client.run(os.getppid).values())
         report = execute_study(study, sys.argv[1], executor=executor)
@@ -98,23 +102,33 @@ def test_the_forked_server_has_the_parents_imports_and_ends_with_it(tmp_path):
     assert not psutil.pid_exists(reported["server"])
 
 
-@pytest.mark.timeout(300)
-@pytest.mark.usefixtures("shared_data_dir")
-def test_a_dask_study_forked_from_the_study_process_writes_the_same_bytes(tmp_path):
+@pytest.fixture(scope="module")
+def one_process_study(shared_data_dir, tmp_path_factory) -> Path:
+    """The study of ``DASK_STUDY_SCRIPT`` run in this process: the reference bytes."""
     from benchmarking.benchmark_definitions import benchmark_definition
     from benchmarking.study import Study, execute_study
 
-    on_dask = run_script(
-        tmp_path, DASK_STUDY_SCRIPT, str(tmp_path / "dask"), json.dumps(SHORT_SETTINGS)
-    )
-    assert on_dask == {"completed": 8, "parents_forked_from_here": [True]}
+    out = tmp_path_factory.mktemp("one-process") / "study"
     benchmarks = [benchmark_definition(n).with_overrides(**s) for n, s in SHORT_SETTINGS.items()]
     study = Study.from_names(["RS", "ASHA"], benchmarks, [0, 1])
-    assert execute_study(study, tmp_path / "one", executor="inprocess").n_completed == 8
-    files = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one/runs").rglob("*"))
+    assert execute_study(study, out, executor="inprocess").n_completed == 8
+    return out
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("threads", ["single-threaded", "with a thread"])
+def test_a_dask_study_writes_the_same_bytes_as_one_process(tmp_path, threads, one_process_study):
+    on_dask = run_script(
+        tmp_path, DASK_STUDY_SCRIPT, str(tmp_path / "dask"), json.dumps(SHORT_SETTINGS), threads
+    )
+    forked = threads == "single-threaded"  # else Python's forkserver, workers import simtune
+    assert on_dask == {"completed": 8, "parents_forked_from_here": [forked]}
+    files = sorted(
+        p.relative_to(one_process_study) for p in (one_process_study / "runs").rglob("*")
+    )
     assert len([f for f in files if f.name == "metadata.json"]) == 8
     for relative in files:
-        one, dask = tmp_path / "one" / relative, tmp_path / "dask" / relative
+        one, dask = one_process_study / relative, tmp_path / "dask" / relative
         assert one.is_dir() == dask.is_dir()
         if one.is_file():
             assert one.read_bytes() == dask.read_bytes(), relative
