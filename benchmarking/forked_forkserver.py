@@ -81,6 +81,9 @@ def start_forkserver_as_fork(preload: Sequence[str]) -> bool:
                 os.close(alive_w)
                 raise
             if pid == 0:
+                # the child's copy of the lock is held (by the forking thread): free it, or
+                # a worker starting a forkserver of its own would wait for it forever
+                server._lock.release()
                 _serve(listener.fileno(), alive_r, alive_w, to_import)
             os.close(alive_r)
         server._forkserver_address = address

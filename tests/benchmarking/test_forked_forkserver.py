@@ -29,7 +29,11 @@ import json, multiprocessing, os, sys, threading, types
 from benchmarking.forked_forkserver import can_fork_forkserver, start_forkserver_as_fork
 
 def probe():
-    return os.getppid(), "simtune_parent_marker" in sys.modules, "colorsys" in sys.modules
+    from multiprocessing import forkserver
+    started = threading.Event()  # a worker can start a forkserver of its own
+    threading.Thread(target=lambda: (forkserver.ensure_running(), started.set()), daemon=True).start()
+    return (os.getppid(), "simtune_parent_marker" in sys.modules, "colorsys" in sys.modules,
+            started.wait(30))
 
 if __name__ == "__main__":
     release = threading.Event()
@@ -41,10 +45,10 @@ if __name__ == "__main__":
     sys.modules["simtune_parent_marker"] = types.ModuleType("simtune_parent_marker")
     started = start_forkserver_as_fork(["colorsys"])
     with multiprocessing.get_context("forkserver").Pool(1) as pool:
-        server_pid, has_marker, has_preloaded = pool.apply(probe)
+        server_pid, has_marker, has_preloaded, nested = pool.apply(probe)
     print(json.dumps({"refused": refused, "started": started, "server": server_pid,
                       "marker": has_marker, "preloaded": has_preloaded,
-                      "colorsys_here": "colorsys" in sys.modules,
+                      "colorsys_here": "colorsys" in sys.modules, "nested": nested,
                       "again": start_forkserver_as_fork([])}))
 """
 
@@ -97,6 +101,7 @@ def test_the_forked_server_has_the_parents_imports_and_ends_with_it(tmp_path):
     assert reported["started"] is True and reported["again"] is False
     assert reported["marker"] is True  # the worker has what the parent had imported
     assert reported["preloaded"] is True and reported["colorsys_here"] is False
+    assert reported["nested"] is True
     with contextlib.suppress(psutil.NoSuchProcess):  # it exits once its parent has ended
         psutil.Process(reported["server"]).wait(timeout=15)
     assert not psutil.pid_exists(reported["server"])
