@@ -40,6 +40,7 @@ from simulated_backend.schedulers.searchers import (
     RandomSearcher,
     config_and_index_function,
     default_searcher,
+    grid_row_function,
 )
 from simulated_backend.schedulers.settings import FidelitySettings, SchedulerSettings
 
@@ -110,6 +111,10 @@ class AsynchronousBracketScheduler(TrialScheduler):
             None if isinstance(self.searcher, RandomSearcher) else self.searcher.on_observation
         )
         self._next_candidate = config_and_index_function(self.searcher)
+        # a searcher drawing grid rows at random: new trials are suggested by their row, and
+        # their config is built only if something reads it (see TrialSuggestion)
+        self._next_row = grid_row_function(self.searcher)
+        self.grid_configs = self.searcher.grid_configs if self._next_row is not None else None
         rung_class = StoppingRung if self.type == "stopping" else PromotionRung
         self._rungs = [
             [rung_class(level, self.reduction_factor) for level in self.rung_levels[b:]]
@@ -151,6 +156,10 @@ class AsynchronousBracketScheduler(TrialScheduler):
 
     def suggest(self) -> TrialSuggestion | None:
         if self._one_stopping_bracket:  # ASHA's stopping rule: a new trial
+            if self._next_row is not None:
+                row = self._next_row()
+                if row is not None:
+                    return _new_tuple(TrialSuggestion, (None, None, row))
             candidate = self._next_candidate()
             if candidate is None:
                 return None
@@ -160,7 +169,8 @@ class AsynchronousBracketScheduler(TrialScheduler):
             promotion = self._promote(bracket)
             if promotion is not None:
                 return promotion
-        candidate = self._next_candidate()
+        row = self._next_row() if self._next_row is not None else None
+        candidate = (None, row) if row is not None else self._next_candidate()
         if candidate is None:
             if self.type == "promotion":  # no new trials: promote in any bracket
                 for other in range(self.num_brackets):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -49,6 +50,12 @@ class TrialSuggestion(NamedTuple):
     blackbox's grid (drawn from ``SearchSpace.from_blackbox(blackbox)``), that row; the engine
     then needs no lookup to find the trial's learning curve. It trusts the row (and checks it
     against the config once per run); leave it ``None`` when in doubt.
+
+    ``config`` may be left ``None`` for a new trial with a ``config_index`` if the scheduler
+    has a :class:`GridConfigs` attribute ``grid_configs`` (not ``None``): the trial's config
+    is then row ``config_index`` of it, built only when something reads it
+    (:class:`GridTrial`). Built-in schedulers drawing grid rows at random do so: most trials
+    of a long run never need their config as a dict (see docs/performance.md).
 
     An immutable record; a named tuple rather than a frozen dataclass because one is made
     per trial start, and building a frozen dataclass costs several times more.
@@ -84,6 +91,60 @@ class Trial:
     trial_id: int
     config: dict[str, Any]
     creation_time: float
+
+
+@dataclass(frozen=True, eq=False)
+class GridConfigs:
+    """The configurations of a finite grid by row: what a :class:`TrialSuggestion`'s
+    ``config_index`` names when its ``config`` is left ``None``.
+
+    ``rows[i]`` holds row ``i``'s values in the order of ``names`` (``None``: inactive);
+    ``config_of_row(i)`` builds its config dict (inactive hyperparameters left out), a new
+    dict per call.
+    """
+
+    names: tuple[str, ...]
+    rows: Sequence[tuple]
+    config_of_row: Callable[[int], dict[str, Any]]
+
+
+_config_slot = Trial.__dict__["config"]  # Trial's slot, under GridTrial's lazy property
+
+
+class GridTrial(Trial):
+    """A :class:`Trial` whose config is row :attr:`config_index` of :attr:`grid`; the dict
+    is built the first time ``config`` is read (then kept), so a trial nobody asks about
+    never builds one. Otherwise a :class:`Trial` like any other (``config`` may be set)."""
+
+    __slots__ = ("config_index", "grid")
+
+    config_index: int
+    grid: GridConfigs
+
+    @property
+    def config(self) -> dict[str, Any]:  # type: ignore[override]
+        try:
+            return _config_slot.__get__(self, GridTrial)
+        except AttributeError:  # not read yet
+            config = self.grid.config_of_row(self.config_index)
+            _config_slot.__set__(self, config)
+            return config
+
+    @config.setter
+    def config(self, value: dict[str, Any]) -> None:
+        _config_slot.__set__(self, value)
+
+    @classmethod
+    def at_row(
+        cls, trial_id: int, config_index: int, grid: GridConfigs, creation_time: float
+    ) -> GridTrial:
+        """The trial ``trial_id`` of grid row ``config_index``, its config not built yet."""
+        trial = object.__new__(cls)
+        trial.trial_id = trial_id
+        trial.creation_time = creation_time
+        trial.config_index = config_index
+        trial.grid = grid
+        return trial
 
 
 def check_metric_and_mode(metric: str, mode: str, blackbox: Any = None) -> None:

@@ -47,6 +47,9 @@ class ConfigSearcher(Protocol):
     # Optional: ``next_config_and_index()``, the same as ``next_candidate`` as a plain
     # ``(config, config_index)`` tuple; schedulers call it at every trial start when the
     # class defining it also defines ``next_candidate`` (see config_and_index_function).
+    # Optional: ``next_grid_row()`` and ``grid_configs`` (a GridConfigs): the next
+    # candidate's grid row alone (its config not built), or None (then call
+    # next_candidate); see grid_row_function.
 
 
 def check_points_to_evaluate(
@@ -87,6 +90,8 @@ class RandomSearcher:
         self._uniforms: list[float] = []
         self._grid_rows = self.search_space.candidates_are_grid_rows
         self._finite = self.search_space.is_finite
+        # the grid that next_grid_row's rows name (None: it always returns None)
+        self.grid_configs = self.search_space.grid_configs() if self._grid_rows else None
 
     @property
     def exhausted(self) -> bool:
@@ -105,6 +110,21 @@ class RandomSearcher:
     def next_candidate(self) -> Candidate | None:
         drawn = self.next_config_and_index()
         return None if drawn is None else Candidate(*drawn)
+
+    def next_grid_row(self) -> int | None:
+        """The next candidate's grid row, its config not built (read it from
+        :attr:`grid_configs` when needed), if it is a grid row drawn at random; ``None``
+        otherwise (a point to evaluate is next, the space has no grid rows, or every
+        candidate was drawn): call :meth:`next_candidate` then. Draws as it does."""
+        if self._points or not self._grid_rows:
+            return None
+        uniforms = self._uniforms
+        if not uniforms:  # one generator call per batch, not per trial
+            if self.search_space.exhausted:
+                return None
+            uniforms = self._uniforms = self.rng.random(UNIFORM_BATCH_SIZE).tolist()
+            uniforms.reverse()
+        return self.search_space.draw_index(uniforms.pop())
 
     def next_config_and_index(self) -> tuple[dict[str, Any], int | None] | None:
         """:meth:`next_candidate` as a plain ``(config, config_index)`` tuple (the scheduler's
@@ -174,6 +194,24 @@ def config_and_index_function(
     ):
         return searcher.next_config_and_index
     return searcher.next_candidate
+
+
+def grid_row_function(searcher: ConfigSearcher) -> Callable[[], int | None] | None:
+    """The searcher's ``next_grid_row`` if it has one and a ``grid_configs``, and the class
+    defining ``next_grid_row`` also defines the ``next_candidate`` and
+    ``next_config_and_index`` in use (a subclass that overrides those alone keeps getting
+    them called); else ``None``."""
+    cls = type(searcher)
+    owner = next((c for c in cls.__mro__ if "next_grid_row" in vars(c)), None)
+    if (
+        owner is None
+        or getattr(searcher, "grid_configs", None) is None
+        or getattr(cls, "next_candidate", None) is not vars(owner).get("next_candidate")
+        or getattr(cls, "next_config_and_index", None)
+        is not vars(owner).get("next_config_and_index")
+    ):
+        return None
+    return searcher.next_grid_row
 
 
 def default_searcher(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from simulated_backend.schedulers import ASHA, Candidate, RandomSearch, RandomSearcher, SearchSpace
-from simulated_backend.schedulers.searchers import config_and_index_function
+from simulated_backend.schedulers.searchers import config_and_index_function, grid_row_function
 from tests.simulated_backend.schedulers.scheduler_drivers import grid_blackbox
 
 
@@ -56,6 +56,44 @@ def test_schedulers_suggest_the_searchers_draws_in_order():
         searcher=RandomSearcher(grid_space(), np.random.default_rng(5)),
     )
     got = [asha.suggest() for _ in range(6)]
-    assert [(s.config, s.config_index) for s in got] == [tuple(c) for c in expected]
+    # grid rows drawn at random are suggested by their row: the config is built when read
+    assert all(s.config is None for s in got)
+    grid = asha.grid_configs
+    assert [(grid.config_of_row(s.config_index), s.config_index) for s in got] == [
+        tuple(c) for c in expected
+    ]
     assert scheduler.suggest().config_index in range(6)
     assert asha.suggest() is None
+
+
+def test_next_grid_row_draws_what_next_candidate_draws():
+    """The row-only path consumes the generator exactly as the config path does, points to
+    evaluate first (those come with their config), and ends when the grid is exhausted."""
+    space = grid_space()
+    point = space.candidate(4)
+    by_row = RandomSearcher(space, np.random.default_rng(7), points_to_evaluate=[point])
+    by_config = RandomSearcher(space, np.random.default_rng(7), points_to_evaluate=[point])
+    assert grid_row_function(by_row) == by_row.next_grid_row
+    rows = []
+    for _ in range(7):
+        row = by_row.next_grid_row()
+        rows.append(by_row.next_candidate() if row is None else row)
+    expected = [by_config.next_candidate() for _ in range(7)]
+    assert rows[0] == expected[0] == Candidate(point, 4)  # the point, with its config
+    assert rows[1:6] == [c.config_index for c in expected[1:6]]
+    assert rows[6] is None and expected[6] is None
+    assert [by_row.grid_configs.config_of_row(r) for r in rows[1:6]] == [
+        c.config for c in expected[1:6]
+    ]
+
+
+def test_a_subclass_overriding_next_candidate_gets_no_row_path():
+    class Shifted(RandomSearcher):
+        def next_candidate(self):
+            return super().next_candidate()
+
+    shifted = Shifted(grid_space(), np.random.default_rng(0))
+    assert grid_row_function(shifted) is None
+    scheduler = ASHA(grid_space(), "loss", "min", [1, 3, 9], searcher=shifted)
+    assert scheduler.grid_configs is None
+    assert scheduler.suggest().config is not None
