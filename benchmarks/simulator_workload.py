@@ -29,7 +29,7 @@ from simulated_backend.schedulers import (
     SuccessiveHalving,
     Trial,
 )
-from simulated_backend.schedulers.protocol import GridTrial
+from simulated_backend.schedulers.protocol import GridTrial, by_row_suggest_function
 
 OPERATIONS = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
 EDGES = [f"edge_{i}" for i in range(6)]
@@ -103,7 +103,7 @@ class GridSamplerWithReplacement:
         return (self._config_of(index), index)
 
     def next_grid_row(self) -> int:
-        """The next draw's grid row alone (what schedulers call)."""
+        """The next draw's grid row alone (what schedulers call in ``suggest_by_row``)."""
         if not self._indices:
             self._indices = self.rng.integers(self.space.n_candidates, size=1024).tolist()
         return self._indices.pop()
@@ -277,19 +277,25 @@ def time_simtune(scheduler, blackbox, n_workers, stop, callbacks=()) -> Measured
 # ---------------------------------------------------------------------- trial starts
 def trial_start_cost(blackbox: TabularBlackbox, kind: str, n: int, with_replacement: bool) -> float:
     """CPU µs per trial start through the calls the Tuner makes: ``suggest`` (draw a
-    configuration), the trial's record, ``on_trial_add``, and
-    ``SimulatorBackend.start_trial_at_row`` (its seed, its first result scheduled) for a
-    suggestion naming a grid row with its config left to be built when read (simtune's
-    schedulers on a tabular blackbox), else ``start_trial``; best of 3."""
+    configuration; ``suggest_by_row`` where the Tuner calls it: simtune's schedulers drawing
+    grid rows at random give a new trial's row alone, its config built only when read),
+    the trial's record, ``on_trial_add``, and ``SimulatorBackend.start_trial_at_row`` (its
+    seed, its first result scheduled) for a trial given by its row, else ``start_trial``;
+    best of 3."""
     best = float("inf")
     for _ in range(3):
         scheduler = simtune_scheduler(kind, blackbox, 0, with_replacement)
         grid = scheduler.grid_configs
+        suggest = by_row_suggest_function(scheduler) or scheduler.suggest
         backend = SimulatorBackend(blackbox, n_workers=n, seed=0)
         gc.collect()
         started = time.process_time()
         for trial_id in range(n):
-            config, _, config_index = scheduler.suggest()
+            suggestion = suggest()
+            if type(suggestion) is int:
+                config, config_index = None, suggestion
+            else:
+                config, _, config_index = suggestion
             if config is None:
                 trial = GridTrial.at_row(trial_id, config_index, grid, 0.0)
                 scheduler.on_trial_add(trial)

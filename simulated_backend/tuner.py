@@ -48,6 +48,7 @@ from simulated_backend.schedulers.protocol import (
     Trial,
     TrialScheduler,
     TrialSuggestion,
+    by_row_suggest_function,
 )
 from simulated_backend.stop_criterion import StopCriterion, TuningStatus
 
@@ -163,8 +164,10 @@ class Tuner:
         self.description = self.backend.open(scheduler.metric, scheduler.mode)
         self.trials, self.trial_status, self.failed_trials = [], [], []
         self.trial_configs = []
-        # the grid a suggestion's config_index names when it leaves the config None
+        # the grid a suggestion's config_index names when it leaves the config None; a
+        # scheduler with suggest_by_row gives new trials on its rows as the row alone
         self._grid = getattr(scheduler, "grid_configs", None)
+        self._suggest = by_row_suggest_function(scheduler) or scheduler.suggest
         self._row_checked = False
         # a backend replaying a tabular blackbox starts such trials by their row alone
         self._start_at_row = (
@@ -402,7 +405,7 @@ class Tuner:
         """Ask for work while workers are free; returns how many trials failed at start."""
         backend, scheduler = self.backend, self.scheduler
         trials, trial_status, trial_configs = self.trials, self.trial_status, self.trial_configs
-        suggest, on_add = scheduler.suggest, scheduler.on_trial_add
+        suggest, on_add = self._suggest, scheduler.on_trial_add
         start_trial = backend.start_trial
         takes_rows = self._backend_takes_rows
         # suggestions may name a grid row without its config (TrialSuggestion)
@@ -416,13 +419,16 @@ class Tuner:
             if n_trials >= max_started and not self._n_paused:
                 break
             suggestion = suggest()
-            if suggestion is None:
+            if type(suggestion) is int:  # suggest_by_row: a new trial on this grid row
+                config, trial_id, config_index = None, None, suggestion
+            elif suggestion is None:
                 break
-            if not isinstance(suggestion, TrialSuggestion):
+            elif not isinstance(suggestion, TrialSuggestion):
                 raise SchedulerProtocolError(
                     f"suggest() returned {type(suggestion).__name__}; it must return a TrialSuggestion or None"
                 )
-            config, trial_id, config_index = suggestion
+            else:
+                config, trial_id, config_index = suggestion
             if trial_id is None:
                 if n_trials >= max_started:
                     break  # the start budget is spent: the suggestion is dropped, documented

@@ -155,11 +155,21 @@ class AsynchronousBracketScheduler(TrialScheduler):
         return None
 
     def suggest(self) -> TrialSuggestion | None:
+        suggestion = self.suggest_by_row()
+        if type(suggestion) is int:
+            config = self.grid_configs.config_of_row(suggestion)
+            return _new_tuple(TrialSuggestion, (config, None, suggestion))
+        return suggestion
+
+    def suggest_by_row(self) -> TrialSuggestion | int | None:
+        """:meth:`suggest`, a new trial on a grid row drawn at random given as its row (an
+        int) alone: its config is :attr:`grid_configs`' row, built only when read (the
+        Tuner's path, see :func:`~simulated_backend.schedulers.protocol.by_row_suggest_function`)."""
         if self._one_stopping_bracket:  # ASHA's stopping rule: a new trial
             if self._next_row is not None:
                 row = self._next_row()
                 if row is not None:
-                    return _new_tuple(TrialSuggestion, (None, None, row))
+                    return row
             candidate = self._next_candidate()
             if candidate is None:
                 return None
@@ -170,7 +180,11 @@ class AsynchronousBracketScheduler(TrialScheduler):
             if promotion is not None:
                 return promotion
         row = self._next_row() if self._next_row is not None else None
-        candidate = (None, row) if row is not None else self._next_candidate()
+        if row is not None:
+            if self.num_brackets > 1:
+                self._pending_brackets.append(bracket)
+            return row
+        candidate = self._next_candidate()
         if candidate is None:
             if self.type == "promotion":  # no new trials: promote in any bracket
                 for other in range(self.num_brackets):

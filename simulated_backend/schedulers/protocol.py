@@ -54,8 +54,7 @@ class TrialSuggestion(NamedTuple):
     ``config`` may be left ``None`` for a new trial with a ``config_index`` if the scheduler
     has a :class:`GridConfigs` attribute ``grid_configs`` (not ``None``): the trial's config
     is then row ``config_index`` of it, built only when something reads it
-    (:class:`GridTrial`). Built-in schedulers drawing grid rows at random do so: most trials
-    of a long run never need their config as a dict (see docs/performance.md).
+    (:class:`GridTrial`). See also :meth:`TrialScheduler.suggest_by_row`.
 
     An immutable record; a named tuple rather than a frozen dataclass because one is made
     per trial start, and building a frozen dataclass costs several times more.
@@ -197,6 +196,14 @@ class TrialScheduler:
         """The next trial to run on a free worker, or ``None`` if there is none for now."""
         raise NotImplementedError(f"{type(self).__name__} must implement suggest()")
 
+    # Optional, with a ``grid_configs`` attribute (a GridConfigs, not None):
+    # ``suggest_by_row()``, what ``suggest`` returns, except that a new trial on row ``i`` of
+    # ``grid_configs`` may come as the int ``i`` alone (its config is built only if something
+    # reads it). The Tuner calls it instead of ``suggest`` when the class defining it also
+    # defines the ``suggest`` in use (see by_row_suggest_function). Built-in schedulers
+    # drawing grid rows at random define it: most trials of a long run never need their
+    # config as a dict (docs/performance.md).
+
     def on_trial_add(self, trial: Trial) -> None:
         """Called once when a new trial is created from a suggestion."""
 
@@ -218,3 +225,18 @@ class TrialScheduler:
     def metadata(self) -> dict[str, Any]:
         """JSON-able description (name and arguments) recorded with the results."""
         return {"scheduler_name": type(self).__name__, "metric": self.metric, "mode": self.mode}
+
+
+def by_row_suggest_function(scheduler: Any) -> Callable[[], Any] | None:
+    """``scheduler.suggest_by_row`` if it has one and a ``grid_configs`` (not ``None``), and
+    the class defining it also defines the ``suggest`` in use (a subclass overriding
+    ``suggest`` alone keeps getting it called); else ``None``."""
+    cls = type(scheduler)
+    owner = next((c for c in cls.__mro__ if "suggest_by_row" in vars(c)), None)
+    if (
+        owner is None
+        or getattr(scheduler, "grid_configs", None) is None
+        or getattr(cls, "suggest", None) is not vars(owner).get("suggest")
+    ):
+        return None
+    return scheduler.suggest_by_row

@@ -59,10 +59,19 @@ class RandomSearch(TrialScheduler):
         return self.searcher.exhausted
 
     def suggest(self) -> TrialSuggestion | None:
+        suggestion = self.suggest_by_row()
+        if type(suggestion) is int:
+            config = self.grid_configs.config_of_row(suggestion)
+            return _new_tuple(TrialSuggestion, (config, None, suggestion))
+        return suggestion
+
+    def suggest_by_row(self) -> TrialSuggestion | int | None:
+        """:meth:`suggest`, a new trial on a grid row drawn at random given as its row (an
+        int) alone: its config is :attr:`grid_configs`' row, built only when read."""
         if self._next_row is not None:
             row = self._next_row()
             if row is not None:
-                return _new_tuple(TrialSuggestion, (None, None, row))
+                return row
         candidate = self._next_candidate()
         if candidate is None:
             return None

@@ -11,7 +11,13 @@ import pandas as pd
 import pytest
 
 from simulated_backend import SchedulerFailure, SimulatorBackend, StopCriterion, Tuner
-from simulated_backend.schedulers import ASHA, RandomSearcher, SearchSpace, TrialSuggestion
+from simulated_backend.schedulers import (
+    ASHA,
+    RandomSearcher,
+    SearchSpace,
+    TrialScheduler,
+    TrialSuggestion,
+)
 from simulated_backend.schedulers.protocol import GridTrial
 from tests.simulated_backend.engine_fixtures import random_tabular_blackbox
 
@@ -106,18 +112,16 @@ def test_a_trials_config_is_built_only_when_read():
         assert trial.config == space.candidate(trial.config_index)
 
 
-class _RowWithoutGrid(ASHA):
+class _RowWithoutGrid(TrialScheduler):
+    """Names grid rows and leaves configs out, but has no grid_configs."""
+
     def suggest(self):
-        suggestion = super().suggest()
-        return TrialSuggestion(None, None, suggestion.config_index)
+        return TrialSuggestion(None, None, 3)
 
 
 def test_a_config_left_out_without_a_grid_is_an_error():
     blackbox = random_tabular_blackbox(13, n_configs=30, n_fidelities=4)
-    scheduler = _RowWithoutGrid(
-        SearchSpace.from_blackbox(blackbox), "loss", "min", blackbox.fidelity_values
-    )
-    scheduler.grid_configs = None
+    scheduler = _RowWithoutGrid("loss", "min")
     tuner = Tuner(
         scheduler,
         SimulatorBackend(blackbox, n_workers=2, seed=0),

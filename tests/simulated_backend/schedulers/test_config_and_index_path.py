@@ -4,8 +4,17 @@ next_candidate gives, and a subclass overriding next_candidate is still called."
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from simulated_backend.schedulers import ASHA, Candidate, RandomSearch, RandomSearcher, SearchSpace
+from simulated_backend.schedulers import (
+    ASHA,
+    AsynchronousHyperband,
+    Candidate,
+    RandomSearch,
+    RandomSearcher,
+    SearchSpace,
+)
+from simulated_backend.schedulers.protocol import by_row_suggest_function
 from simulated_backend.schedulers.searchers import config_and_index_function, grid_row_function
 from tests.simulated_backend.schedulers.scheduler_drivers import grid_blackbox
 
@@ -56,14 +65,31 @@ def test_schedulers_suggest_the_searchers_draws_in_order():
         searcher=RandomSearcher(grid_space(), np.random.default_rng(5)),
     )
     got = [asha.suggest() for _ in range(6)]
-    # grid rows drawn at random are suggested by their row: the config is built when read
-    assert all(s.config is None for s in got)
-    grid = asha.grid_configs
-    assert [(grid.config_of_row(s.config_index), s.config_index) for s in got] == [
-        tuple(c) for c in expected
-    ]
+    assert [(s.config, s.config_index) for s in got] == [tuple(c) for c in expected]
     assert scheduler.suggest().config_index in range(6)
     assert asha.suggest() is None
+
+
+@pytest.mark.parametrize("kind", ["asha", "async_hyperband", "random_search"])
+def test_suggest_by_row_gives_the_rows_that_suggest_gives_with_configs(kind):
+    """The Tuner's path (new trials on grid rows as the row alone) draws what suggest draws."""
+
+    def make():
+        if kind == "random_search":
+            return RandomSearch(grid_space(), "loss", "min", seed=2)
+        if kind == "asha":
+            return ASHA(grid_space(), "loss", "min", [1, 3, 9], seed=2)
+        return AsynchronousHyperband(grid_space(), "loss", "min", [1, 3, 9], seed=2)
+
+    by_row, with_configs = make(), make()
+    assert by_row_suggest_function(by_row) == by_row.suggest_by_row
+    rows = [by_row.suggest_by_row() for _ in range(7)]
+    suggestions = [with_configs.suggest() for _ in range(7)]
+    assert rows[-1] is None and suggestions[-1] is None
+    assert all(type(row) is int for row in rows[:-1])
+    assert rows[:-1] == [s.config_index for s in suggestions[:-1]]
+    grid = by_row.grid_configs
+    assert [grid.config_of_row(row) for row in rows[:-1]] == [s.config for s in suggestions[:-1]]
 
 
 def test_next_grid_row_draws_what_next_candidate_draws():
@@ -96,4 +122,5 @@ def test_a_subclass_overriding_next_candidate_gets_no_row_path():
     assert grid_row_function(shifted) is None
     scheduler = ASHA(grid_space(), "loss", "min", [1, 3, 9], searcher=shifted)
     assert scheduler.grid_configs is None
+    assert by_row_suggest_function(scheduler) is None
     assert scheduler.suggest().config is not None
