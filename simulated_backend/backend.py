@@ -340,8 +340,11 @@ class SimulatorBackend:
             raise ValueError(
                 f"trial ids must be 0, 1, 2, ... in start order; got {trial_id}, expected {len(configs)}"
             )
-        if self._continuing is not None:
-            self._push_continuing()
+        events = self._events
+        entry = self._continuing
+        if entry is not None:  # _push_continuing, inlined
+            self._continuing = None
+            heapq.heappush(events, entry)
         seed_index = self._same_seed_index
         if seed_index is None:
             seed_index = int(self._rng.integers(self._n_seeds))
@@ -372,7 +375,7 @@ class SimulatorBackend:
             time = now
         state[_WORKER] = -self._free_workers.pop()
         self.num_free_workers -= 1
-        heapq.heappush(self._events, (time, trial_id, state))
+        heapq.heappush(events, (time, trial_id, state))
         return True
 
     def _check_config_index(self, config: Mapping[str, Any], config_index: int) -> None:
@@ -436,8 +439,17 @@ class SimulatorBackend:
 
     def stop_trial(self, trial_id: int) -> None:
         """Stopped at its last report: the worker is free at once."""
-        self._end_run_of(trial_id)
-        self._states[trial_id] = None  # a stopped trial never reports again
+        # _end_run_of, inlined (most trials of a long run end here)
+        continuing = self._continuing
+        if continuing is not None and continuing[1] == trial_id:
+            self._continuing = None
+        states = self._states
+        state = states[trial_id]
+        if state is not None and state[_WORKER] >= 0:
+            bisect.insort(self._free_workers, -state[_WORKER])
+            self.num_free_workers += 1
+            state[_WORKER] = -1
+        states[trial_id] = None  # a stopped trial never reports again
         self.configs[trial_id] = None
 
     def _end_run_of(self, trial_id: int) -> None:
