@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import dataclasses
 
+import ConfigSpace as CS
 import numpy as np
 import pandas as pd
 import pytest
 
+from blackbox_repository import Objective, TabularBlackbox
 from simulated_backend import SchedulerFailure, SimulatorBackend, StopCriterion, Tuner
 from simulated_backend.schedulers import (
     ASHA,
@@ -37,9 +39,38 @@ def _asha(blackbox, searcher_class, seed=4):
     )
 
 
+def conditional_blackbox(n_configs: int = 600, n_fidelities: int = 9) -> TabularBlackbox:
+    """A grid whose hyperparameter ``b`` is inactive (NaN) unless ``a == "y"``."""
+    rng = np.random.default_rng(21)
+    space = CS.ConfigurationSpace(space={"a": ["x", "y"], "b": (0.0, 1.0), "c": (0, 1000)})
+    space.add(CS.EqualsCondition(space["b"], space["a"], "y"))
+    a = np.where(np.arange(n_configs) % 3 == 0, "x", "y")
+    configurations = pd.DataFrame(
+        {"a": a, "b": np.where(a == "y", rng.random(n_configs), np.nan), "c": np.arange(n_configs)}
+    )
+    values = np.empty((n_configs, n_fidelities, 1, 2))
+    values[..., 0] = rng.random((n_configs, n_fidelities, 1))
+    values[..., 1] = np.cumsum(rng.integers(1, 4, size=(n_configs, n_fidelities, 1)), axis=1)
+    return TabularBlackbox(
+        name="conditional",
+        configuration_space=space,
+        configurations=configurations,
+        fidelity_name="epoch",
+        fidelity_values=np.arange(1, n_fidelities + 1),
+        seeds=[0],
+        objectives=[Objective("loss", "min"), Objective("time", "min", "s")],
+        elapsed_time_objective="time",
+        values=values,
+    )
+
+
 @pytest.mark.parametrize("spilled", [False, True])
-def test_trials_by_row_record_the_same_results_as_trials_with_configs(tmp_path, spilled):
-    blackbox = random_tabular_blackbox(11, n_configs=300, n_fidelities=9)
+@pytest.mark.parametrize("grid", ["plain", "conditional"])
+def test_trials_by_row_record_the_same_results_as_trials_with_configs(tmp_path, spilled, grid):
+    if grid == "plain":
+        blackbox = random_tabular_blackbox(11, n_configs=300, n_fidelities=9)
+    else:
+        blackbox = conditional_blackbox()
     runs, tuners = [], []
     for searcher_class in (RandomSearcher, _ConfigSearcher):
         scheduler = _asha(blackbox, searcher_class)
@@ -57,7 +88,12 @@ def test_trials_by_row_record_the_same_results_as_trials_with_configs(tmp_path, 
     assert tuners[1].scheduler.grid_configs is None
     assert len(by_row.results) == 700 and by_row.results["trial_id"].nunique() > 100
     config_columns = [c for c in by_row.results.columns if c.startswith("config_")]
-    assert config_columns == ["config_x"]
+    assert sorted(config_columns) == (
+        ["config_x"] if grid == "plain" else ["config_a", "config_b", "config_c"]
+    )
+    if grid == "conditional":  # inactive values are null, as with config dicts
+        inactive = by_row.results["config_a"] == "x"
+        assert inactive.any() and by_row.results.loc[inactive, "config_b"].isna().all()
     pd.testing.assert_frame_equal(by_row.results, with_configs.results)
     if not spilled:  # the Tuner kept the rows of trials suggested by row, not dicts
         kept = tuners[0].trial_configs
