@@ -343,6 +343,30 @@ class SearchSpace:
         self._n_remaining = last
         return index
 
+    def draw_indices(self, uniforms: Sequence[float]) -> list[int]:
+        """:meth:`draw_index` for each of ``uniforms`` taken from its end (``pop()`` order),
+        in one call: the indices drawn, the last drawn first (for ``pop()``); fewer than
+        ``len(uniforms)`` if the candidates run out."""
+        n = self._n_remaining
+        if n == 0:
+            self._require_table()
+        pool, where = self._pool, self._pool_position
+        drawn = []
+        for uniform in reversed(uniforms):
+            if n == 0:
+                break
+            position = int(uniform * n)
+            if position >= n:  # uniform rounds up to 1.0 only for n near 2**53
+                position = n - 1
+            n -= 1
+            index, moved = pool[position], pool[n]
+            pool[position], pool[n] = moved, index
+            where[moved], where[index] = position, n
+            drawn.append(index)
+        self._n_remaining = n
+        drawn.reverse()
+        return drawn
+
     def draw_config_and_index(self, uniform: float) -> tuple[dict[str, Any], int | None] | None:
         """:meth:`draw_candidate` as a plain ``(config, config_index)`` tuple (the path of every
         trial start: a plain tuple costs a sixth of a :class:`Candidate`, whose creation goes

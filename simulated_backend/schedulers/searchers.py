@@ -88,6 +88,9 @@ class RandomSearcher:
         self._points.reverse()  # pop() from the end gives them in the given order
         self._buffer: list[dict[str, Any]] = []
         self._uniforms: list[float] = []
+        # grid rows drawn ahead by next_grid_row (a batch of draws at once, last one first):
+        # given out before anything else is drawn, so the draws stay in the same order
+        self._rows_ahead: list[int] = []
         self._grid_rows = self.search_space.candidates_are_grid_rows
         self._finite = self.search_space.is_finite
         # the grid that next_grid_row's rows name (None: it always returns None)
@@ -95,7 +98,7 @@ class RandomSearcher:
 
     @property
     def exhausted(self) -> bool:
-        return not self._points and self.search_space.exhausted
+        return not self._points and not self._rows_ahead and self.search_space.exhausted
 
     @property
     def n_points_left(self) -> int:
@@ -116,6 +119,9 @@ class RandomSearcher:
         :attr:`grid_configs` when needed), if it is a grid row drawn at random; ``None``
         otherwise (a point to evaluate is next, the space has no grid rows, or every
         candidate was drawn): call :meth:`next_candidate` then. Draws as it does."""
+        rows = self._rows_ahead
+        if rows:
+            return rows.pop()
         if self._points or not self._grid_rows:
             return None
         uniforms = self._uniforms
@@ -124,12 +130,18 @@ class RandomSearcher:
                 return None
             uniforms = self._uniforms = self.rng.random(UNIFORM_BATCH_SIZE).tolist()
             uniforms.reverse()
-        return self.search_space.draw_index(uniforms.pop())
+        # the draws of every uniform left, at once (one call instead of one per trial)
+        rows = self._rows_ahead = self.search_space.draw_indices(uniforms)
+        uniforms.clear()
+        return rows.pop() if rows else None
 
     def next_config_and_index(self) -> tuple[dict[str, Any], int | None] | None:
         """:meth:`next_candidate` as a plain ``(config, config_index)`` tuple (the scheduler's
         path at every trial start, see :func:`config_and_index_function`)."""
         space = self.search_space
+        if self._rows_ahead:  # drawn ahead by next_grid_row: given out first
+            index = self._rows_ahead.pop()
+            return (space.candidate(index), index)
         if self._points:
             config = self._points.pop()
             if space.is_finite and self._grid_rows:

@@ -101,7 +101,9 @@ def test_next_grid_row_draws_what_next_candidate_draws():
     by_config = RandomSearcher(space, np.random.default_rng(7), points_to_evaluate=[point])
     assert grid_row_function(by_row) == by_row.next_grid_row
     rows = []
-    for _ in range(7):
+    for k in range(7):
+        # rows drawn ahead in a batch still count as not suggested yet
+        assert by_row.exhausted == (k == 6)
         row = by_row.next_grid_row()
         rows.append(by_row.next_candidate() if row is None else row)
     expected = [by_config.next_candidate() for _ in range(7)]
@@ -124,3 +126,15 @@ def test_a_subclass_overriding_next_candidate_gets_no_row_path():
     assert scheduler.grid_configs is None
     assert by_row_suggest_function(scheduler) is None
     assert scheduler.suggest().config is not None
+
+
+def test_rows_drawn_ahead_are_given_out_first_by_the_config_path():
+    """next_grid_row draws a batch ahead; next_candidate gives those rows next, in order."""
+    mixed = RandomSearcher(grid_space(), np.random.default_rng(9))
+    plain = RandomSearcher(grid_space(), np.random.default_rng(9))
+    first = mixed.next_grid_row()
+    rest = [mixed.next_candidate() for _ in range(6)]
+    expected = [plain.next_candidate() for _ in range(7)]
+    assert first == expected[0].config_index
+    assert rest == expected[1:]
+    assert rest[-1] is None and mixed.exhausted
