@@ -172,7 +172,7 @@ def faithfulness_records(record: dict, table, surrogate, args, metric, mode, bud
     from benchmarking.surrogates.report import recorded_split
 
     statistics = args.statistics.split(",")
-    if args.cross_fit_seeds and "cross-fitted" in statistics:
+    if args.seeds and args.cross_fit_seeds and "cross-fitted" in statistics:
         started = time.perf_counter()
         cross_fitted = cross_fitted_faithfulness(
             table,
@@ -231,7 +231,10 @@ def main() -> None:
         help="fits per objective and family (default: the CLI's)",
     )
     parser.add_argument(
-        "--seeds", type=int, default=DEFAULT_SEEDS, help="faithfulness seeds (0: skip)"
+        "--seeds",
+        type=int,
+        default=DEFAULT_SEEDS,
+        help="seeds of the continuous study (0: skip every faithfulness study)",
     )
     parser.add_argument("--cache-dir", default=None)
     parser.add_argument(
