@@ -77,7 +77,12 @@ def configure_surrogate_command(parser: argparse.ArgumentParser) -> None:
     )
     faithful.add_argument("name", help="the surrogate (its table is read from its metadata)")
     faithful.add_argument("--methods", default="RS,ASHA,Hyperband,BOHB")
-    faithful.add_argument("--seeds", type=int, default=30, help="seeds per method (default 30)")
+    faithful.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        help="seeds per method (default 30; 100 with --cross-fitted)",
+    )
     faithful.add_argument("--max-wallclock-time", type=float, default=None, help="simulated s")
     faithful.add_argument("--n-workers", type=int, default=4)
     faithful.add_argument(
@@ -85,6 +90,21 @@ def configure_surrogate_command(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="the held-out, grid-matched study: the table restricted to the surrogate's test "
         "configurations against the surrogate's answers for exactly those configurations",
+    )
+    faithful.add_argument(
+        "--cross-fitted",
+        action="store_true",
+        help="the cross-fitted study: the whole table against out-of-sample answers for all "
+        "its configurations (each of --folds folds answered by the surrogate's models refitted "
+        "without it)",
+    )
+    faithful.add_argument("--folds", type=int, default=5, help="cross-fit folds (default 5)")
+    faithful.add_argument("--fold-seed", type=int, default=0, help="seed of the cross-fit folds")
+    faithful.add_argument(
+        "--study-cache",
+        type=Path,
+        default=None,
+        help="folder keeping finished studies (and cross-fitted answers) for reuse",
     )
     faithful.add_argument("--out", type=Path, default=None, help="JSON report file")
     faithful.add_argument("--cache-dir", default=None)
@@ -167,7 +187,19 @@ def _faithfulness(args: argparse.Namespace) -> int:
     surrogate = load_trained_surrogate(args.name, args.cache_dir)
     table = load_source_blackbox(surrogate.source["blackbox"], args.cache_dir)
     metric, mode, budget = _study_settings(table, args.max_wallclock_time)
-    if args.held_out:  # same candidates on both sides: the test configurations
+    seeds = args.seeds
+    if args.held_out and args.cross_fitted:
+        from blackbox_repository.surrogate_training.errors import SurrogateTrainingError
+
+        raise SurrogateTrainingError("choose one of --held-out and --cross-fitted")
+    if args.cross_fitted:  # the whole table; every answer out of sample
+        from benchmarking.surrogates.cross_fit import CROSS_FIT_SEEDS, cross_fitted_faithfulness
+
+        seeds = CROSS_FIT_SEEDS if seeds is None else seeds
+        compare = functools.partial(
+            cross_fitted_faithfulness, folds=args.folds, fold_seed=args.fold_seed
+        )
+    elif args.held_out:  # same candidates on both sides: the test configurations
         from benchmarking.surrogates.held_out import held_out_faithfulness
         from benchmarking.surrogates.report import recorded_split
 
@@ -182,8 +214,9 @@ def _faithfulness(args: argparse.Namespace) -> int:
         mode=mode,
         max_wallclock_time=budget,
         n_workers=args.n_workers,
-        seeds=args.seeds,
+        seeds=30 if seeds is None else seeds,
         methods=_names(args.methods),
+        study_cache=args.study_cache,
     )
     record = report.to_dict()
     print(json.dumps(record, indent=1))

@@ -22,6 +22,13 @@ from blackbox_repository.surrogate_training.target_transforms import TargetTrans
 from blackbox_repository.surrogate_training.trained_surrogate import ObjectiveModel
 from blackbox_repository.surrogate_training.training_data import SurrogateTrainingData
 
+EXPORT_FLIP_SHARE = 0.01
+"""Share of the check configurations (at least one) for which a tree model's ONNX export may
+answer from another leaf: ONNX compares float32 features with float32-rounded split
+thresholds, so a configuration whose feature lies between a threshold and its float32 rounding
+goes down the other branch at every fidelity (seen on a LightGBM refit of a cross-fit fold of
+taskset-imdb-lstm128-avg-bs64: 1 of 134 configurations, 1 % of its elapsed time). More than
+that is a broken conversion; nearest neighbours allow none (their ties are excluded)."""
 CALIBRATION_CONFIGURATIONS = 2048
 """Random configurations of the search space whose model outputs calibrate a published
 quantile model (:meth:`TargetTransform.with_calibration`)."""
@@ -100,6 +107,7 @@ def export_model(
     curve_ends: bool = False,
     single_seed_noise: bool = False,
     seed: int = 0,
+    calibration_sample: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> ObjectiveModel:
     """The fitted ``model`` as an :class:`ObjectiveModel` holding its ONNX bytes.
 
@@ -117,24 +125,34 @@ def export_model(
     ``single_seed_noise``: with ``seed_noise``, give a table with one seed the out-of-sample
     residuals of its validation configurations (:func:`validation_residual_noise`; off by
     default: it made the held-out rankings worse, see docs/surrogate-training.md).
+    ``calibration_sample``: :func:`sample_features` of ``data`` with
+    :data:`CALIBRATION_CONFIGURATIONS` and ``seed``, when the caller has it already (the
+    cross-fit reuses one sample for every fold).
     """
     onnx_bytes = model_to_onnx(model, data.n_features)
-    features, _, _, _ = data.rows(objective, "validation")
+    features, _, check_configs, _ = data.rows(objective, "validation")
     features = features.astype(np.float32)
     expected = predict_rows(model, features)
     actual = OnnxRegressor(onnx_bytes).predict(features)
     checked = _rows_without_neighbour_ties(model, features)
     expected, actual = expected[checked], actual[checked]
     scale = max(float(np.max(np.abs(expected), initial=0.0)), 1e-12)
-    if not np.allclose(actual, expected, rtol=1e-3, atol=1e-4 * scale):
+    differing = ~np.isclose(actual, expected, rtol=1e-3, atol=1e-4 * scale)
+    flipped = len(np.unique(check_configs[checked][differing]))
+    n_configs = len(np.unique(check_configs))
+    allowed = 0 if hasattr(model, "kneighbors") else max(1, int(EXPORT_FLIP_SHARE * n_configs))
+    if flipped > allowed:
         worst = float(np.max(np.abs(actual - expected)))
         raise SurrogateTrainingError(
             f"the ONNX export of the {family_name} model of {objective!r} predicts differently "
-            f"from the fitted model (largest difference {worst:.3g}); not published"
+            f"from the fitted model for {flipped} of {n_configs} configurations (largest "
+            f"difference {worst:.3g}); not published"
         )
     transform = target_transform_for(data, objective, splits)
     if calibrate and transform.name == "quantile":
-        features, positions = sample_features(data, CALIBRATION_CONFIGURATIONS, seed)
+        features, positions = calibration_sample or sample_features(
+            data, CALIBRATION_CONFIGURATIONS, seed
+        )
         transform = transform.with_calibration(
             OnnxRegressor(onnx_bytes).predict(features), positions
         )
