@@ -368,22 +368,13 @@ class SearchSpace:
         return drawn
 
     def draw_config_and_index(self, uniform: float) -> tuple[dict[str, Any], int | None] | None:
-        """:meth:`draw_candidate` as a plain ``(config, config_index)`` tuple (the path of every
-        trial start: a plain tuple costs a sixth of a :class:`Candidate`, whose creation goes
-        through ``tuple.__new__`` of a subclass); ``None`` once every candidate was drawn."""
-        n = self._n_remaining
-        if n == 0:
-            self._require_table()
+        """:meth:`draw_candidate` as a plain ``(config, config_index)`` tuple (the path of a
+        trial start with its config: a plain tuple costs a sixth of a :class:`Candidate`, whose
+        creation goes through ``tuple.__new__`` of a subclass); ``None`` once every candidate
+        was drawn."""
+        index = self.draw_index(uniform)
+        if index is None:
             return None
-        position = int(uniform * n)
-        if position >= n:  # uniform rounds up to 1.0 only for n near 2**53
-            position = n - 1
-        pool, where = self._pool, self._pool_position
-        last = n - 1
-        index, moved = pool[position], pool[last]
-        pool[position], pool[last] = moved, index
-        where[moved], where[index] = position, last
-        self._n_remaining = last
         return (self._table.config(index), index if self._candidates_are_grid_rows else None)
 
     def index_of(self, config: Mapping[str, Any]) -> int:
