@@ -101,6 +101,13 @@ def configure_surrogate_command(parser: argparse.ArgumentParser) -> None:
     faithful.add_argument("--folds", type=int, default=5, help="cross-fit folds (default 5)")
     faithful.add_argument("--fold-seed", type=int, default=0, help="seed of the cross-fit folds")
     faithful.add_argument(
+        "--answers-single-seed-noise",
+        choices=("recorded", "on", "off"),
+        default="recorded",
+        help="with --cross-fitted: the one-seed noise model of the refitted folds, as the "
+        "surrogate recorded it (default) or forced on/off",
+    )
+    faithful.add_argument(
         "--study-cache",
         type=Path,
         default=None,
@@ -197,7 +204,12 @@ def _faithfulness(args: argparse.Namespace) -> int:
 
         seeds = CROSS_FIT_SEEDS if seeds is None else seeds
         compare = functools.partial(
-            cross_fitted_faithfulness, folds=args.folds, fold_seed=args.fold_seed
+            cross_fitted_faithfulness,
+            folds=args.folds,
+            fold_seed=args.fold_seed,
+            single_seed_noise={"recorded": None, "on": True, "off": False}[
+                args.answers_single_seed_noise
+            ],
         )
     elif args.held_out:  # same candidates on both sides: the test configurations
         from benchmarking.surrogates.held_out import held_out_faithfulness
