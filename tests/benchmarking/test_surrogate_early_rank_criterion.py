@@ -97,3 +97,15 @@ def test_single_seed_noise_override_of_the_cross_fitted_answers(tmp_path):
     assert result.rung_fidelities == (1, 3)
     assert result.table == early_to_last_taus(table.values[..., metric], (0, 2))
     assert result.noisy_answers != result.answers
+
+
+def test_fit_gives_one_seed_tables_noise_by_default_and_can_turn_it_off():
+    import argparse
+
+    from benchmarking.surrogates.cli import configure_surrogate_command
+
+    parser = argparse.ArgumentParser()
+    configure_surrogate_command(parser)
+    assert parser.parse_args(["fit", "x"]).single_seed_noise is True
+    assert parser.parse_args(["fit", "x", "--no-single-seed-noise"]).single_seed_noise is False
+    assert parser.parse_args(["fit", "x", "--single-seed-noise"]).single_seed_noise is True
