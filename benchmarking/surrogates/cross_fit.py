@@ -41,7 +41,12 @@ from benchmarking.surrogates.faithfulness import (
     table_fingerprint,
 )
 from blackbox_repository.surrogate_training.errors import SurrogateTrainingError
-from blackbox_repository.surrogate_training.fitting import export_model, fit_model
+from blackbox_repository.surrogate_training.fitting import (
+    CALIBRATION_CONFIGURATIONS,
+    export_model,
+    fit_model,
+    sample_features,
+)
 from blackbox_repository.surrogate_training.publish import assemble_surrogate
 from blackbox_repository.surrogate_training.trained_surrogate import (
     ObjectiveModel,
@@ -123,12 +128,17 @@ def fold_surrogate(
     seed_noise: bool,
     single_seed_noise: bool,
     name: str,
+    calibration_sample: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> TrainedSurrogateBlackbox:
     """The surrogate of ``recipe`` (each objective's family, hyperparameters, fidelity)
     refitted and published from the ``train`` + ``validation`` configurations of ``split``
-    only, as ``simtune surrogate fit`` publishes its chosen models."""
+    only, as ``simtune surrogate fit`` publishes its chosen models. ``calibration_sample``:
+    the calibration configurations' features (the same for every fold: they depend on the
+    search space, the grid and ``fit_seed`` only; drawn here when not given)."""
     data = SurrogateTrainingData(table, split)
     exported = []
+    if calibration_sample is None:
+        calibration_sample = sample_features(data, CALIBRATION_CONFIGURATIONS, fit_seed)
     for chosen in recipe:
         model = fit_model(
             data,
@@ -153,6 +163,7 @@ def fold_surrogate(
                 curve_ends=True,
                 single_seed_noise=single_seed_noise,
                 seed=fit_seed,
+                calibration_sample=calibration_sample,
             )
         )
     return assemble_surrogate(
@@ -205,6 +216,11 @@ def cross_fitted_answers(
         seeds = surrogate.seeds
     else:
         values, seeds = None, None
+        sample = sample_features(
+            SurrogateTrainingData(table, fold_split(assignment, 0, fold_seed)),
+            CALIBRATION_CONFIGURATIONS,
+            fit_seed,
+        )
         for fold in range(folds):
             split = fold_split(assignment, fold, fold_seed)
             model = fold_surrogate(
@@ -215,6 +231,7 @@ def cross_fitted_answers(
                 seed_noise=seed_noise,
                 single_seed_noise=single_seed_noise,
                 name=f"{name}-fold-{fold}",
+                calibration_sample=sample,
             )
             if values is None:
                 seeds = model.seeds

@@ -107,6 +107,7 @@ def export_model(
     curve_ends: bool = False,
     single_seed_noise: bool = False,
     seed: int = 0,
+    calibration_sample: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> ObjectiveModel:
     """The fitted ``model`` as an :class:`ObjectiveModel` holding its ONNX bytes.
 
@@ -125,6 +126,9 @@ def export_model(
     residuals of its validation configurations (:func:`validation_residual_noise`; ``fit``
     turns it on by default since the sixth session's criterion, see
     docs/surrogate-training.md "One-seed noise as the default?").
+    ``calibration_sample``: :func:`sample_features` of ``data`` with
+    :data:`CALIBRATION_CONFIGURATIONS` and ``seed``, when the caller has it already (the
+    cross-fit reuses one sample for every fold).
     """
     onnx_bytes = model_to_onnx(model, data.n_features)
     features, _, check_configs, _ = data.rows(objective, "validation")
@@ -147,7 +151,9 @@ def export_model(
         )
     transform = target_transform_for(data, objective, splits)
     if calibrate and transform.name == "quantile":
-        features, positions = sample_features(data, CALIBRATION_CONFIGURATIONS, seed)
+        features, positions = calibration_sample or sample_features(
+            data, CALIBRATION_CONFIGURATIONS, seed
+        )
         transform = transform.with_calibration(
             OnnxRegressor(onnx_bytes).predict(features), positions
         )
