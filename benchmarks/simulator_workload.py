@@ -29,6 +29,7 @@ from simulated_backend.schedulers import (
     SuccessiveHalving,
     Trial,
 )
+from simulated_backend.schedulers.protocol import GridTrial, by_row_suggest_function
 
 OPERATIONS = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
 EDGES = [f"edge_{i}" for i in range(6)]
@@ -78,7 +79,8 @@ class GridSamplerWithReplacement:
 
     Lets ASHA run for a million results on a 15,625-configuration grid (drawing without
     replacement runs out after 15,625 trials); like simtune's own random searcher it draws
-    its uniforms in batches and hands the engine the grid row with the configuration.
+    its indices in batches and hands the engine the grid row, its config built only when
+    something reads it (``next_grid_row`` and ``grid_configs``).
     """
 
     def __init__(self, blackbox: TabularBlackbox, seed: int) -> None:
@@ -86,6 +88,7 @@ class GridSamplerWithReplacement:
         self.rng = np.random.default_rng(seed)
         self._indices: list[int] = []
         self._config_of = self.space.candidate_config_function()
+        self.grid_configs = self.space.grid_configs()
 
     @property
     def exhausted(self) -> bool:
@@ -95,11 +98,15 @@ class GridSamplerWithReplacement:
         return Candidate(*self.next_config_and_index())
 
     def next_config_and_index(self) -> tuple[dict, int]:
-        """The same as :meth:`next_candidate` as a plain tuple (what schedulers call)."""
+        """The same as :meth:`next_candidate` as a plain tuple."""
+        index = self.next_grid_row()
+        return (self._config_of(index), index)
+
+    def next_grid_row(self) -> int:
+        """The next draw's grid row alone (what schedulers call in ``suggest_by_row``)."""
         if not self._indices:
             self._indices = self.rng.integers(self.space.n_candidates, size=1024).tolist()
-        index = self._indices.pop()
-        return (self._config_of(index), index)
+        return self._indices.pop()
 
     def on_observation(self, trial, level, value) -> None:
         """Random sampling learns nothing."""
@@ -270,17 +277,32 @@ def time_simtune(scheduler, blackbox, n_workers, stop, callbacks=()) -> Measured
 # ---------------------------------------------------------------------- trial starts
 def trial_start_cost(blackbox: TabularBlackbox, kind: str, n: int, with_replacement: bool) -> float:
     """CPU µs per trial start through the calls the Tuner makes: ``suggest`` (draw a
-    configuration), ``SimulatorBackend.start_trial`` (its grid row, its seed, its first
-    result scheduled) and ``on_trial_add``; best of 3."""
+    configuration; ``suggest_by_row`` where the Tuner calls it: simtune's schedulers drawing
+    grid rows at random give a new trial's row alone, its config built only when read),
+    the trial's record, ``on_trial_add``, and ``SimulatorBackend.start_trial_at_row`` (its
+    seed, its first result scheduled) for a trial given by its row, else ``start_trial``;
+    best of 3."""
     best = float("inf")
     for _ in range(3):
         scheduler = simtune_scheduler(kind, blackbox, 0, with_replacement)
+        grid = scheduler.grid_configs
+        suggest = by_row_suggest_function(scheduler) or scheduler.suggest
         backend = SimulatorBackend(blackbox, n_workers=n, seed=0)
         gc.collect()
         started = time.process_time()
         for trial_id in range(n):
-            suggestion = scheduler.suggest()
-            backend.start_trial(trial_id, suggestion.config, suggestion.config_index)
-            scheduler.on_trial_add(Trial(trial_id, backend.configs[trial_id], 0.0))
+            suggestion = suggest()
+            if type(suggestion) is int:
+                config, config_index = None, suggestion
+            else:
+                config, _, config_index = suggestion
+            if config is None:
+                trial = GridTrial.at_row(trial_id, config_index, grid, 0.0)
+                scheduler.on_trial_add(trial)
+                backend.start_trial_at_row(trial_id, config_index)
+            else:
+                trial = Trial(trial_id, config, 0.0)
+                scheduler.on_trial_add(trial)
+                backend.start_trial(trial_id, config, config_index)
         best = min(best, (time.process_time() - started) / n * 1e6)
     return best

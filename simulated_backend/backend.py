@@ -243,10 +243,11 @@ class SimulatorBackend:
         self._continuing: tuple[float, int, list[Any]] | None = None
         # the log of this run's results by reference (result_log), None: not kept
         self._log: TableResultLog | None = None
-        # indexed by trial id (ids are 0, 1, 2, ... in start order): the config as run and the
-        # state of every trial that may still run (both None once stopped, completed or failed:
-        # the Tuner keeps the configs it records)
-        self.configs: list[dict[str, Any]] = []
+        # indexed by trial id (ids are 0, 1, 2, ... in start order): the config as run (its
+        # grid row, an int, for a trial started by start_trial_at_row) and the state of every
+        # trial that may still run (both None once stopped, completed or failed: the Tuner
+        # keeps the configs it records)
+        self.configs: list[dict[str, Any] | int | None] = []
         self._states: list[list[Any] | None] = []
 
     @property
@@ -283,36 +284,27 @@ class SimulatorBackend:
             raise ValueError(
                 f"trial ids must be 0, 1, 2, ... in start order; got {trial_id}, expected {len(configs)}"
             )
+        if config_index is not None and self._values is not None:
+            if not self._config_index_checked:
+                self._check_config_index(config, config_index)
+            if not self.start_trial_at_row(trial_id, config_index):
+                return None
+            configs[trial_id] = config
+            return config
         if self._continuing is not None:
             self._push_continuing()
         seed_index = self._same_seed_index
         if seed_index is None:
             seed_index = int(self._rng.integers(self._n_seeds))
-        values = self._values
-        if config_index is not None and values is not None:
-            if not self._config_index_checked:
-                self._check_config_index(config, config_index)
-            # the first result, read here (this is _prepare_next at position 0, inlined)
-            rows = self._rows
-            if rows is not None and 0 <= config_index < rows.n_configs:
-                row = rows.unpack_row(
-                    rows.table_bytes,
-                    config_index * rows.config_bytes + seed_index * rows.row_bytes,
-                )
-            else:
-                row = values[config_index, 0, seed_index].tolist()
-            table_row = config_index * self._config_rows + seed_index
-            state = [None, config_index, seed_index, -1, self.clock.now, 0, row, (), 1, table_row]
+        config = native_config(config)
+        curve, config_index = self._curve_for(config, seed_index)
+        table_row = config_index * self._config_rows + seed_index
+        state = [curve, config_index, seed_index, -1, self.clock.now, 0, None, (), 0, table_row]
+        if curve is not None:
+            state[_ROW] = row = curve[0].tolist()
         else:
-            config = native_config(config)
-            curve, config_index = self._curve_for(config, seed_index)
-            table_row = config_index * self._config_rows + seed_index
-            state = [curve, config_index, seed_index, -1, self.clock.now, 0, None, (), 0, table_row]
-            if curve is not None:
-                state[_ROW] = row = curve[0].tolist()
-            else:
-                row = self._read_block(state, 0)
-                state[_ROW] = row
+            row = self._read_block(state, 0)
+            state[_ROW] = row
         configs.append(config)
         self._states.append(state)
         now = state[_OFFSET]
@@ -327,6 +319,64 @@ class SimulatorBackend:
         self.num_free_workers -= 1
         heapq.heappush(self._events, (time, trial_id, state))
         return config
+
+    @property
+    def replays_grid_rows(self) -> bool:
+        """Whether trials can start by their grid row alone (:meth:`start_trial_at_row`): the
+        blackbox is tabular."""
+        return self._values is not None
+
+    def start_trial_at_row(self, trial_id: int, config_index: int) -> bool:
+        """Start a new trial on row ``config_index`` of the tabular blackbox's grid, its config
+        not given (the caller keeps the row; ``configs[trial_id]`` is then the row, an int):
+        the path of :meth:`start_trial` with a ``config_index``, without the config.
+
+        Returns False if its first step has no recorded time: the trial failed at once and
+        its worker is free again. The row is trusted (:meth:`start_trial` checks a row
+        against its config once per run).
+        """
+        configs = self.configs
+        if trial_id != len(configs):
+            raise ValueError(
+                f"trial ids must be 0, 1, 2, ... in start order; got {trial_id}, expected {len(configs)}"
+            )
+        events = self._events
+        entry = self._continuing
+        if entry is not None:  # _push_continuing, inlined
+            self._continuing = None
+            heapq.heappush(events, entry)
+        seed_index = self._same_seed_index
+        if seed_index is None:
+            seed_index = int(self._rng.integers(self._n_seeds))
+        # the first result, read here (this is _prepare_next at position 0, inlined)
+        rows = self._rows
+        if rows is not None and 0 <= config_index < rows.n_configs:
+            row = rows.unpack_row(
+                rows.table_bytes, config_index * rows.config_bytes + seed_index * rows.row_bytes
+            )
+        elif self._values is not None:
+            row = self._values[config_index, 0, seed_index].tolist()
+        else:
+            raise ValueError(
+                f"start_trial_at_row needs a tabular blackbox; {self.blackbox.name!r} is not "
+                "one: start trials with their config (start_trial)"
+            )
+        now = self.clock.now
+        time = now + row[self.elapsed_index]
+        if time != time:  # no recorded time for the first step: the trial fails at once
+            configs.append(None)
+            self._states.append(None)
+            return False
+        table_row = config_index * self._config_rows + seed_index
+        state = [None, config_index, seed_index, -1, now, 0, row, (), 1, table_row]
+        configs.append(config_index)
+        self._states.append(state)
+        if time < now:  # a negative recorded time never moves the clock backwards
+            time = now
+        state[_WORKER] = -self._free_workers.pop()
+        self.num_free_workers -= 1
+        heapq.heappush(events, (time, trial_id, state))
+        return True
 
     def _check_config_index(self, config: Mapping[str, Any], config_index: int) -> None:
         actual = self.blackbox.config_index(config)
@@ -389,8 +439,17 @@ class SimulatorBackend:
 
     def stop_trial(self, trial_id: int) -> None:
         """Stopped at its last report: the worker is free at once."""
-        self._end_run_of(trial_id)
-        self._states[trial_id] = None  # a stopped trial never reports again
+        # _end_run_of, inlined (most trials of a long run end here)
+        continuing = self._continuing
+        if continuing is not None and continuing[1] == trial_id:
+            self._continuing = None
+        states = self._states
+        state = states[trial_id]
+        if state is not None and state[_WORKER] >= 0:
+            bisect.insort(self._free_workers, -state[_WORKER])
+            self.num_free_workers += 1
+            state[_WORKER] = -1
+        states[trial_id] = None  # a stopped trial never reports again
         self.configs[trial_id] = None
 
     def _end_run_of(self, trial_id: int) -> None:

@@ -32,12 +32,15 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 
 from simulated_backend.backend_protocol import FIDELITY_KEY, TIME_KEY, ResultLog, RunDescription
+
+if TYPE_CHECKING:
+    from simulated_backend.schedulers.protocol import GridConfigs
 
 DECISIONS = ("CONTINUE", "PAUSE", "STOP", "COMPLETED", "FAILED")
 DECISION_CODES = {name: code for code, name in enumerate(DECISIONS)}
@@ -63,6 +66,9 @@ class ResultRecorder:
             (:class:`~simulated_backend.backend_protocol.ResultLog`), if it keeps one: the
             holder then appends only each result's decision code to :attr:`codes`, and
             the other columns come from the log (no result dict is held).
+        grid: the :class:`~simulated_backend.schedulers.protocol.GridConfigs` that an int
+            in the configs given to :meth:`compact`, :meth:`spill` and :meth:`tables` names
+            a row of (a trial suggested by its grid row, whose config was never built).
     """
 
     def __init__(
@@ -72,8 +78,12 @@ class ResultRecorder:
         chunk_rows: int = CHUNK_ROWS,
         block_rows: int = BLOCK_ROWS,
         log: ResultLog | None = None,
+        grid: GridConfigs | None = None,
     ) -> None:
         self.description = description
+        # the grid whose rows the int entries of the configs given to compact/spill name
+        # (trials suggested by their grid row: their config columns are its rows' values)
+        self.grid = grid
         self.spill_parent = spill_parent
         self.chunk_rows = int(chunk_rows)
         self.block_rows = max(1, min(int(block_rows), self.chunk_rows))
@@ -256,16 +266,22 @@ class ResultRecorder:
             used = [configs[t] for t in unique.tolist()]
             names = self._config_names
             known = set(names)
+            # configs that are grid rows (ints): their values are read from the grid's rows
+            grid, dicts = self.grid, used
+            if grid is not None:
+                dicts = [config for config in used if type(config) is not int]
+                if len(dicts) < len(used) and not known.issuperset(grid.names):
+                    used = dicts = [grid.config_of_row(c) if type(c) is int else c for c in used]
             # a name no config had before: added in order of first appearance (the union of
             # every config's keys is taken in C first; new names are rare)
-            if not known.issuperset(set().union(*used)):
-                for config in used:
+            if not known.issuperset(set().union(*dicts)):
+                for config in dicts:
                     if len(config) != len(names) or not known.issuperset(config):
                         for key in config:
                             if key not in known:
                                 names.append(key)
                                 known.add(key)
-            for name, values in zip(names, _config_values_by_name(used, names)):
+            for name, values in zip(names, _config_values_by_name(used, names, grid)):
                 columns[CONFIG_PREFIX + name] = _config_column(values).take(inverse)
         else:
             unique = trial_ids
@@ -362,15 +378,28 @@ def _typed(values: tuple[Any, ...], dtype: Any) -> np.ndarray:
     return np.frombuffer(packed, dtype=dtype)
 
 
-def _config_values_by_name(configs: list[dict], names: list[str]) -> list[list[Any]]:
+def _config_values_by_name(
+    configs: list[dict | int], names: list[str], grid: GridConfigs | None = None
+) -> list[list[Any]]:
     """The configs' values, one list per name (None where a config lacks the name).
 
     Each config dict is read once, all its names together: the dicts of a chunk's trials
     were made long ago and are out of the CPU's caches, so one pass per name (six passes
-    over some 16,000 dicts on NAS-Bench-201) paid a cache miss per value.
+    over some 16,000 dicts on NAS-Bench-201) paid a cache miss per value. An int is a row
+    of ``grid``: its values are that row's (the values its config dict would hold).
     """
     if not names:
         return []
+    if grid is not None and any(type(config) is int for config in configs):
+        if tuple(names) != grid.names:  # names of the grid in another order, or more
+            configs = [grid.config_of_row(c) if type(c) is int else c for c in configs]
+        else:
+            grid_rows = grid.rows
+            rows = [
+                grid_rows[config] if type(config) is int else tuple(map(config.get, names))
+                for config in configs
+            ]
+            return [list(values) for values in zip(*rows)]
     if len(names) == 1:
         return [[config.get(names[0]) for config in configs]]
     get_all = itemgetter(*names)

@@ -43,12 +43,19 @@ from simulated_backend.results import (
     software_versions,
     write_run,
 )
-from simulated_backend.schedulers.protocol import Trial, TrialScheduler, TrialSuggestion
+from simulated_backend.schedulers.protocol import (
+    GridTrial,
+    Trial,
+    TrialScheduler,
+    TrialSuggestion,
+    by_row_suggest_function,
+)
 from simulated_backend.stop_criterion import StopCriterion, TuningStatus
 
 RUNNING, PAUSED, STOPPED, COMPLETED, FAILED = range(5)
 _NO_LIMIT = sys.maxsize  # a count budget that is not set
 _STATES = ("running", "paused", "stopped", "completed", "failed")
+new_object = object.__new__
 _CONTINUE, _PAUSE, _STOP, _COMPLETED, _FAILED = (
     DECISION_CODES[name] for name in ("CONTINUE", "PAUSE", "STOP", "COMPLETED", "FAILED")
 )
@@ -142,9 +149,11 @@ class Tuner:
         # and full collections of long runs walked them all (see docs/performance.md)
         self.trials: list[Trial | None] = []
         self.trial_status: list[int] = []
-        # indexed by trial id: the config as run; None once the trial ended and its results
-        # were spilled to disk (read only for the results' config columns)
-        self.trial_configs: list[dict[str, Any] | None] = []
+        # indexed by trial id: the config as run, or its row of the scheduler's grid_configs
+        # (an int) for a trial suggested by its row (its config never built for this);
+        # None once the trial ended and its results were spilled to disk (read only for
+        # the results' config columns)
+        self.trial_configs: list[dict[str, Any] | int | None] = []
         self.failed_trials: list[int] = []
         self.stop_reason = ""
 
@@ -155,6 +164,17 @@ class Tuner:
         self.description = self.backend.open(scheduler.metric, scheduler.mode)
         self.trials, self.trial_status, self.failed_trials = [], [], []
         self.trial_configs = []
+        # the grid a suggestion's config_index names when it leaves the config None; a
+        # scheduler with suggest_by_row gives new trials on its rows as the row alone
+        self._grid = getattr(scheduler, "grid_configs", None)
+        self._suggest = by_row_suggest_function(scheduler) or scheduler.suggest
+        self._row_checked = False
+        # a backend replaying a tabular blackbox starts such trials by their row alone
+        self._start_at_row = (
+            self.backend.start_trial_at_row
+            if self._backend_takes_rows and getattr(self.backend, "replays_grid_rows", False)
+            else None
+        )
         self._n_paused = 0
         self._n_running = 0
         chunk = {} if self.result_chunk_rows is None else {"chunk_rows": self.result_chunk_rows}
@@ -166,7 +186,7 @@ class Tuner:
             else None
         )
         self.recorder = ResultRecorder(
-            self.description, spill_parent=self.results_dir, log=log, **chunk
+            self.description, spill_parent=self.results_dir, log=log, grid=self._grid, **chunk
         )
         status, error, current = "completed", None, [None]
         try:
@@ -385,9 +405,11 @@ class Tuner:
         """Ask for work while workers are free; returns how many trials failed at start."""
         backend, scheduler = self.backend, self.scheduler
         trials, trial_status, trial_configs = self.trials, self.trial_status, self.trial_configs
-        suggest, on_add = scheduler.suggest, scheduler.on_trial_add
+        suggest, on_add = self._suggest, scheduler.on_trial_add
         start_trial = backend.start_trial
         takes_rows = self._backend_takes_rows
+        # suggestions may name a grid row without its config (TrialSuggestion)
+        grid, start_at_row = self._grid, self._start_at_row
         # a simulated clock stands still while workers are filled: every trial started here
         # is created at the same time (one call instead of one per start); a real one moves
         now = backend.current_time() if self._clock_stands_still else None
@@ -397,33 +419,66 @@ class Tuner:
             if n_trials >= max_started and not self._n_paused:
                 break
             suggestion = suggest()
-            if suggestion is None:
+            if type(suggestion) is int:  # suggest_by_row: a new trial on this grid row
+                config, trial_id, config_index = None, None, suggestion
+            elif suggestion is None:
                 break
-            if not isinstance(suggestion, TrialSuggestion):
+            elif not isinstance(suggestion, TrialSuggestion):
                 raise SchedulerProtocolError(
                     f"suggest() returned {type(suggestion).__name__}; it must return a TrialSuggestion or None"
                 )
-            config, trial_id, config_index = suggestion
+            else:
+                config, trial_id, config_index = suggestion
             if trial_id is None:
                 if n_trials >= max_started:
                     break  # the start budget is spent: the suggestion is dropped, documented
-                if config is None:
-                    raise SchedulerProtocolError(
-                        "suggest() asked to start a trial without a config"
-                    )
-                if type(config) is not dict:
-                    config = dict(config)
                 trial_id = n_trials
                 current[0] = trial_id
-                trial = Trial(trial_id, config, backend.current_time() if now is None else now)
-                trials.append(trial)
-                trial_status.append(RUNNING)
-                trial_configs.append(config)
-                on_add(trial)
+                if config is None and config_index is not None and grid is not None:
+                    # a grid row: its config is built only if something reads it
+                    trial = new_object(GridTrial)
+                    trial.trial_id = trial_id
+                    trial.creation_time = backend.current_time() if now is None else now
+                    trial.config_index = config_index
+                    trial.grid = grid
+                    trials.append(trial)
+                    trial_status.append(RUNNING)
+                    trial_configs.append(config_index)  # the recorder reads the grid row
+                    on_add(trial)
+                    if start_at_row is not None and self._row_checked:
+                        if start_at_row(trial_id, config_index):
+                            self._n_running += 1
+                        else:
+                            failed += self._fail_trial(trial_id)
+                        continue
+                    # the first start of a run goes with its config: the backend checks the
+                    # row against it once (and a backend without rows needs the config)
+                    config = trial.config  # built here, unless on_trial_add read it
+                    self._row_checked = True
+                else:
+                    if config is None:
+                        raise SchedulerProtocolError(
+                            "suggest() asked to start a trial without a config (a config "
+                            "may be left None only with a config_index and a scheduler "
+                            "with grid_configs)"
+                        )
+                    if type(config) is not dict:
+                        config = dict(config)
+                    trial = Trial(trial_id, config, backend.current_time() if now is None else now)
+                    trials.append(trial)
+                    trial_status.append(RUNNING)
+                    trial_configs.append(config)
+                    on_add(trial)
                 if config_index is not None and takes_rows:
                     run_config = start_trial(trial_id, config, config_index)
                 else:
                     run_config = start_trial(trial_id, config)
+                if run_config is None:
+                    failed += self._fail_trial(trial_id)
+                    continue
+                if run_config is not config:  # the backend's plain-value copy
+                    trial.config = run_config
+                    trial_configs[trial_id] = run_config
             else:
                 current[0] = trial_id
                 if not (0 <= trial_id < n_trials) or trial_status[trial_id] != PAUSED:
@@ -438,14 +493,13 @@ class Tuner:
                 trial_status[trial_id] = RUNNING
                 self._n_paused -= 1
                 run_config = backend.resume_trial(trial_id, config)
-                trial = trials[trial_id]
-            if run_config is None:
-                failed += self._fail_trial(trial_id)
-            else:
-                if run_config is not trial.config:  # the backend's plain-value copy
-                    trial.config = run_config
+                if run_config is None:
+                    failed += self._fail_trial(trial_id)
+                    continue
+                if config is not None:  # resumed with a new config: the backend's copy
+                    trials[trial_id].config = run_config
                     trial_configs[trial_id] = run_config
-                self._n_running += 1
+            self._n_running += 1
         return failed
 
     def _forget_spilled_configs(self, trial_ids: Any) -> None:

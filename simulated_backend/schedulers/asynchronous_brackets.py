@@ -40,6 +40,7 @@ from simulated_backend.schedulers.searchers import (
     RandomSearcher,
     config_and_index_function,
     default_searcher,
+    grid_row_function,
 )
 from simulated_backend.schedulers.settings import FidelitySettings, SchedulerSettings
 
@@ -110,6 +111,10 @@ class AsynchronousBracketScheduler(TrialScheduler):
             None if isinstance(self.searcher, RandomSearcher) else self.searcher.on_observation
         )
         self._next_candidate = config_and_index_function(self.searcher)
+        # a searcher drawing grid rows at random: new trials are suggested by their row, and
+        # their config is built only if something reads it (see TrialSuggestion)
+        self._next_row = grid_row_function(self.searcher)
+        self.grid_configs = self.searcher.grid_configs if self._next_row is not None else None
         rung_class = StoppingRung if self.type == "stopping" else PromotionRung
         self._rungs = [
             [rung_class(level, self.reduction_factor) for level in self.rung_levels[b:]]
@@ -150,7 +155,21 @@ class AsynchronousBracketScheduler(TrialScheduler):
         return None
 
     def suggest(self) -> TrialSuggestion | None:
+        suggestion = self.suggest_by_row()
+        if type(suggestion) is int:
+            config = self.grid_configs.config_of_row(suggestion)
+            return _new_tuple(TrialSuggestion, (config, None, suggestion))
+        return suggestion
+
+    def suggest_by_row(self) -> TrialSuggestion | int | None:
+        """:meth:`suggest`, a new trial on a grid row drawn at random given as its row (an
+        int) alone: its config is :attr:`grid_configs`' row, built only when read (the
+        Tuner's path, see :func:`~simulated_backend.schedulers.protocol.by_row_suggest_function`)."""
         if self._one_stopping_bracket:  # ASHA's stopping rule: a new trial
+            if self._next_row is not None:
+                row = self._next_row()
+                if row is not None:
+                    return row
             candidate = self._next_candidate()
             if candidate is None:
                 return None
@@ -160,6 +179,11 @@ class AsynchronousBracketScheduler(TrialScheduler):
             promotion = self._promote(bracket)
             if promotion is not None:
                 return promotion
+        row = self._next_row() if self._next_row is not None else None
+        if row is not None:
+            if self.num_brackets > 1:
+                self._pending_brackets.append(bracket)
+            return row
         candidate = self._next_candidate()
         if candidate is None:
             if self.type == "promotion":  # no new trials: promote in any bracket

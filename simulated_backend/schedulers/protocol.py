@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -49,6 +50,11 @@ class TrialSuggestion(NamedTuple):
     blackbox's grid (drawn from ``SearchSpace.from_blackbox(blackbox)``), that row; the engine
     then needs no lookup to find the trial's learning curve. It trusts the row (and checks it
     against the config once per run); leave it ``None`` when in doubt.
+
+    ``config`` may be left ``None`` for a new trial with a ``config_index`` if the scheduler
+    has a :class:`GridConfigs` attribute ``grid_configs`` (not ``None``): the trial's config
+    is then row ``config_index`` of it, built only when something reads it
+    (:class:`GridTrial`). See also :meth:`TrialScheduler.suggest_by_row`.
 
     An immutable record; a named tuple rather than a frozen dataclass because one is made
     per trial start, and building a frozen dataclass costs several times more.
@@ -84,6 +90,60 @@ class Trial:
     trial_id: int
     config: dict[str, Any]
     creation_time: float
+
+
+@dataclass(frozen=True, eq=False)
+class GridConfigs:
+    """The configurations of a finite grid by row: what a :class:`TrialSuggestion`'s
+    ``config_index`` names when its ``config`` is left ``None``.
+
+    ``rows[i]`` holds row ``i``'s values in the order of ``names`` (``None``: inactive);
+    ``config_of_row(i)`` builds its config dict (inactive hyperparameters left out), a new
+    dict per call.
+    """
+
+    names: tuple[str, ...]
+    rows: Sequence[tuple]
+    config_of_row: Callable[[int], dict[str, Any]]
+
+
+_config_slot = Trial.__dict__["config"]  # Trial's slot, under GridTrial's lazy property
+
+
+class GridTrial(Trial):
+    """A :class:`Trial` whose config is row :attr:`config_index` of :attr:`grid`; the dict
+    is built the first time ``config`` is read (then kept), so a trial nobody asks about
+    never builds one. Otherwise a :class:`Trial` like any other (``config`` may be set)."""
+
+    __slots__ = ("config_index", "grid")
+
+    config_index: int
+    grid: GridConfigs
+
+    @property
+    def config(self) -> dict[str, Any]:  # type: ignore[override]
+        try:
+            return _config_slot.__get__(self, GridTrial)
+        except AttributeError:  # not read yet
+            config = self.grid.config_of_row(self.config_index)
+            _config_slot.__set__(self, config)
+            return config
+
+    @config.setter
+    def config(self, value: dict[str, Any]) -> None:
+        _config_slot.__set__(self, value)
+
+    @classmethod
+    def at_row(
+        cls, trial_id: int, config_index: int, grid: GridConfigs, creation_time: float
+    ) -> GridTrial:
+        """The trial ``trial_id`` of grid row ``config_index``, its config not built yet."""
+        trial = object.__new__(cls)
+        trial.trial_id = trial_id
+        trial.creation_time = creation_time
+        trial.config_index = config_index
+        trial.grid = grid
+        return trial
 
 
 def check_metric_and_mode(metric: str, mode: str, blackbox: Any = None) -> None:
@@ -136,6 +196,14 @@ class TrialScheduler:
         """The next trial to run on a free worker, or ``None`` if there is none for now."""
         raise NotImplementedError(f"{type(self).__name__} must implement suggest()")
 
+    # Optional, with a ``grid_configs`` attribute (a GridConfigs, not None):
+    # ``suggest_by_row()``, what ``suggest`` returns, except that a new trial on row ``i`` of
+    # ``grid_configs`` may come as the int ``i`` alone (its config is built only if something
+    # reads it). The Tuner calls it instead of ``suggest`` when the class defining it also
+    # defines the ``suggest`` in use (see by_row_suggest_function). Built-in schedulers
+    # drawing grid rows at random define it: most trials of a long run never need their
+    # config as a dict (docs/performance.md).
+
     def on_trial_add(self, trial: Trial) -> None:
         """Called once when a new trial is created from a suggestion."""
 
@@ -157,3 +225,18 @@ class TrialScheduler:
     def metadata(self) -> dict[str, Any]:
         """JSON-able description (name and arguments) recorded with the results."""
         return {"scheduler_name": type(self).__name__, "metric": self.metric, "mode": self.mode}
+
+
+def by_row_suggest_function(scheduler: Any) -> Callable[[], Any] | None:
+    """``scheduler.suggest_by_row`` if it has one and a ``grid_configs`` (not ``None``), and
+    the class defining it also defines the ``suggest`` in use (a subclass overriding
+    ``suggest`` alone keeps getting it called); else ``None``."""
+    cls = type(scheduler)
+    owner = next((c for c in cls.__mro__ if "suggest_by_row" in vars(c)), None)
+    if (
+        owner is None
+        or getattr(scheduler, "grid_configs", None) is None
+        or getattr(cls, "suggest", None) is not vars(owner).get("suggest")
+    ):
+        return None
+    return scheduler.suggest_by_row

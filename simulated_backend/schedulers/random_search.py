@@ -13,7 +13,11 @@ from simulated_backend.schedulers.protocol import (
 )
 from simulated_backend.schedulers.scheduler_arguments import random_streams
 from simulated_backend.schedulers.search_space import SearchSpace
-from simulated_backend.schedulers.searchers import RandomSearcher, config_and_index_function
+from simulated_backend.schedulers.searchers import (
+    RandomSearcher,
+    config_and_index_function,
+    grid_row_function,
+)
 from simulated_backend.schedulers.settings import SchedulerSettings
 
 _new_tuple = tuple.__new__  # a TrialSuggestion without its Python-level __new__
@@ -45,6 +49,9 @@ class RandomSearch(TrialScheduler):
         (rng,) = random_streams(self.seed, 1)
         self.searcher = RandomSearcher(search_space, rng, points_to_evaluate)
         self._next_candidate = config_and_index_function(self.searcher)
+        # grid rows drawn at random are suggested by their row (see TrialSuggestion)
+        self._next_row = grid_row_function(self.searcher)
+        self.grid_configs = self.searcher.grid_configs if self._next_row is not None else None
 
     @property
     def exhausted(self) -> bool:
@@ -52,6 +59,19 @@ class RandomSearch(TrialScheduler):
         return self.searcher.exhausted
 
     def suggest(self) -> TrialSuggestion | None:
+        suggestion = self.suggest_by_row()
+        if type(suggestion) is int:
+            config = self.grid_configs.config_of_row(suggestion)
+            return _new_tuple(TrialSuggestion, (config, None, suggestion))
+        return suggestion
+
+    def suggest_by_row(self) -> TrialSuggestion | int | None:
+        """:meth:`suggest`, a new trial on a grid row drawn at random given as its row (an
+        int) alone: its config is :attr:`grid_configs`' row, built only when read."""
+        if self._next_row is not None:
+            row = self._next_row()
+            if row is not None:
+                return row
         candidate = self._next_candidate()
         if candidate is None:
             return None

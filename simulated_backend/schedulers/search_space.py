@@ -35,6 +35,7 @@ from simulated_backend.schedulers.hyperparameter_encoding import (
     Dimension,
     HyperparameterCodec,
 )
+from simulated_backend.schedulers.protocol import GridConfigs
 
 __all__ = ["CATEGORICAL", "NUMERIC", "ORDINAL", "Candidate", "Dimension", "SearchSpace"]
 
@@ -80,6 +81,7 @@ class _CandidateTable:
         # (the same values whoever fills it), not part of the table's meaning.
         self._configs: list[dict[str, Any] | bool] = [False] * self.size
         self._dict_of_row = _dict_maker(self.names)
+        self.grid: GridConfigs | None = None  # made on first use (SearchSpace.grid_configs)
 
     def config(self, index: int) -> dict[str, Any]:
         config = self._configs[index]
@@ -247,6 +249,17 @@ class SearchSpace:
         """Candidate ``index`` as a plain dict (inactive hyperparameters left out)."""
         return self._require_table().config(int(index))
 
+    def grid_configs(self) -> GridConfigs | None:
+        """The candidates as a :class:`~simulated_backend.schedulers.protocol.GridConfigs` (row
+        ``i``: candidate ``i``), or ``None`` without grid: for schedulers whose suggestions
+        name a trial's grid row and leave its config to be built when read."""
+        table = self._table
+        if table is None:
+            return None
+        if table.grid is None:
+            table.grid = GridConfigs(table.names, table.rows, table._make_config)
+        return table.grid
+
     def candidate_config_function(self) -> Callable[[int], dict[str, Any]] | None:
         """``candidate`` without its checks (for the trial-start path), or ``None`` without grid."""
         return None if self._table is None else self._table.config
@@ -311,6 +324,48 @@ class SearchSpace:
         ``None`` once every one was drawn."""
         drawn = self.draw_config_and_index(uniform)
         return None if drawn is None else Candidate(*drawn)
+
+    def draw_index(self, uniform: float) -> int | None:
+        """:meth:`draw` without its error: the index of the candidate drawn, ``None`` once
+        every one was drawn (its config is not built: see :meth:`grid_configs`)."""
+        n = self._n_remaining
+        if n == 0:
+            self._require_table()
+            return None
+        position = int(uniform * n)
+        if position >= n:  # uniform rounds up to 1.0 only for n near 2**53
+            position = n - 1
+        pool, where = self._pool, self._pool_position
+        last = n - 1
+        index, moved = pool[position], pool[last]
+        pool[position], pool[last] = moved, index
+        where[moved], where[index] = position, last
+        self._n_remaining = last
+        return index
+
+    def draw_indices(self, uniforms: Sequence[float]) -> list[int]:
+        """:meth:`draw_index` for each of ``uniforms`` taken from its end (``pop()`` order),
+        in one call: the indices drawn, the last drawn first (for ``pop()``); fewer than
+        ``len(uniforms)`` if the candidates run out."""
+        n = self._n_remaining
+        if n == 0:
+            self._require_table()
+        pool, where = self._pool, self._pool_position
+        drawn = []
+        for uniform in reversed(uniforms):
+            if n == 0:
+                break
+            position = int(uniform * n)
+            if position >= n:  # uniform rounds up to 1.0 only for n near 2**53
+                position = n - 1
+            n -= 1
+            index, moved = pool[position], pool[n]
+            pool[position], pool[n] = moved, index
+            where[moved], where[index] = position, n
+            drawn.append(index)
+        self._n_remaining = n
+        drawn.reverse()
+        return drawn
 
     def draw_config_and_index(self, uniform: float) -> tuple[dict[str, Any], int | None] | None:
         """:meth:`draw_candidate` as a plain ``(config, config_index)`` tuple (the path of every

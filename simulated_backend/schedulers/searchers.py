@@ -47,6 +47,9 @@ class ConfigSearcher(Protocol):
     # Optional: ``next_config_and_index()``, the same as ``next_candidate`` as a plain
     # ``(config, config_index)`` tuple; schedulers call it at every trial start when the
     # class defining it also defines ``next_candidate`` (see config_and_index_function).
+    # Optional: ``next_grid_row()`` and ``grid_configs`` (a GridConfigs): the next
+    # candidate's grid row alone (its config not built), or None (then call
+    # next_candidate); see grid_row_function.
 
 
 def check_points_to_evaluate(
@@ -85,12 +88,17 @@ class RandomSearcher:
         self._points.reverse()  # pop() from the end gives them in the given order
         self._buffer: list[dict[str, Any]] = []
         self._uniforms: list[float] = []
+        # grid rows drawn ahead by next_grid_row (a batch of draws at once, last one first):
+        # given out before anything else is drawn, so the draws stay in the same order
+        self._rows_ahead: list[int] = []
         self._grid_rows = self.search_space.candidates_are_grid_rows
         self._finite = self.search_space.is_finite
+        # the grid that next_grid_row's rows name (None: it always returns None)
+        self.grid_configs = self.search_space.grid_configs() if self._grid_rows else None
 
     @property
     def exhausted(self) -> bool:
-        return not self._points and self.search_space.exhausted
+        return not self._points and not self._rows_ahead and self.search_space.exhausted
 
     @property
     def n_points_left(self) -> int:
@@ -106,10 +114,34 @@ class RandomSearcher:
         drawn = self.next_config_and_index()
         return None if drawn is None else Candidate(*drawn)
 
+    def next_grid_row(self) -> int | None:
+        """The next candidate's grid row, its config not built (read it from
+        :attr:`grid_configs` when needed), if it is a grid row drawn at random; ``None``
+        otherwise (a point to evaluate is next, the space has no grid rows, or every
+        candidate was drawn): call :meth:`next_candidate` then. Draws as it does."""
+        rows = self._rows_ahead
+        if rows:
+            return rows.pop()
+        if self._points or not self._grid_rows:
+            return None
+        uniforms = self._uniforms
+        if not uniforms:  # one generator call per batch, not per trial
+            if self.search_space.exhausted:
+                return None
+            uniforms = self._uniforms = self.rng.random(UNIFORM_BATCH_SIZE).tolist()
+            uniforms.reverse()
+        # the draws of every uniform left, at once (one call instead of one per trial)
+        rows = self._rows_ahead = self.search_space.draw_indices(uniforms)
+        uniforms.clear()
+        return rows.pop() if rows else None
+
     def next_config_and_index(self) -> tuple[dict[str, Any], int | None] | None:
         """:meth:`next_candidate` as a plain ``(config, config_index)`` tuple (the scheduler's
         path at every trial start, see :func:`config_and_index_function`)."""
         space = self.search_space
+        if self._rows_ahead:  # drawn ahead by next_grid_row: given out first
+            index = self._rows_ahead.pop()
+            return (space.candidate(index), index)
         if self._points:
             config = self._points.pop()
             if space.is_finite and self._grid_rows:
@@ -174,6 +206,24 @@ def config_and_index_function(
     ):
         return searcher.next_config_and_index
     return searcher.next_candidate
+
+
+def grid_row_function(searcher: ConfigSearcher) -> Callable[[], int | None] | None:
+    """The searcher's ``next_grid_row`` if it has one and a ``grid_configs``, and the class
+    defining ``next_grid_row`` also defines the ``next_candidate`` and
+    ``next_config_and_index`` in use (a subclass that overrides those alone keeps getting
+    them called); else ``None``."""
+    cls = type(searcher)
+    owner = next((c for c in cls.__mro__ if "next_grid_row" in vars(c)), None)
+    if (
+        owner is None
+        or getattr(searcher, "grid_configs", None) is None
+        or getattr(cls, "next_candidate", None) is not vars(owner).get("next_candidate")
+        or getattr(cls, "next_config_and_index", None)
+        is not vars(owner).get("next_config_and_index")
+    ):
+        return None
+    return searcher.next_grid_row
 
 
 def default_searcher(

@@ -26,7 +26,7 @@ def test_finished_trials_leave_no_trial_record(asha_type):
         seed=1,
     )
     gc.collect()
-    before = sum(type(obj) is Trial for obj in gc.get_objects())  # other tests' leftovers
+    before = sum(isinstance(obj, Trial) for obj in gc.get_objects())  # other tests' leftovers
     tuner = Tuner(
         scheduler,
         SimulatorBackend(blackbox, n_workers=4, seed=0),
@@ -44,7 +44,7 @@ def test_finished_trials_leave_no_trial_record(asha_type):
     kept = sum(trial is not None for trial in tuner.trials)
     assert kept < len(statuses)
     gc.collect()
-    live = sum(type(obj) is Trial for obj in gc.get_objects()) - before
+    live = sum(isinstance(obj, Trial) for obj in gc.get_objects()) - before
     assert live == kept  # nothing else holds a finished trial's record
     # ASHA's bookkeeping holds the trials that may still report, and nothing else
     for trial_id, status in enumerate(statuses):
