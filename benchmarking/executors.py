@@ -22,7 +22,9 @@ the local process pool and of a Dask LocalCluster exit when the study's process 
 A Dask LocalCluster forks its worker processes from a ``forkserver`` (Linux) that
 imports Dask once while the study's process imports it too, instead of spawning each
 worker to import it again, and runs without the periodic work that only a dashboard
-would show (:data:`LOCAL_CLUSTER_CONFIG`).
+would show (:data:`LOCAL_CLUSTER_CONFIG`). Where it can, that forkserver is itself a fork
+of the study's process (:mod:`benchmarking.forked_forkserver`), so the workers start with
+simtune imported instead of importing it before their first task.
 
 Example:
     >>> with make_executor("dask", n_jobs=4) as executor:  # doctest: +SKIP
@@ -60,9 +62,11 @@ PRELOADED_MODULES = ("benchmarking.study", "benchmarking.simulation", "benchmark
 """Imported once by the forkserver of a local process pool, before it forks workers."""
 LOCAL_CLUSTER_PRELOAD = ("distributed", "numpy", "pandas")
 """Imported once by the forkserver that forks the workers of a Dask LocalCluster, while
-this process imports Dask: Dask's own forkserver list. Each worker imports the rest of
-simtune (ConfigSpace with SciPy, pyarrow) itself, in parallel with the others, which
-starts a cluster of one worker per core sooner than importing it all once, serially."""
+this process imports Dask: Dask's own forkserver list. A forkserver forked from this
+process has simtune imported already; Python's own forkserver (the fallback) does not,
+and each worker imports the rest of simtune (ConfigSpace with SciPy, pyarrow) as it
+starts, in parallel with the others, which starts a cluster of one worker per core sooner
+than importing it all once, serially."""
 LOCAL_CLUSTER_CONFIG = {
     # no dashboard shows them: the statistical profiler samples each task's stack every
     # 10 ms, the system monitor polls psutil twice a second in every process
@@ -76,7 +80,6 @@ LOCAL_CLUSTER_CONFIG = {
 }
 """Dask settings of a LocalCluster the executor starts: together they cut the idle CPU of
 the scheduler and workers from about 12% of a core to about 2%."""
-"""Dask settings of the workers of a LocalCluster the executor starts."""
 
 Outcome = tuple[Any, Any, BaseException | None]
 
@@ -371,14 +374,28 @@ class DaskExecutor(TaskExecutor):
 
 
 def _start_worker_forkserver() -> None:
-    """On Linux, start this process's forkserver now, preloading :data:`LOCAL_CLUSTER_PRELOAD`
-    in its own process while this one imports Dask and starts the scheduler; the workers
-    of the LocalCluster are forked from it. (A forkserver that runs already, e.g. a
-    process pool's, is used as it is.)"""
+    """On Linux, start this process's forkserver now; the workers of the LocalCluster are
+    forked from it. Where it can, the server is a fork of this process
+    (:mod:`benchmarking.forked_forkserver`), forked once this process has imported Dask:
+    the workers start with what this process has imported, and the server imports what
+    it lacks of :data:`LOCAL_CLUSTER_PRELOAD` and :data:`PRELOADED_MODULES` while this
+    process starts the scheduler.
+    Otherwise Python's own forkserver preloads :data:`LOCAL_CLUSTER_PRELOAD` in a fresh
+    process, and each worker imports simtune itself. (A forkserver that runs already,
+    e.g. a process pool's, is used as it is.)"""
     if not sys.platform.startswith("linux"):
         return
     from multiprocessing import forkserver
 
+    from benchmarking.forked_forkserver import can_fork_forkserver, start_forkserver_as_fork
+
+    if can_fork_forkserver():
+        # this process needs Dask anyway: imported before the fork (which starts no
+        # thread), the server has it without importing it a second time
+        with contextlib.suppress(ImportError):  # reported when the executor imports it
+            import distributed  # noqa: F401
+        if start_forkserver_as_fork([*LOCAL_CLUSTER_PRELOAD, *PRELOADED_MODULES]):
+            return
     multiprocessing.get_context("forkserver").set_forkserver_preload(list(LOCAL_CLUSTER_PRELOAD))
     forkserver.ensure_running()
 
@@ -401,6 +418,9 @@ def _start_local_cluster(local_cluster_class: Any, n_jobs: int) -> Any:
             # the scheduler's HTTP server (health checks) on a free port, never 8787
             scheduler_kwargs={"dashboard_address": ":0"},
             silence_logs=logging.ERROR,
+            # each worker imports what its tasks need as it starts, while the cluster
+            # and the client are still starting, not in its first task
+            preload=list(PRELOADED_MODULES),
         )
 
 

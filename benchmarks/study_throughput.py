@@ -9,7 +9,9 @@ cache, each in a fresh process that has imported simtune (as a user's process ha
 nothing else: no executor inherits a worker, a forkserver or an import from another's
 measurement. Wall time is end to end, as a user waits for it: starting the workers (or
 the cluster), importing simtune (and Dask) in them, running every task, stopping the
-workers. The peer is the same study run one task after another in one process, through
+workers. (The Dask workers are forked from a fork of that process, so they start with
+what it imported, as the in-process peer runs with it: docs/executors.md, "Workers that
+start with simtune imported"; the process pool's workers import simtune themselves.) The peer is the same study run one task after another in one process, through
 the same code (the same batches, the same writing and flushing of results), measured in
 the same run.
 

@@ -173,6 +173,14 @@ def test_faithfulness_compares_method_rankings_on_table_and_surrogate(fitted):
     assert set(record["difference_at_full_budget"]) == {"RS", "ASHA", "BOHB"}
 
 
+def test_faithfulness_takes_one_of_held_out_and_cross_fitted(fitted, capsys):
+    _, cache_dir, *_ = fitted
+    arguments = ["surrogate", "faithfulness", f"{TABLE}-surrogate", "--cache-dir", str(cache_dir)]
+    code = main([*arguments, "--max-wallclock-time", "1", "--held-out", "--cross-fitted"])
+    assert code == 2
+    assert "choose one of --held-out and --cross-fitted" in capsys.readouterr().err
+
+
 def test_a_constant_objective_is_a_one_line_error_and_nothing_is_installed(tmp_path, capsys):
     install_table(tmp_path / "cache", constant_objective="train_error")
     code = main(
