@@ -34,6 +34,7 @@ from simulated_backend.backend_protocol import (
     FIDELITY_KEY,
     REPORT_CONTINUES,
     REPORT_LAST,
+    REPORT_UNDECIDED,
     TIME_KEY,
     RunDescription,
     TrialReport,
@@ -508,7 +509,12 @@ class SimulatorBackend:
         self.configs[trial_id] = None
         return [(trial_id, result, REPORT_LAST)]
 
-    def reports_jumping_clock(self, limit: float = math.inf) -> Iterator[TrialReport | None]:
+    def reports_jumping_clock(
+        self,
+        limit: float = math.inf,
+        decision_fidelities: frozenset[Any] | None = None,
+        room: list[int] | None = None,
+    ) -> Iterator[TrialReport | None]:
         """Every result in event order, the clock jumped to each (the Tuner's fast path).
 
         What :meth:`next_results` and :meth:`advance_clock` give together when the
@@ -520,6 +526,17 @@ class SimulatorBackend:
         the next result lies beyond ``limit`` (the clock then stands at ``limit``) or nothing
         runs. Trials started, paused, resumed or stopped between reports are taken into
         account, exactly as between calls of :meth:`next_results`.
+
+        ``decision_fidelities`` (the scheduler's, see
+        :class:`~simulated_backend.backend_protocol.ClockJumpingBackend`): with a log of
+        results by reference (:meth:`result_log`), a result at another fidelity from which
+        the trial continues is passed over without a result dict, and their number is
+        yielded as ``(n, None, REPORT_UNDECIDED)`` before anything else is yielded, at the
+        end, and when ``n`` reaches ``room[0]`` (the caller's one-item list, read at each
+        such result: how many it can take before it must count them; default 1). Every
+        trial reports every fidelity of the grid in order, so the scheduler sees each of its
+        decision fidelities; if one of them is not on the grid, every result is yielded as
+        usual.
         """
         events, states, clock, configs = self._events, self._states, self.clock, self.configs
         result_of, fidelity_values = self._result_of, self.fidelity_values
@@ -528,6 +545,10 @@ class SimulatorBackend:
         # the run's log of results by reference (result_log), if it keeps one
         log = None if self._log is None else self._log.entries.extend
         n_seeds = self._n_seeds
+        # per fidelity position: True where the scheduler does not decide (no result dict)
+        undecided = self._undecided_positions(decision_fidelities) if log is not None else None
+        room = [1] if room is None else room
+        passed = 0  # results passed over since the last report yielded
         # the caller was told (None) that nothing is due and a worker is free: the clock
         # jumps now, whether it started something or not
         told = False
@@ -539,9 +560,14 @@ class SimulatorBackend:
             elif events:
                 time, trial_id, state = heappop(events)
             elif told or not self.num_free_workers:
+                if passed:
+                    yield (passed, None, REPORT_UNDECIDED)
                 return  # nothing runs
             else:
                 told = True
+                if passed:
+                    yield (passed, None, REPORT_UNDECIDED)
+                    passed = 0
                 yield None
                 continue
             now = clock.now
@@ -549,44 +575,78 @@ class SimulatorBackend:
                 if not told and self.num_free_workers:
                     heappush(events, (time, trial_id, state))
                     told = True
+                    if passed:
+                        yield (passed, None, REPORT_UNDECIDED)
+                        passed = 0
                     yield None
                     continue
                 if time > limit:
                     heappush(events, (time, trial_id, state))
                     if limit > now:
                         clock.now = limit
+                    if passed:
+                        yield (passed, None, REPORT_UNDECIDED)
                     return
                 clock.now = now = time
             told = False
             # the report (as in next_results, inlined: this is the hot path)
             position = state[_POSITION]
             worker = state[_WORKER]
-            result = result_of(state[_ROW], fidelity_values[position], time, worker)
+            reported = state[_ROW]
             if log is not None:
                 log((trial_id, state[_TABLE_ROW] + position * n_seeds, time, worker))
-            position += 1
-            state[_POSITION] = position
-            if position <= last_position:
+            state[_POSITION] = position + 1
+            if position < last_position:
                 block = state[_BLOCK]
-                k = position - state[_BLOCK_START]
+                k = position + 1 - state[_BLOCK_START]
                 if k < len(block):
                     row = block[k]
                 elif state[_CURVE] is not None:
-                    row = state[_CURVE][position].tolist()
+                    row = state[_CURVE][position + 1].tolist()
                 else:
-                    row = self._read_block(state, position)
+                    row = self._read_block(state, position + 1)
                 next_time = state[_OFFSET] + row[elapsed_index]
                 if next_time == next_time:  # else NaN: the recorded curve ends here
                     if next_time < now:  # a decreasing recorded time: reported "now"
                         next_time = now
                     state[_ROW] = row
                     self._continuing = (next_time, trial_id, state)
-                    yield (trial_id, result, REPORT_CONTINUES)
+                    if undecided is not None and undecided[position]:
+                        passed += 1
+                        if passed >= room[0]:
+                            yield (passed, None, REPORT_UNDECIDED)
+                            passed = 0
+                        continue
+                    if passed:
+                        yield (passed, None, REPORT_UNDECIDED)
+                        passed = 0
+                    yield (
+                        trial_id,
+                        result_of(reported, fidelity_values[position], time, worker),
+                        REPORT_CONTINUES,
+                    )
                     continue
+            if passed:
+                yield (passed, None, REPORT_UNDECIDED)
+                passed = 0
             self._end_run_of(trial_id)
             states[trial_id] = None  # a completed trial never reports again
             configs[trial_id] = None
-            yield (trial_id, result, REPORT_LAST)
+            yield (
+                trial_id,
+                result_of(reported, fidelity_values[position], time, worker),
+                REPORT_LAST,
+            )
+
+    def _undecided_positions(self, decision_fidelities: frozenset[Any] | None) -> list[bool] | None:
+        """Per fidelity position, whether the scheduler does not decide there; ``None`` (it
+        is shown every result) without decision fidelities or if one is not on the grid."""
+        if decision_fidelities is None:
+            return None
+        grid = set(self.fidelity_values)
+        if not all(fidelity in grid for fidelity in decision_fidelities):
+            return None
+        return [fidelity not in decision_fidelities for fidelity in self.fidelity_values]
 
     def advance_clock(self, limit: float = math.inf) -> float | None:
         """Jump the clock to the next pending result, but not past ``limit``.

@@ -39,6 +39,11 @@ trial:
 - :data:`REPORT_FAILED`: the trial failed at this step (crashed, timed out, ran out of
   memory); the result is recorded but not shown to ``on_trial_result``; the scheduler
   hears ``on_trial_error`` and the worker is free.
+- :data:`REPORT_UNDECIDED`: only from :meth:`ClockJumpingBackend.reports_jumping_clock`
+  when asked to pass over fidelities at which the scheduler does not decide: the report is
+  ``(n, None, REPORT_UNDECIDED)``, ``n`` results (in report order, right before the next
+  report) at which trials continued past a fidelity that is not one of them. The backend's
+  :class:`ResultLog` holds those results; each is recorded as CONTINUE.
 
 The decision takes effect at the report: the worker of a paused or stopped trial is free
 when ``pause_trial``/``stop_trial`` return.
@@ -58,7 +63,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-REPORT_CONTINUES, REPORT_LAST, REPORT_FAILED = 0, 1, 2
+REPORT_CONTINUES, REPORT_LAST, REPORT_FAILED, REPORT_UNDECIDED = 0, 1, 2, 3
 
 TrialReport = tuple[int, dict[str, Any], int]
 """``(trial_id, result, final)``: one reported result (see the module docstring)."""
@@ -185,9 +190,25 @@ class ClockJumpingBackend(Protocol):
     the next result lies beyond ``limit`` (the clock then stands at ``limit``) or nothing
     runs. Trials started, resumed, paused or stopped while it is suspended count exactly as
     between two ``next_results`` calls.
+
+    ``decision_fidelities``: the fidelities at which the scheduler decides
+    (:meth:`~simulated_backend.schedulers.protocol.TrialScheduler.decision_fidelities`),
+    given only when the backend logs its results by reference and nothing else reads the
+    result dicts. A result at another fidelity that the trial continues from (not its last)
+    is then passed over without a result dict, and counted in a ``(n, None,
+    REPORT_UNDECIDED)`` report before the next other report (or the end). A
+    backend that cannot guarantee that every trial reports every one of those fidelities
+    in increasing order (e.g. one of them is not on its grid) ignores the argument.
+    ``room``: the caller's one-item list, how many results the backend may pass over
+    before it must yield their count (the caller updates it after each report; default 1).
     """
 
-    def reports_jumping_clock(self, limit: float = math.inf) -> Iterator[TrialReport | None]:
+    def reports_jumping_clock(
+        self,
+        limit: float = math.inf,
+        decision_fidelities: frozenset[Any] | None = None,
+        room: list[int] | None = None,
+    ) -> Iterator[TrialReport | None]:
         """Results in event order, ``None`` when none is due and a worker is free."""
         ...
 

@@ -21,6 +21,7 @@ import math
 import sys
 import traceback
 from collections.abc import Iterator, Sequence
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from simulated_backend.backend import SimulatorBackend
 from simulated_backend.backend_protocol import (
     REPORT_CONTINUES,
     REPORT_LAST,
+    REPORT_UNDECIDED,
     TIME_KEY,
     ClockJumpingBackend,
     ResultLoggingBackend,
@@ -238,6 +240,7 @@ class Tuner:
         record = recorder.rows.extend  # flat: see ResultRecorder.rows
         # with the backend's log of results: the decision codes only (no dict is held)
         record_code = recorder.codes.append if recorder.log is not None else None
+        record_codes = recorder.codes.extend
         # the held dicts are read into typed columns every block (and spilled every chunk)
         next_compaction = recorder.next_compaction()
         on_result, on_complete = scheduler.on_trial_result, scheduler.on_trial_complete
@@ -254,13 +257,24 @@ class Tuner:
             for c in self.callbacks
             if type(c).on_trial_result is not TunerCallback.on_trial_result
         ]
-        continues, last = REPORT_CONTINUES, REPORT_LAST
+        continues, last, undecided = REPORT_CONTINUES, REPORT_LAST, REPORT_UNDECIDED
         n_results = 0
         n_finished = 0
         best = math.inf if minimize else -math.inf
         track_best = target is not None or predicate is not None  # the best value so far
+        # results the scheduler does not decide on may pass it by (no result dict is made)
+        # when nothing else reads them: the recorder takes them from the backend's log
+        decision_fidelities = (
+            self._decision_fidelities()
+            if record_code is not None and not result_callbacks and not track_best
+            else None
+        )
+        # how many results the backend may pass over before it must count them to the Tuner
+        # (they are recorded, count against max_num_results and compact at the same counts)
+        due = min(next_compaction, max_results)
+        room = [due]
         # None: nothing is due now (the clock jumps, or a real backend waits, after it)
-        for report in self._reports(budget):
+        for report in self._reports(budget, decision_fidelities, room):
             if report is None:
                 # 1. nothing due now: give free workers work
                 if backend.num_free_workers and (len(trials) < max_started or self._n_paused):
@@ -277,6 +291,20 @@ class Tuner:
                     return
                 continue
             trial_id, result, final = report
+            if final == undecided:  # trial_id results continued past fidelities of no decision
+                record_codes(repeat(_CONTINUE, trial_id))
+                n_results += trial_id
+                if n_results == next_compaction:
+                    spilled = recorder.compact(configs)
+                    next_compaction = recorder.next_compaction()
+                    due = min(next_compaction, max_results)
+                    if spilled is not None:
+                        self._forget_spilled_configs(spilled)
+                if n_results >= max_results:
+                    self.stop_reason = "max_num_results"
+                    return
+                room[0] = due - n_results
+                continue
             current[0] = trial_id
             trial = trials[trial_id]
             # 2. the decision, applied at the report
@@ -330,8 +358,10 @@ class Tuner:
             if n_results == next_compaction:
                 spilled = recorder.compact(configs)
                 next_compaction = recorder.next_compaction()
+                due = min(next_compaction, max_results)
                 if spilled is not None:
                     self._forget_spilled_configs(spilled)
+            room[0] = due - n_results
             if result_callbacks:
                 for callback in result_callbacks:
                     callback(trial, result, decision)
@@ -356,7 +386,21 @@ class Tuner:
                     return
         self.stop_reason = "max_wallclock_time"
 
-    def _reports(self, budget: float) -> Iterator[TrialReport | None]:
+    def _decision_fidelities(self) -> frozenset[Any] | None:
+        """The scheduler's fidelities of decision, if it declares them
+        (:meth:`~simulated_backend.schedulers.protocol.TrialScheduler.decision_fidelities`)."""
+        declared = getattr(self.scheduler, "decision_fidelities", None)
+        if declared is None:
+            return None
+        fidelities = declared()
+        return None if fidelities is None else frozenset(fidelities)
+
+    def _reports(
+        self,
+        budget: float,
+        decision_fidelities: frozenset[Any] | None = None,
+        room: list[int] | None = None,
+    ) -> Iterator[TrialReport | None]:
         """The backend's results in order, ``None`` whenever none is due now.
 
         After a ``None`` (the Tuner gave free workers work) the clock jumps, or a real
@@ -364,8 +408,10 @@ class Tuner:
         jumps the clock there), then the backend is asked again. A backend with a simulated
         clock does both in one generator when the :class:`SimulatorCallback` is the only
         callback that acts on sleeps
-        (:class:`~simulated_backend.backend_protocol.ClockJumpingBackend`). Ends at the
-        budget of simulated (or real) time.
+        (:class:`~simulated_backend.backend_protocol.ClockJumpingBackend`), which then
+        passes over results at fidelities other than ``decision_fidelities`` (if given),
+        counting them to the Tuner in one report at most ``room[0]`` at a time.
+        Ends at the budget of simulated (or real) time.
         """
         sleep_hooks = [
             c
@@ -377,7 +423,11 @@ class Tuner:
             and type(sleep_hooks[0]).on_tuning_sleep is SimulatorCallback.on_tuning_sleep
             and isinstance(self.backend, ClockJumpingBackend)
         ):
-            return self.backend.reports_jumping_clock(sleep_hooks[0].limit)
+            if decision_fidelities is None:
+                return self.backend.reports_jumping_clock(sleep_hooks[0].limit)
+            return self.backend.reports_jumping_clock(
+                sleep_hooks[0].limit, decision_fidelities, room
+            )
         return self._polled_reports([c.on_tuning_sleep for c in sleep_hooks], budget)
 
     def _polled_reports(self, sleeps: list, budget: float) -> Iterator[TrialReport | None]:

@@ -229,6 +229,17 @@ class AsynchronousBracketScheduler(TrialScheduler):
             raise missing_key_error(self, trial.trial_id, result, known) from None
         return self._on_milestone(trial, result)
 
+    def decision_fidelities(self) -> frozenset[Any] | None:
+        """The rung levels and the max fidelity (every bracket's milestones are among them):
+        below its next milestone a trial continues, and nothing changes. ``None`` when
+        ``on_trial_result`` was replaced (by a subclass or on the instance)."""
+        if (
+            getattr(self.on_trial_result, "__func__", None)
+            is not AsynchronousBracketScheduler.on_trial_result
+        ):
+            return None
+        return frozenset((*self.rung_levels, self.max_fidelity))
+
     def _on_milestone(self, trial: Trial, result: dict[str, Any]) -> str:
         trial_id = trial.trial_id
         milestone = self._next_milestone[trial_id]

@@ -118,6 +118,13 @@ class BOHB(TrialScheduler):
     def exhausted(self) -> bool:
         return self.searcher.exhausted
 
+    def decision_fidelities(self) -> frozenset[Any] | None:
+        """The bracket machinery's (its searcher observes only results at those levels);
+        ``None`` when ``on_trial_result`` was replaced on the instance."""
+        if self.on_trial_result != self.brackets.on_trial_result:
+            return None
+        return self.brackets.decision_fidelities()
+
     def metadata(self) -> dict[str, Any]:
         inner = self.brackets.metadata()
         inner.pop("scheduler_name")

@@ -211,6 +211,21 @@ class TrialScheduler:
         """Called for every reported result; returns a :class:`SchedulerDecision` value."""
         return SchedulerDecision.CONTINUE
 
+    def decision_fidelities(self) -> frozenset[Any] | None:
+        """The fidelities at which :meth:`on_trial_result` may decide anything, or ``None``
+        (the default): every result must be shown to it.
+
+        An opt-in for schedulers that decide only at a few fidelities (ASHA's rung levels,
+        a synchronous stage's level): given that every trial reports every fidelity of the
+        grid in increasing order, a result at any other fidelity from which the trial
+        continues (not its last) is answered ``CONTINUE`` and changes nothing, so the
+        engine may skip the call and record ``CONTINUE`` itself (the simulator then does
+        not even make the result dict). Callbacks and the stop criterion still see every
+        result: the engine skips nothing while any of them reads results. A subclass that
+        overrides ``on_trial_result`` to see every result must return ``None`` here.
+        """
+        return None
+
     def on_trial_complete(self, trial: Trial, result: dict[str, Any]) -> None:
         """Called when a trial reached its maximum fidelity (after its last ``on_trial_result``)."""
 

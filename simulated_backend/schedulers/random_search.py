@@ -80,5 +80,12 @@ class RandomSearch(TrialScheduler):
     def on_trial_result(self, trial: Trial, result: dict[str, Any]) -> str:
         return SchedulerDecision.CONTINUE
 
+    def decision_fidelities(self) -> frozenset[Any] | None:
+        """None: random search continues every trial (only last results need showing);
+        ``None`` when ``on_trial_result`` was replaced (by a subclass or on the instance)."""
+        if getattr(self.on_trial_result, "__func__", None) is not RandomSearch.on_trial_result:
+            return None
+        return frozenset()
+
     def metadata(self) -> dict[str, Any]:
         return {**super().metadata(), **self.settings.metadata()}

@@ -280,6 +280,17 @@ class SynchronousBracketScheduler(TrialScheduler):
             raise missing_key_error(self, trial.trial_id, result, known) from None
         return self._on_milestone(trial, result)
 
+    def decision_fidelities(self) -> frozenset[Any] | None:
+        """Every stage level of every bracket: below its stage level a trial continues, and
+        nothing changes. ``None`` when ``on_trial_result`` was replaced (by a subclass or on
+        the instance)."""
+        if (
+            getattr(self.on_trial_result, "__func__", None)
+            is not SynchronousBracketScheduler.on_trial_result
+        ):
+            return None
+        return frozenset(stage.level for bracket in self.brackets for stage in bracket.stages)
+
     def _on_milestone(self, trial: Trial, result: dict[str, Any]) -> str:
         trial_id = trial.trial_id
         level = self._milestone[trial_id]
