@@ -25,6 +25,12 @@
    ``--held-out-seeds`` seeds) and the continuous one (table vs the surrogate's whole search
    space, ``--seeds`` seeds) are printed beside it, each with its own count.
 
+``--noise-criterion`` prints instead the pre-registered model criterion for making the one-seed
+noise model the default (``benchmarking.surrogates.early_rank_criterion``; no study runs): on
+the installed surrogates of ``--benchmarks``, Kendall tau between each configuration's value
+at ASHA's rung fidelities and at the last one, on the table, the cross-fitted answers as
+published and the cross-fitted answers with single-seed noise on.
+
 Run: ``PYTHONPATH=$PWD SIMTUNE_RAW_DATA_DIR=../shared/data python benchmarks/surrogate_quality.py``
 (``--benchmarks`` to choose, ``--budget``/``--seeds`` to size it; ``--installed`` scores the
 surrogates already installed in ``--cache-dir`` without fitting them). Results also go to
@@ -48,6 +54,7 @@ from benchmarking.surrogates.cross_fit import CROSS_FIT_FOLDS, CROSS_FIT_SEED, C
 from benchmarking.surrogates.faithfulness import AGREEMENT_THRESHOLD, DEFAULT_SEEDS
 
 HELD_OUT_SEEDS = 100
+SINGLE_SEED_NOISE = {"recorded": None, "on": True, "off": False}
 DEFAULT_TEST_FRACTION = 0.15
 MAX_TEST_FRACTION = 0.35
 DEFAULT_BENCHMARKS = (
@@ -164,6 +171,50 @@ def run_benchmark(name: str, args, work: Path) -> dict:
     return faithfulness_records(record, table, surrogate, args, metric, mode, budget)
 
 
+def noise_criterion_record(names: list[str], args) -> dict:
+    """The pre-registered criterion for the one-seed noise default on the installed
+    surrogates of ``names`` (docs/surrogate-training.md, "One-seed noise as the default?")."""
+    from benchmarking.surrogates.cli import _study_settings
+    from benchmarking.surrogates.cross_fit import cross_fitted_answers
+    from benchmarking.surrogates.early_rank_criterion import early_rank_agreement, noise_criterion
+    from benchmarking.surrogates.pipeline import load_source_blackbox
+    from benchmarking.surrogates.report import load_trained_surrogate
+    from blackbox_repository.surrogate_training.publish import surrogate_name
+
+    agreements = []
+    for name in names:
+        table = load_source_blackbox(name, args.cache_dir)
+        surrogate = load_trained_surrogate(surrogate_name(name), args.cache_dir)
+        metric = _study_settings(table, None)[0]
+        answers = {
+            noise: cross_fitted_answers(
+                table,
+                surrogate,
+                folds=args.folds,
+                fold_seed=args.fold_seed,
+                cache_dir=args.study_cache,
+                single_seed_noise=noise,
+            ).table
+            for noise in (None, True)
+        }
+        agreements.append(early_rank_agreement(name, table, answers[None], answers[True], metric))
+        print(f"{name}: taus computed", flush=True)
+    criterion = noise_criterion(agreements)
+    print("\n".join(["", *criterion.lines()]))
+    taskset = [a for a in agreements if a.name.startswith("taskset-")]
+    if taskset and len(taskset) < len(agreements):  # for information only
+        print("TaskSet tables only (information): " + noise_criterion(taskset).lines()[-1])
+    return {
+        "noise_criterion": {
+            "tables": [vars(a) for a in agreements],
+            "distance_answers": criterion.distance_answers,
+            "distance_noisy_answers": criterion.distance_noisy,
+            "noisy_closer_on": criterion.noisy_closer_on,
+            "adopted": criterion.adopted,
+        }
+    }
+
+
 def faithfulness_records(record: dict, table, surrogate, args, metric, mode, budget) -> dict:
     """``record`` with the faithfulness statistics of ``--statistics`` added."""
     from benchmarking.surrogates.cross_fit import cross_fitted_faithfulness
@@ -184,11 +235,13 @@ def faithfulness_records(record: dict, table, surrogate, args, metric, mode, bud
             folds=args.folds,
             fold_seed=args.fold_seed,
             study_cache=args.study_cache,
+            single_seed_noise=SINGLE_SEED_NOISE[args.single_seed_noise],
         )
         record["cross_fitted_faithfulness"] = {
             **cross_fitted.to_dict(),
             "folds": args.folds,
             "fold_seed": args.fold_seed,
+            "single_seed_noise": args.single_seed_noise,
             "configurations": len(table.configurations),
             "seconds": time.perf_counter() - started,
         }
@@ -287,6 +340,19 @@ def main() -> None:
         "--fold-seed", type=int, default=CROSS_FIT_SEED, help="seed of the cross-fit folds"
     )
     parser.add_argument(
+        "--single-seed-noise",
+        choices=sorted(SINGLE_SEED_NOISE),
+        default="recorded",
+        help="the one-seed noise model of the cross-fitted answers: as the surrogate recorded "
+        "it (default), or forced on/off (part of the answers' cache key)",
+    )
+    parser.add_argument(
+        "--noise-criterion",
+        action="store_true",
+        help="print the pre-registered criterion for making single-seed noise the default on "
+        "the installed surrogates of --benchmarks (one-seed tables) and run no study",
+    )
+    parser.add_argument(
         "--installed",
         action="store_true",
         help="score NAME-surrogate as installed in --cache-dir (no fit; targets 1 and 2 are "
@@ -312,6 +378,11 @@ def main() -> None:
     if args.report_only:
         files = [Path(name) for name in args.report_only.split(",")]
         report([r for f in files for r in json.loads(f.read_text())], timed=False)
+        return
+    if args.noise_criterion:
+        record = noise_criterion_record(args.benchmarks.split(","), args)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(record, indent=1, default=str))
         return
     records = []
     args.work.mkdir(parents=True, exist_ok=True)

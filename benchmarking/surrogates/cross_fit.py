@@ -178,17 +178,21 @@ def cross_fitted_answers(
     folds: int = CROSS_FIT_FOLDS,
     fold_seed: int = CROSS_FIT_SEED,
     cache_dir: Path | None = None,
+    single_seed_noise: bool | None = None,
 ) -> CrossFittedAnswers:
     """A table of out-of-sample answers for every configuration of ``table``: fold ``k``'s
     configurations are answered by ``surrogate``'s recipe refitted without them (every
     fidelity, every seed of the surrogate, every objective it models). ``cache_dir``: keep
-    and reuse the answers (keyed by the table's contents, the recipe, folds and seeds)."""
+    and reuse the answers (keyed by the table's contents, the recipe, folds and seeds).
+    ``single_seed_noise``: override the surrogate's recorded choice of the one-seed noise
+    model (``None``: as the surrogate was published); part of the cache key."""
     _check_same_table(table, surrogate)
     assignment = fold_assignment(len(table.configurations), folds, fold_seed)
     source = surrogate.source
     fit_seed = int(source.get("tuning", {}).get("seed", 0))
     seed_noise = bool(source.get("seed_noise", True))
-    single_seed_noise = bool(source.get("single_seed_noise", False))
+    if single_seed_noise is None:
+        single_seed_noise = bool(source.get("single_seed_noise", False))
     recipe = surrogate.models
     name = f"{surrogate.name}-cross-fitted-answers"
     path = None
@@ -285,12 +289,18 @@ def cross_fitted_faithfulness(
     folds: int = CROSS_FIT_FOLDS,
     fold_seed: int = CROSS_FIT_SEED,
     study_cache: Path | None = None,
+    single_seed_noise: bool | None = None,
 ) -> FaithfulnessReport:
     """The faithfulness statistic between the study on the whole ``table`` and the same
     study on the cross-fitted answer table (:func:`cross_fitted_answers`); the noise floor
     is the table against a replica of itself with seeds ``seeds .. 2*seeds-1``."""
     answers = cross_fitted_answers(
-        table, surrogate, folds=folds, fold_seed=fold_seed, cache_dir=study_cache
+        table,
+        surrogate,
+        folds=folds,
+        fold_seed=fold_seed,
+        cache_dir=study_cache,
+        single_seed_noise=single_seed_noise,
     )
     return compare_studies(
         table,

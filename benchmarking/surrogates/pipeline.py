@@ -124,7 +124,7 @@ def fit_surrogate(
     progress: bool = False,
     seed_noise: bool = True,
     split_fractions: Sequence[float] = DEFAULT_SPLIT_FRACTIONS,
-    single_seed_noise: bool = False,
+    single_seed_noise: bool = True,
 ) -> FitSummary:
     """Fit, tune, export and install the surrogate of the tabular blackbox ``name``.
 
@@ -138,6 +138,12 @@ def fit_surrogate(
         seed_noise: give the surrogate the table's seeds (recorded residuals of similar
             configurations, :mod:`~blackbox_repository.surrogate_training.seed_noise`) when
             the table records several; ``False``: seed means only (one seed).
+        single_seed_noise: with ``seed_noise``, a table with one seed gets the out-of-sample
+            residual curves of its validation configurations as noise
+            (``fitting.validation_residual_noise``; the default since the sixth session's
+            pre-registered criterion, docs/surrogate-training.md "One-seed noise as the
+            default?"); ``False``: its answers are the trend only. Tables with several seeds
+            are not affected.
         split_fractions: (train, validation, test) fractions of the configurations; a larger
             test set makes the held-out faithfulness study larger (recorded in the split).
     """

@@ -123,8 +123,9 @@ def export_model(
     seeds); the bounds are then those of single seeds. ``curve_ends``: attach where the
     recorded curves of ``splits`` end, when some end before the top fidelity.
     ``single_seed_noise``: with ``seed_noise``, give a table with one seed the out-of-sample
-    residuals of its validation configurations (:func:`validation_residual_noise`; off by
-    default: it made the held-out rankings worse, see docs/surrogate-training.md).
+    residuals of its validation configurations (:func:`validation_residual_noise`; ``fit``
+    turns it on by default since the sixth session's criterion, see
+    docs/surrogate-training.md "One-seed noise as the default?").
     ``calibration_sample``: :func:`sample_features` of ``data`` with
     :data:`CALIBRATION_CONFIGURATIONS` and ``seed``, when the caller has it already (the
     cross-fit reuses one sample for every fold).
