@@ -295,11 +295,8 @@ class Tuner:
                 record_codes(repeat(_CONTINUE, trial_id))
                 n_results += trial_id
                 if n_results == next_compaction:
-                    spilled = recorder.compact(configs)
-                    next_compaction = recorder.next_compaction()
+                    next_compaction = self._compact(recorder, configs)
                     due = min(next_compaction, max_results)
-                    if spilled is not None:
-                        self._forget_spilled_configs(spilled)
                 if n_results >= max_results:
                     self.stop_reason = "max_num_results"
                     return
@@ -356,11 +353,8 @@ class Tuner:
                 record((trial_id, code, result))
             n_results += 1
             if n_results == next_compaction:
-                spilled = recorder.compact(configs)
-                next_compaction = recorder.next_compaction()
+                next_compaction = self._compact(recorder, configs)
                 due = min(next_compaction, max_results)
-                if spilled is not None:
-                    self._forget_spilled_configs(spilled)
             room[0] = due - n_results
             if result_callbacks:
                 for callback in result_callbacks:
@@ -551,6 +545,14 @@ class Tuner:
                     trial_configs[trial_id] = run_config
             self._n_running += 1
         return failed
+
+    def _compact(self, recorder: ResultRecorder, configs: Any) -> int:
+        """Compact the results ``recorder`` holds (spilling a full chunk), forget the configs
+        of the spilled trials that have ended; the result count of the next compaction."""
+        spilled = recorder.compact(configs)
+        if spilled is not None:
+            self._forget_spilled_configs(spilled)
+        return recorder.next_compaction()
 
     def _forget_spilled_configs(self, trial_ids: Any) -> None:
         """The configs of the trials of a spilled chunk that have ended are never read again
