@@ -27,6 +27,7 @@ from simulated_backend.schedulers.protocol import (
     Trial,
     TrialScheduler,
     TrialSuggestion,
+    with_grid_config,
 )
 from simulated_backend.schedulers.rung_levels import asha_rung_settings
 from simulated_backend.schedulers.rungs import PromotionRung, StoppingRung
@@ -155,11 +156,7 @@ class AsynchronousBracketScheduler(TrialScheduler):
         return None
 
     def suggest(self) -> TrialSuggestion | None:
-        suggestion = self.suggest_by_row()
-        if type(suggestion) is int:
-            config = self.grid_configs.config_of_row(suggestion)
-            return _new_tuple(TrialSuggestion, (config, None, suggestion))
-        return suggestion
+        return with_grid_config(self.suggest_by_row(), self.grid_configs)
 
     def suggest_by_row(self) -> TrialSuggestion | int | None:
         """:meth:`suggest`, a new trial on a grid row drawn at random given as its row (an

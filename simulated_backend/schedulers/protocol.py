@@ -242,16 +242,32 @@ class TrialScheduler:
         return {"scheduler_name": type(self).__name__, "metric": self.metric, "mode": self.mode}
 
 
+def defined_together(obj: Any, method: str, *companions: str) -> bool:
+    """Whether ``obj`` has ``method`` and the class that defines it also defines each of
+    ``companions`` as ``obj`` uses them: a fast method standing for others is called only if
+    no subclass overrode those alone."""
+    cls = type(obj)
+    owner = next((c for c in cls.__mro__ if method in vars(c)), None)
+    return owner is not None and all(
+        getattr(cls, name, None) is vars(owner).get(name) for name in companions
+    )
+
+
 def by_row_suggest_function(scheduler: Any) -> Callable[[], Any] | None:
     """``scheduler.suggest_by_row`` if it has one and a ``grid_configs`` (not ``None``), and
     the class defining it also defines the ``suggest`` in use (a subclass overriding
     ``suggest`` alone keeps getting it called); else ``None``."""
-    cls = type(scheduler)
-    owner = next((c for c in cls.__mro__ if "suggest_by_row" in vars(c)), None)
-    if (
-        owner is None
-        or getattr(scheduler, "grid_configs", None) is None
-        or getattr(cls, "suggest", None) is not vars(owner).get("suggest")
+    if getattr(scheduler, "grid_configs", None) is None or not defined_together(
+        scheduler, "suggest_by_row", "suggest"
     ):
         return None
     return scheduler.suggest_by_row
+
+
+def with_grid_config(suggestion: TrialSuggestion | int | None, grid_configs: Any) -> Any:
+    """What ``suggest_by_row`` gave, as ``suggest`` gives it: a grid row (an int) becomes a
+    new trial's :class:`TrialSuggestion` with the row's config."""
+    if type(suggestion) is int:
+        config = grid_configs.config_of_row(suggestion)
+        return tuple.__new__(TrialSuggestion, (config, None, suggestion))
+    return suggestion

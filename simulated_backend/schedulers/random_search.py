@@ -10,6 +10,7 @@ from simulated_backend.schedulers.protocol import (
     Trial,
     TrialScheduler,
     TrialSuggestion,
+    with_grid_config,
 )
 from simulated_backend.schedulers.scheduler_arguments import random_streams
 from simulated_backend.schedulers.search_space import SearchSpace
@@ -59,11 +60,7 @@ class RandomSearch(TrialScheduler):
         return self.searcher.exhausted
 
     def suggest(self) -> TrialSuggestion | None:
-        suggestion = self.suggest_by_row()
-        if type(suggestion) is int:
-            config = self.grid_configs.config_of_row(suggestion)
-            return _new_tuple(TrialSuggestion, (config, None, suggestion))
-        return suggestion
+        return with_grid_config(self.suggest_by_row(), self.grid_configs)
 
     def suggest_by_row(self) -> TrialSuggestion | int | None:
         """:meth:`suggest`, a new trial on a grid row drawn at random given as its row (an

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from simulated_backend.schedulers.protocol import Trial
+from simulated_backend.schedulers.protocol import Trial, defined_together
 from simulated_backend.schedulers.search_space import Candidate, SearchSpace
 
 if TYPE_CHECKING:
@@ -199,11 +199,7 @@ def config_and_index_function(
     A subclass that overrides ``next_candidate`` but not ``next_config_and_index`` gets its
     ``next_candidate`` called (the inherited fast method would bypass the override).
     """
-    cls = type(searcher)
-    owner = next((c for c in cls.__mro__ if "next_config_and_index" in vars(c)), None)
-    if owner is not None and getattr(cls, "next_candidate", None) is vars(owner).get(
-        "next_candidate"
-    ):
+    if defined_together(searcher, "next_config_and_index", "next_candidate"):
         return searcher.next_config_and_index
     return searcher.next_candidate
 
@@ -213,14 +209,8 @@ def grid_row_function(searcher: ConfigSearcher) -> Callable[[], int | None] | No
     defining ``next_grid_row`` also defines the ``next_candidate`` and
     ``next_config_and_index`` in use (a subclass that overrides those alone keeps getting
     them called); else ``None``."""
-    cls = type(searcher)
-    owner = next((c for c in cls.__mro__ if "next_grid_row" in vars(c)), None)
-    if (
-        owner is None
-        or getattr(searcher, "grid_configs", None) is None
-        or getattr(cls, "next_candidate", None) is not vars(owner).get("next_candidate")
-        or getattr(cls, "next_config_and_index", None)
-        is not vars(owner).get("next_config_and_index")
+    if getattr(searcher, "grid_configs", None) is None or not defined_together(
+        searcher, "next_grid_row", "next_candidate", "next_config_and_index"
     ):
         return None
     return searcher.next_grid_row
