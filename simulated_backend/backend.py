@@ -54,10 +54,11 @@ _OFFSET = 4  # simulated time at which its recorded elapsed time 0 falls
 _POSITION = 5  # fidelity position of its next result
 _ROW = 6  # its next result's objectives (plain floats), computed one step ahead
 # tabular blackboxes: the last block of rows of the trial's curve read, as plain floats,
-# and the position of its first row. The first row is read alone when the trial starts,
-# then each block holds twice as many rows as the one before (from two): a trial stopped at
-# its first rung reads one row and one block, one that runs to the end a few blocks, and
-# most results cost a list lookup instead of a numpy read.
+# and the position of its first row. A trial started by its row (start_trial_at_row) reads
+# its first two rows as its first block (start_trial reads the first row alone); then each
+# block holds twice as many rows as the one before (from two): a trial stopped at its first
+# rung reads no more, one that runs to the end a few blocks, and most results cost a list
+# lookup instead of a numpy read.
 _BLOCK = 7
 _BLOCK_START = 8
 # tabular blackboxes: the trial's first row in the table's flat rows (its row at position k
@@ -349,14 +350,22 @@ class SimulatorBackend:
         seed_index = self._same_seed_index
         if seed_index is None:
             seed_index = int(self._rng.integers(self._n_seeds))
-        # the first result, read here (this is _prepare_next at position 0, inlined)
+        # the first result, read here (this is _prepare_next at position 0, inlined), with
+        # the row after it as the trial's first block: its first report then continues it
+        # without a read (a block of rows of its own: one Python call and a list fewer)
         rows = self._rows
         if rows is not None and 0 <= config_index < rows.n_configs:
-            row = rows.unpack_row(
-                rows.table_bytes, config_index * rows.config_bytes + seed_index * rows.row_bytes
+            offset = config_index * rows.config_bytes + seed_index * rows.row_bytes
+            unpack_row, table_bytes = rows.unpack_row, rows.table_bytes
+            row = unpack_row(table_bytes, offset)
+            block = (
+                [row, unpack_row(table_bytes, offset + rows.position_bytes)]
+                if rows.n_positions > 1
+                else [row]
             )
         elif self._values is not None:
             row = self._values[config_index, 0, seed_index].tolist()
+            block = ()
         else:
             raise ValueError(
                 f"start_trial_at_row needs a tabular blackbox; {self.blackbox.name!r} is not "
@@ -369,7 +378,8 @@ class SimulatorBackend:
             self._states.append(None)
             return False
         table_row = config_index * self._config_rows + seed_index
-        state = [None, config_index, seed_index, -1, now, 0, row, (), 1, table_row]
+        start = 0 if block else 1  # the position of the block's first row
+        state = [None, config_index, seed_index, -1, now, 0, row, block, start, table_row]
         configs.append(config_index)
         self._states.append(state)
         if time < now:  # a negative recorded time never moves the clock backwards

@@ -20,7 +20,7 @@ import inspect
 import math
 import sys
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import repeat
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,7 @@ from simulated_backend.stop_criterion import StopCriterion, TuningStatus
 
 RUNNING, PAUSED, STOPPED, COMPLETED, FAILED = range(5)
 _NO_LIMIT = sys.maxsize  # a count budget that is not set
+_NOT_DRAWN = object()  # _fill_workers: no suggestion drawn before the call
 _STATES = ("running", "paused", "stopped", "completed", "failed")
 new_object = object.__new__
 _CONTINUE, _PAUSE, _STOP, _COMPLETED, _FAILED = (
@@ -179,6 +180,7 @@ class Tuner:
         )
         self._n_paused = 0
         self._n_running = 0
+        self._fill = self._row_filler() or self._fill_workers
         chunk = {} if self.result_chunk_rows is None else {"chunk_rows": self.result_chunk_rows}
         # a backend that logs its results by reference (the simulator on a table) gives the
         # recorder their columns; the Tuner then records each result's decision code only
@@ -258,6 +260,7 @@ class Tuner:
             if type(c).on_trial_result is not TunerCallback.on_trial_result
         ]
         continues, last, undecided = REPORT_CONTINUES, REPORT_LAST, REPORT_UNDECIDED
+        fill = self._fill
         n_results = 0
         n_finished = 0
         best = math.inf if minimize else -math.inf
@@ -278,7 +281,7 @@ class Tuner:
             if report is None:
                 # 1. nothing due now: give free workers work
                 if backend.num_free_workers and (len(trials) < max_started or self._n_paused):
-                    n_finished += self._fill_workers(max_started, current)
+                    n_finished += fill(max_started, current)
                     if n_finished >= max_finished:
                         self.stop_reason = "max_num_trials_finished"
                         return
@@ -445,8 +448,62 @@ class Tuner:
                     return
                 yield report
 
-    def _fill_workers(self, max_started: float, current: list) -> int:
-        """Ask for work while workers are free; returns how many trials failed at start."""
+    def _row_filler(self) -> Callable[[float, list], int] | None:
+        """:meth:`_fill_workers` for the common case of a long simulated run, or ``None``:
+        the scheduler suggests new trials by their grid row (``suggest_by_row``) and the
+        backend starts them by row, on a clock that stands still while workers are filled.
+
+        The returned function starts such trials exactly as :meth:`_fill_workers` does (the
+        same records, calls and order) with the run's objects bound once, not read from the
+        Tuner at every filling (in a long ASHA run a filling starts one trial, about every
+        fifth result); anything else (the run's first start, which checks the row; a
+        suggestion that is not a row; the start budget reached; resumes) goes to
+        :meth:`_fill_workers`, with the suggestion already drawn.
+        """
+        start_at_row, grid = self._start_at_row, self._grid
+        if start_at_row is None or grid is None or not self._clock_stands_still:
+            return None
+        backend, suggest, on_add = self.backend, self._suggest, self.scheduler.on_trial_add
+        trials, trial_status, trial_configs = self.trials, self.trial_status, self.trial_configs
+        current_time, fill_workers, fail_trial = (
+            backend.current_time,
+            self._fill_workers,
+            self._fail_trial,
+        )
+
+        def fill(max_started: float, current: list) -> int:
+            if not self._row_checked:
+                return fill_workers(max_started, current)
+            now = current_time()  # the clock stands still while workers are filled
+            failed = 0
+            while backend.num_free_workers:
+                trial_id = len(trials)
+                if trial_id >= max_started:
+                    return failed + fill_workers(max_started, current)
+                suggestion = suggest()
+                if type(suggestion) is not int:  # a config, a resume or None
+                    return failed + fill_workers(max_started, current, suggestion)
+                current[0] = trial_id
+                trial = new_object(GridTrial)  # its config built only if something reads it
+                trial.trial_id = trial_id
+                trial.creation_time = now
+                trial.config_index = suggestion
+                trial.grid = grid
+                trials.append(trial)
+                trial_status.append(RUNNING)
+                trial_configs.append(suggestion)  # the recorder reads the grid row
+                on_add(trial)
+                if start_at_row(trial_id, suggestion):
+                    self._n_running += 1
+                else:
+                    failed += fail_trial(trial_id)
+            return failed
+
+        return fill
+
+    def _fill_workers(self, max_started: float, current: list, drawn: Any = _NOT_DRAWN) -> int:
+        """Ask for work while workers are free; returns how many trials failed at start.
+        ``drawn``: the first suggestion, if it was already drawn (by :meth:`_row_filler`'s)."""
         backend, scheduler = self.backend, self.scheduler
         trials, trial_status, trial_configs = self.trials, self.trial_status, self.trial_configs
         suggest, on_add = self._suggest, scheduler.on_trial_add
@@ -462,7 +519,10 @@ class Tuner:
             n_trials = len(trials)
             if n_trials >= max_started and not self._n_paused:
                 break
-            suggestion = suggest()
+            if drawn is _NOT_DRAWN:
+                suggestion = suggest()
+            else:
+                suggestion, drawn = drawn, _NOT_DRAWN
             if type(suggestion) is int:  # suggest_by_row: a new trial on this grid row
                 config, trial_id, config_index = None, None, suggestion
             elif suggestion is None:
