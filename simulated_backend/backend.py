@@ -568,6 +568,15 @@ class SimulatorBackend:
                 self._continuing = None
                 time, trial_id, state = heappushpop(events, entry)
             elif events:
+                if not told and self.num_free_workers and events[0][0] > clock.now:
+                    # a worker is free and nothing is due (a trial just ended): the caller
+                    # starts work first (as below, without popping and pushing the entry)
+                    told = True
+                    if passed:
+                        yield (passed, None, REPORT_UNDECIDED)
+                        passed = 0
+                    yield None
+                    continue
                 time, trial_id, state = heappop(events)
             elif told or not self.num_free_workers:
                 if passed:
