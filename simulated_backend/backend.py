@@ -363,9 +363,10 @@ class SimulatorBackend:
                 if rows.n_positions > 1
                 else [row]
             )
+            start = 0  # the position of the block's first row
         elif self._values is not None:
             row = self._values[config_index, 0, seed_index].tolist()
-            block = ()
+            block, start = (), 1
         else:
             raise ValueError(
                 f"start_trial_at_row needs a tabular blackbox; {self.blackbox.name!r} is not "
@@ -378,14 +379,13 @@ class SimulatorBackend:
             self._states.append(None)
             return False
         table_row = config_index * self._config_rows + seed_index
-        start = 0 if block else 1  # the position of the block's first row
-        state = [None, config_index, seed_index, -1, now, 0, row, block, start, table_row]
+        worker = -self._free_workers.pop()
+        self.num_free_workers -= 1
+        state = [None, config_index, seed_index, worker, now, 0, row, block, start, table_row]
         configs.append(config_index)
         self._states.append(state)
         if time < now:  # a negative recorded time never moves the clock backwards
             time = now
-        state[_WORKER] = -self._free_workers.pop()
-        self.num_free_workers -= 1
         heapq.heappush(events, (time, trial_id, state))
         return True
 
