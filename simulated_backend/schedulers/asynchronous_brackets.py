@@ -233,30 +233,17 @@ class AsynchronousBracketScheduler(TrialScheduler):
         self._next_milestone[trial.trial_id] = self._first_milestones[bracket]
 
     def on_trial_result(self, trial: Trial, result: dict[str, Any]) -> str:
-        try:
-            milestone = self._next_milestone[trial.trial_id]
-            if result["fidelity"] < milestone:
-                return CONTINUE
-        except KeyError:
-            known = trial.trial_id in self._next_milestone
-            raise missing_key_error(self, trial.trial_id, result, known) from None
-        return self._on_milestone(trial, result, milestone)
-
-    def decision_fidelities(self) -> frozenset[Any] | None:
-        """The rung levels and the max fidelity (every bracket's milestones are among them):
-        below its next milestone a trial continues, and nothing changes. ``None`` when
-        ``on_trial_result`` was replaced (by a subclass or on the instance)."""
-        if (
-            getattr(self.on_trial_result, "__func__", None)
-            is not AsynchronousBracketScheduler.on_trial_result
-        ):
-            return None
-        return frozenset((*self.rung_levels, self.max_fidelity))
-
-    def _on_milestone(self, trial: Trial, result: dict[str, Any], milestone: Any) -> str:
-        """The decision at ``milestone``, the trial's next milestone, which ``result`` reached."""
+        # below its next milestone a trial continues; at it, the decision is made here (one
+        # Python call per decision: this runs for every rung result of every trial)
         trial_id = trial.trial_id
-        fidelity = result["fidelity"]
+        try:
+            milestone = self._next_milestone[trial_id]
+            fidelity = result["fidelity"]
+        except KeyError:
+            known = trial_id in self._next_milestone
+            raise missing_key_error(self, trial_id, result, known) from None
+        if fidelity < milestone:
+            return CONTINUE
         if fidelity != milestone:
             raise ValueError(
                 f"trial {trial_id} reported fidelity {fidelity} but never its next "
@@ -294,6 +281,17 @@ class AsynchronousBracketScheduler(TrialScheduler):
         rung.add(trial_id, key)
         self._next_milestone[trial_id] = following
         return PAUSE
+
+    def decision_fidelities(self) -> frozenset[Any] | None:
+        """The rung levels and the max fidelity (every bracket's milestones are among them):
+        below its next milestone a trial continues, and nothing changes. ``None`` when
+        ``on_trial_result`` was replaced (by a subclass or on the instance)."""
+        if (
+            getattr(self.on_trial_result, "__func__", None)
+            is not AsynchronousBracketScheduler.on_trial_result
+        ):
+            return None
+        return frozenset((*self.rung_levels, self.max_fidelity))
 
     def _forget(self, trial_id: int) -> None:
         if self._next_milestone.pop(trial_id, None) is not None and self.num_brackets > 1:
