@@ -350,27 +350,19 @@ class SearchSpace:
         n = self._n_remaining
         if n == 0:
             self._require_table()
-        k = min(len(uniforms), n)
-        if k == 0:
-            return []
-        # every relative position at once: int(uniform * m) for m = n, n - 1, ... is the same
-        # IEEE product and truncation in numpy as in Python, so the draws are the same
-        sizes = np.arange(n, n - k, -1, dtype=np.float64)
-        positions = (np.array(uniforms[::-1][:k], dtype=np.float64) * sizes).astype(np.int64)
-        # a uniform rounds up to 1.0 only for n near 2**53: the last position then
-        np.minimum(positions, sizes.astype(np.int64) - 1, out=positions)
         pool, where = self._pool, self._pool_position
         drawn = []
-        append = drawn.append
-        for position in positions.tolist():
+        for uniform in reversed(uniforms):
+            if n == 0:
+                break
+            position = int(uniform * n)
+            if position >= n:  # uniform rounds up to 1.0 only for n near 2**53
+                position = n - 1
             n -= 1
-            index = pool[position]
-            moved = pool[n]
-            pool[position] = moved
-            pool[n] = index
-            where[moved] = position
-            where[index] = n
-            append(index)
+            index, moved = pool[position], pool[n]
+            pool[position], pool[n] = moved, index
+            where[moved], where[index] = position, n
+            drawn.append(index)
         self._n_remaining = n
         drawn.reverse()
         return drawn
