@@ -138,3 +138,31 @@ def test_donors_matched_by_predicted_level_keep_the_residuals():
     assert not np.allclose(predicted.quantile_curves, recorded.quantile_curves, atol=0.01)
     with pytest.raises(ValueError, match="noise donors must be one of"):
         validation_residual_noise(*arguments, donors="own")
+
+
+def test_cli_options_of_the_noise_model():
+    import argparse
+
+    from benchmarking.surrogates.cli import configure_surrogate_command
+
+    parser = argparse.ArgumentParser()
+    configure_surrogate_command(parser)
+    fitted = parser.parse_args(["fit", "x"])
+    assert fitted.noise_donors is None and fitted.noise_bounds is None  # fit's own default
+    fitted = parser.parse_args(
+        [
+            "fit",
+            "x",
+            "--single-seed-noise-donors",
+            "predicted",
+            "--single-seed-noise-bounds",
+            "reflect",
+        ]
+    )
+    assert (fitted.noise_donors, fitted.noise_bounds) == ("predicted", "reflect")
+    faithful = parser.parse_args(
+        ["faithfulness", "x", "--cross-fitted", "--answers-noise-donors", "recorded"]
+    )
+    assert faithful.answers_noise_donors == "recorded" and faithful.answers_noise_bounds is None
+    with pytest.raises(SystemExit):
+        parser.parse_args(["fit", "x", "--single-seed-noise-bounds", "wrap"])
