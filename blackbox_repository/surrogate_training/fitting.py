@@ -33,10 +33,13 @@ that is a broken conversion; nearest neighbours allow none (their ties are exclu
 DONOR_MATCHING = ("recorded", "predicted")
 """What a one-seed noise donor is matched by: its recorded values or its out-of-sample
 predicted ones (:func:`validation_residual_noise`)."""
-DEFAULT_NOISE_DONORS = "recorded"
-DEFAULT_NOISE_BOUNDS = "clip"
-"""The one-seed noise model ``fit`` publishes by default (docs/surrogate-training.md,
-"Seventh session: the best end of the answers")."""
+DEFAULT_NOISE_DONORS = "predicted"
+DEFAULT_NOISE_BOUNDS = "reflect"
+"""The one-seed noise model ``fit`` publishes by default: donors matched by predicted level,
+answers reflected at the value bounds (candidate V3, adopted by the seventh session's
+pre-registered tail criterion, docs/surrogate-training.md "Seventh session: the best end of
+the answers"; surrogates published before it recorded neither and used "recorded" and
+"clip")."""
 CALIBRATION_CONFIGURATIONS = 2048
 """Random configurations of the search space whose model outputs calibrate a published
 quantile model (:meth:`TargetTransform.with_calibration`)."""
