@@ -277,7 +277,7 @@ def tail_criterion_record(names: list[str], args) -> dict:
 def faithfulness_records(record: dict, table, surrogate, args, metric, mode, budget) -> dict:
     """``record`` with the faithfulness statistics of ``--statistics`` added."""
     from benchmarking.surrogates.cross_fit import cross_fitted_faithfulness
-    from benchmarking.surrogates.faithfulness import faithfulness
+    from benchmarking.surrogates.faithfulness import StudySettings, faithfulness
     from benchmarking.surrogates.held_out import held_out_faithfulness
     from benchmarking.surrogates.report import recorded_split
 
@@ -287,10 +287,7 @@ def faithfulness_records(record: dict, table, surrogate, args, metric, mode, bud
         cross_fitted = cross_fitted_faithfulness(
             table,
             surrogate,
-            metric=metric,
-            mode=mode,
-            max_wallclock_time=budget,
-            seeds=args.cross_fit_seeds,
+            StudySettings(metric, mode, budget, seeds=args.cross_fit_seeds),
             folds=args.folds,
             fold_seed=args.fold_seed,
             study_cache=args.study_cache,
@@ -312,10 +309,7 @@ def faithfulness_records(record: dict, table, surrogate, args, metric, mode, bud
         report = faithfulness(
             table,
             surrogate,
-            metric=metric,
-            mode=mode,
-            max_wallclock_time=budget,
-            seeds=args.seeds,
+            StudySettings(metric, mode, budget, seeds=args.seeds),
             study_cache=args.study_cache,
         )
         record["faithfulness"] = report.to_dict()
@@ -324,10 +318,7 @@ def faithfulness_records(record: dict, table, surrogate, args, metric, mode, bud
             table,
             surrogate,
             recorded_split(surrogate).test,
-            metric=metric,
-            mode=mode,
-            max_wallclock_time=budget,
-            seeds=args.held_out_seeds,
+            StudySettings(metric, mode, budget, seeds=args.held_out_seeds),
             study_cache=args.study_cache,
         )
         record["held_out_faithfulness"] = {

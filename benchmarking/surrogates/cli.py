@@ -226,7 +226,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _faithfulness(args: argparse.Namespace) -> int:
-    from benchmarking.surrogates.faithfulness import faithfulness
+    from benchmarking.surrogates.faithfulness import DEFAULT_SEEDS, StudySettings, faithfulness
     from benchmarking.surrogates.pipeline import load_source_blackbox
     from benchmarking.surrogates.report import load_trained_surrogate
     from blackbox_repository.atomic_files import write_json_atomically
@@ -261,17 +261,15 @@ def _faithfulness(args: argparse.Namespace) -> int:
         compare = functools.partial(held_out_faithfulness, indices=indices)
     else:
         compare = faithfulness
-    report = compare(
-        table,
-        surrogate,
+    settings = StudySettings(
         metric=metric,
         mode=mode,
         max_wallclock_time=budget,
         n_workers=args.n_workers,
-        seeds=30 if seeds is None else seeds,
-        methods=_names(args.methods),
-        study_cache=args.study_cache,
+        seeds=DEFAULT_SEEDS if seeds is None else seeds,
+        methods=tuple(_names(args.methods)),
     )
+    report = compare(table, surrogate, settings, study_cache=args.study_cache)
     record = report.to_dict()
     print(json.dumps(record, indent=1))
     for fraction, tau, (low, high), floor in zip(
