@@ -120,12 +120,12 @@ def simtune_command(arguments: list[str]) -> float:
 def run_benchmark(name: str, args, work: Path) -> dict:
     """Fit and evaluate ``name`` with the README's commands (``simtune surrogate fit`` and
     ``evaluate`` in their own processes, default budget unless ``--budget``), then score."""
-    from benchmarking.surrogates.cli import _study_settings
+    from benchmarking.surrogates.faithfulness import study_target
     from benchmarking.surrogates.pipeline import load_source_blackbox, read_fit_record
     from benchmarking.surrogates.report import load_trained_surrogate, recorded_split
 
     table = load_source_blackbox(name, args.cache_dir)
-    metric, mode, budget = _study_settings(table, None)
+    metric, mode, budget = study_target(table)
     if args.installed:  # score the surrogate already in the cache: no fit, no timing
         from blackbox_repository.surrogate_training.publish import surrogate_name
 
@@ -188,9 +188,9 @@ def run_benchmark(name: str, args, work: Path) -> dict:
 def noise_criterion_record(names: list[str], args) -> dict:
     """The pre-registered criterion for the one-seed noise default on the installed
     surrogates of ``names`` (docs/surrogate-training.md, "One-seed noise as the default?")."""
-    from benchmarking.surrogates.cli import _study_settings
     from benchmarking.surrogates.cross_fit import cross_fitted_answers
     from benchmarking.surrogates.early_rank_criterion import early_rank_agreement, noise_criterion
+    from benchmarking.surrogates.faithfulness import study_target
     from benchmarking.surrogates.pipeline import load_source_blackbox
     from benchmarking.surrogates.report import load_trained_surrogate
     from blackbox_repository.surrogate_training.publish import surrogate_name
@@ -199,7 +199,7 @@ def noise_criterion_record(names: list[str], args) -> dict:
     for name in names:
         table = load_source_blackbox(name, args.cache_dir)
         surrogate = load_trained_surrogate(surrogate_name(name), args.cache_dir)
-        metric = _study_settings(table, None)[0]
+        metric = study_target(table)[0]
         answers = {
             noise: cross_fitted_answers(
                 table,
@@ -232,8 +232,8 @@ def noise_criterion_record(names: list[str], args) -> dict:
 def tail_criterion_record(names: list[str], args) -> dict:
     """The seventh session's pre-registered tail criterion on the installed surrogates of
     ``names`` (docs/surrogate-training.md, "Seventh session: the best end of the answers")."""
-    from benchmarking.surrogates.cli import _study_settings
     from benchmarking.surrogates.cross_fit import cross_fitted_answers
+    from benchmarking.surrogates.faithfulness import study_target
     from benchmarking.surrogates.pipeline import load_source_blackbox
     from benchmarking.surrogates.report import load_trained_surrogate
     from benchmarking.surrogates.tail_criterion import tail_agreement, tail_criterion
@@ -243,7 +243,7 @@ def tail_criterion_record(names: list[str], args) -> dict:
     for name in names:
         table = load_source_blackbox(name, args.cache_dir)
         surrogate = load_trained_surrogate(surrogate_name(name), args.cache_dir)
-        metric, mode, _ = _study_settings(table, None)
+        metric, mode, _ = study_target(table)
         answers = {}
         for key, (donors, bounds) in TAIL_CANDIDATES.items():
             answer_table = cross_fitted_answers(

@@ -133,6 +133,31 @@ class FaithfulnessReport:
         }
 
 
+def study_target(
+    table: Blackbox, max_wallclock_time: float | None = None
+) -> tuple[str, str, float]:
+    """Metric, mode and simulated budget of ``table``'s faithfulness study: its benchmark
+    definition's, else its first objective's with ``max_wallclock_time`` (which also
+    overrides a definition's budget)."""
+    try:
+        from benchmarking.benchmark_definitions import benchmark_definition
+
+        definition = benchmark_definition(table.name)
+        metric, mode, budget = definition.metric, definition.mode, definition.max_wallclock_time
+    except ValueError:  # a user's tabulation has no definition: its first objective
+        objective = table.objectives[0]
+        metric, mode, budget = objective.name, objective.mode, None
+    if max_wallclock_time is not None:
+        budget = max_wallclock_time
+    if budget is None:
+        from blackbox_repository.surrogate_training.errors import SurrogateTrainingError
+
+        raise SurrogateTrainingError(
+            f"{table.name!r} has no benchmark definition; give --max-wallclock-time"
+        )
+    return metric, mode, float(budget)
+
+
 def best_at_budgets(
     method: str,
     blackbox: Blackbox,
