@@ -63,6 +63,23 @@ def configure_surrogate_command(parser: argparse.ArgumentParser) -> None:
         help="the default (kept for scripts that passed it when it was opt-in)",
     )
     fit.add_argument(
+        "--single-seed-noise-donors",
+        dest="noise_donors",
+        choices=("recorded", "predicted"),
+        default=None,
+        help="how the one-seed noise matches donors: by their recorded or their out-of-sample "
+        "predicted values (default: the seventh session's choice, see "
+        "docs/surrogate-training.md)",
+    )
+    fit.add_argument(
+        "--single-seed-noise-bounds",
+        dest="noise_bounds",
+        choices=("clip", "reflect"),
+        default=None,
+        help="a noisy one-seed answer outside the recorded range: clipped onto or reflected "
+        "at the bound (default: the seventh session's choice)",
+    )
+    fit.add_argument(
         "--out", type=Path, default=None, help="work folder (default surrogate-work/NAME)"
     )
     fit.add_argument("--surrogate-name", default=None, help="default NAME-surrogate")
@@ -115,6 +132,20 @@ def configure_surrogate_command(parser: argparse.ArgumentParser) -> None:
         "surrogate recorded it (default) or forced on/off",
     )
     faithful.add_argument(
+        "--answers-noise-donors",
+        choices=("recorded", "predicted"),
+        default=None,
+        help="with --cross-fitted: override how the one-seed noise matches donors (default: as "
+        "the surrogate recorded it)",
+    )
+    faithful.add_argument(
+        "--answers-noise-bounds",
+        choices=("clip", "reflect"),
+        default=None,
+        help="with --cross-fitted: override how the one-seed noise treats the value bounds "
+        "(default: as the surrogate recorded it)",
+    )
+    faithful.add_argument(
         "--study-cache",
         type=Path,
         default=None,
@@ -164,6 +195,8 @@ def _fit(args: argparse.Namespace) -> int:
         seed_noise=args.seed_noise,
         split_fractions=_fractions(args.split_fractions),
         single_seed_noise=args.single_seed_noise,
+        **({"noise_donors": args.noise_donors} if args.noise_donors else {}),
+        **({"noise_bounds": args.noise_bounds} if args.noise_bounds else {}),
     )
     for objective, model in summary.chosen.items():
         print(
@@ -217,6 +250,8 @@ def _faithfulness(args: argparse.Namespace) -> int:
             single_seed_noise={"recorded": None, "on": True, "off": False}[
                 args.answers_single_seed_noise
             ],
+            noise_donors=args.answers_noise_donors,
+            noise_bounds=args.answers_noise_bounds,
         )
     elif args.held_out:  # same candidates on both sides: the test configurations
         from benchmarking.surrogates.held_out import held_out_faithfulness
