@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarking.executors import DaskExecutor
+from benchmarking.dask_executor import DaskExecutor
 
 DEFAULT_JOBS = 32
 
