@@ -120,12 +120,12 @@ def simtune_command(arguments: list[str]) -> float:
 def run_benchmark(name: str, args, work: Path) -> dict:
     """Fit and evaluate ``name`` with the README's commands (``simtune surrogate fit`` and
     ``evaluate`` in their own processes, default budget unless ``--budget``), then score."""
-    from benchmarking.surrogates.cli import _study_settings
+    from benchmarking.surrogates.faithfulness import study_target
     from benchmarking.surrogates.pipeline import load_source_blackbox, read_fit_record
     from benchmarking.surrogates.report import load_trained_surrogate, recorded_split
 
     table = load_source_blackbox(name, args.cache_dir)
-    metric, mode, budget = _study_settings(table, None)
+    metric, mode, budget = study_target(table)
     if args.installed:  # score the surrogate already in the cache: no fit, no timing
         from blackbox_repository.surrogate_training.publish import surrogate_name
 
@@ -188,9 +188,9 @@ def run_benchmark(name: str, args, work: Path) -> dict:
 def noise_criterion_record(names: list[str], args) -> dict:
     """The pre-registered criterion for the one-seed noise default on the installed
     surrogates of ``names`` (docs/surrogate-training.md, "One-seed noise as the default?")."""
-    from benchmarking.surrogates.cli import _study_settings
     from benchmarking.surrogates.cross_fit import cross_fitted_answers
     from benchmarking.surrogates.early_rank_criterion import early_rank_agreement, noise_criterion
+    from benchmarking.surrogates.faithfulness import study_target
     from benchmarking.surrogates.pipeline import load_source_blackbox
     from benchmarking.surrogates.report import load_trained_surrogate
     from blackbox_repository.surrogate_training.publish import surrogate_name
@@ -199,7 +199,7 @@ def noise_criterion_record(names: list[str], args) -> dict:
     for name in names:
         table = load_source_blackbox(name, args.cache_dir)
         surrogate = load_trained_surrogate(surrogate_name(name), args.cache_dir)
-        metric = _study_settings(table, None)[0]
+        metric = study_target(table)[0]
         answers = {
             noise: cross_fitted_answers(
                 table,
@@ -232,8 +232,8 @@ def noise_criterion_record(names: list[str], args) -> dict:
 def tail_criterion_record(names: list[str], args) -> dict:
     """The seventh session's pre-registered tail criterion on the installed surrogates of
     ``names`` (docs/surrogate-training.md, "Seventh session: the best end of the answers")."""
-    from benchmarking.surrogates.cli import _study_settings
     from benchmarking.surrogates.cross_fit import cross_fitted_answers
+    from benchmarking.surrogates.faithfulness import study_target
     from benchmarking.surrogates.pipeline import load_source_blackbox
     from benchmarking.surrogates.report import load_trained_surrogate
     from benchmarking.surrogates.tail_criterion import tail_agreement, tail_criterion
@@ -243,7 +243,7 @@ def tail_criterion_record(names: list[str], args) -> dict:
     for name in names:
         table = load_source_blackbox(name, args.cache_dir)
         surrogate = load_trained_surrogate(surrogate_name(name), args.cache_dir)
-        metric, mode, _ = _study_settings(table, None)
+        metric, mode, _ = study_target(table)
         answers = {}
         for key, (donors, bounds) in TAIL_CANDIDATES.items():
             answer_table = cross_fitted_answers(
@@ -277,7 +277,7 @@ def tail_criterion_record(names: list[str], args) -> dict:
 def faithfulness_records(record: dict, table, surrogate, args, metric, mode, budget) -> dict:
     """``record`` with the faithfulness statistics of ``--statistics`` added."""
     from benchmarking.surrogates.cross_fit import cross_fitted_faithfulness
-    from benchmarking.surrogates.faithfulness import faithfulness
+    from benchmarking.surrogates.faithfulness import StudySettings, faithfulness
     from benchmarking.surrogates.held_out import held_out_faithfulness
     from benchmarking.surrogates.report import recorded_split
 
@@ -287,10 +287,7 @@ def faithfulness_records(record: dict, table, surrogate, args, metric, mode, bud
         cross_fitted = cross_fitted_faithfulness(
             table,
             surrogate,
-            metric=metric,
-            mode=mode,
-            max_wallclock_time=budget,
-            seeds=args.cross_fit_seeds,
+            StudySettings(metric, mode, budget, seeds=args.cross_fit_seeds),
             folds=args.folds,
             fold_seed=args.fold_seed,
             study_cache=args.study_cache,
@@ -312,10 +309,7 @@ def faithfulness_records(record: dict, table, surrogate, args, metric, mode, bud
         report = faithfulness(
             table,
             surrogate,
-            metric=metric,
-            mode=mode,
-            max_wallclock_time=budget,
-            seeds=args.seeds,
+            StudySettings(metric, mode, budget, seeds=args.seeds),
             study_cache=args.study_cache,
         )
         record["faithfulness"] = report.to_dict()
@@ -324,10 +318,7 @@ def faithfulness_records(record: dict, table, surrogate, args, metric, mode, bud
             table,
             surrogate,
             recorded_split(surrogate).test,
-            metric=metric,
-            mode=mode,
-            max_wallclock_time=budget,
-            seeds=args.held_out_seeds,
+            StudySettings(metric, mode, budget, seeds=args.held_out_seeds),
             study_cache=args.study_cache,
         )
         record["held_out_faithfulness"] = {

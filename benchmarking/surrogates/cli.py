@@ -226,14 +226,19 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _faithfulness(args: argparse.Namespace) -> int:
-    from benchmarking.surrogates.faithfulness import faithfulness
+    from benchmarking.surrogates.faithfulness import (
+        DEFAULT_SEEDS,
+        StudySettings,
+        faithfulness,
+        study_target,
+    )
     from benchmarking.surrogates.pipeline import load_source_blackbox
     from benchmarking.surrogates.report import load_trained_surrogate
     from blackbox_repository.atomic_files import write_json_atomically
 
     surrogate = load_trained_surrogate(args.name, args.cache_dir)
     table = load_source_blackbox(surrogate.source["blackbox"], args.cache_dir)
-    metric, mode, budget = _study_settings(table, args.max_wallclock_time)
+    metric, mode, budget = study_target(table, args.max_wallclock_time)
     seeds = args.seeds
     if args.held_out and args.cross_fitted:
         from blackbox_repository.surrogate_training.errors import SurrogateTrainingError
@@ -261,17 +266,15 @@ def _faithfulness(args: argparse.Namespace) -> int:
         compare = functools.partial(held_out_faithfulness, indices=indices)
     else:
         compare = faithfulness
-    report = compare(
-        table,
-        surrogate,
+    settings = StudySettings(
         metric=metric,
         mode=mode,
         max_wallclock_time=budget,
         n_workers=args.n_workers,
-        seeds=30 if seeds is None else seeds,
-        methods=_names(args.methods),
-        study_cache=args.study_cache,
+        seeds=DEFAULT_SEEDS if seeds is None else seeds,
+        methods=tuple(_names(args.methods)),
     )
+    report = compare(table, surrogate, settings, study_cache=args.study_cache)
     record = report.to_dict()
     print(json.dumps(record, indent=1))
     for fraction, tau, (low, high), floor in zip(
@@ -288,24 +291,3 @@ def _faithfulness(args: argparse.Namespace) -> int:
     if args.out is not None:
         write_json_atomically(args.out, record, indent=1)
     return 0
-
-
-def _study_settings(table, max_wallclock_time: float | None) -> tuple[str, str, float]:
-    """Metric, mode and simulated budget: the benchmark definition's, else the first objective."""
-    try:
-        from benchmarking.benchmark_definitions import benchmark_definition
-
-        definition = benchmark_definition(table.name)
-        metric, mode, budget = definition.metric, definition.mode, definition.max_wallclock_time
-    except ValueError:  # a user's tabulation has no definition: its first objective
-        objective = table.objectives[0]
-        metric, mode, budget = objective.name, objective.mode, None
-    if max_wallclock_time is not None:
-        budget = max_wallclock_time
-    if budget is None:
-        from blackbox_repository.surrogate_training.errors import SurrogateTrainingError
-
-        raise SurrogateTrainingError(
-            f"{table.name!r} has no benchmark definition; give --max-wallclock-time"
-        )
-    return metric, mode, float(budget)

@@ -33,10 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarking.surrogates.faithfulness import (
-    BOOTSTRAP_SAMPLES,
-    BUDGET_FRACTIONS,
-    DEFAULT_METHODS,
     FaithfulnessReport,
+    StudySettings,
     compare_studies,
     table_fingerprint,
 )
@@ -297,15 +295,8 @@ def _check_same_table(table: TabularBlackbox, surrogate: TrainedSurrogateBlackbo
 def cross_fitted_faithfulness(
     table: TabularBlackbox,
     surrogate: TrainedSurrogateBlackbox,
+    settings: StudySettings,
     *,
-    metric: str,
-    mode: str,
-    max_wallclock_time: float,
-    n_workers: int = 4,
-    seeds: int = CROSS_FIT_SEEDS,
-    methods: Sequence[str] = DEFAULT_METHODS,
-    fractions: Sequence[float] = BUDGET_FRACTIONS,
-    bootstrap_samples: int = BOOTSTRAP_SAMPLES,
     folds: int = CROSS_FIT_FOLDS,
     fold_seed: int = CROSS_FIT_SEED,
     study_cache: Path | None = None,
@@ -327,16 +318,5 @@ def cross_fitted_faithfulness(
         noise_bounds=noise_bounds,
     )
     return compare_studies(
-        table,
-        answers.table,
-        metric=metric,
-        mode=mode,
-        max_wallclock_time=max_wallclock_time,
-        n_workers=n_workers,
-        seeds=seeds,
-        methods=methods,
-        fractions=fractions,
-        bootstrap_samples=bootstrap_samples,
-        study_cache=study_cache,
-        cache_surrogate=True,
+        table, answers.table, settings, study_cache=study_cache, cache_surrogate=True
     )

@@ -15,14 +15,13 @@ from benchmarking.surrogates.tail_criterion import (
     tail_criterion,
     tail_error,
 )
-from blackbox_repository.repository import load_blackbox
 from blackbox_repository.surrogate_training import SurrogateTrainingData, split_configurations
 from blackbox_repository.surrogate_training.fitting import (
     target_transform_for,
     validation_residual_noise,
 )
 from blackbox_repository.surrogate_training.seed_noise import SeedNoise, bounded_values
-from blackbox_repository.tabular import TabularBlackbox
+from tests.blackbox_repository.conftest import small_embedded_table
 
 
 def test_best_values_per_configuration_run_mirrored_in_max_mode():
@@ -109,18 +108,9 @@ def test_reflect_brings_answers_back_inside_without_piling_up_on_the_bound():
 
 
 def test_donors_matched_by_predicted_level_keep_the_residuals():
-    full = load_blackbox("sklearn-mlp-digits")
     n_configs, n_fidelities = 60, 6
-    table = TabularBlackbox(
-        name="test-digits-one-seed-tail",
-        configuration_space=full.configuration_space,
-        configurations=full.configurations.iloc[:n_configs].reset_index(drop=True),
-        fidelity_name=full.fidelity_name,
-        fidelity_values=full.fidelity_values[:n_fidelities],
-        seeds=full.seeds[:1],
-        objectives=full.objectives,
-        elapsed_time_objective=full.elapsed_time_objective,
-        values=np.array(full.values[:n_configs, :n_fidelities, :1], dtype=float),
+    table = small_embedded_table(
+        "sklearn-mlp-digits", "test-digits-one-seed-tail", n_configs, n_fidelities, n_seeds=1
     )
     data = SurrogateTrainingData(table, split_configurations(n_configs, seed=1))
     transform = target_transform_for(data, "valid_error", ("train", "validation"))
