@@ -31,6 +31,11 @@ the installed surrogates of ``--benchmarks``, Kendall tau between each configura
 at ASHA's rung fidelities and at the last one, on the table, the cross-fitted answers as
 published and the cross-fitted answers with single-seed noise on.
 
+``--tail-criterion`` prints the seventh session's pre-registered criterion on the best end of
+the one-seed answers (``benchmarking.surrogates.tail_criterion``; no study runs): the
+cross-fitted answers of the current one-seed noise (N) and of the candidates V1-V3
+(``TAIL_CANDIDATES``), their tail errors against the table and their early-rank distances.
+
 Run: ``PYTHONPATH=$PWD SIMTUNE_RAW_DATA_DIR=../shared/data python benchmarks/surrogate_quality.py``
 (``--benchmarks`` to choose, ``--budget``/``--seeds`` to size it; ``--installed`` scores the
 surrogates already installed in ``--cache-dir`` without fitting them). Results also go to
@@ -55,6 +60,15 @@ from benchmarking.surrogates.faithfulness import AGREEMENT_THRESHOLD, DEFAULT_SE
 
 HELD_OUT_SEEDS = 100
 SINGLE_SEED_NOISE = {"recorded": None, "on": True, "off": False}
+TAIL_CANDIDATES = {
+    "N": ("recorded", "clip"),
+    "V1": ("predicted", "clip"),
+    "V2": ("recorded", "reflect"),
+    "V3": ("predicted", "reflect"),
+}
+"""Answer sets of the tail criterion: one-seed noise donors matched by recorded or predicted
+level, answers clipped or reflected at the bounds (docs/surrogate-training.md, "Seventh
+session")."""
 DEFAULT_TEST_FRACTION = 0.15
 MAX_TEST_FRACTION = 0.35
 DEFAULT_BENCHMARKS = (
@@ -106,12 +120,12 @@ def simtune_command(arguments: list[str]) -> float:
 def run_benchmark(name: str, args, work: Path) -> dict:
     """Fit and evaluate ``name`` with the README's commands (``simtune surrogate fit`` and
     ``evaluate`` in their own processes, default budget unless ``--budget``), then score."""
-    from benchmarking.surrogates.cli import _study_settings
+    from benchmarking.surrogates.faithfulness import study_target
     from benchmarking.surrogates.pipeline import load_source_blackbox, read_fit_record
     from benchmarking.surrogates.report import load_trained_surrogate, recorded_split
 
     table = load_source_blackbox(name, args.cache_dir)
-    metric, mode, budget = _study_settings(table, None)
+    metric, mode, budget = study_target(table)
     if args.installed:  # score the surrogate already in the cache: no fit, no timing
         from blackbox_repository.surrogate_training.publish import surrogate_name
 
@@ -174,9 +188,9 @@ def run_benchmark(name: str, args, work: Path) -> dict:
 def noise_criterion_record(names: list[str], args) -> dict:
     """The pre-registered criterion for the one-seed noise default on the installed
     surrogates of ``names`` (docs/surrogate-training.md, "One-seed noise as the default?")."""
-    from benchmarking.surrogates.cli import _study_settings
     from benchmarking.surrogates.cross_fit import cross_fitted_answers
     from benchmarking.surrogates.early_rank_criterion import early_rank_agreement, noise_criterion
+    from benchmarking.surrogates.faithfulness import study_target
     from benchmarking.surrogates.pipeline import load_source_blackbox
     from benchmarking.surrogates.report import load_trained_surrogate
     from blackbox_repository.surrogate_training.publish import surrogate_name
@@ -185,7 +199,7 @@ def noise_criterion_record(names: list[str], args) -> dict:
     for name in names:
         table = load_source_blackbox(name, args.cache_dir)
         surrogate = load_trained_surrogate(surrogate_name(name), args.cache_dir)
-        metric = _study_settings(table, None)[0]
+        metric = study_target(table)[0]
         answers = {
             noise: cross_fitted_answers(
                 table,
@@ -215,10 +229,55 @@ def noise_criterion_record(names: list[str], args) -> dict:
     }
 
 
+def tail_criterion_record(names: list[str], args) -> dict:
+    """The seventh session's pre-registered tail criterion on the installed surrogates of
+    ``names`` (docs/surrogate-training.md, "Seventh session: the best end of the answers")."""
+    from benchmarking.surrogates.cross_fit import cross_fitted_answers
+    from benchmarking.surrogates.faithfulness import study_target
+    from benchmarking.surrogates.pipeline import load_source_blackbox
+    from benchmarking.surrogates.report import load_trained_surrogate
+    from benchmarking.surrogates.tail_criterion import tail_agreement, tail_criterion
+    from blackbox_repository.surrogate_training.publish import surrogate_name
+
+    agreements = []
+    for name in names:
+        table = load_source_blackbox(name, args.cache_dir)
+        surrogate = load_trained_surrogate(surrogate_name(name), args.cache_dir)
+        metric, mode, _ = study_target(table)
+        answers = {}
+        for key, (donors, bounds) in TAIL_CANDIDATES.items():
+            answer_table = cross_fitted_answers(
+                table,
+                surrogate,
+                folds=args.folds,
+                fold_seed=args.fold_seed,
+                cache_dir=args.study_cache,
+                single_seed_noise=True,
+                noise_donors=donors,
+                noise_bounds=bounds,
+            ).table
+            answers[key] = answer_table.values[:, :, :, answer_table.objective_index(metric)]
+        table_values = table.values[:, :, :, table.objective_index(metric)]
+        agreements.append(tail_agreement(name, table_values, answers, mode, table.fidelity_values))
+        print(f"{name}: tail errors computed", flush=True)
+    criterion = tail_criterion(agreements)
+    print("\n".join(["", *criterion.lines()]))
+    return {
+        "tail_criterion": {
+            "tables": [vars(a) for a in agreements],
+            "d_tail": criterion.d_tail,
+            "d_early_rank": criterion.d_early,
+            "closer_than_default_on": criterion.closer_on,
+            "passing": criterion.passing,
+            "adopted": criterion.adopted,
+        }
+    }
+
+
 def faithfulness_records(record: dict, table, surrogate, args, metric, mode, budget) -> dict:
     """``record`` with the faithfulness statistics of ``--statistics`` added."""
     from benchmarking.surrogates.cross_fit import cross_fitted_faithfulness
-    from benchmarking.surrogates.faithfulness import faithfulness
+    from benchmarking.surrogates.faithfulness import StudySettings, faithfulness
     from benchmarking.surrogates.held_out import held_out_faithfulness
     from benchmarking.surrogates.report import recorded_split
 
@@ -228,20 +287,21 @@ def faithfulness_records(record: dict, table, surrogate, args, metric, mode, bud
         cross_fitted = cross_fitted_faithfulness(
             table,
             surrogate,
-            metric=metric,
-            mode=mode,
-            max_wallclock_time=budget,
-            seeds=args.cross_fit_seeds,
+            StudySettings(metric, mode, budget, seeds=args.cross_fit_seeds),
             folds=args.folds,
             fold_seed=args.fold_seed,
             study_cache=args.study_cache,
             single_seed_noise=SINGLE_SEED_NOISE[args.single_seed_noise],
+            noise_donors=args.noise_donors,
+            noise_bounds=args.noise_bounds,
         )
         record["cross_fitted_faithfulness"] = {
             **cross_fitted.to_dict(),
             "folds": args.folds,
             "fold_seed": args.fold_seed,
             "single_seed_noise": args.single_seed_noise,
+            "noise_donors": args.noise_donors or "recorded",
+            "noise_bounds": args.noise_bounds or "recorded",
             "configurations": len(table.configurations),
             "seconds": time.perf_counter() - started,
         }
@@ -249,10 +309,7 @@ def faithfulness_records(record: dict, table, surrogate, args, metric, mode, bud
         report = faithfulness(
             table,
             surrogate,
-            metric=metric,
-            mode=mode,
-            max_wallclock_time=budget,
-            seeds=args.seeds,
+            StudySettings(metric, mode, budget, seeds=args.seeds),
             study_cache=args.study_cache,
         )
         record["faithfulness"] = report.to_dict()
@@ -261,10 +318,7 @@ def faithfulness_records(record: dict, table, surrogate, args, metric, mode, bud
             table,
             surrogate,
             recorded_split(surrogate).test,
-            metric=metric,
-            mode=mode,
-            max_wallclock_time=budget,
-            seeds=args.held_out_seeds,
+            StudySettings(metric, mode, budget, seeds=args.held_out_seeds),
             study_cache=args.study_cache,
         )
         record["held_out_faithfulness"] = {
@@ -347,6 +401,27 @@ def main() -> None:
         "it (default), or forced on/off (part of the answers' cache key)",
     )
     parser.add_argument(
+        "--noise-donors",
+        choices=("recorded", "predicted"),
+        default=None,
+        help="override how the cross-fitted answers' one-seed noise matches its donors "
+        "(default: as the surrogate recorded it)",
+    )
+    parser.add_argument(
+        "--noise-bounds",
+        choices=("clip", "reflect"),
+        default=None,
+        help="override how the cross-fitted answers' one-seed noise treats the value bounds "
+        "(default: as the surrogate recorded it)",
+    )
+    parser.add_argument(
+        "--tail-criterion",
+        action="store_true",
+        help="print the seventh session's pre-registered criterion on the best end of the "
+        "one-seed answers (N and candidates V1-V3) on the installed surrogates of "
+        "--benchmarks and run no study",
+    )
+    parser.add_argument(
         "--noise-criterion",
         action="store_true",
         help="print the pre-registered criterion for making single-seed noise the default on "
@@ -379,8 +454,9 @@ def main() -> None:
         files = [Path(name) for name in args.report_only.split(",")]
         report([r for f in files for r in json.loads(f.read_text())], timed=False)
         return
-    if args.noise_criterion:
-        record = noise_criterion_record(args.benchmarks.split(","), args)
+    if args.noise_criterion or args.tail_criterion:
+        criterion_record = tail_criterion_record if args.tail_criterion else noise_criterion_record
+        record = criterion_record(args.benchmarks.split(","), args)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(record, indent=1, default=str))
         return

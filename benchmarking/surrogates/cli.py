@@ -63,6 +63,23 @@ def configure_surrogate_command(parser: argparse.ArgumentParser) -> None:
         help="the default (kept for scripts that passed it when it was opt-in)",
     )
     fit.add_argument(
+        "--single-seed-noise-donors",
+        dest="noise_donors",
+        choices=("recorded", "predicted"),
+        default=None,
+        help="how the one-seed noise matches donors: by their recorded or their out-of-sample "
+        "predicted values (default: the seventh session's choice, see "
+        "docs/surrogate-training.md)",
+    )
+    fit.add_argument(
+        "--single-seed-noise-bounds",
+        dest="noise_bounds",
+        choices=("clip", "reflect"),
+        default=None,
+        help="a noisy one-seed answer outside the recorded range: clipped onto or reflected "
+        "at the bound (default: the seventh session's choice)",
+    )
+    fit.add_argument(
         "--out", type=Path, default=None, help="work folder (default surrogate-work/NAME)"
     )
     fit.add_argument("--surrogate-name", default=None, help="default NAME-surrogate")
@@ -115,6 +132,20 @@ def configure_surrogate_command(parser: argparse.ArgumentParser) -> None:
         "surrogate recorded it (default) or forced on/off",
     )
     faithful.add_argument(
+        "--answers-noise-donors",
+        choices=("recorded", "predicted"),
+        default=None,
+        help="with --cross-fitted: override how the one-seed noise matches donors (default: as "
+        "the surrogate recorded it)",
+    )
+    faithful.add_argument(
+        "--answers-noise-bounds",
+        choices=("clip", "reflect"),
+        default=None,
+        help="with --cross-fitted: override how the one-seed noise treats the value bounds "
+        "(default: as the surrogate recorded it)",
+    )
+    faithful.add_argument(
         "--study-cache",
         type=Path,
         default=None,
@@ -164,6 +195,8 @@ def _fit(args: argparse.Namespace) -> int:
         seed_noise=args.seed_noise,
         split_fractions=_fractions(args.split_fractions),
         single_seed_noise=args.single_seed_noise,
+        **({"noise_donors": args.noise_donors} if args.noise_donors else {}),
+        **({"noise_bounds": args.noise_bounds} if args.noise_bounds else {}),
     )
     for objective, model in summary.chosen.items():
         print(
@@ -193,14 +226,19 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _faithfulness(args: argparse.Namespace) -> int:
-    from benchmarking.surrogates.faithfulness import faithfulness
+    from benchmarking.surrogates.faithfulness import (
+        DEFAULT_SEEDS,
+        StudySettings,
+        faithfulness,
+        study_target,
+    )
     from benchmarking.surrogates.pipeline import load_source_blackbox
     from benchmarking.surrogates.report import load_trained_surrogate
     from blackbox_repository.atomic_files import write_json_atomically
 
     surrogate = load_trained_surrogate(args.name, args.cache_dir)
     table = load_source_blackbox(surrogate.source["blackbox"], args.cache_dir)
-    metric, mode, budget = _study_settings(table, args.max_wallclock_time)
+    metric, mode, budget = study_target(table, args.max_wallclock_time)
     seeds = args.seeds
     if args.held_out and args.cross_fitted:
         from blackbox_repository.surrogate_training.errors import SurrogateTrainingError
@@ -217,6 +255,8 @@ def _faithfulness(args: argparse.Namespace) -> int:
             single_seed_noise={"recorded": None, "on": True, "off": False}[
                 args.answers_single_seed_noise
             ],
+            noise_donors=args.answers_noise_donors,
+            noise_bounds=args.answers_noise_bounds,
         )
     elif args.held_out:  # same candidates on both sides: the test configurations
         from benchmarking.surrogates.held_out import held_out_faithfulness
@@ -226,17 +266,15 @@ def _faithfulness(args: argparse.Namespace) -> int:
         compare = functools.partial(held_out_faithfulness, indices=indices)
     else:
         compare = faithfulness
-    report = compare(
-        table,
-        surrogate,
+    settings = StudySettings(
         metric=metric,
         mode=mode,
         max_wallclock_time=budget,
         n_workers=args.n_workers,
-        seeds=30 if seeds is None else seeds,
-        methods=_names(args.methods),
-        study_cache=args.study_cache,
+        seeds=DEFAULT_SEEDS if seeds is None else seeds,
+        methods=tuple(_names(args.methods)),
     )
+    report = compare(table, surrogate, settings, study_cache=args.study_cache)
     record = report.to_dict()
     print(json.dumps(record, indent=1))
     for fraction, tau, (low, high), floor in zip(
@@ -253,24 +291,3 @@ def _faithfulness(args: argparse.Namespace) -> int:
     if args.out is not None:
         write_json_atomically(args.out, record, indent=1)
     return 0
-
-
-def _study_settings(table, max_wallclock_time: float | None) -> tuple[str, str, float]:
-    """Metric, mode and simulated budget: the benchmark definition's, else the first objective."""
-    try:
-        from benchmarking.benchmark_definitions import benchmark_definition
-
-        definition = benchmark_definition(table.name)
-        metric, mode, budget = definition.metric, definition.mode, definition.max_wallclock_time
-    except ValueError:  # a user's tabulation has no definition: its first objective
-        objective = table.objectives[0]
-        metric, mode, budget = objective.name, objective.mode, None
-    if max_wallclock_time is not None:
-        budget = max_wallclock_time
-    if budget is None:
-        from blackbox_repository.surrogate_training.errors import SurrogateTrainingError
-
-        raise SurrogateTrainingError(
-            f"{table.name!r} has no benchmark definition; give --max-wallclock-time"
-        )
-    return metric, mode, float(budget)

@@ -33,10 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarking.surrogates.faithfulness import (
-    BOOTSTRAP_SAMPLES,
-    BUDGET_FRACTIONS,
-    DEFAULT_METHODS,
     FaithfulnessReport,
+    StudySettings,
     compare_studies,
     table_fingerprint,
 )
@@ -129,12 +127,16 @@ def fold_surrogate(
     single_seed_noise: bool,
     name: str,
     calibration_sample: tuple[np.ndarray, np.ndarray] | None = None,
+    noise_donors: str = "recorded",
+    noise_bounds: str = "clip",
 ) -> TrainedSurrogateBlackbox:
     """The surrogate of ``recipe`` (each objective's family, hyperparameters, fidelity)
     refitted and published from the ``train`` + ``validation`` configurations of ``split``
     only, as ``simtune surrogate fit`` publishes its chosen models. ``calibration_sample``:
     the calibration configurations' features (the same for every fold: they depend on the
-    search space, the grid and ``fit_seed`` only; drawn here when not given)."""
+    search space, the grid and ``fit_seed`` only; drawn here when not given).
+    ``noise_donors`` / ``noise_bounds``: the one-seed noise model's donor matching and bound
+    handling (:func:`~blackbox_repository.surrogate_training.fitting.export_model`)."""
     data = SurrogateTrainingData(table, split)
     exported = []
     if calibration_sample is None:
@@ -162,6 +164,8 @@ def fold_surrogate(
                 seed_noise=seed_noise,
                 curve_ends=True,
                 single_seed_noise=single_seed_noise,
+                noise_donors=noise_donors,
+                noise_bounds=noise_bounds,
                 seed=fit_seed,
                 calibration_sample=calibration_sample,
             )
@@ -179,13 +183,18 @@ def cross_fitted_answers(
     fold_seed: int = CROSS_FIT_SEED,
     cache_dir: Path | None = None,
     single_seed_noise: bool | None = None,
+    noise_donors: str | None = None,
+    noise_bounds: str | None = None,
 ) -> CrossFittedAnswers:
     """A table of out-of-sample answers for every configuration of ``table``: fold ``k``'s
     configurations are answered by ``surrogate``'s recipe refitted without them (every
     fidelity, every seed of the surrogate, every objective it models). ``cache_dir``: keep
     and reuse the answers (keyed by the table's contents, the recipe, folds and seeds).
     ``single_seed_noise``: override the surrogate's recorded choice of the one-seed noise
-    model (``None``: as the surrogate was published); part of the cache key."""
+    model (``None``: as the surrogate was published); part of the cache key.
+    ``noise_donors`` / ``noise_bounds``: override how that noise picks donors and treats the
+    value bounds (``None``: as published; surrogates published before the seventh session
+    used ``"recorded"`` and ``"clip"``); in the cache key when not those."""
     _check_same_table(table, surrogate)
     assignment = fold_assignment(len(table.configurations), folds, fold_seed)
     source = surrogate.source
@@ -193,6 +202,10 @@ def cross_fitted_answers(
     seed_noise = bool(source.get("seed_noise", True))
     if single_seed_noise is None:
         single_seed_noise = bool(source.get("single_seed_noise", False))
+    if noise_donors is None:
+        noise_donors = str(source.get("single_seed_noise_donors", "recorded"))
+    if noise_bounds is None:
+        noise_bounds = str(source.get("single_seed_noise_bounds", "clip"))
     recipe = surrogate.models
     name = f"{surrogate.name}-cross-fitted-answers"
     path = None
@@ -208,6 +221,9 @@ def cross_fitted_answers(
             "fit_seed": fit_seed,
             "seed_noise": seed_noise,
             "single_seed_noise": single_seed_noise,
+            # absent for the sixth session's noise model, so its cached answers stay valid
+            **({"noise_donors": noise_donors} if noise_donors != "recorded" else {}),
+            **({"noise_bounds": noise_bounds} if noise_bounds != "clip" else {}),
         }
         digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode())
         path = Path(cache_dir) / f"cross-fit-{table.name}-{digest.hexdigest()[:32]}.npy"
@@ -232,6 +248,8 @@ def cross_fitted_answers(
                 single_seed_noise=single_seed_noise,
                 name=f"{name}-fold-{fold}",
                 calibration_sample=sample,
+                noise_donors=noise_donors,
+                noise_bounds=noise_bounds,
             )
             if values is None:
                 seeds = model.seeds
@@ -277,19 +295,14 @@ def _check_same_table(table: TabularBlackbox, surrogate: TrainedSurrogateBlackbo
 def cross_fitted_faithfulness(
     table: TabularBlackbox,
     surrogate: TrainedSurrogateBlackbox,
+    settings: StudySettings,
     *,
-    metric: str,
-    mode: str,
-    max_wallclock_time: float,
-    n_workers: int = 4,
-    seeds: int = CROSS_FIT_SEEDS,
-    methods: Sequence[str] = DEFAULT_METHODS,
-    fractions: Sequence[float] = BUDGET_FRACTIONS,
-    bootstrap_samples: int = BOOTSTRAP_SAMPLES,
     folds: int = CROSS_FIT_FOLDS,
     fold_seed: int = CROSS_FIT_SEED,
     study_cache: Path | None = None,
     single_seed_noise: bool | None = None,
+    noise_donors: str | None = None,
+    noise_bounds: str | None = None,
 ) -> FaithfulnessReport:
     """The faithfulness statistic between the study on the whole ``table`` and the same
     study on the cross-fitted answer table (:func:`cross_fitted_answers`); the noise floor
@@ -301,18 +314,9 @@ def cross_fitted_faithfulness(
         fold_seed=fold_seed,
         cache_dir=study_cache,
         single_seed_noise=single_seed_noise,
+        noise_donors=noise_donors,
+        noise_bounds=noise_bounds,
     )
     return compare_studies(
-        table,
-        answers.table,
-        metric=metric,
-        mode=mode,
-        max_wallclock_time=max_wallclock_time,
-        n_workers=n_workers,
-        seeds=seeds,
-        methods=methods,
-        fractions=fractions,
-        bootstrap_samples=bootstrap_samples,
-        study_cache=study_cache,
-        cache_surrogate=True,
+        table, answers.table, settings, study_cache=study_cache, cache_surrogate=True
     )

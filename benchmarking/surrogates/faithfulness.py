@@ -43,6 +43,41 @@ BOOTSTRAP_PERCENTILES = (5.0, 95.0)
 
 
 @dataclass(frozen=True)
+class StudySettings:
+    """The study both sides of a faithfulness comparison run: ``methods`` x ``seeds`` (seeds
+    ``0 .. seeds-1``; the replica uses ``seeds .. 2*seeds-1``) on ``n_workers`` workers for
+    ``max_wallclock_time`` simulated seconds, ranked by ``metric`` in ``mode`` at each
+    fraction of the budget in ``fractions``, with ``bootstrap_samples`` resamples for the
+    intervals."""
+
+    metric: str
+    mode: str
+    max_wallclock_time: float
+    n_workers: int = 4
+    seeds: int = DEFAULT_SEEDS
+    methods: tuple[str, ...] = DEFAULT_METHODS
+    fractions: tuple[float, ...] = BUDGET_FRACTIONS
+    bootstrap_samples: int = BOOTSTRAP_SAMPLES
+
+    def __post_init__(self) -> None:
+        if self.seeds < 2:
+            raise ValueError(f"faithfulness needs at least 2 seeds per method, got {self.seeds}")
+        object.__setattr__(self, "methods", tuple(self.methods))
+        object.__setattr__(self, "fractions", tuple(self.fractions))
+
+    def study_arguments(self) -> dict[str, Any]:
+        """The arguments of :func:`study_best` besides the seeds (also a cached study's key)."""
+        return dict(
+            metric=self.metric,
+            mode=self.mode,
+            max_wallclock_time=self.max_wallclock_time,
+            n_workers=self.n_workers,
+            methods=self.methods,
+            fractions=self.fractions,
+        )
+
+
+@dataclass(frozen=True)
 class FaithfulnessReport:
     """Rank agreement of methods on table and surrogate, with its noise floor."""
 
@@ -96,6 +131,31 @@ class FaithfulnessReport:
                 for m in self.methods
             },
         }
+
+
+def study_target(
+    table: Blackbox, max_wallclock_time: float | None = None
+) -> tuple[str, str, float]:
+    """Metric, mode and simulated budget of ``table``'s faithfulness study: its benchmark
+    definition's, else its first objective's with ``max_wallclock_time`` (which also
+    overrides a definition's budget)."""
+    try:
+        from benchmarking.benchmark_definitions import benchmark_definition
+
+        definition = benchmark_definition(table.name)
+        metric, mode, budget = definition.metric, definition.mode, definition.max_wallclock_time
+    except ValueError:  # a user's tabulation has no definition: its first objective
+        objective = table.objectives[0]
+        metric, mode, budget = objective.name, objective.mode, None
+    if max_wallclock_time is not None:
+        budget = max_wallclock_time
+    if budget is None:
+        from blackbox_repository.surrogate_training.errors import SurrogateTrainingError
+
+        raise SurrogateTrainingError(
+            f"{table.name!r} has no benchmark definition; give --max-wallclock-time"
+        )
+    return metric, mode, float(budget)
 
 
 def best_at_budgets(
@@ -266,83 +326,49 @@ def _resample(best: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def faithfulness(
     table: Blackbox,
     surrogate: Blackbox,
+    settings: StudySettings,
     *,
-    metric: str,
-    mode: str,
-    max_wallclock_time: float,
-    n_workers: int = 4,
-    seeds: int = DEFAULT_SEEDS,
-    methods: Sequence[str] = DEFAULT_METHODS,
-    fractions: Sequence[float] = BUDGET_FRACTIONS,
-    bootstrap_samples: int = BOOTSTRAP_SAMPLES,
     study_cache: Path | None = None,
 ) -> FaithfulnessReport:
-    """Run ``methods`` x ``seeds`` on both blackboxes (and a table replica with seeds
+    """Run the study of ``settings`` on both blackboxes (and a table replica with seeds
     ``seeds .. 2*seeds-1``) and compare the method rankings. ``study_cache``: a folder
     where the table's studies are kept and reused (:func:`cached_study_best`)."""
-    return compare_studies(
-        table,
-        surrogate,
-        metric=metric,
-        mode=mode,
-        max_wallclock_time=max_wallclock_time,
-        n_workers=n_workers,
-        seeds=seeds,
-        methods=methods,
-        fractions=fractions,
-        bootstrap_samples=bootstrap_samples,
-        study_cache=study_cache,
-    )
+    return compare_studies(table, surrogate, settings, study_cache=study_cache)
 
 
 def compare_studies(
     table: Blackbox,
     other: Blackbox,
+    settings: StudySettings,
     *,
-    metric: str,
-    mode: str,
-    max_wallclock_time: float,
-    n_workers: int = 4,
-    seeds: int = DEFAULT_SEEDS,
-    methods: Sequence[str] = DEFAULT_METHODS,
-    fractions: Sequence[float] = BUDGET_FRACTIONS,
-    bootstrap_samples: int = BOOTSTRAP_SAMPLES,
     study_cache: Path | None = None,
     cache_surrogate: bool = False,
 ) -> FaithfulnessReport:
     """The statistic between the study on ``table`` and the same study on ``other`` (a
     surrogate, or a table of its answers: ``cache_surrogate`` then caches its study too),
     with the noise floor of ``table`` against a replica of itself with other seeds."""
-    if seeds < 2:
-        raise ValueError(f"faithfulness needs at least 2 seeds per method, got {seeds}")
-    settings = dict(
-        metric=metric,
-        mode=mode,
-        max_wallclock_time=max_wallclock_time,
-        n_workers=n_workers,
-        methods=tuple(methods),
-        fractions=tuple(fractions),
-    )
-    on_table = cached_study_best(table, study_cache, seeds=range(seeds), **settings)
+    seeds, methods = settings.seeds, settings.methods
+    arguments = settings.study_arguments()
+    on_table = cached_study_best(table, study_cache, seeds=range(seeds), **arguments)
     other_cache = study_cache if cache_surrogate else None
-    on_surrogate = cached_study_best(other, other_cache, seeds=range(seeds), **settings)
-    on_replica = cached_study_best(table, study_cache, seeds=range(seeds, 2 * seeds), **settings)
+    on_surrogate = cached_study_best(other, other_cache, seeds=range(seeds), **arguments)
+    on_replica = cached_study_best(table, study_cache, seeds=range(seeds, 2 * seeds), **arguments)
     taus = ranking_tau(on_table, on_surrogate)
     floors = ranking_tau(on_table, on_replica)
-    tau_interval = bootstrap_interval(on_table, on_surrogate, samples=bootstrap_samples)
-    floor_interval = bootstrap_interval(on_table, on_replica, samples=bootstrap_samples)
+    tau_interval = bootstrap_interval(on_table, on_surrogate, samples=settings.bootstrap_samples)
+    floor_interval = bootstrap_interval(on_table, on_replica, samples=settings.bootstrap_samples)
 
     def by_method(best: np.ndarray) -> dict[str, tuple[float, ...]]:
         means = mean_best(best)
         return {m: tuple(float(v) for v in means[k]) for k, m in enumerate(methods)}
 
     return FaithfulnessReport(
-        metric=metric,
-        mode=mode,
-        methods=tuple(methods),
+        metric=settings.metric,
+        mode=settings.mode,
+        methods=methods,
         seeds=seeds,
-        max_wallclock_time=max_wallclock_time,
-        budget_fractions=tuple(fractions),
+        max_wallclock_time=settings.max_wallclock_time,
+        budget_fractions=settings.fractions,
         kendall_tau=tuple(float(t) for t in taus),
         kendall_tau_interval=tuple((float(lo), float(hi)) for lo, hi in tau_interval),
         noise_floor=tuple(float(t) for t in floors),

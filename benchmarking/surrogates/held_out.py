@@ -28,11 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarking.surrogates.faithfulness import (
-    BOOTSTRAP_SAMPLES,
-    BUDGET_FRACTIONS,
-    DEFAULT_METHODS,
-    DEFAULT_SEEDS,
     FaithfulnessReport,
+    StudySettings,
     compare_studies,
 )
 from blackbox_repository.surrogate_training.errors import SurrogateTrainingError
@@ -129,15 +126,8 @@ def held_out_faithfulness(
     table: TabularBlackbox,
     surrogate: TrainedSurrogateBlackbox,
     indices: Sequence[int],
+    settings: StudySettings,
     *,
-    metric: str,
-    mode: str,
-    max_wallclock_time: float,
-    n_workers: int = 4,
-    seeds: int = DEFAULT_SEEDS,
-    methods: Sequence[str] = DEFAULT_METHODS,
-    fractions: Sequence[float] = BUDGET_FRACTIONS,
-    bootstrap_samples: int = BOOTSTRAP_SAMPLES,
     study_cache: Path | None = None,
 ) -> FaithfulnessReport:
     """The faithfulness statistic with both studies on the held-out configurations at
@@ -147,14 +137,7 @@ def held_out_faithfulness(
     return compare_studies(
         restricted_table(table, indices),
         surrogate_answer_table(surrogate, table, indices),
-        metric=metric,
-        mode=mode,
-        max_wallclock_time=max_wallclock_time,
-        n_workers=n_workers,
-        seeds=seeds,
-        methods=methods,
-        fractions=fractions,
-        bootstrap_samples=bootstrap_samples,
+        settings,
         study_cache=study_cache,
         cache_surrogate=True,
     )

@@ -27,7 +27,12 @@ from blackbox_repository.cache import BlackboxCache
 from blackbox_repository.file_format import read_blackbox
 from blackbox_repository.repository import load_blackbox
 from blackbox_repository.surrogate_training.errors import SurrogateTrainingError
-from blackbox_repository.surrogate_training.fitting import export_model, fit_model
+from blackbox_repository.surrogate_training.fitting import (
+    DEFAULT_NOISE_BOUNDS,
+    DEFAULT_NOISE_DONORS,
+    export_model,
+    fit_model,
+)
 from blackbox_repository.surrogate_training.model_families import FAMILIES, model_family
 from blackbox_repository.surrogate_training.publish import (
     assemble_surrogate,
@@ -125,6 +130,8 @@ def fit_surrogate(
     seed_noise: bool = True,
     split_fractions: Sequence[float] = DEFAULT_SPLIT_FRACTIONS,
     single_seed_noise: bool = True,
+    noise_donors: str = DEFAULT_NOISE_DONORS,
+    noise_bounds: str = DEFAULT_NOISE_BOUNDS,
 ) -> FitSummary:
     """Fit, tune, export and install the surrogate of the tabular blackbox ``name``.
 
@@ -144,6 +151,12 @@ def fit_surrogate(
             pre-registered criterion, docs/surrogate-training.md "One-seed noise as the
             default?"); ``False``: its answers are the trend only. Tables with several seeds
             are not affected.
+        noise_donors: how that one-seed noise matches donors: ``"recorded"`` (by their
+            recorded values) or ``"predicted"`` (by their out-of-sample predicted values);
+            recorded in the surrogate's metadata (docs/surrogate-training.md, "Seventh
+            session: the best end of the answers").
+        noise_bounds: how a noisy one-seed answer outside the value bounds is brought back:
+            ``"clip"`` or ``"reflect"``; recorded in the metadata.
         split_fractions: (train, validation, test) fractions of the configurations; a larger
             test set makes the held-out faithfulness study larger (recorded in the split).
     """
@@ -227,6 +240,8 @@ def fit_surrogate(
                 seed_noise=seed_noise,
                 curve_ends=True,
                 single_seed_noise=single_seed_noise,
+                noise_donors=noise_donors,
+                noise_bounds=noise_bounds,
                 seed=seed,
             )
         )
@@ -239,6 +254,8 @@ def fit_surrogate(
             "refit_splits": list(REFIT_SPLITS),
             "seed_noise": seed_noise,
             "single_seed_noise": single_seed_noise,
+            "single_seed_noise_donors": noise_donors,
+            "single_seed_noise_bounds": noise_bounds,
         },
     )
     entry = install_surrogate(trained, cache_dir)

@@ -14,6 +14,7 @@ from blackbox_repository.surrogate_training.errors import SurrogateTrainingError
 from blackbox_repository.surrogate_training.model_families import model_family
 from blackbox_repository.surrogate_training.onnx_export import OnnxRegressor, model_to_onnx
 from blackbox_repository.surrogate_training.seed_noise import (
+    BOUND_MODES,
     SeedNoise,
     as_stored,
     seed_noise_from_table,
@@ -29,6 +30,16 @@ thresholds, so a configuration whose feature lies between a threshold and its fl
 goes down the other branch at every fidelity (seen on a LightGBM refit of a cross-fit fold of
 taskset-imdb-lstm128-avg-bs64: 1 of 134 configurations, 1 % of its elapsed time). More than
 that is a broken conversion; nearest neighbours allow none (their ties are excluded)."""
+DONOR_MATCHING = ("recorded", "predicted")
+"""What a one-seed noise donor is matched by: its recorded values or its out-of-sample
+predicted ones (:func:`validation_residual_noise`)."""
+DEFAULT_NOISE_DONORS = "predicted"
+DEFAULT_NOISE_BOUNDS = "reflect"
+"""The one-seed noise model ``fit`` publishes by default: donors matched by predicted level,
+answers reflected at the value bounds (candidate V3, adopted by the seventh session's
+pre-registered tail criterion, docs/surrogate-training.md "Seventh session: the best end of
+the answers"; surrogates published before it recorded neither and used "recorded" and
+"clip")."""
 CALIBRATION_CONFIGURATIONS = 2048
 """Random configurations of the search space whose model outputs calibrate a published
 quantile model (:meth:`TargetTransform.with_calibration`)."""
@@ -106,6 +117,8 @@ def export_model(
     seed_noise: bool = False,
     curve_ends: bool = False,
     single_seed_noise: bool = False,
+    noise_donors: str = "recorded",
+    noise_bounds: str = "clip",
     seed: int = 0,
     calibration_sample: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> ObjectiveModel:
@@ -125,7 +138,9 @@ def export_model(
     ``single_seed_noise``: with ``seed_noise``, give a table with one seed the out-of-sample
     residuals of its validation configurations (:func:`validation_residual_noise`; ``fit``
     turns it on by default since the sixth session's criterion, see
-    docs/surrogate-training.md "One-seed noise as the default?").
+    docs/surrogate-training.md "One-seed noise as the default?"). ``noise_donors`` and
+    ``noise_bounds``: how that one-seed noise picks its donors and treats the value bounds
+    (:func:`validation_residual_noise`; docs/surrogate-training.md "Seventh session").
     ``calibration_sample``: :func:`sample_features` of ``data`` with
     :data:`CALIBRATION_CONFIGURATIONS` and ``seed``, when the caller has it already (the
     cross-fit reuses one sample for every fold).
@@ -163,7 +178,15 @@ def export_model(
             noise = recorded_seed_noise(data, objective, transform, splits)
             if noise is None and single_seed_noise and len(data.blackbox.seeds) == 1:
                 noise = validation_residual_noise(
-                    data, objective, transform, family_name, hyperparameters, fidelity, seed
+                    data,
+                    objective,
+                    transform,
+                    family_name,
+                    hyperparameters,
+                    fidelity,
+                    seed,
+                    donors=noise_donors,
+                    bounds=noise_bounds,
                 )
         if curve_ends:
             configs = np.concatenate([data.split.indices(split) for split in splits])
@@ -231,6 +254,9 @@ def validation_residual_noise(
     hyperparameters: Mapping[str, Any],
     fidelity: float,
     seed: int,
+    *,
+    donors: str = "recorded",
+    bounds: str = "clip",
 ) -> SeedNoise | None:
     """Observation noise of a table with one seed, as the seed noise of its surrogate.
 
@@ -243,7 +269,17 @@ def validation_residual_noise(
     predicts the validation configurations, and each residual curve is recorded value minus
     that prediction (missing values count as 0). Donors are the validation configurations,
     matched by their recorded quantile curves as for seed noise (``None`` for a
-    non-quantile target)."""
+    non-quantile target).
+
+    ``donors="predicted"`` matches the donors by the quantile curves of their out-of-sample
+    *predicted* values instead: matched by recorded values (trend + own residual), the
+    donors of a configuration predicted near the best end are mostly lucky ones, and the
+    answers overshoot the table's best end. ``bounds``: how the surrogate brings a noisy
+    answer back inside the value bounds (:data:`~.seed_noise.BOUND_MODES`)."""
+    if donors not in DONOR_MATCHING:
+        raise ValueError(f"noise donors must be one of {DONOR_MATCHING}, got {donors!r}")
+    if bounds not in BOUND_MODES:
+        raise ValueError(f"noise bounds must be one of {BOUND_MODES}, got {bounds!r}")
     if transform.name != "quantile":
         return None
     model = fit_model(data, objective, family_name, hyperparameters, fidelity, seed=seed)
@@ -258,14 +294,16 @@ def validation_residual_noise(
     donor_of_row = np.searchsorted(configs, config_of_row)
     n_fidelities = len(data.fidelity_features)
     residuals = np.zeros((len(configs), 1, n_fidelities))
-    recorded = np.full((len(configs), n_fidelities), np.nan)
+    level = np.full((len(configs), n_fidelities), np.nan)  # what donors are matched by
     residuals[donor_of_row, 0, positions] = targets - predicted
-    recorded[donor_of_row, positions] = targets
-    grid = np.broadcast_to(np.arange(n_fidelities)[None, :], recorded.shape)
+    level[donor_of_row, positions] = targets if donors == "recorded" else predicted
+    grid = np.broadcast_to(np.arange(n_fidelities)[None, :], level.shape)
     quantile_curves = np.where(
-        np.isfinite(recorded), transform.forward(np.nan_to_num(recorded), grid), np.nan
+        np.isfinite(level), transform.forward(np.nan_to_num(level), grid), np.nan
     )
-    return SeedNoise(quantile_curves=as_stored(quantile_curves), residuals=as_stored(residuals))
+    return SeedNoise(
+        quantile_curves=as_stored(quantile_curves), residuals=as_stored(residuals), bounds=bounds
+    )
 
 
 def _rows_without_neighbour_ties(model: Any, features: np.ndarray) -> np.ndarray:

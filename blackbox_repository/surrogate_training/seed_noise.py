@@ -43,6 +43,9 @@ need no more)."""
 DEFAULT_NEIGHBOURS = 8
 """Donor candidates per configuration (several, so similar configurations draw different
 residuals and a method sampling many of them sees independent draws)."""
+BOUND_MODES = ("clip", "reflect")
+"""How a noisy answer outside the value bounds is brought back: ``clip`` onto the bound, or
+``reflect`` (bound minus the overshoot, then clipped once)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,6 +58,7 @@ class SeedNoise:
     quantile_curves: np.ndarray
     residuals: np.ndarray
     neighbours: int = DEFAULT_NEIGHBOURS
+    bounds: str = "clip"
 
     def __post_init__(self) -> None:
         curves, residuals = self.quantile_curves, self.residuals
@@ -71,6 +75,8 @@ class SeedNoise:
             )
         if self.neighbours < 1:
             raise ValueError(f"seed noise needs at least one neighbour, got {self.neighbours}")
+        if self.bounds not in BOUND_MODES:
+            raise ValueError(f"seed noise bounds must be one of {BOUND_MODES}, got {self.bounds!r}")
 
     @property
     def n_seeds(self) -> int:
@@ -88,11 +94,18 @@ class SeedNoise:
         donor = nearest[int.from_bytes(digest, "little") % k]
         return self.residuals[donor]
 
+    def bounded(self, noisy: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+        """``noisy`` answers brought inside [``low``, ``high``] per fidelity: clipped onto the
+        bound, or (``bounds="reflect"``) reflected at it and then clipped once, so answers
+        beyond a bound do not pile up on it."""
+        return bounded_values(noisy, low, high, self.bounds)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "neighbours": self.neighbours,
             "quantile_curves": encoded_array(self.quantile_curves),
             "residuals": encoded_array(self.residuals),
+            **({"bounds": self.bounds} if self.bounds != "clip" else {}),
         }
 
     @classmethod
@@ -101,7 +114,22 @@ class SeedNoise:
             quantile_curves=decoded_array(parameters["quantile_curves"]),
             residuals=decoded_array(parameters["residuals"]),
             neighbours=int(parameters.get("neighbours", DEFAULT_NEIGHBOURS)),
+            bounds=str(parameters.get("bounds", "clip")),
         )
+
+
+def bounded_values(noisy: np.ndarray, low: np.ndarray, high: np.ndarray, mode: str) -> np.ndarray:
+    """``noisy`` brought inside [``low``, ``high``] (elementwise): ``clip`` onto the bound;
+    ``reflect``: low + (low - noisy) below, high - (noisy - high) above, then clipped once
+    (an overshoot larger than the range ends on the other bound)."""
+    noisy = np.asarray(noisy, dtype=float)
+    if mode == "reflect":
+        noisy = np.where(
+            noisy < low, 2 * low - noisy, np.where(noisy > high, 2 * high - noisy, noisy)
+        )
+    elif mode != "clip":
+        raise ValueError(f"bound mode must be one of {BOUND_MODES}, got {mode!r}")
+    return np.clip(noisy, low, high)
 
 
 def seed_noise_from_table(

@@ -223,7 +223,11 @@ class TrainedSurrogateBlackbox(Blackbox):
                 residual = model.seed_noise.residual_curves(quantiles[0, :, k], key)[seed_index]
                 bounds = np.asarray(model.value_bounds, dtype=float)
                 noisy = curve[:, k] + residual
-                curve[:, k] = np.clip(noisy, bounds[:, 0], bounds[:, 1]) if len(bounds) else noisy
+                curve[:, k] = (
+                    model.seed_noise.bounded(noisy, bounds[:, 0], bounds[:, 1])
+                    if len(bounds)
+                    else noisy
+                )
         if self._ending:
             encoded = self._encoder.encode_configs([checked])[0]
             for k in self._ending:

@@ -131,6 +131,21 @@ class AsynchronousBracketScheduler(TrialScheduler):
             {**{rung.level: k for k, rung in enumerate(rungs)}, self.max_fidelity: len(rungs)}
             for rungs in self._rungs
         ]
+        # per bracket, milestone -> (its rung, the milestone after it); (None, None) at the
+        # max fidelity: a decision looks its rung and the trial's next milestone up at once
+        self._milestone_steps = [
+            {
+                **{
+                    rung.level: (
+                        rung,
+                        rungs[k + 1].level if k + 1 < len(rungs) else self.max_fidelity,
+                    )
+                    for k, rung in enumerate(rungs)
+                },
+                self.max_fidelity: (None, None),
+            }
+            for rungs in self._rungs
+        ]
         self._minimize = settings.mode == "min"
         self._stopping = self.type == "stopping"
         self._one_stopping_bracket = self._stopping and num_brackets == 1
@@ -218,29 +233,17 @@ class AsynchronousBracketScheduler(TrialScheduler):
         self._next_milestone[trial.trial_id] = self._first_milestones[bracket]
 
     def on_trial_result(self, trial: Trial, result: dict[str, Any]) -> str:
-        try:
-            if result["fidelity"] < self._next_milestone[trial.trial_id]:
-                return CONTINUE
-        except KeyError:
-            known = trial.trial_id in self._next_milestone
-            raise missing_key_error(self, trial.trial_id, result, known) from None
-        return self._on_milestone(trial, result)
-
-    def decision_fidelities(self) -> frozenset[Any] | None:
-        """The rung levels and the max fidelity (every bracket's milestones are among them):
-        below its next milestone a trial continues, and nothing changes. ``None`` when
-        ``on_trial_result`` was replaced (by a subclass or on the instance)."""
-        if (
-            getattr(self.on_trial_result, "__func__", None)
-            is not AsynchronousBracketScheduler.on_trial_result
-        ):
-            return None
-        return frozenset((*self.rung_levels, self.max_fidelity))
-
-    def _on_milestone(self, trial: Trial, result: dict[str, Any]) -> str:
+        # below its next milestone a trial continues; at it, the decision is made here (one
+        # Python call per decision: this runs for every rung result of every trial)
         trial_id = trial.trial_id
-        milestone = self._next_milestone[trial_id]
-        fidelity = result["fidelity"]
+        try:
+            milestone = self._next_milestone[trial_id]
+            fidelity = result["fidelity"]
+        except KeyError:
+            known = trial_id in self._next_milestone
+            raise missing_key_error(self, trial_id, result, known) from None
+        if fidelity < milestone:
+            return CONTINUE
         if fidelity != milestone:
             raise ValueError(
                 f"trial {trial_id} reported fidelity {fidelity} but never its next "
@@ -253,13 +256,13 @@ class AsynchronousBracketScheduler(TrialScheduler):
             raise missing_key_error(self, trial_id, result, known=True) from None
         if self._observe is not None:
             self._observe(trial, milestone, value)
-        bracket = self._bracket_of[trial_id] if self.num_brackets > 1 else 0
-        rungs = self._rungs[bracket]
-        k = self._rung_position[bracket][milestone]
-        if k == len(rungs):  # the max fidelity
+        several = self.num_brackets > 1
+        rung, following = self._milestone_steps[self._bracket_of[trial_id] if several else 0][
+            milestone
+        ]
+        if rung is None:  # the max fidelity
             self._forget(trial_id)
             return STOP
-        rung = rungs[k]
         # the rung key (see rungs.key_function): smaller is better, NaN is the worst
         if value != value:
             key = math.inf
@@ -270,17 +273,25 @@ class AsynchronousBracketScheduler(TrialScheduler):
         if self._stopping:
             if not rung.add_and_decide(key):  # stopped: forgotten
                 del self._next_milestone[trial_id]
-                if self.num_brackets > 1:
+                if several:
                     del self._bracket_of[trial_id]
                 return STOP
-            decision = CONTINUE
-        else:
-            rung.add(trial_id, key)
-            decision = PAUSE
-        self._next_milestone[trial_id] = (
-            rungs[k + 1].level if k + 1 < len(rungs) else self.max_fidelity
-        )
-        return decision
+            self._next_milestone[trial_id] = following
+            return CONTINUE
+        rung.add(trial_id, key)
+        self._next_milestone[trial_id] = following
+        return PAUSE
+
+    def decision_fidelities(self) -> frozenset[Any] | None:
+        """The rung levels and the max fidelity (every bracket's milestones are among them):
+        below its next milestone a trial continues, and nothing changes. ``None`` when
+        ``on_trial_result`` was replaced (by a subclass or on the instance)."""
+        if (
+            getattr(self.on_trial_result, "__func__", None)
+            is not AsynchronousBracketScheduler.on_trial_result
+        ):
+            return None
+        return frozenset((*self.rung_levels, self.max_fidelity))
 
     def _forget(self, trial_id: int) -> None:
         if self._next_milestone.pop(trial_id, None) is not None and self.num_brackets > 1:

@@ -6,8 +6,8 @@ Metric values are turned into *keys* where smaller is better: ``value`` in mode 
 
 from __future__ import annotations
 
-import heapq
 import math
+from heapq import heappush, heappushpop
 
 from sortedcontainers import SortedList
 
@@ -55,19 +55,23 @@ class StoppingRung:
 
     def add_and_decide(self, key: float) -> bool:
         """Record ``key``; whether the trial continues."""
-        smallest, rest = self._smallest, self._rest
+        smallest = self._smallest
         self._count = count = self._count + 1
-        if smallest and key <= -smallest[0]:
-            heapq.heappush(smallest, -key)
-        else:
-            heapq.heappush(rest, key)
         wanted = (
             count // self.reduction_factor + 1 if self._integer_eta else self._n_smallest(count)
         )
-        while len(smallest) > wanted:
-            heapq.heappush(rest, -heapq.heappop(smallest))
-        while len(smallest) < wanted and rest:
-            heapq.heappush(smallest, -heapq.heappop(rest))
+        # ``wanted`` grows by at most one per key: one key at most crosses between the heaps,
+        # so one C call (heappushpop) does the push and the move at once
+        if smallest and key <= -smallest[0]:
+            if len(smallest) < wanted:
+                heappush(smallest, -key)
+            else:  # the largest of the K + 1 smallest moves to the rest (or key itself, if equal)
+                heappush(self._rest, -heappushpop(smallest, -key))
+        elif len(smallest) < wanted:  # the smallest of the rest and key joins them
+            heappush(smallest, -heappushpop(self._rest, key))
+        else:  # worse than the (K + 1)-th smallest: stopped
+            heappush(self._rest, key)
+            return False
         return key <= -smallest[0]
 
 

@@ -18,7 +18,7 @@ import psutil
 import pytest
 
 from benchmarking.cli import main
-from benchmarking.surrogates.faithfulness import faithfulness
+from benchmarking.surrogates.faithfulness import StudySettings, faithfulness
 from benchmarking.surrogates.report import load_trained_surrogate
 from blackbox_repository import TabularBlackbox, load_blackbox
 from blackbox_repository.cache import BlackboxCache
@@ -163,10 +163,11 @@ def test_evaluate_writes_scores_per_objective_and_fidelity_predictions_and_plots
 def test_faithfulness_compares_method_rankings_on_table_and_surrogate(fitted):
     _, cache_dir, table, *_ = fitted
     surrogate = load_trained_surrogate(f"{TABLE}-surrogate", cache_dir)
-    report = faithfulness(
-        table, surrogate, metric="valid_error", mode="min", max_wallclock_time=2.0,
+    settings = StudySettings(
+        metric="valid_error", mode="min", max_wallclock_time=2.0,
         n_workers=2, seeds=2, methods=("RS", "ASHA", "BOHB"), fractions=(0.5, 1.0),
     )  # fmt: skip
+    report = faithfulness(table, surrogate, settings)
     record = report.to_dict()
     assert len(record["kendall_tau"]) == 2
     assert all(-1 <= tau <= 1 for tau in record["kendall_tau"] if tau == tau)

@@ -13,6 +13,7 @@ from benchmarking.surrogates.cross_fit import (
     fold_assignment,
     fold_split,
 )
+from benchmarking.surrogates.faithfulness import StudySettings
 from blackbox_repository.repository import load_blackbox
 from blackbox_repository.surrogate_training import SurrogateTrainingData, split_configurations
 from blackbox_repository.surrogate_training.errors import SurrogateTrainingError
@@ -90,12 +91,13 @@ def test_bad_fold_counts_give_clear_errors(fitted):
 
 def test_cross_fitted_study_runs_on_the_whole_table_and_is_cached(fitted, tmp_path):
     table, surrogate, answers = fitted
-    settings = dict(
+    settings = StudySettings(
         metric="valid_error", mode="min", max_wallclock_time=2.0, n_workers=2, seeds=3,
         methods=("RS", "ASHA"), fractions=(0.5, 1.0), bootstrap_samples=20,
-        folds=FOLDS, fold_seed=3,
     )  # fmt: skip
-    report = cross_fitted_faithfulness(table, surrogate, study_cache=tmp_path, **settings)
+    report = cross_fitted_faithfulness(
+        table, surrogate, settings, folds=FOLDS, fold_seed=3, study_cache=tmp_path
+    )
     assert len(list(tmp_path.glob("cross-fit-*.npy"))) == 1  # the answers, kept
     cached = sorted(path.name for path in tmp_path.glob("study-*.npy"))
     assert len(cached) == 3 and sum("cross-fitted-answers" in name for name in cached) == 1
@@ -103,5 +105,7 @@ def test_cross_fitted_study_runs_on_the_whole_table_and_is_cached(fitted, tmp_pa
     for means in report.mean_best_surrogate.values():
         assert all(value >= answers_best - 1e-12 for value in means)
     assert len(report.kendall_tau) == 2 and len(report.noise_floor) == 2
-    again = cross_fitted_faithfulness(table, surrogate, study_cache=tmp_path, **settings)
+    again = cross_fitted_faithfulness(
+        table, surrogate, settings, folds=FOLDS, fold_seed=3, study_cache=tmp_path
+    )
     assert again.mean_best_surrogate == report.mean_best_surrogate

@@ -16,10 +16,8 @@ from benchmarking.surrogates.early_rank_criterion import (
     noise_criterion,
     rung_positions,
 )
-from blackbox_repository.repository import load_blackbox
 from blackbox_repository.surrogate_training import SurrogateTrainingData, split_configurations
-from blackbox_repository.tabular import TabularBlackbox
-from tests.blackbox_repository.conftest import small_hgb_surrogate
+from tests.blackbox_repository.conftest import small_embedded_table, small_hgb_surrogate
 
 N_CONFIGS, N_FIDELITIES = 40, 6
 
@@ -67,17 +65,8 @@ def test_adopted_only_with_smaller_mean_distance_and_a_strict_majority():
 
 
 def test_single_seed_noise_override_of_the_cross_fitted_answers(tmp_path):
-    full = load_blackbox("sklearn-mlp-digits")
-    table = TabularBlackbox(
-        name="test-digits-one-seed",
-        configuration_space=full.configuration_space,
-        configurations=full.configurations.iloc[:N_CONFIGS].reset_index(drop=True),
-        fidelity_name=full.fidelity_name,
-        fidelity_values=full.fidelity_values[:N_FIDELITIES],
-        seeds=full.seeds[:1],
-        objectives=full.objectives,
-        elapsed_time_objective=full.elapsed_time_objective,
-        values=np.array(full.values[:N_CONFIGS, :N_FIDELITIES, :1], dtype=float),
+    table = small_embedded_table(
+        "sklearn-mlp-digits", "test-digits-one-seed", N_CONFIGS, N_FIDELITIES, n_seeds=1
     )
     data = SurrogateTrainingData(table, split_configurations(N_CONFIGS, seed=1))
     surrogate = small_hgb_surrogate(data, "test-one-seed-surrogate", seed_noise=True)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from benchmarking.surrogates.faithfulness import (
+    StudySettings,
     bootstrap_interval,
     faithfulness,
     mean_best,
@@ -42,15 +43,15 @@ def test_bootstrap_interval_is_tight_for_separated_methods_and_wide_within_noise
 
 def test_table_against_itself_agrees_and_reports_its_noise_floor(tmp_path):
     table = load_blackbox("sklearn-mlp-digits")
-    settings = dict(
+    settings = StudySettings(
         metric="valid_error", mode="min", max_wallclock_time=2.0, n_workers=2, seeds=3,
         methods=("RS", "ASHA"), fractions=(0.5, 1.0), bootstrap_samples=50,
     )  # fmt: skip
-    report = faithfulness(table, table, study_cache=tmp_path, **settings)
+    report = faithfulness(table, table, settings, study_cache=tmp_path)
     cached = sorted(tmp_path.glob("study-sklearn-mlp-digits-*.npy"))
     assert len(cached) == 2  # the table's study and its replica (other seeds)
     stamps = [path.stat().st_mtime_ns for path in cached]
-    again = faithfulness(table, table, study_cache=tmp_path, **settings)
+    again = faithfulness(table, table, settings, study_cache=tmp_path)
     assert again.mean_best_table == report.mean_best_table
     assert again.mean_best_replica == report.mean_best_replica
     assert [path.stat().st_mtime_ns for path in cached] == stamps  # read, not run again
@@ -62,6 +63,4 @@ def test_table_against_itself_agrees_and_reports_its_noise_floor(tmp_path):
     record = report.to_dict()
     assert record["statistic"].startswith("Kendall tau-b") and len(record["noise_floor"]) == 2
     with pytest.raises(ValueError, match="at least 2 seeds"):
-        faithfulness(
-            table, table, metric="valid_error", mode="min", max_wallclock_time=2.0, seeds=1
-        )
+        StudySettings(metric="valid_error", mode="min", max_wallclock_time=2.0, seeds=1)

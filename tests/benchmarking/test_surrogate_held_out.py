@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from benchmarking.surrogates.faithfulness import StudySettings
 from benchmarking.surrogates.held_out import (
     held_out_faithfulness,
     restricted_table,
@@ -55,11 +56,11 @@ def test_both_sides_hold_the_same_held_out_configurations(fitted):
 
 def test_held_out_study_compares_like_with_like_and_caches_both_sides(fitted, tmp_path):
     table, split, surrogate = fitted
-    settings = dict(
+    settings = StudySettings(
         metric="valid_error", mode="min", max_wallclock_time=0.5, n_workers=2, seeds=3,
         methods=("RS", "ASHA"), fractions=(0.5, 1.0), bootstrap_samples=20,
     )  # fmt: skip
-    report = held_out_faithfulness(table, surrogate, split.test, study_cache=tmp_path, **settings)
+    report = held_out_faithfulness(table, surrogate, split.test, settings, study_cache=tmp_path)
     cached = sorted(path.name for path in tmp_path.glob("study-*.npy"))
     assert len(cached) == 3  # restricted table, its replica, the surrogate's answers
     assert sum("surrogate-held-out-answers" in name for name in cached) == 1
@@ -70,5 +71,5 @@ def test_held_out_study_compares_like_with_like_and_caches_both_sides(fitted, tm
     for means in report.mean_best_surrogate.values():
         assert all(value >= answers_best - 1e-12 for value in means if value == value)
     assert len(report.kendall_tau) == 2 and len(report.noise_floor) == 2
-    again = held_out_faithfulness(table, surrogate, split.test, study_cache=tmp_path, **settings)
+    again = held_out_faithfulness(table, surrogate, split.test, settings, study_cache=tmp_path)
     assert again.mean_best_surrogate == report.mean_best_surrogate  # read from the cache

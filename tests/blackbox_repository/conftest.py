@@ -301,14 +301,21 @@ def authenticating_s3_endpoint(s3_endpoint) -> str:
         _post_moto_api(s3_endpoint, "reset-auth", b"inf")
 
 
-def small_breast_cancer_table(
-    name: str, n_configs: int, n_fidelities: int, values_edit: Callable | None = None
+def small_embedded_table(
+    benchmark: str,
+    name: str,
+    n_configs: int,
+    n_fidelities: int,
+    *,
+    n_seeds: int | None = None,
+    values_edit: Callable | None = None,
 ) -> TabularBlackbox:
-    """The first ``n_configs`` configurations and ``n_fidelities`` fidelities of the embedded
-    breast-cancer benchmark as a table named ``name``; ``values_edit(values, full)`` may
-    change the values (a float copy) first."""
-    full = load_blackbox("sklearn-mlp-breast-cancer")
-    values = np.array(full.values[:n_configs, :n_fidelities], dtype=float)
+    """The first ``n_configs`` configurations, ``n_fidelities`` fidelities and ``n_seeds``
+    seeds (default: all) of the embedded ``benchmark`` as a table named ``name``;
+    ``values_edit(values, full)`` may change the values (a float copy) first."""
+    full = load_blackbox(benchmark)
+    seeds = slice(None) if n_seeds is None else slice(n_seeds)
+    values = np.array(full.values[:n_configs, :n_fidelities, seeds], dtype=float)
     if values_edit is not None:
         values_edit(values, full)
     return TabularBlackbox(
@@ -317,10 +324,19 @@ def small_breast_cancer_table(
         configurations=full.configurations.iloc[:n_configs].reset_index(drop=True),
         fidelity_name=full.fidelity_name,
         fidelity_values=full.fidelity_values[:n_fidelities],
-        seeds=full.seeds,
+        seeds=full.seeds[seeds],
         objectives=full.objectives,
         elapsed_time_objective=full.elapsed_time_objective,
         values=values,
+    )
+
+
+def small_breast_cancer_table(
+    name: str, n_configs: int, n_fidelities: int, values_edit: Callable | None = None
+) -> TabularBlackbox:
+    """:func:`small_embedded_table` of the embedded breast-cancer benchmark."""
+    return small_embedded_table(
+        "sklearn-mlp-breast-cancer", name, n_configs, n_fidelities, values_edit=values_edit
     )
 
 

@@ -131,20 +131,10 @@ def test_a_calibration_needs_a_quantile_transform_with_matching_knots():
 def test_a_single_seed_table_gets_out_of_sample_residuals_of_its_validation_configs(
     fresh_cache_dir,
 ):
-    from blackbox_repository.tabular import TabularBlackbox
-    from tests.blackbox_repository.conftest import small_breast_cancer_table
+    from tests.blackbox_repository.conftest import small_embedded_table
 
-    full = small_breast_cancer_table("test-mlp-one-seed", N_CONFIGS, N_FIDELITIES)
-    table = TabularBlackbox(  # one recorded run per configuration, as on TaskSet
-        name="test-mlp-one-seed",
-        configuration_space=full.configuration_space,
-        configurations=full.configurations,
-        fidelity_name=full.fidelity_name,
-        fidelity_values=full.fidelity_values,
-        seeds=full.seeds[:1],
-        objectives=full.objectives,
-        elapsed_time_objective=full.elapsed_time_objective,
-        values=np.ascontiguousarray(full.values[:, :, :1]),
+    table = small_embedded_table(  # one recorded run per configuration, as on TaskSet
+        "sklearn-mlp-breast-cancer", "test-mlp-one-seed", N_CONFIGS, N_FIDELITIES, n_seeds=1
     )
     one_seed = SurrogateTrainingData(table, data_split(N_CONFIGS))
     surrogate = small_hgb_surrogate(

@@ -240,3 +240,29 @@ def test_encode_config_without_numeric_hyperparameters_matches_encode_value():
     assert math.isnan(rows[1, space.hyperparameter_names.index("bias")])
     with pytest.raises(ValueError, match="'gelu' of hyperparameter 'op' is not one of its"):
         space.encode_config({"op": "gelu", "width": 8, "bias": "yes"})
+
+
+@pytest.mark.parametrize("n_configs", [7, 300])
+def test_draw_indices_in_one_call_equals_draw_index_one_at_a_time(n_configs):
+    space = SearchSpace.from_blackbox(grid_blackbox(n_configs=n_configs))
+    batched, one_by_one = space.fresh(), space.fresh()
+    batched.take(3)
+    one_by_one.take(3)
+    rng = np.random.default_rng(n_configs)
+    while not batched.exhausted:
+        uniforms = rng.random(int(rng.integers(1, 40))).tolist()
+        uniforms[0] = math.nextafter(1.0, 0.0)  # the largest uniform below 1: the last position
+        drawn = batched.draw_indices(uniforms)
+        # draw_indices takes uniforms from the end and returns the last drawn first
+        expected = []
+        for uniform in reversed(uniforms):
+            index = one_by_one.draw_index(uniform)
+            if index is None:
+                break
+            expected.append(index)
+        assert drawn == expected[::-1]
+        assert batched.n_remaining == one_by_one.n_remaining
+        assert all(batched.was_drawn(index) for index in drawn)
+    assert batched.draw_indices([0.5]) == [] and one_by_one.draw_index(0.5) is None
+    with pytest.raises(ValueError, match="already drawn"):
+        batched.take(3)
