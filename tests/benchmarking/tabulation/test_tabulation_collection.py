@@ -109,6 +109,7 @@ def resumed_per_epoch_dumps(tmp_path_factory, dask_address) -> ResumedCollection
         process = subprocess.Popen(
             [sys.executable, str(script)],
             cwd=REPO_ROOT,
+            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},  # this clone's code, not an install
             start_new_session=True,
             stdout=log,
             stderr=log,
