@@ -185,20 +185,26 @@ def run_benchmark(name: str, args, work: Path) -> dict:
     return faithfulness_records(record, table, surrogate, args, metric, mode, budget)
 
 
+def installed_pair(name: str, cache_dir):
+    """The table ``name`` and its installed surrogate, from ``cache_dir``."""
+    from benchmarking.surrogates.pipeline import load_source_blackbox
+    from benchmarking.surrogates.report import load_trained_surrogate
+    from blackbox_repository.surrogate_training.publish import surrogate_name
+
+    table = load_source_blackbox(name, cache_dir)
+    return table, load_trained_surrogate(surrogate_name(name), cache_dir)
+
+
 def noise_criterion_record(names: list[str], args) -> dict:
     """The pre-registered criterion for the one-seed noise default on the installed
     surrogates of ``names`` (docs/surrogate-training.md, "One-seed noise as the default?")."""
     from benchmarking.surrogates.cross_fit import cross_fitted_answers
     from benchmarking.surrogates.early_rank_criterion import early_rank_agreement, noise_criterion
     from benchmarking.surrogates.faithfulness import study_target
-    from benchmarking.surrogates.pipeline import load_source_blackbox
-    from benchmarking.surrogates.report import load_trained_surrogate
-    from blackbox_repository.surrogate_training.publish import surrogate_name
 
     agreements = []
     for name in names:
-        table = load_source_blackbox(name, args.cache_dir)
-        surrogate = load_trained_surrogate(surrogate_name(name), args.cache_dir)
+        table, surrogate = installed_pair(name, args.cache_dir)
         metric = study_target(table)[0]
         answers = {
             noise: cross_fitted_answers(
@@ -234,15 +240,11 @@ def tail_criterion_record(names: list[str], args) -> dict:
     ``names`` (docs/surrogate-training.md, "Seventh session: the best end of the answers")."""
     from benchmarking.surrogates.cross_fit import cross_fitted_answers
     from benchmarking.surrogates.faithfulness import study_target
-    from benchmarking.surrogates.pipeline import load_source_blackbox
-    from benchmarking.surrogates.report import load_trained_surrogate
     from benchmarking.surrogates.tail_criterion import tail_agreement, tail_criterion
-    from blackbox_repository.surrogate_training.publish import surrogate_name
 
     agreements = []
     for name in names:
-        table = load_source_blackbox(name, args.cache_dir)
-        surrogate = load_trained_surrogate(surrogate_name(name), args.cache_dir)
+        table, surrogate = installed_pair(name, args.cache_dir)
         metric, mode, _ = study_target(table)
         answers = {}
         for key, (donors, bounds) in TAIL_CANDIDATES.items():
