@@ -41,8 +41,7 @@ from benchmarking.surrogates.faithfulness import (
 from blackbox_repository.surrogate_training.errors import SurrogateTrainingError
 from blackbox_repository.surrogate_training.fitting import (
     CALIBRATION_CONFIGURATIONS,
-    export_model,
-    fit_model,
+    refit_for_publication,
     sample_features,
 )
 from blackbox_repository.surrogate_training.publish import assemble_surrogate
@@ -62,7 +61,6 @@ CROSS_FIT_SEEDS = 100
 """Study seeds of the cross-fitted statistic (its studies run on whole tables)."""
 CROSS_FIT_VERSION = 1
 """Bumped when the answers may change for the same inputs (keys of cached answer tables)."""
-REFIT_SPLITS = ("train", "validation")
 EXPORT_CHECK_SHARE = 6
 """Every 6th training configuration of a fold is its ``validation`` split: the rows the
 ONNX export is checked on. The model, knots, calibration, seed noise and curve ends use
@@ -136,37 +134,26 @@ def fold_surrogate(
     the calibration configurations' features (the same for every fold: they depend on the
     search space, the grid and ``fit_seed`` only; drawn here when not given).
     ``noise_donors`` / ``noise_bounds``: the one-seed noise model's donor matching and bound
-    handling (:func:`~blackbox_repository.surrogate_training.fitting.export_model`)."""
+    handling (:func:`~blackbox_repository.surrogate_training.fitting.export_model`); the
+    refit is :func:`~blackbox_repository.surrogate_training.fitting.refit_for_publication`, as
+    in ``fit``."""
     data = SurrogateTrainingData(table, split)
     exported = []
     if calibration_sample is None:
         calibration_sample = sample_features(data, CALIBRATION_CONFIGURATIONS, fit_seed)
     for chosen in recipe:
-        model = fit_model(
-            data,
-            chosen.objective,
-            chosen.family,
-            chosen.hyperparameters,
-            chosen.fidelity,
-            splits=REFIT_SPLITS,
-            seed=fit_seed,
-        )
         exported.append(
-            export_model(
-                model,
+            refit_for_publication(
                 data,
                 chosen.objective,
                 chosen.family,
                 chosen.hyperparameters,
                 chosen.fidelity,
-                splits=REFIT_SPLITS,
-                calibrate=True,
+                seed=fit_seed,
                 seed_noise=seed_noise,
-                curve_ends=True,
                 single_seed_noise=single_seed_noise,
                 noise_donors=noise_donors,
                 noise_bounds=noise_bounds,
-                seed=fit_seed,
                 calibration_sample=calibration_sample,
             )
         )

@@ -30,8 +30,8 @@ from blackbox_repository.surrogate_training.errors import SurrogateTrainingError
 from blackbox_repository.surrogate_training.fitting import (
     DEFAULT_NOISE_BOUNDS,
     DEFAULT_NOISE_DONORS,
-    export_model,
-    fit_model,
+    REFIT_SPLITS,
+    refit_for_publication,
 )
 from blackbox_repository.surrogate_training.model_families import FAMILIES, model_family
 from blackbox_repository.surrogate_training.publish import (
@@ -51,7 +51,6 @@ DEFAULT_FAMILIES = tuple(name for name in FAMILIES if name != "extra_trees")
 validation wins did not hold on the test configurations (sklearn-mlp-digits, valid_error at
 epoch 30: test tau 0.774 against HGB's 0.796; docs/surrogate-training.md)."""
 FIT_RECORD = "fit.json"
-REFIT_SPLITS = ("train", "validation")
 """The rows a chosen model is refitted on, and its target transform and bounds taken from."""
 
 
@@ -218,31 +217,18 @@ def fit_surrogate(
     exported = []
     for objective, best in chosen.items():
         fidelity = best.fidelity if model_family(best.family).fidelity_kind == "rounds" else 1.0
-        model = fit_model(
-            data,
-            objective,
-            best.family,
-            best.hyperparameters,
-            fidelity,
-            splits=REFIT_SPLITS,
-            seed=seed,
-        )
         exported.append(
-            export_model(
-                model,
+            refit_for_publication(
                 data,
                 objective,
                 best.family,
                 best.hyperparameters,
                 fidelity,
-                splits=REFIT_SPLITS,
-                calibrate=True,
+                seed=seed,
                 seed_noise=seed_noise,
-                curve_ends=True,
                 single_seed_noise=single_seed_noise,
                 noise_donors=noise_donors,
                 noise_bounds=noise_bounds,
-                seed=seed,
             )
         )
     trained = assemble_surrogate(

@@ -40,6 +40,8 @@ answers reflected at the value bounds (candidate V3, adopted by the seventh sess
 pre-registered tail criterion, docs/surrogate-training.md "Seventh session: the best end of
 the answers"; surrogates published before it recorded neither and used "recorded" and
 "clip")."""
+REFIT_SPLITS = ("train", "validation")
+"""The configurations a chosen model is refitted on before it is published."""
 CALIBRATION_CONFIGURATIONS = 2048
 """Random configurations of the search space whose model outputs calibrate a published
 quantile model (:meth:`TargetTransform.with_calibration`)."""
@@ -204,6 +206,46 @@ def export_model(
         value_bounds=data.value_bounds(objective, splits, per_seed=noise is not None),
         seed_noise=noise,
         curve_ends=ends,
+    )
+
+
+def refit_for_publication(
+    data: SurrogateTrainingData,
+    objective: str,
+    family_name: str,
+    hyperparameters: Mapping[str, Any],
+    fidelity: float,
+    *,
+    seed: int,
+    seed_noise: bool,
+    single_seed_noise: bool,
+    noise_donors: str,
+    noise_bounds: str,
+    calibration_sample: tuple[np.ndarray, np.ndarray] | None = None,
+) -> ObjectiveModel:
+    """A chosen model refitted on :data:`REFIT_SPLITS` and exported as a published
+    surrogate holds it: calibrated, with its seed noise and curve ends (what ``simtune
+    surrogate fit`` publishes, and what each fold of the cross-fit publishes in turn).
+    The options are :func:`export_model`'s."""
+    model = fit_model(
+        data, objective, family_name, hyperparameters, fidelity, splits=REFIT_SPLITS, seed=seed
+    )
+    return export_model(
+        model,
+        data,
+        objective,
+        family_name,
+        hyperparameters,
+        fidelity,
+        splits=REFIT_SPLITS,
+        calibrate=True,
+        seed_noise=seed_noise,
+        curve_ends=True,
+        single_seed_noise=single_seed_noise,
+        noise_donors=noise_donors,
+        noise_bounds=noise_bounds,
+        seed=seed,
+        calibration_sample=calibration_sample,
     )
 
 
