@@ -13,7 +13,8 @@ On a NAS-Bench-201-shaped tabular blackbox (see ``simulator_workload.py``) it me
 3. Trial starts: CPU µs per start (draw a configuration, map it to its grid row, draw its
    seed); simtune's cost per result in windows (n/2, n] of a long run (4 workers) at 1k,
    10k, 100k and 1M results (ASHA drawing grid configurations with replacement, random
-   search; each window the best of 3 identical runs: ``long_runs.py``); BOHB's cost per result as its observations grow (16 workers).
+   search; each window the best of 3 identical runs: ``long_runs.py``); BOHB's cost per
+   result as its observations grow (16 workers).
 4. Memory: resident memory a run holds per recorded result, and at a million results
    (the 1M-result ASHA run of section 3 again, in a fresh process: see ``run_memory.py``).
 5. simtune's cost per result from 1 to 256 workers (ASHA, 100,000 results each, best of 3).
