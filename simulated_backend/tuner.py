@@ -500,13 +500,18 @@ class Tuner:
             self._fill_workers,
             self._fail_trial,
         )
+        # the simulator's clock object (SimulatorBackend.clock), read without a call
+        clock = getattr(backend, "clock", None)
+        if not hasattr(clock, "now"):
+            clock = None
 
         def fill() -> bool:
             failed = 0
             if not self._row_checked:
                 failed = fill_workers(max_started, current)
             elif backend.num_free_workers:
-                now = current_time()  # the clock stands still while workers are filled
+                # the clock stands still while workers are filled
+                now = current_time() if clock is None else clock.now
                 while backend.num_free_workers:
                     trial_id = len(trials)
                     if trial_id >= max_started:
