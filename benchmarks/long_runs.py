@@ -5,7 +5,7 @@ the run (:class:`WindowClock`). The first window, (500, 1,000], is about 2.5 ms 
 such sample on this kind of host (a virtual machine on a shared host) moves between about
 2 and 5.5 µs per result for the same code at the same point of the same run, with no
 page fault, garbage collection or context switch in it to explain the difference (measured
-in the eighth session: see docs/performance.md, "A trial's life after its start"). The
+in the eighth session: see docs/performance.md, "Eighth session (issue 12, life12)"). The
 runs are deterministic (the same trajectory every time), so :func:`best_long_run_windows`
 repeats them and keeps each window's cheapest figure, as BOHB's windows and every fresh
 run beside a window already did: noise on a shared machine only adds.
