@@ -319,7 +319,8 @@ def print_section_3(blackbox, args, long_results: int):
             f"   {label}, 4 workers: {measured.results:,} results in {measured.seconds:.1f} s "
             f"({measured.per_second:,.0f} results/s end to end, "
             f"{measured.simulated_seconds / 86400:,.0f} simulated days; each window the best "
-            "of 3 identical runs, the first run's alone beside it)"
+            "of 3 identical runs, (500, 1,000] also of the fresh runs beside it, which replay "
+            "those results; the first run's alone beside it)"
         )
         print(indent(windows, "      "))
         target = 1.5 if kind == "asha" else 2.0
