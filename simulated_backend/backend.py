@@ -457,7 +457,11 @@ class SimulatorBackend:
         states = self._states
         state = states[trial_id]
         if state is not None and state[_WORKER] >= 0:
-            bisect.insort(self._free_workers, -state[_WORKER])
+            free = self._free_workers
+            if free:
+                bisect.insort(free, -state[_WORKER])
+            else:  # (the common case: every other worker busy)
+                free.append(-state[_WORKER])
             self.num_free_workers += 1
             state[_WORKER] = -1
         states[trial_id] = None  # a stopped trial never reports again
@@ -519,11 +523,15 @@ class SimulatorBackend:
         self.configs[trial_id] = None
         return [(trial_id, result, REPORT_LAST)]
 
+    # reports_jumping_clock takes the caller's ``fill`` (see ClockJumpingBackend)
+    calls_fill_when_idle = True
+
     def reports_jumping_clock(
         self,
         limit: float = math.inf,
         decision_fidelities: frozenset[Any] | None = None,
         room: list[int] | None = None,
+        fill: Callable[[], bool] | None = None,
     ) -> Iterator[TrialReport | None]:
         """Every result in event order, the clock jumped to each (the Tuner's fast path).
 
@@ -547,6 +555,11 @@ class SimulatorBackend:
         trial reports every fidelity of the grid in order, so the scheduler sees each of its
         decision fidelities; if one of them is not on the grid, every result is yielded as
         usual.
+
+        ``fill``: the caller's work for free workers, called here instead of yielding
+        ``None`` (no round trip through the caller's loop: in a long ASHA run most trials
+        end at a report and their worker is refilled at once); it returns True when the
+        caller must be told all the same, and ``None`` is then yielded after it.
         """
         events, states, clock, configs = self._events, self._states, self.clock, self.configs
         result_of, fidelity_values = self._result_of, self.fidelity_values
@@ -575,7 +588,8 @@ class SimulatorBackend:
                     if passed:
                         yield (passed, None, REPORT_UNDECIDED)
                         passed = 0
-                    yield None
+                    if fill is None or fill():
+                        yield None
                     continue
                 time, trial_id, state = heappop(events)
             elif told or not self.num_free_workers:
@@ -587,7 +601,8 @@ class SimulatorBackend:
                 if passed:
                     yield (passed, None, REPORT_UNDECIDED)
                     passed = 0
-                yield None
+                if fill is None or fill():
+                    yield None
                 continue
             now = clock.now
             if time > now:  # not due yet
@@ -597,7 +612,8 @@ class SimulatorBackend:
                     if passed:
                         yield (passed, None, REPORT_UNDECIDED)
                         passed = 0
-                    yield None
+                    if fill is None or fill():
+                        yield None
                     continue
                 if time > limit:
                     heappush(events, (time, trial_id, state))
