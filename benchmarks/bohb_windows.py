@@ -23,11 +23,13 @@ disk (one per 65,536 results, about 25 ms).
 from __future__ import annotations
 
 import gc
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from simulator_workload import WindowClock
+from simulator_workload import WindowClock, nas201_shaped_blackbox
 
 from simulated_backend import TunerCallback
 from simulated_backend.result_recorder import CHUNK_ROWS
@@ -76,10 +78,35 @@ def spills_in_window(start: int, end: int, chunk_rows: int = CHUNK_ROWS) -> int:
     return end // chunk_rows - start // chunk_rows
 
 
-def bohb_long_runs(long_run_windows, blackbox, n_results: int, sizes, repeats: int = 5):
+def slices_of_a_fresh_process(n_results: int, sizes) -> np.ndarray:
+    """:func:`slice_cpu` of one BOHB long run in this process, on a blackbox built here (run
+    in a spawned process by :func:`bohb_long_runs`)."""
+    from long_runs import long_run_windows
+
+    watcher = FullCollections()
+    long_run_windows(
+        nas201_shaped_blackbox(), "bohb", n_results, 16, SLICE, sizes, callbacks=watcher.watching
+    )
+    return slice_cpu(watcher.clock)
+
+
+def slices_in_fresh_processes(n_results: int, sizes, processes: int) -> list[np.ndarray]:
+    """The slices of ``processes`` runs, each in a new (spawned) process, one at a time."""
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn, max_tasks_per_child=1) as pool:
+        return [
+            pool.submit(slices_of_a_fresh_process, n_results, sizes).result()
+            for _ in range(processes)
+        ]
+
+
+def bohb_long_runs(
+    long_run_windows, blackbox, n_results: int, sizes, repeats: int = 5, processes: int = 5
+):
     """BOHB's windows (16 workers): per window the cheapest of ``repeats`` identical runs
-    and the slice floor (see the module docstring), with the full collections (in the
-    cheapest run) and spills that fell in it.
+    in this process, and the slice floor over those and ``processes`` more, each in a new
+    process (see the module docstring); with the full collections (in the cheapest run)
+    and spills that fell in it.
 
     ``long_run_windows(blackbox, kind, n_results, n_workers, every, sizes, callbacks)``
     measures one run (``simulator_throughput.long_run_windows``); ``callbacks`` maps the
@@ -98,6 +125,7 @@ def bohb_long_runs(long_run_windows, blackbox, n_results: int, sizes, repeats: i
     cpu = pd.concat([table["cpu us/result"] for table in tables], axis=1)
     best = tables[0].copy()
     best["cpu us/result"] = cpu.min(axis=1)
+    slices += slices_in_fresh_processes(n_results, sizes, processes)
     floor = np.min(slices, axis=0)  # per slice: the cheapest of the identical runs
     best["slice floor us/result"] = [
         1e6 * floor[n // 2 // SLICE : n // SLICE].sum() / (n - n // 2) for n in best.index

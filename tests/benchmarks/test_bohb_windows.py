@@ -42,14 +42,15 @@ def test_slice_floor_is_the_window_itself_for_one_run_and_never_above_the_cheape
     blackbox = throughput.nas201_shaped_blackbox()
     sizes = (1_000, 2_000)
     _, one = bohb_windows.bohb_long_runs(
-        throughput.long_run_windows, blackbox, 2_000, sizes, repeats=1
+        throughput.long_run_windows, blackbox, 2_000, sizes, repeats=1, processes=0
     )
     assert one["slice floor us/result"].to_numpy() == pytest.approx(
         one["cpu us/result"].to_numpy(), rel=1e-9
     )
-    _, two = bohb_windows.bohb_long_runs(
-        throughput.long_run_windows, blackbox, 2_000, sizes, repeats=2
+    # two runs here and one in a new (spawned) process
+    _, three = bohb_windows.bohb_long_runs(
+        throughput.long_run_windows, blackbox, 2_000, sizes, repeats=2, processes=1
     )
-    assert list(two["results"]) == list(sizes)
-    assert (two["slice floor us/result"] <= two["cpu us/result"] * (1 + 1e-9)).all()
-    assert (two["slice floor us/result"] > 0).all()
+    assert list(three["results"]) == list(sizes)
+    assert (three["slice floor us/result"] <= three["cpu us/result"] * (1 + 1e-9)).all()
+    assert (three["slice floor us/result"] > 0).all()
