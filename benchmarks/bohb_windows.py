@@ -12,7 +12,11 @@ per window:
   each the cheapest of the runs, summed. The runs are identical, so a slice's cheapest
   copy is the run's own cost with the host's interruptions left out at the same grain in
   every window; whatever the run itself does in a slice (a refit, a spill, a collection
-  that every run makes there) is in every copy and stays in the floor.
+  that every run makes there) is in every copy and stays in the floor. The floor takes
+  ``processes`` (5) more runs, each in a new process, one at a time: on the development
+  machine a process sometimes runs one phase of every one of its runs about 1.4x slower
+  (the same point in all 5, fresh runs measured there too), which no repeat inside that
+  process can take out.
 
 Beside them, each window shows the two lumps of engine work that fall in it and that are
 not BOHB's model: full (generation 2) garbage collections, whose cost grows with the whole
