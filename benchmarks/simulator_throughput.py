@@ -27,7 +27,7 @@ numpy loads, for both sides alike, because on a 2-core machine BLAS threads only
     python benchmarks/simulator_throughput.py            # everything, about 8 minutes
     python benchmarks/simulator_throughput.py --quick    # smaller runs, Syne Tune cut at 10 s
     python benchmarks/simulator_throughput.py --bohb-only  # BOHB's figures alone, about 1 minute
-    python benchmarks/simulator_throughput.py --section 3  # trial starts and long runs, ~1 minute
+    python benchmarks/simulator_throughput.py --section 3  # trial starts and long runs, ~1.5 minutes
 """
 
 from __future__ import annotations
