@@ -523,15 +523,11 @@ class SimulatorBackend:
         self.configs[trial_id] = None
         return [(trial_id, result, REPORT_LAST)]
 
-    # reports_jumping_clock takes the caller's ``fill`` (see ClockJumpingBackend)
-    calls_fill_when_idle = True
-
     def reports_jumping_clock(
         self,
         limit: float = math.inf,
         decision_fidelities: frozenset[Any] | None = None,
         room: list[int] | None = None,
-        fill: Callable[[], bool] | None = None,
     ) -> Iterator[TrialReport | None]:
         """Every result in event order, the clock jumped to each (the Tuner's fast path).
 
@@ -555,11 +551,6 @@ class SimulatorBackend:
         trial reports every fidelity of the grid in order, so the scheduler sees each of its
         decision fidelities; if one of them is not on the grid, every result is yielded as
         usual.
-
-        ``fill``: the caller's work for free workers, called here instead of yielding
-        ``None`` (no round trip through the caller's loop: in a long ASHA run most trials
-        end at a report and their worker is refilled at once); it returns True when the
-        caller must be told all the same, and ``None`` is then yielded after it.
         """
         events, states, clock, configs = self._events, self._states, self.clock, self.configs
         result_of, fidelity_values = self._result_of, self.fidelity_values
@@ -588,8 +579,7 @@ class SimulatorBackend:
                     if passed:
                         yield (passed, None, REPORT_UNDECIDED)
                         passed = 0
-                    if fill is None or fill():
-                        yield None
+                    yield None
                     continue
                 time, trial_id, state = heappop(events)
             elif told or not self.num_free_workers:
@@ -601,8 +591,7 @@ class SimulatorBackend:
                 if passed:
                     yield (passed, None, REPORT_UNDECIDED)
                     passed = 0
-                if fill is None or fill():
-                    yield None
+                yield None
                 continue
             now = clock.now
             if time > now:  # not due yet
@@ -612,8 +601,7 @@ class SimulatorBackend:
                     if passed:
                         yield (passed, None, REPORT_UNDECIDED)
                         passed = 0
-                    if fill is None or fill():
-                        yield None
+                    yield None
                     continue
                 if time > limit:
                     heappush(events, (time, trial_id, state))

@@ -59,7 +59,7 @@ same results in the same order.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -201,13 +201,6 @@ class ClockJumpingBackend(Protocol):
     in increasing order (e.g. one of them is not on its grid) ignores the argument.
     ``room``: the caller's one-item list, how many results the backend may pass over
     before it must yield their count (the caller updates it after each report; default 1).
-
-    ``fill`` (opt-in: only passed to a backend whose class sets ``calls_fill_when_idle =
-    True``): the caller's work for free workers. Where the generator would yield ``None``
-    it calls ``fill()`` instead, and yields ``None`` only if that returns True (the caller
-    must look: a trial failed at its start, or nothing runs); either way it then goes on as
-    after a ``None``. This saves the round trip through the caller's loop each time a
-    worker is refilled (in a long ASHA run, once per trial).
     """
 
     def reports_jumping_clock(
@@ -215,7 +208,6 @@ class ClockJumpingBackend(Protocol):
         limit: float = math.inf,
         decision_fidelities: frozenset[Any] | None = None,
         room: list[int] | None = None,
-        fill: Callable[[], bool] | None = None,
     ) -> Iterator[TrialReport | None]:
         """Results in event order, ``None`` when none is due and a worker is free."""
         ...

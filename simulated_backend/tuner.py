@@ -21,7 +21,6 @@ import math
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from functools import partial
 from itertools import repeat
 from pathlib import Path
 from typing import Any
@@ -181,6 +180,7 @@ class Tuner:
         )
         self._n_paused = 0
         self._n_running = 0
+        self._fill = self._row_filler() or self._fill_workers
         chunk = {} if self.result_chunk_rows is None else {"chunk_rows": self.result_chunk_rows}
         # a backend that logs its results by reference (the simulator on a table) gives the
         # recorder their columns; the Tuner then records each result's decision code only
@@ -260,6 +260,7 @@ class Tuner:
             if type(c).on_trial_result is not TunerCallback.on_trial_result
         ]
         continues, last, undecided = REPORT_CONTINUES, REPORT_LAST, REPORT_UNDECIDED
+        fill = self._fill
         n_results = 0
         n_finished = 0
         best = math.inf if minimize else -math.inf
@@ -275,24 +276,12 @@ class Tuner:
         # (they are recorded, count against max_num_results and compact at the same counts)
         due = min(next_compaction, max_results)
         room = [due]
-        # free workers get work from fill(): True when this loop must look (a trial failed
-        # at its start: counted in failed_at_start; or nothing runs). A backend that calls
-        # it itself where it would yield None (ClockJumpingBackend's ``fill``) saves the
-        # round trip through this loop: in a long ASHA run, once per trial
-        failed_at_start = [0]
-        fill = self._row_filler(max_started, current, failed_at_start) or partial(
-            self._fill_when_idle, max_started, current, failed_at_start
-        )
-        reports, filled_when_idle = self._reports(budget, decision_fidelities, room, fill)
         # None: nothing is due now (the clock jumps, or a real backend waits, after it)
-        for report in reports:
+        for report in self._reports(budget, decision_fidelities, room):
             if report is None:
-                # 1. nothing due now: give free workers work (unless the backend did)
-                if not filled_when_idle:
-                    fill()
-                if failed_at_start[0]:
-                    n_finished += failed_at_start[0]
-                    failed_at_start[0] = 0
+                # 1. nothing due now: give free workers work
+                if backend.num_free_workers and (len(trials) < max_started or self._n_paused):
+                    n_finished += fill(max_started, current)
                     if n_finished >= max_finished:
                         self.stop_reason = "max_num_trials_finished"
                         return
@@ -408,12 +397,8 @@ class Tuner:
         budget: float,
         decision_fidelities: frozenset[Any] | None = None,
         room: list[int] | None = None,
-        fill: Callable[[], bool] | None = None,
-    ) -> tuple[Iterator[TrialReport | None], bool]:
-        """The backend's results in order, ``None`` whenever none is due now; and whether
-        the backend calls ``fill`` itself where it would yield ``None`` (a
-        :class:`ClockJumpingBackend` with ``calls_fill_when_idle``: ``None`` then comes only
-        when ``fill`` returned True).
+    ) -> Iterator[TrialReport | None]:
+        """The backend's results in order, ``None`` whenever none is due now.
 
         After a ``None`` (the Tuner gave free workers work) the clock jumps, or a real
         backend waits: callbacks hear ``on_tuning_sleep`` (the :class:`SimulatorCallback`
@@ -435,15 +420,12 @@ class Tuner:
             and type(sleep_hooks[0]).on_tuning_sleep is SimulatorCallback.on_tuning_sleep
             and isinstance(self.backend, ClockJumpingBackend)
         ):
-            limit = sleep_hooks[0].limit
-            if fill is not None and getattr(self.backend, "calls_fill_when_idle", False):
-                return self.backend.reports_jumping_clock(
-                    limit, decision_fidelities, room, fill
-                ), True
             if decision_fidelities is None:
-                return self.backend.reports_jumping_clock(limit), False
-            return self.backend.reports_jumping_clock(limit, decision_fidelities, room), False
-        return self._polled_reports([c.on_tuning_sleep for c in sleep_hooks], budget), False
+                return self.backend.reports_jumping_clock(sleep_hooks[0].limit)
+            return self.backend.reports_jumping_clock(
+                sleep_hooks[0].limit, decision_fidelities, room
+            )
+        return self._polled_reports([c.on_tuning_sleep for c in sleep_hooks], budget)
 
     def _polled_reports(self, sleeps: list, budget: float) -> Iterator[TrialReport | None]:
         """The protocol's generic path: ``next_results`` polled, sleep hooks between polls."""
@@ -466,20 +448,8 @@ class Tuner:
                     return
                 yield report
 
-    def _fill_when_idle(self, max_started: float, current: list, failed_at_start: list) -> bool:
-        """Give free workers work (:meth:`_fill_workers`); True when the Tuner's loop must
-        look: trials failed at their start (added to ``failed_at_start[0]``), or nothing runs."""
-        if self.backend.num_free_workers and (len(self.trials) < max_started or self._n_paused):
-            failed = self._fill_workers(max_started, current)
-            if failed:
-                failed_at_start[0] += failed
-                return True
-        return not self._n_running
-
-    def _row_filler(
-        self, max_started: float, current: list, failed_at_start: list
-    ) -> Callable[[], bool] | None:
-        """:meth:`_fill_when_idle` for the common case of a long simulated run, or ``None``:
+    def _row_filler(self) -> Callable[[float, list], int] | None:
+        """:meth:`_fill_workers` for the common case of a long simulated run, or ``None``:
         the scheduler suggests new trials by their grid row (``suggest_by_row``) and the
         backend starts them by row, on a clock that stands still while workers are filled.
 
@@ -500,45 +470,34 @@ class Tuner:
             self._fill_workers,
             self._fail_trial,
         )
-        # the simulator's clock object (SimulatorBackend.clock), read without a call
-        clock = getattr(backend, "clock", None)
-        if not hasattr(clock, "now"):
-            clock = None
 
-        def fill() -> bool:
-            failed = 0
+        def fill(max_started: float, current: list) -> int:
             if not self._row_checked:
-                failed = fill_workers(max_started, current)
-            elif backend.num_free_workers:
-                # the clock stands still while workers are filled
-                now = current_time() if clock is None else clock.now
-                while backend.num_free_workers:
-                    trial_id = len(trials)
-                    if trial_id >= max_started:
-                        failed += fill_workers(max_started, current)
-                        break
-                    suggestion = suggest()
-                    if type(suggestion) is not int:  # a config, a resume or None
-                        failed += fill_workers(max_started, current, suggestion)
-                        break
-                    current[0] = trial_id
-                    trial = new_object(GridTrial)  # its config built only if something reads it
-                    trial.trial_id = trial_id
-                    trial.creation_time = now
-                    trial.config_index = suggestion
-                    trial.grid = grid
-                    trials.append(trial)
-                    trial_status.append(RUNNING)
-                    trial_configs.append(suggestion)  # the recorder reads the grid row
-                    on_add(trial)
-                    if start_at_row(trial_id, suggestion):
-                        self._n_running += 1
-                    else:
-                        failed += fail_trial(trial_id)
-            if failed:
-                failed_at_start[0] += failed
-                return True
-            return not self._n_running
+                return fill_workers(max_started, current)
+            now = current_time()  # the clock stands still while workers are filled
+            failed = 0
+            while backend.num_free_workers:
+                trial_id = len(trials)
+                if trial_id >= max_started:
+                    return failed + fill_workers(max_started, current)
+                suggestion = suggest()
+                if type(suggestion) is not int:  # a config, a resume or None
+                    return failed + fill_workers(max_started, current, suggestion)
+                current[0] = trial_id
+                trial = new_object(GridTrial)  # its config built only if something reads it
+                trial.trial_id = trial_id
+                trial.creation_time = now
+                trial.config_index = suggestion
+                trial.grid = grid
+                trials.append(trial)
+                trial_status.append(RUNNING)
+                trial_configs.append(suggestion)  # the recorder reads the grid row
+                on_add(trial)
+                if start_at_row(trial_id, suggestion):
+                    self._n_running += 1
+                else:
+                    failed += fail_trial(trial_id)
+            return failed
 
         return fill
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Sequence
-from heapq import heappush, heappushpop
 from typing import Any
 
 from simulated_backend.schedulers.protocol import (
@@ -272,26 +271,7 @@ class AsynchronousBracketScheduler(TrialScheduler):
         else:
             key = -float(value)
         if self._stopping:
-            # StoppingRung.add_and_decide, inlined (a Python call fewer per decision, and
-            # most trials of a long run end at a decision): the same steps on the same heaps
-            smallest = rung.smallest
-            rung.count = count = rung.count + 1
-            wanted = (
-                count // rung.reduction_factor + 1 if rung.integer_eta else rung.n_smallest(count)
-            )
-            if smallest and key <= -smallest[0]:  # among the K + 1 smallest: continues
-                if len(smallest) < wanted:
-                    heappush(smallest, -key)
-                else:  # the largest of them moves to the rest (or key itself, if equal)
-                    heappush(rung.rest, -heappushpop(smallest, -key))
-                continues = True
-            elif len(smallest) < wanted:  # the smallest of the rest and key joins them
-                heappush(smallest, -heappushpop(rung.rest, key))
-                continues = key <= -smallest[0]
-            else:  # worse than the (K + 1)-th smallest key
-                heappush(rung.rest, key)
-                continues = False
-            if not continues:  # stopped: forgotten
+            if not rung.add_and_decide(key):  # stopped: forgotten
                 del self._next_milestone[trial_id]
                 if several:
                     del self._bracket_of[trial_id]

@@ -34,19 +34,17 @@ class StoppingRung:
         # b <= n / eta  <=>  key <= the (K+1)-th smallest key, K = floor(n / eta) (the new
         # key included). Two heaps keep exactly the K+1 smallest keys apart from the rest,
         # so a decision costs O(log n) in C heap operations and nothing grows per result.
-        # Public: ASHA's on_trial_result makes this decision inline on the same state
-        # (:meth:`add_and_decide` is the reference; both must stay the same steps).
-        self.smallest: list[float] = []  # max-heap (negated keys) of the K+1 smallest keys
-        self.rest: list[float] = []  # min-heap of the other keys
-        self.count = 0
-        self.integer_eta = isinstance(reduction_factor, int)
+        self._smallest: list[float] = []  # max-heap (negated keys) of the K+1 smallest keys
+        self._rest: list[float] = []  # min-heap of the other keys
+        self._count = 0
+        self._integer_eta = isinstance(reduction_factor, int)
 
     def __len__(self) -> int:
-        return self.count
+        return self._count
 
-    def n_smallest(self, n: int) -> int:
+    def _n_smallest(self, n: int) -> int:
         """K + 1 with K the largest integer such that K * eta <= n (exact for float eta)."""
-        if self.integer_eta:
+        if self._integer_eta:
             return n // self.reduction_factor + 1
         k = math.floor(n / self.reduction_factor)
         while (k + 1) * self.reduction_factor <= n:
@@ -57,20 +55,22 @@ class StoppingRung:
 
     def add_and_decide(self, key: float) -> bool:
         """Record ``key``; whether the trial continues."""
-        smallest = self.smallest
-        self.count = count = self.count + 1
-        wanted = count // self.reduction_factor + 1 if self.integer_eta else self.n_smallest(count)
+        smallest = self._smallest
+        self._count = count = self._count + 1
+        wanted = (
+            count // self.reduction_factor + 1 if self._integer_eta else self._n_smallest(count)
+        )
         # ``wanted`` grows by at most one per key: one key at most crosses between the heaps,
         # so one C call (heappushpop) does the push and the move at once
         if smallest and key <= -smallest[0]:
             if len(smallest) < wanted:
                 heappush(smallest, -key)
             else:  # the largest of the K + 1 smallest moves to the rest (or key itself, if equal)
-                heappush(self.rest, -heappushpop(smallest, -key))
+                heappush(self._rest, -heappushpop(smallest, -key))
         elif len(smallest) < wanted:  # the smallest of the rest and key joins them
-            heappush(smallest, -heappushpop(self.rest, key))
+            heappush(smallest, -heappushpop(self._rest, key))
         else:  # worse than the (K + 1)-th smallest: stopped
-            heappush(self.rest, key)
+            heappush(self._rest, key)
             return False
         return key <= -smallest[0]
 
