@@ -113,7 +113,7 @@ def bohb_long_runs(
     and spills that fell in it.
 
     ``long_run_windows(blackbox, kind, n_results, n_workers, every, sizes, callbacks)``
-    measures one run (``simulator_throughput.long_run_windows``); ``callbacks`` maps the
+    measures one run (``long_runs.long_run_windows``, which the new processes use); ``callbacks`` maps the
     run's :class:`WindowClock` to extra callbacks.
     """
     runs, slices = [], []
