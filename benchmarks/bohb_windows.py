@@ -113,8 +113,8 @@ def bohb_long_runs(
     and spills that fell in it.
 
     ``long_run_windows(blackbox, kind, n_results, n_workers, every, sizes, callbacks)``
-    measures one run (``long_runs.long_run_windows``, which the new processes use); ``callbacks`` maps the
-    run's :class:`WindowClock` to extra callbacks.
+    measures one run (``long_runs.long_run_windows``, which the new processes use);
+    ``callbacks`` maps the run's :class:`WindowClock` to extra callbacks.
     """
     runs, slices = [], []
     for _ in range(repeats):
