@@ -57,6 +57,7 @@ import pandas as pd
 
 from benchmarking.surrogates.cross_fit import CROSS_FIT_FOLDS, CROSS_FIT_SEED, CROSS_FIT_SEEDS
 from benchmarking.surrogates.faithfulness import AGREEMENT_THRESHOLD, DEFAULT_SEEDS
+from blackbox_repository.surrogate_training.fitting import OneSeedNoise
 
 HELD_OUT_SEEDS = 100
 SINGLE_SEED_NOISE = {"recorded": None, "on": True, "off": False}
@@ -206,6 +207,7 @@ def noise_criterion_record(names: list[str], args) -> dict:
     for name in names:
         table, surrogate = installed_pair(name, args.cache_dir)
         metric = study_target(table)[0]
+        recorded = OneSeedNoise.recorded_in(surrogate.source)
         answers = {
             noise: cross_fitted_answers(
                 table,
@@ -213,7 +215,7 @@ def noise_criterion_record(names: list[str], args) -> dict:
                 folds=args.folds,
                 fold_seed=args.fold_seed,
                 cache_dir=args.study_cache,
-                single_seed_noise=noise,
+                one_seed_noise=recorded.overridden(enabled=noise),
             ).table
             for noise in (None, True)
         }
@@ -254,9 +256,7 @@ def tail_criterion_record(names: list[str], args) -> dict:
                 folds=args.folds,
                 fold_seed=args.fold_seed,
                 cache_dir=args.study_cache,
-                single_seed_noise=True,
-                noise_donors=donors,
-                noise_bounds=bounds,
+                one_seed_noise=OneSeedNoise(True, donors, bounds),
             ).table
             answers[key] = answer_table.values[:, :, :, answer_table.objective_index(metric)]
         table_values = table.values[:, :, :, table.objective_index(metric)]
@@ -293,9 +293,9 @@ def faithfulness_records(record: dict, table, surrogate, args, metric, mode, bud
             folds=args.folds,
             fold_seed=args.fold_seed,
             study_cache=args.study_cache,
-            single_seed_noise=SINGLE_SEED_NOISE[args.single_seed_noise],
-            noise_donors=args.noise_donors,
-            noise_bounds=args.noise_bounds,
+            one_seed_noise=OneSeedNoise.recorded_in(surrogate.source).overridden(
+                SINGLE_SEED_NOISE[args.single_seed_noise], args.noise_donors, args.noise_bounds
+            ),
         )
         record["cross_fitted_faithfulness"] = {
             **cross_fitted.to_dict(),

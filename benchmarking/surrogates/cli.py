@@ -174,6 +174,7 @@ def _fractions(text: str) -> tuple[float, ...]:
 
 def _fit(args: argparse.Namespace) -> int:
     from benchmarking.surrogates.pipeline import DEFAULT_FAMILIES, fit_surrogate
+    from blackbox_repository.surrogate_training.fitting import FIT_ONE_SEED_NOISE
 
     summary = fit_surrogate(
         args.name,
@@ -194,9 +195,9 @@ def _fit(args: argparse.Namespace) -> int:
         progress=True,
         seed_noise=args.seed_noise,
         split_fractions=_fractions(args.split_fractions),
-        single_seed_noise=args.single_seed_noise,
-        **({"noise_donors": args.noise_donors} if args.noise_donors else {}),
-        **({"noise_bounds": args.noise_bounds} if args.noise_bounds else {}),
+        one_seed_noise=FIT_ONE_SEED_NOISE.overridden(
+            args.single_seed_noise, args.noise_donors, args.noise_bounds
+        ),
     )
     for objective, model in summary.chosen.items():
         print(
@@ -246,17 +247,18 @@ def _faithfulness(args: argparse.Namespace) -> int:
         raise SurrogateTrainingError("choose one of --held-out and --cross-fitted")
     if args.cross_fitted:  # the whole table; every answer out of sample
         from benchmarking.surrogates.cross_fit import CROSS_FIT_SEEDS, cross_fitted_faithfulness
+        from blackbox_repository.surrogate_training.fitting import OneSeedNoise
 
         seeds = CROSS_FIT_SEEDS if seeds is None else seeds
         compare = functools.partial(
             cross_fitted_faithfulness,
             folds=args.folds,
             fold_seed=args.fold_seed,
-            single_seed_noise={"recorded": None, "on": True, "off": False}[
-                args.answers_single_seed_noise
-            ],
-            noise_donors=args.answers_noise_donors,
-            noise_bounds=args.answers_noise_bounds,
+            one_seed_noise=OneSeedNoise.recorded_in(surrogate.source).overridden(
+                {"recorded": None, "on": True, "off": False}[args.answers_single_seed_noise],
+                args.answers_noise_donors,
+                args.answers_noise_bounds,
+            ),
         )
     elif args.held_out:  # same candidates on both sides: the test configurations
         from benchmarking.surrogates.held_out import held_out_faithfulness

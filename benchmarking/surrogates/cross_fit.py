@@ -41,6 +41,7 @@ from benchmarking.surrogates.faithfulness import (
 from blackbox_repository.surrogate_training.errors import SurrogateTrainingError
 from blackbox_repository.surrogate_training.fitting import (
     CALIBRATION_CONFIGURATIONS,
+    OneSeedNoise,
     refit_for_publication,
     sample_features,
 )
@@ -122,20 +123,17 @@ def fold_surrogate(
     *,
     fit_seed: int,
     seed_noise: bool,
-    single_seed_noise: bool,
+    one_seed_noise: OneSeedNoise,
     name: str,
     calibration_sample: tuple[np.ndarray, np.ndarray] | None = None,
-    noise_donors: str = "recorded",
-    noise_bounds: str = "clip",
 ) -> TrainedSurrogateBlackbox:
     """The surrogate of ``recipe`` (each objective's family, hyperparameters, fidelity)
     refitted and published from the ``train`` + ``validation`` configurations of ``split``
     only, as ``simtune surrogate fit`` publishes its chosen models. ``calibration_sample``:
     the calibration configurations' features (the same for every fold: they depend on the
     search space, the grid and ``fit_seed`` only; drawn here when not given).
-    ``noise_donors`` / ``noise_bounds``: the one-seed noise model's donor matching and bound
-    handling (:func:`~blackbox_repository.surrogate_training.fitting.export_model`); the
-    refit is :func:`~blackbox_repository.surrogate_training.fitting.refit_for_publication`, as
+    ``seed_noise`` / ``one_seed_noise``: as
+    :func:`~blackbox_repository.surrogate_training.fitting.export_model`'s; the refit is :func:`~blackbox_repository.surrogate_training.fitting.refit_for_publication`, as
     in ``fit``."""
     data = SurrogateTrainingData(table, split)
     exported = []
@@ -151,9 +149,7 @@ def fold_surrogate(
                 chosen.fidelity,
                 seed=fit_seed,
                 seed_noise=seed_noise,
-                single_seed_noise=single_seed_noise,
-                noise_donors=noise_donors,
-                noise_bounds=noise_bounds,
+                one_seed_noise=one_seed_noise,
                 calibration_sample=calibration_sample,
             )
         )
@@ -169,30 +165,23 @@ def cross_fitted_answers(
     folds: int = CROSS_FIT_FOLDS,
     fold_seed: int = CROSS_FIT_SEED,
     cache_dir: Path | None = None,
-    single_seed_noise: bool | None = None,
-    noise_donors: str | None = None,
-    noise_bounds: str | None = None,
+    one_seed_noise: OneSeedNoise | None = None,
 ) -> CrossFittedAnswers:
     """A table of out-of-sample answers for every configuration of ``table``: fold ``k``'s
     configurations are answered by ``surrogate``'s recipe refitted without them (every
     fidelity, every seed of the surrogate, every objective it models). ``cache_dir``: keep
     and reuse the answers (keyed by the table's contents, the recipe, folds and seeds).
-    ``single_seed_noise``: override the surrogate's recorded choice of the one-seed noise
-    model (``None``: as the surrogate was published); part of the cache key.
-    ``noise_donors`` / ``noise_bounds``: override how that noise picks donors and treats the
-    value bounds (``None``: as published; surrogates published before the seventh session
-    used ``"recorded"`` and ``"clip"``); in the cache key when not those."""
+    ``one_seed_noise``: instead of the surrogate's recorded one-seed noise model (``None``:
+    as the surrogate was published, :meth:`OneSeedNoise.recorded_in` its metadata;
+    surrogates published before the seventh session used recorded donors and clipping);
+    part of the cache key."""
     _check_same_table(table, surrogate)
     assignment = fold_assignment(len(table.configurations), folds, fold_seed)
     source = surrogate.source
     fit_seed = int(source.get("tuning", {}).get("seed", 0))
     seed_noise = bool(source.get("seed_noise", True))
-    if single_seed_noise is None:
-        single_seed_noise = bool(source.get("single_seed_noise", False))
-    if noise_donors is None:
-        noise_donors = str(source.get("single_seed_noise_donors", "recorded"))
-    if noise_bounds is None:
-        noise_bounds = str(source.get("single_seed_noise_bounds", "clip"))
+    if one_seed_noise is None:
+        one_seed_noise = OneSeedNoise.recorded_in(source)
     recipe = surrogate.models
     name = f"{surrogate.name}-cross-fitted-answers"
     path = None
@@ -207,10 +196,16 @@ def cross_fitted_answers(
             "fold_seed": fold_seed,
             "fit_seed": fit_seed,
             "seed_noise": seed_noise,
-            "single_seed_noise": single_seed_noise,
+            "single_seed_noise": one_seed_noise.enabled,
             # absent for the sixth session's noise model, so its cached answers stay valid
-            **({"noise_donors": noise_donors} if noise_donors != "recorded" else {}),
-            **({"noise_bounds": noise_bounds} if noise_bounds != "clip" else {}),
+            **{
+                name: value
+                for name, value, before in (
+                    ("noise_donors", one_seed_noise.donors, "recorded"),
+                    ("noise_bounds", one_seed_noise.bounds, "clip"),
+                )
+                if value != before
+            },
         }
         digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode())
         path = Path(cache_dir) / f"cross-fit-{table.name}-{digest.hexdigest()[:32]}.npy"
@@ -232,11 +227,9 @@ def cross_fitted_answers(
                 split,
                 fit_seed=fit_seed,
                 seed_noise=seed_noise,
-                single_seed_noise=single_seed_noise,
+                one_seed_noise=one_seed_noise,
                 name=f"{name}-fold-{fold}",
                 calibration_sample=sample,
-                noise_donors=noise_donors,
-                noise_bounds=noise_bounds,
             )
             if values is None:
                 seeds = model.seeds
@@ -287,9 +280,7 @@ def cross_fitted_faithfulness(
     folds: int = CROSS_FIT_FOLDS,
     fold_seed: int = CROSS_FIT_SEED,
     study_cache: Path | None = None,
-    single_seed_noise: bool | None = None,
-    noise_donors: str | None = None,
-    noise_bounds: str | None = None,
+    one_seed_noise: OneSeedNoise | None = None,
 ) -> FaithfulnessReport:
     """The faithfulness statistic between the study on the whole ``table`` and the same
     study on the cross-fitted answer table (:func:`cross_fitted_answers`); the noise floor
@@ -300,9 +291,7 @@ def cross_fitted_faithfulness(
         folds=folds,
         fold_seed=fold_seed,
         cache_dir=study_cache,
-        single_seed_noise=single_seed_noise,
-        noise_donors=noise_donors,
-        noise_bounds=noise_bounds,
+        one_seed_noise=one_seed_noise,
     )
     return compare_studies(
         table, answers.table, settings, study_cache=study_cache, cache_surrogate=True

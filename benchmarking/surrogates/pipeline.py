@@ -28,9 +28,9 @@ from blackbox_repository.file_format import read_blackbox
 from blackbox_repository.repository import load_blackbox
 from blackbox_repository.surrogate_training.errors import SurrogateTrainingError
 from blackbox_repository.surrogate_training.fitting import (
-    DEFAULT_NOISE_BOUNDS,
-    DEFAULT_NOISE_DONORS,
+    FIT_ONE_SEED_NOISE,
     REFIT_SPLITS,
+    OneSeedNoise,
     refit_for_publication,
 )
 from blackbox_repository.surrogate_training.model_families import FAMILIES, model_family
@@ -128,9 +128,7 @@ def fit_surrogate(
     progress: bool = False,
     seed_noise: bool = True,
     split_fractions: Sequence[float] = DEFAULT_SPLIT_FRACTIONS,
-    single_seed_noise: bool = True,
-    noise_donors: str = DEFAULT_NOISE_DONORS,
-    noise_bounds: str = DEFAULT_NOISE_BOUNDS,
+    one_seed_noise: OneSeedNoise = FIT_ONE_SEED_NOISE,
 ) -> FitSummary:
     """Fit, tune, export and install the surrogate of the tabular blackbox ``name``.
 
@@ -144,18 +142,14 @@ def fit_surrogate(
         seed_noise: give the surrogate the table's seeds (recorded residuals of similar
             configurations, :mod:`~blackbox_repository.surrogate_training.seed_noise`) when
             the table records several; ``False``: seed means only (one seed).
-        single_seed_noise: with ``seed_noise``, a table with one seed gets the out-of-sample
-            residual curves of its validation configurations as noise
-            (``fitting.validation_residual_noise``; the default since the sixth session's
-            pre-registered criterion, docs/surrogate-training.md "One-seed noise as the
-            default?"); ``False``: its answers are the trend only. Tables with several seeds
-            are not affected.
-        noise_donors: how that one-seed noise matches donors: ``"recorded"`` (by their
-            recorded values) or ``"predicted"`` (by their out-of-sample predicted values);
-            recorded in the surrogate's metadata (docs/surrogate-training.md, "Seventh
-            session: the best end of the answers").
-        noise_bounds: how a noisy one-seed answer outside the value bounds is brought back:
-            ``"clip"`` or ``"reflect"``; recorded in the metadata.
+        one_seed_noise: with ``seed_noise``, whether and how a table with one seed gets the
+            out-of-sample residual curves of its validation configurations as noise
+            (:class:`~blackbox_repository.surrogate_training.fitting.OneSeedNoise`; the
+            default, on with donors matched by predicted values and answers reflected at
+            the bounds, was chosen by pre-registered criteria: docs/surrogate-training.md
+            "One-seed noise as the default?" and "Seventh session: the best end of the
+            answers"); recorded in the surrogate's metadata. Tables with several seeds are
+            not affected.
         split_fractions: (train, validation, test) fractions of the configurations; a larger
             test set makes the held-out faithfulness study larger (recorded in the split).
     """
@@ -226,9 +220,7 @@ def fit_surrogate(
                 fidelity,
                 seed=seed,
                 seed_noise=seed_noise,
-                single_seed_noise=single_seed_noise,
-                noise_donors=noise_donors,
-                noise_bounds=noise_bounds,
+                one_seed_noise=one_seed_noise,
             )
         )
     trained = assemble_surrogate(
@@ -239,9 +231,7 @@ def fit_surrogate(
             "tuning": {"method": method, "budget": budget, "seed": seed},
             "refit_splits": list(REFIT_SPLITS),
             "seed_noise": seed_noise,
-            "single_seed_noise": single_seed_noise,
-            "single_seed_noise_donors": noise_donors,
-            "single_seed_noise_bounds": noise_bounds,
+            **one_seed_noise.as_source(),
         },
     )
     entry = install_surrogate(trained, cache_dir)

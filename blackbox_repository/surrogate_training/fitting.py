@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,59 @@ answers reflected at the value bounds (candidate V3, adopted by the seventh sess
 pre-registered tail criterion, docs/surrogate-training.md "Seventh session: the best end of
 the answers"; surrogates published before it recorded neither and used "recorded" and
 "clip")."""
+
+
+@dataclass(frozen=True)
+class OneSeedNoise:
+    """Whether and how a table with one seed gets noise in its published surrogate
+    (:func:`validation_residual_noise`).
+
+    ``enabled``: the out-of-sample residual curves of the validation configurations as the
+    table's seed noise (``False``: its answers are the trend only); ``donors``: what a donor
+    is matched by (:data:`DONOR_MATCHING`); ``bounds``: how a noisy answer outside the value
+    bounds is brought back (:data:`~.seed_noise.BOUND_MODES`). Tables with several seeds are
+    not affected. The default record is the noise model of surrogates published before the
+    seventh session (off, recorded donors, clip); :data:`FIT_ONE_SEED_NOISE` is ``fit``'s.
+    """
+
+    enabled: bool = False
+    donors: str = "recorded"
+    bounds: str = "clip"
+
+    def __post_init__(self) -> None:
+        if self.donors not in DONOR_MATCHING:
+            raise ValueError(f"noise donors must be one of {DONOR_MATCHING}, got {self.donors!r}")
+        if self.bounds not in BOUND_MODES:
+            raise ValueError(f"noise bounds must be one of {BOUND_MODES}, got {self.bounds!r}")
+
+    @classmethod
+    def recorded_in(cls, source: Mapping[str, Any]) -> OneSeedNoise:
+        """The choice a published surrogate's ``source`` metadata records (keys of
+        :meth:`as_source`; absent keys: the record's defaults)."""
+        return cls(
+            enabled=bool(source.get("single_seed_noise", False)),
+            donors=str(source.get("single_seed_noise_donors", "recorded")),
+            bounds=str(source.get("single_seed_noise_bounds", "clip")),
+        )
+
+    def as_source(self) -> dict[str, Any]:
+        """The choice as a surrogate's ``source`` metadata records it."""
+        return {
+            "single_seed_noise": self.enabled,
+            "single_seed_noise_donors": self.donors,
+            "single_seed_noise_bounds": self.bounds,
+        }
+
+    def overridden(
+        self, enabled: bool | None = None, donors: str | None = None, bounds: str | None = None
+    ) -> OneSeedNoise:
+        """This choice with the settings that are not ``None`` replaced."""
+        changes = {"enabled": enabled, "donors": donors, "bounds": bounds}
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+FIT_ONE_SEED_NOISE = OneSeedNoise(True, DEFAULT_NOISE_DONORS, DEFAULT_NOISE_BOUNDS)
+"""The one-seed noise ``simtune surrogate fit`` publishes by default."""
 REFIT_SPLITS = ("train", "validation")
 """The configurations a chosen model is refitted on before it is published."""
 CALIBRATION_CONFIGURATIONS = 2048
@@ -118,9 +172,7 @@ def export_model(
     calibrate: bool = False,
     seed_noise: bool = False,
     curve_ends: bool = False,
-    single_seed_noise: bool = False,
-    noise_donors: str = "recorded",
-    noise_bounds: str = "clip",
+    one_seed_noise: OneSeedNoise = OneSeedNoise(),
     seed: int = 0,
     calibration_sample: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> ObjectiveModel:
@@ -137,12 +189,10 @@ def export_model(
     residuals of ``splits`` (objectives other than the elapsed time, tables with several
     seeds); the bounds are then those of single seeds. ``curve_ends``: attach where the
     recorded curves of ``splits`` end, when some end before the top fidelity.
-    ``single_seed_noise``: with ``seed_noise``, give a table with one seed the out-of-sample
-    residuals of its validation configurations (:func:`validation_residual_noise`; ``fit``
-    turns it on by default since the sixth session's criterion, see
-    docs/surrogate-training.md "One-seed noise as the default?"). ``noise_donors`` and
-    ``noise_bounds``: how that one-seed noise picks its donors and treats the value bounds
-    (:func:`validation_residual_noise`; docs/surrogate-training.md "Seventh session").
+    ``one_seed_noise``: with ``seed_noise``, whether and how a table with one seed gets the
+    out-of-sample residuals of its validation configurations (:class:`OneSeedNoise`; ``fit``
+    publishes :data:`FIT_ONE_SEED_NOISE`, see docs/surrogate-training.md "One-seed noise as
+    the default?" and "Seventh session").
     ``calibration_sample``: :func:`sample_features` of ``data`` with
     :data:`CALIBRATION_CONFIGURATIONS` and ``seed``, when the caller has it already (the
     cross-fit reuses one sample for every fold).
@@ -178,7 +228,7 @@ def export_model(
     if objective != data.blackbox.elapsed_time_objective:
         if seed_noise:
             noise = recorded_seed_noise(data, objective, transform, splits)
-            if noise is None and single_seed_noise and len(data.blackbox.seeds) == 1:
+            if noise is None and one_seed_noise.enabled and len(data.blackbox.seeds) == 1:
                 noise = validation_residual_noise(
                     data,
                     objective,
@@ -187,8 +237,8 @@ def export_model(
                     hyperparameters,
                     fidelity,
                     seed,
-                    donors=noise_donors,
-                    bounds=noise_bounds,
+                    donors=one_seed_noise.donors,
+                    bounds=one_seed_noise.bounds,
                 )
         if curve_ends:
             configs = np.concatenate([data.split.indices(split) for split in splits])
@@ -218,9 +268,7 @@ def refit_for_publication(
     *,
     seed: int,
     seed_noise: bool,
-    single_seed_noise: bool,
-    noise_donors: str,
-    noise_bounds: str,
+    one_seed_noise: OneSeedNoise,
     calibration_sample: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> ObjectiveModel:
     """A chosen model refitted on :data:`REFIT_SPLITS` and exported as a published
@@ -241,9 +289,7 @@ def refit_for_publication(
         calibrate=True,
         seed_noise=seed_noise,
         curve_ends=True,
-        single_seed_noise=single_seed_noise,
-        noise_donors=noise_donors,
-        noise_bounds=noise_bounds,
+        one_seed_noise=one_seed_noise,
         seed=seed,
         calibration_sample=calibration_sample,
     )

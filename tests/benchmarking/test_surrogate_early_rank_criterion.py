@@ -17,6 +17,7 @@ from benchmarking.surrogates.early_rank_criterion import (
     rung_positions,
 )
 from blackbox_repository.surrogate_training import SurrogateTrainingData, split_configurations
+from blackbox_repository.surrogate_training.fitting import OneSeedNoise
 from tests.blackbox_repository.conftest import small_embedded_table, small_hgb_surrogate
 
 N_CONFIGS, N_FIDELITIES = 40, 6
@@ -73,8 +74,9 @@ def test_single_seed_noise_override_of_the_cross_fitted_answers(tmp_path):
     assert surrogate.models[0].seed_noise is None  # published without the one-seed model
     kwargs = dict(folds=2, fold_seed=3, cache_dir=tmp_path)
     recorded = cross_fitted_answers(table, surrogate, **kwargs).table
-    noisy = cross_fitted_answers(table, surrogate, single_seed_noise=True, **kwargs).table
-    off = cross_fitted_answers(table, surrogate, single_seed_noise=False, **kwargs).table
+    on, off = OneSeedNoise(enabled=True), OneSeedNoise(enabled=False)
+    noisy = cross_fitted_answers(table, surrogate, one_seed_noise=on, **kwargs).table
+    off = cross_fitted_answers(table, surrogate, one_seed_noise=off, **kwargs).table
     assert len(list(tmp_path.glob("cross-fit-*.npy"))) == 2  # the override is in the key
     assert off.values.tobytes() == recorded.values.tobytes()
     metric = table.objective_index("valid_error")

@@ -18,7 +18,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -354,7 +354,7 @@ def small_breast_cancer_training_data(
 
 
 def small_hgb_surrogate(
-    data: SurrogateTrainingData, name: str, **export_options: bool
+    data: SurrogateTrainingData, name: str, **export_options: Any
 ) -> TrainedSurrogateBlackbox:
     """A surrogate of ``data``'s validation error and elapsed time: one default
     HistGradientBoosting model each (16 rounds), refitted on train + validation, exported

@@ -18,6 +18,7 @@ from scipy.stats import kendalltau
 from blackbox_repository.file_format import read_blackbox
 from blackbox_repository.surrogate_training import SurrogateTrainingData
 from blackbox_repository.surrogate_training.fitting import (
+    OneSeedNoise,
     sample_features,
 )
 from blackbox_repository.surrogate_training.onnx_export import OnnxRegressor
@@ -142,7 +143,7 @@ def test_a_single_seed_table_gets_out_of_sample_residuals_of_its_validation_conf
         "test-mlp-one-seed-surrogate",
         calibrate=True,
         seed_noise=True,
-        single_seed_noise=True,
+        one_seed_noise=OneSeedNoise(enabled=True),
     )
     noise = surrogate.models[0].seed_noise
     assert noise is not None and noise.n_seeds == 1 and surrogate.models[1].seed_noise is None
@@ -162,3 +163,16 @@ def data_split(n_configs: int):
     from blackbox_repository.surrogate_training import split_configurations
 
     return split_configurations(n_configs, seed=1)
+
+
+def test_one_seed_noise_record_round_trips_through_the_metadata_and_names_bad_settings():
+    chosen = OneSeedNoise(enabled=True, donors="predicted", bounds="reflect")
+    assert OneSeedNoise.recorded_in(chosen.as_source()) == chosen
+    assert OneSeedNoise.recorded_in({}) == OneSeedNoise()  # published before the record
+    assert OneSeedNoise.recorded_in({"single_seed_noise": True}) == OneSeedNoise(True)
+    assert chosen.overridden(None, None, "clip") == OneSeedNoise(True, "predicted", "clip")
+    assert chosen.overridden(enabled=False).donors == "predicted"
+    with pytest.raises(ValueError, match="noise donors must be one of"):
+        OneSeedNoise(donors="own")
+    with pytest.raises(ValueError, match="noise bounds must be one of"):
+        chosen.overridden(bounds="wrap")
