@@ -11,9 +11,10 @@ On a NAS-Bench-201-shaped tabular blackbox (see ``simulator_workload.py``) it me
 2. Workers kept busy: results per simulated hour at 16 workers of synchronous successive
    halving, Hyperband and BOHB against ASHA's (the same ten hours).
 3. Trial starts: CPU µs per start (draw a configuration, map it to its grid row, draw its
-   seed); simtune's cost per result in windows (n/2, n] of one long run (4 workers) at 1k,
+   seed); simtune's cost per result in windows (n/2, n] of a long run (4 workers) at 1k,
    10k, 100k and 1M results (ASHA drawing grid configurations with replacement, random
-   search); BOHB's cost per result as its observations grow (16 workers).
+   search; each window the best of 3 identical runs: ``long_runs.py``); BOHB's cost per
+   result as its observations grow (16 workers).
 4. Memory: resident memory a run holds per recorded result, and at a million results
    (the 1M-result ASHA run of section 3 again, in a fresh process: see ``run_memory.py``).
 5. simtune's cost per result from 1 to 256 workers (ASHA, 100,000 results each, best of 3).
@@ -26,7 +27,7 @@ numpy loads, for both sides alike, because on a 2-core machine BLAS threads only
     python benchmarks/simulator_throughput.py            # everything, about 8 minutes
     python benchmarks/simulator_throughput.py --quick    # smaller runs, Syne Tune cut at 10 s
     python benchmarks/simulator_throughput.py --bohb-only  # BOHB's figures alone, about 1 minute
-    python benchmarks/simulator_throughput.py --section 3  # trial starts and long runs, ~2 minutes
+    python benchmarks/simulator_throughput.py --section 3  # trial starts and long runs, ~1 minute
 """
 
 from __future__ import annotations
@@ -42,18 +43,16 @@ from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads: see the docstring
 
-import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bohb_windows import bohb_long_runs  # noqa: E402
+from long_runs import best_long_run_windows, fitted_start_cost, long_run_windows  # noqa: E402
 from run_memory import measure_in_fresh_process  # noqa: E402
 from simulator_workload import (  # noqa: E402
     TEN_HOURS,
-    FreshRunsBeside,
-    WindowClock,
     best_of,
     nas201_shaped_blackbox,
     simtune_scheduler,
@@ -186,47 +185,6 @@ def synchronous_throughput(blackbox, repeats: int = 3, bohb_only: bool = False) 
 
 
 # ---------------------------------------------------------------------- 3. long runs
-def long_run_windows(
-    blackbox, kind, n_results, n_workers=4, every=500, sizes=None, callbacks=lambda clock: []
-):
-    """Per-window cost within one long run (each window beside a fresh run measured at its
-    end); ``callbacks(clock)``: extra callbacks."""
-    sizes = sizes or (1_000, 10_000, 100_000, 1_000_000)
-    clock = WindowClock(every=every)
-    make = partial(simtune_scheduler, kind, blackbox, 1, kind == "asha")
-    beside = FreshRunsBeside(set(sizes), make, blackbox, n_workers, clock)
-    measured = time_simtune(
-        make(),
-        blackbox,
-        n_workers,
-        StopCriterion(max_num_results=n_results),
-        callbacks=[clock, beside, *callbacks(clock)],
-    )
-    rows = []
-    for n in sizes:
-        if n > measured.results:
-            continue
-        window = clock.window(n // 2, n)
-        fresh = beside.reference[n]
-        rows.append(
-            {
-                "results": n,
-                "window": f"({n // 2:,}, {n:,}]",
-                **window,
-                "fresh run us/result": fresh,
-                "window / fresh": window["cpu us/result"] / fresh,
-            }
-        )
-    return measured, pd.DataFrame(rows)
-
-
-def fitted_start_cost(windows: pd.DataFrame) -> float:
-    """CPU µs per result that each trial started adds: the slope of a least-squares line
-    through (trials started per result, CPU µs per result) over the windows."""
-    slope, _ = np.polyfit(windows["trials/result"], windows["cpu us/result"], 1)
-    return float(slope)
-
-
 def flatness(values: pd.Series, target: float) -> str:
     spread = values.max() / values.min()
     return f"max/min = {spread:.2f} (target <= {target}: {verdict(spread <= target)})"
@@ -356,15 +314,22 @@ def print_section_3(blackbox, args, long_results: int):
             ("ASHA, grid sampled with replacement", "asha"),
         )
     ):
-        measured, windows = long_run_windows(blackbox, kind, long_results)
+        measured, windows, one_run = best_long_run_windows(blackbox, kind, long_results)
         print(
             f"   {label}, 4 workers: {measured.results:,} results in {measured.seconds:.1f} s "
             f"({measured.per_second:,.0f} results/s end to end, "
-            f"{measured.simulated_seconds / 86400:,.0f} simulated days)"
+            f"{measured.simulated_seconds / 86400:,.0f} simulated days; each window the best "
+            "of 3 identical runs, (500, 1,000] also of the fresh runs beside it, which replay "
+            "those results; the first run's alone beside it)"
         )
         print(indent(windows, "      "))
         target = 1.5 if kind == "asha" else 2.0
         print(f"      CPU cost per result {flatness(windows['cpu us/result'], target)}")
+        print(
+            "      (one run, the statistic printed until the seventh session: max/min = "
+            f"{one_run['cpu us/result'].max() / one_run['cpu us/result'].min():.2f}, largest "
+            f"window / fresh = {one_run['window / fresh'].max():.2f})"
+        )
         worst = windows["window / fresh"].max()
         print(
             "      against a fresh run measured beside each window (load taken out): largest "
@@ -373,7 +338,8 @@ def print_section_3(blackbox, args, long_results: int):
         if kind == "asha":
             print(
                 "      each trial started adds "
-                f"{fitted_start_cost(windows):.1f} CPU µs per result (fitted over the windows)"
+                f"{fitted_start_cost(windows):.1f} CPU µs per result (fitted over the windows; "
+                f"one run: {fitted_start_cost(one_run):.1f})"
             )
     bohb_results = 20_000 if args.quick else 80_000
     sizes = tuple(n for n in (5_000, 10_000, 20_000, 40_000, 80_000) if n <= bohb_results)

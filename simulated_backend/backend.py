@@ -457,7 +457,11 @@ class SimulatorBackend:
         states = self._states
         state = states[trial_id]
         if state is not None and state[_WORKER] >= 0:
-            bisect.insort(self._free_workers, -state[_WORKER])
+            free = self._free_workers
+            if free:
+                bisect.insort(free, -state[_WORKER])
+            else:  # (the common case: every other worker busy)
+                free.append(-state[_WORKER])
             self.num_free_workers += 1
             state[_WORKER] = -1
         states[trial_id] = None  # a stopped trial never reports again

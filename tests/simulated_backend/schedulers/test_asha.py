@@ -68,7 +68,7 @@ def test_stopping_mode_max_mirrors_mode_min():
 
 def test_stopping_rule_matches_brute_force_on_random_sequences():
     rng = np.random.default_rng(1)
-    for eta in (2, 3, 4):
+    for eta in (2, 3, 4, 2.5):  # float eta: the inline decision's n_smallest path
         asha = make_asha(reduction_factor=eta, rung_levels=[1])
         trials = add_trials(asha, 200)
         seen = []
