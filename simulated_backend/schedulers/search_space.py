@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import functools
+from array import array
 from collections.abc import Callable, Mapping, Sequence
 from operator import getitem
 from typing import Any, NamedTuple
@@ -28,6 +29,7 @@ from ConfigSpace import Configuration, ConfigurationSpace
 from ConfigSpace.util import deactivate_inactive_hyperparameters
 
 from blackbox_repository.blackbox import native, native_config
+from simulated_backend.schedulers.draws_without_replacement import draw_batch
 from simulated_backend.schedulers.hyperparameter_encoding import (
     CATEGORICAL,
     NUMERIC,
@@ -38,6 +40,9 @@ from simulated_backend.schedulers.hyperparameter_encoding import (
 from simulated_backend.schedulers.protocol import GridConfigs
 
 __all__ = ["CATEGORICAL", "NUMERIC", "ORDINAL", "Candidate", "Dimension", "SearchSpace"]
+
+SMALL_DRAW_BATCH = 16
+"""Fewer draws than this at once are made one swap at a time (``draw_indices``)."""
 
 
 class Candidate(NamedTuple):
@@ -211,10 +216,11 @@ class SearchSpace:
 
     def _reset_draws(self) -> None:
         n = self._table.size if self._table is not None else 0
-        # remaining candidates in pool[:n_remaining]; plain lists: a draw touches a few
-        # items, which costs several times more on numpy arrays
-        self._pool = list(range(n))
-        self._pool_position = list(range(n))
+        # remaining candidates in pool[:n_remaining], and each candidate's position in it:
+        # arrays of int64 (a draw touches a few items, which a Python list of ints costs the
+        # same; a batch of draws reads them as numpy arrays without a copy, see draw_indices)
+        self._pool = array("q", np.arange(n, dtype=np.int64).tobytes())
+        self._pool_position = array("q", self._pool)
         self._n_remaining = n
 
     # ------------------------------------------------------------------ finite grid
@@ -343,18 +349,37 @@ class SearchSpace:
         self._n_remaining = last
         return index
 
-    def draw_indices(self, uniforms: Sequence[float]) -> list[int]:
+    def draw_indices(self, uniforms: Sequence[float] | np.ndarray) -> list[int]:
         """:meth:`draw_index` for each of ``uniforms`` taken from its end (``pop()`` order),
         in one call: the indices drawn, the last drawn first (for ``pop()``); fewer than
-        ``len(uniforms)`` if the candidates run out."""
+        ``len(uniforms)`` if the candidates run out. The same draws, in the same order, and
+        the same pool afterwards as calling :meth:`draw_index` once per uniform; a batch is
+        worked out in a few array operations, not one step per draw (see
+        :mod:`~simulated_backend.schedulers.draws_without_replacement`). ``uniforms`` may be
+        a list or a numpy array (a reversed view of a generator's batch needs no copy)."""
         n = self._n_remaining
         if n == 0:
             self._require_table()
+            return []
+        m = min(len(uniforms), n)
+        if m < SMALL_DRAW_BATCH:  # a few draws: one step each costs less than the arrays
+            return self._draw_one_by_one(uniforms, m)
+        drawn = draw_batch(
+            np.frombuffer(self._pool, dtype=np.int64),
+            np.frombuffer(self._pool_position, dtype=np.int64),
+            n,
+            np.asarray(uniforms[len(uniforms) - m :], dtype=np.float64)[::-1],
+        )
+        self._n_remaining = n - m
+        return drawn
+
+    def _draw_one_by_one(self, uniforms: Sequence[float] | np.ndarray, m: int) -> list[int]:
+        """:meth:`draw_indices` of the last ``m`` uniforms (``m`` candidates are left), one
+        swap per draw."""
+        n = self._n_remaining
         pool, where = self._pool, self._pool_position
         drawn = []
-        for uniform in reversed(uniforms):
-            if n == 0:
-                break
+        for uniform in uniforms[len(uniforms) - m :][::-1]:
             position = int(uniform * n)
             if position >= n:  # uniform rounds up to 1.0 only for n near 2**53
                 position = n - 1

@@ -125,14 +125,15 @@ class RandomSearcher:
         if self._points or not self._grid_rows:
             return None
         uniforms = self._uniforms
-        if not uniforms:  # one generator call per batch, not per trial
-            if self.search_space.exhausted:
-                return None
-            uniforms = self._uniforms = self.rng.random(UNIFORM_BATCH_SIZE).tolist()
-            uniforms.reverse()
-        # the draws of every uniform left, at once (one call instead of one per trial)
-        rows = self._rows_ahead = self.search_space.draw_indices(uniforms)
-        uniforms.clear()
+        if uniforms:  # left by next_config_and_index: the draws of every uniform left
+            rows = self._rows_ahead = self.search_space.draw_indices(uniforms)
+            uniforms.clear()
+        elif self.search_space.exhausted:
+            return None
+        else:  # one generator call per batch, its uniforms used first to last as popped
+            # from the reversed list next_config_and_index keeps (no list made)
+            batch = self.rng.random(UNIFORM_BATCH_SIZE)
+            rows = self._rows_ahead = self.search_space.draw_indices(batch[::-1])
         return rows.pop() if rows else None
 
     def next_config_and_index(self) -> tuple[dict[str, Any], int | None] | None:
