@@ -27,13 +27,11 @@ disk (one per 65,536 results, about 25 ms).
 from __future__ import annotations
 
 import gc
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from simulator_workload import WindowClock, nas201_shaped_blackbox
+from simulator_workload import WindowClock, in_new_processes, nas201_shaped_blackbox
 
 from simulated_backend import TunerCallback
 from simulated_backend.result_recorder import CHUNK_ROWS
@@ -94,16 +92,6 @@ def slices_of_a_fresh_process(n_results: int, sizes) -> np.ndarray:
     return slice_cpu(watcher.clock)
 
 
-def slices_in_fresh_processes(n_results: int, sizes, processes: int) -> list[np.ndarray]:
-    """The slices of ``processes`` runs, each in a new (spawned) process, one at a time."""
-    spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=spawn, max_tasks_per_child=1) as pool:
-        return [
-            pool.submit(slices_of_a_fresh_process, n_results, sizes).result()
-            for _ in range(processes)
-        ]
-
-
 def bohb_long_runs(
     long_run_windows, blackbox, n_results: int, sizes, repeats: int = 5, processes: int = 5
 ):
@@ -129,7 +117,7 @@ def bohb_long_runs(
     cpu = pd.concat([table["cpu us/result"] for table in tables], axis=1)
     best = tables[0].copy()
     best["cpu us/result"] = cpu.min(axis=1)
-    slices += slices_in_fresh_processes(n_results, sizes, processes)
+    slices += in_new_processes(processes, slices_of_a_fresh_process, n_results, sizes)
     floor = np.min(slices, axis=0)  # per slice: the cheapest of the identical runs
     best["slice floor us/result"] = [
         1e6 * floor[n // 2 // SLICE : n // SLICE].sum() / (n - n // 2) for n in best.index

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import gc
 import itertools
+import multiprocessing
 import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import ConfigSpace as CS
 import numpy as np
@@ -274,7 +278,23 @@ def time_simtune(scheduler, blackbox, n_workers, stop, callbacks=()) -> Measured
     )
 
 
+def in_new_processes(processes: int, function: Callable, *args: Any) -> list:
+    """``function(*args)`` run ``processes`` times, each in a new (spawned) process, one at
+    a time. A process on this host sometimes runs the same code in a slow phase that all its
+    repeats share (docs/performance.md, "Eighth session (issue 12, bohbwin12)"); repeats in
+    new processes are independent samples. ``function`` must be importable by name."""
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn, max_tasks_per_child=1) as pool:
+        return [pool.submit(function, *args).result() for _ in range(processes)]
+
+
 # ---------------------------------------------------------------------- trial starts
+def trial_start_cost_here(kind: str, n: int, with_replacement: bool) -> float:
+    """:func:`trial_start_cost` on the benchmark's blackbox built in this process (what
+    :func:`in_new_processes` runs)."""
+    return trial_start_cost(nas201_shaped_blackbox(), kind, n, with_replacement)
+
+
 def trial_start_cost(blackbox: TabularBlackbox, kind: str, n: int, with_replacement: bool) -> float:
     """CPU µs per trial start through the calls the Tuner makes: ``suggest`` (draw a
     configuration; ``suggest_by_row`` where the Tuner calls it: simtune's schedulers drawing
