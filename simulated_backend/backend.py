@@ -566,7 +566,14 @@ class SimulatorBackend:
         # the caller was told (None) that nothing is due and a worker is free: the clock
         # jumps now, whether it started something or not
         told = False
+        tell = False  # tell the caller so (once the results passed over are reported)
         while True:
+            if tell:
+                tell, told = False, True
+                if passed:
+                    yield (passed, None, REPORT_UNDECIDED)
+                    passed = 0
+                yield None
             entry = self._continuing
             if entry is not None:  # continued by the decision on its last result
                 self._continuing = None
@@ -575,11 +582,7 @@ class SimulatorBackend:
                 if not told and self.num_free_workers and events[0][0] > clock.now:
                     # a worker is free and nothing is due (a trial just ended): the caller
                     # starts work first (as below, without popping and pushing the entry)
-                    told = True
-                    if passed:
-                        yield (passed, None, REPORT_UNDECIDED)
-                        passed = 0
-                    yield None
+                    tell = True
                     continue
                 time, trial_id, state = heappop(events)
             elif told or not self.num_free_workers:
@@ -587,21 +590,13 @@ class SimulatorBackend:
                     yield (passed, None, REPORT_UNDECIDED)
                 return  # nothing runs
             else:
-                told = True
-                if passed:
-                    yield (passed, None, REPORT_UNDECIDED)
-                    passed = 0
-                yield None
+                tell = True
                 continue
             now = clock.now
             if time > now:  # not due yet
                 if not told and self.num_free_workers:
                     heappush(events, (time, trial_id, state))
-                    told = True
-                    if passed:
-                        yield (passed, None, REPORT_UNDECIDED)
-                        passed = 0
-                    yield None
+                    tell = True
                     continue
                 if time > limit:
                     heappush(events, (time, trial_id, state))
