@@ -22,8 +22,7 @@ from __future__ import annotations
 import bisect
 import heapq
 import math
-import struct
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -31,110 +30,32 @@ import numpy as np
 from blackbox_repository import Blackbox, TabularBlackbox
 from blackbox_repository.blackbox import native, native_config
 from simulated_backend.backend_protocol import (
-    FIDELITY_KEY,
     REPORT_CONTINUES,
     REPORT_LAST,
     REPORT_UNDECIDED,
-    TIME_KEY,
     RunDescription,
+    RunLedger,
     TrialReport,
 )
 from simulated_backend.result_references import TableResultLog
 from simulated_backend.schedulers.protocol import check_metric_and_mode
+from simulated_backend.schedulers.stopping_rule import StoppingRule
+from simulated_backend.stopping_rule_replay import ReplayParts, replay_stopping_rule
+from simulated_backend.table_rows import FlatRows, result_maker
+from simulated_backend.trial_state import (
+    BLOCK,
+    BLOCK_START,
+    CONFIG_INDEX,
+    CURVE,
+    OFFSET,
+    POSITION,
+    ROW,
+    SEED_INDEX,
+    TABLE_ROW,
+    WORKER,
+)
 
 RESUME_MODES = ("checkpoint", "scratch")
-
-# The state of a trial that may still run: one small list per trial (cheaper to make and to
-# read than an object), dropped when the trial stops, completes or fails.
-_CURVE = 0  # the trial's curve (a non-tabular blackbox's), or None: rows come from the table
-_CONFIG_INDEX = 1  # the trial's row in a tabular blackbox's grid (-1 otherwise)
-_SEED_INDEX = 2  # the blackbox seed the trial replays
-_WORKER = 3  # the worker it runs on, -1 while paused
-_OFFSET = 4  # simulated time at which its recorded elapsed time 0 falls
-_POSITION = 5  # fidelity position of its next result
-_ROW = 6  # its next result's objectives (plain floats), computed one step ahead
-# tabular blackboxes: the last block of rows of the trial's curve read, as plain floats,
-# and the position of its first row. A trial started by its row (start_trial_at_row) reads
-# its first two rows as its first block (start_trial reads the first row alone); then each
-# block holds twice as many rows as the one before (from two): a trial stopped at its first
-# rung reads no more, one that runs to the end a few blocks, and most results cost a list
-# lookup instead of a numpy read.
-_BLOCK = 7
-_BLOCK_START = 8
-# tabular blackboxes: the trial's first row in the table's flat rows (its row at position k
-# is this + k * seeds), logged with each result when the run records results by reference
-_TABLE_ROW = 9
-
-
-def _result_maker(
-    objective_names: tuple[str, ...], fidelity_name: str
-) -> Callable[[Sequence[float], Any, float, int], dict[str, Any]]:
-    """``(row, fidelity, time, worker) -> result dict`` made as one dict display by a
-    generated lambda (as ``collections.namedtuple`` generates its methods): about half the
-    instructions of ``dict(zip(objective_names, row))`` plus four insertions (the generic
-    merge of key/value pairs, then a resize of the dict), on the path of every result.
-    The keys: every objective, the fidelity under ``"fidelity"`` and under the blackbox's
-    own name (until every scheduler reads ``"fidelity"``), the time, the worker."""
-    items = [f"_key{i}: row[{i}]" for i in range(len(objective_names))]
-    items += ["_fidelity: fidelity", "_fidelity_name: fidelity", "_time: time", "_worker: worker"]
-    keys = {f"_key{i}": name for i, name in enumerate(objective_names)}
-    keys.update(
-        _fidelity=FIDELITY_KEY, _fidelity_name=fidelity_name, _time=TIME_KEY, _worker="worker"
-    )
-    source = f"lambda row, fidelity, time, worker: {{{', '.join(items)}}}"
-    return eval(source, keys)  # noqa: S307 - our own names, no input
-
-
-class _FlatRows:
-    """A tabular blackbox's table (configuration, fidelity, seed, objective) read row by row
-    from its buffer, for the few-row reads of trial starts and first results.
-
-    A row (a trial's objectives at one fidelity) is unpacked from the table's bytes by a
-    ``struct.Struct`` into a tuple of floats: about a tenth of the instructions of indexing
-    the ndarray (which builds a view object per read, then a list), the same floats (float64
-    values, read as they are), and a tuple of floats, which the garbage collector stops
-    tracking at its first pass (a list stays tracked while the trial runs). With several
-    seeds a block's rows are strided; blocks longer than :attr:`MAX_STRIDED_BLOCK` rows are
-    then read by numpy, cheaper per row.
-    """
-
-    MAX_STRIDED_BLOCK = 16
-
-    def __init__(self, values: np.ndarray) -> None:
-        n_configs, n_positions, n_seeds, n_objectives = values.shape
-        self.table_bytes = memoryview(values).cast("B")
-        row = struct.Struct(f"={n_objectives}d")
-        self.unpack_row = row.unpack_from
-        self._iter_unpack_rows = row.iter_unpack
-        self.n_configs = n_configs
-        self.n_positions = n_positions
-        self.row_bytes = row.size
-        self.position_bytes = n_seeds * row.size
-        self.config_bytes = n_positions * self.position_bytes
-        self.contiguous_rows = n_seeds == 1
-
-    @classmethod
-    def of(cls, values: np.ndarray | None) -> _FlatRows | None:
-        """The reader of ``values``, or ``None`` if it is not a C-contiguous float64 table."""
-        if (
-            values is None
-            or values.dtype != np.float64
-            or values.ndim != 4
-            or not values.flags.c_contiguous
-            or values.size == 0
-        ):
-            return None
-        return cls(values)
-
-    def block(self, config_index: int, position: int, size: int, seed_index: int) -> list:
-        """Rows ``position .. position + size - 1`` (fewer at the last fidelity), as tuples."""
-        stride = self.position_bytes
-        start = config_index * self.config_bytes + position * stride + seed_index * self.row_bytes
-        end = start + (min(position + size, self.n_positions) - position) * stride
-        if self.contiguous_rows:
-            return list(self._iter_unpack_rows(self.table_bytes[start:end]))
-        unpack_row, table_bytes = self.unpack_row, self.table_bytes
-        return [unpack_row(table_bytes, offset) for offset in range(start, end, stride)]
 
 
 class SimulatedClock:
@@ -199,10 +120,10 @@ class SimulatorBackend:
         self._values = (
             np.asarray(blackbox.values) if isinstance(blackbox, TabularBlackbox) else None
         )
-        self._rows = _FlatRows.of(self._values)
+        self._rows = FlatRows.of(self._values)
         # rows of one configuration in the table's flat rows (fidelities x seeds)
         self._config_rows = len(self.fidelity_values) * self._n_seeds
-        self._result_of = _result_maker(tuple(blackbox.objective_names), blackbox.fidelity_name)
+        self._result_of = result_maker(tuple(blackbox.objective_names), blackbox.fidelity_name)
         self.clock = SimulatedClock()
         self.reset()
 
@@ -303,13 +224,13 @@ class SimulatorBackend:
         table_row = config_index * self._config_rows + seed_index
         state = [curve, config_index, seed_index, -1, self.clock.now, 0, None, (), 0, table_row]
         if curve is not None:
-            state[_ROW] = row = curve[0].tolist()
+            state[ROW] = row = curve[0].tolist()
         else:
             row = self._read_block(state, 0)
-            state[_ROW] = row
+            state[ROW] = row
         configs.append(config)
         self._states.append(state)
-        now = state[_OFFSET]
+        now = state[OFFSET]
         time = now + row[self.elapsed_index]
         if time != time:  # no recorded time for the first step: the trial fails at once
             self._states[trial_id] = None
@@ -317,7 +238,7 @@ class SimulatorBackend:
             return None
         if time < now:  # a negative recorded time never moves the clock backwards
             time = now
-        state[_WORKER] = -self._free_workers.pop()
+        state[WORKER] = -self._free_workers.pop()
         self.num_free_workers -= 1
         heapq.heappush(self._events, (time, trial_id, state))
         return config
@@ -389,6 +310,48 @@ class SimulatorBackend:
         heapq.heappush(events, (time, trial_id, state))
         return True
 
+    @property
+    def runs_stopping_rules(self) -> bool:
+        """Whether :meth:`run_stopping_rule` can run now: the blackbox is a C-contiguous
+        float64 table and this run logs its results by reference (:meth:`result_log`)."""
+        return self._rows is not None and self._log is not None
+
+    def run_stopping_rule(self, rule: StoppingRule, ledger: RunLedger) -> str:
+        """A whole run of a scheduler's stopping rule in one loop; its stop reason.
+
+        What the Tuner's loop, the scheduler and :meth:`reports_jumping_clock` do together,
+        in the same order with the same results (see
+        :class:`~simulated_backend.backend_protocol.StoppingRuleBackend` and
+        :mod:`simulated_backend.stopping_rule_replay`); called by the Tuner at the start of
+        a run, after :meth:`open` and :meth:`result_log`.
+        """
+        if not self.runs_stopping_rules:
+            raise ValueError(
+                "run_stopping_rule needs a tabular blackbox (C-contiguous float64) and a log "
+                "of results by reference: call result_log() after open()"
+            )
+        rows, n_seeds, rng = self._rows, self._n_seeds, self._rng
+        parts = ReplayParts(
+            backend=self,
+            events=self._events,
+            states=self._states,
+            configs=self.configs,
+            free_workers=self._free_workers,
+            clock=self.clock,
+            rows=rows,
+            fidelity_values=self.fidelity_values,
+            objective_names=tuple(self.blackbox.objective_names),
+            elapsed_index=self.elapsed_index,
+            n_seeds=n_seeds,
+            config_rows=self._config_rows,
+            same_seed_index=self._same_seed_index,
+            draw_seed_index=lambda: int(rng.integers(n_seeds)),
+            log_entries=self._log.entries,
+            result_of=self._result_of,
+            read_block=self._read_block,
+        )
+        return replay_stopping_rule(parts, rule, ledger)
+
     def _check_config_index(self, config: Mapping[str, Any], config_index: int) -> None:
         actual = self.blackbox.config_index(config)
         if actual != config_index:
@@ -407,26 +370,26 @@ class SimulatorBackend:
         if self._continuing is not None:
             self._push_continuing()
         state = self._states[trial_id]
-        if state is None or state[_WORKER] >= 0:
+        if state is None or state[WORKER] >= 0:
             raise ValueError(
                 f"trial {trial_id} cannot be resumed: it is "
                 f"{'running' if state is not None else 'stopped, completed or failed'}, not paused"
             )
         if config is not None:
             config = native_config(config)
-            state[_CURVE], state[_CONFIG_INDEX] = self._curve_for(config, state[_SEED_INDEX])
-            state[_TABLE_ROW] = state[_CONFIG_INDEX] * self._config_rows + state[_SEED_INDEX]
-            state[_BLOCK] = ()
+            state[CURVE], state[CONFIG_INDEX] = self._curve_for(config, state[SEED_INDEX])
+            state[TABLE_ROW] = state[CONFIG_INDEX] * self._config_rows + state[SEED_INDEX]
+            state[BLOCK] = ()
             self.configs[trial_id] = config
-        state[_WORKER] = -self._free_workers.pop()
+        state[WORKER] = -self._free_workers.pop()
         self.num_free_workers -= 1
-        position = state[_POSITION]
+        position = state[POSITION]
         if self.resume_from == "scratch" or position == 0:
-            state[_POSITION] = 0
-            state[_OFFSET] = self.clock.now
+            state[POSITION] = 0
+            state[OFFSET] = self.clock.now
         else:
             done = self._row(state, position - 1)[self.elapsed_index]
-            state[_OFFSET] = self.clock.now - done
+            state[OFFSET] = self.clock.now - done
         time = self._prepare_next(state)
         if time is not None:
             heapq.heappush(self._events, (time, trial_id, state))
@@ -445,8 +408,8 @@ class SimulatorBackend:
         """
         self._end_run_of(trial_id)
         state = self._states[trial_id]
-        if state is not None and state[_CURVE] is None:
-            state[_BLOCK] = ()
+        if state is not None and state[CURVE] is None:
+            state[BLOCK] = ()
 
     def stop_trial(self, trial_id: int) -> None:
         """Stopped at its last report: the worker is free at once."""
@@ -456,14 +419,14 @@ class SimulatorBackend:
             self._continuing = None
         states = self._states
         state = states[trial_id]
-        if state is not None and state[_WORKER] >= 0:
+        if state is not None and state[WORKER] >= 0:
             free = self._free_workers
             if free:
-                bisect.insort(free, -state[_WORKER])
+                bisect.insort(free, -state[WORKER])
             else:  # (the common case: every other worker busy)
-                free.append(-state[_WORKER])
+                free.append(-state[WORKER])
             self.num_free_workers += 1
-            state[_WORKER] = -1
+            state[WORKER] = -1
         states[trial_id] = None  # a stopped trial never reports again
         self.configs[trial_id] = None
 
@@ -472,10 +435,10 @@ class SimulatorBackend:
         if continuing is not None and continuing[1] == trial_id:
             self._continuing = None
         state = self._states[trial_id]
-        if state is not None and state[_WORKER] >= 0:
-            bisect.insort(self._free_workers, -state[_WORKER])
+        if state is not None and state[WORKER] >= 0:
+            bisect.insort(self._free_workers, -state[WORKER])
             self.num_free_workers += 1
-            state[_WORKER] = -1
+            state[WORKER] = -1
 
     def _push_continuing(self) -> None:
         """The trial reported last was neither paused nor stopped: wait for its next result."""
@@ -500,20 +463,20 @@ class SimulatorBackend:
             return []
         time, trial_id, state = heapq.heappop(events)
         result = self._result_of(
-            state[_ROW], self.fidelity_values[state[_POSITION]], time, state[_WORKER]
+            state[ROW], self.fidelity_values[state[POSITION]], time, state[WORKER]
         )
         if self._log is not None:
             self._log.entries.extend(
                 (
                     trial_id,
-                    state[_TABLE_ROW] + state[_POSITION] * self._n_seeds,
+                    state[TABLE_ROW] + state[POSITION] * self._n_seeds,
                     time,
-                    state[_WORKER],
+                    state[WORKER],
                 )
             )
         # the trial's next result; it completes at the max fidelity, or where its recorded
         # curve ends (NaN time)
-        state[_POSITION] += 1
+        state[POSITION] += 1
         time = self._prepare_next(state)
         if time is not None:
             self._continuing = (time, trial_id, state)
@@ -608,26 +571,26 @@ class SimulatorBackend:
                 clock.now = now = time
             told = False
             # the report (as in next_results, inlined: this is the hot path)
-            position = state[_POSITION]
-            worker = state[_WORKER]
-            reported = state[_ROW]
+            position = state[POSITION]
+            worker = state[WORKER]
+            reported = state[ROW]
             if log is not None:
-                log((trial_id, state[_TABLE_ROW] + position * n_seeds, time, worker))
-            state[_POSITION] = position + 1
+                log((trial_id, state[TABLE_ROW] + position * n_seeds, time, worker))
+            state[POSITION] = position + 1
             if position < last_position:
-                block = state[_BLOCK]
-                k = position + 1 - state[_BLOCK_START]
+                block = state[BLOCK]
+                k = position + 1 - state[BLOCK_START]
                 if k < len(block):
                     row = block[k]
-                elif state[_CURVE] is not None:
-                    row = state[_CURVE][position + 1].tolist()
+                elif state[CURVE] is not None:
+                    row = state[CURVE][position + 1].tolist()
                 else:
                     row = self._read_block(state, position + 1)
-                next_time = state[_OFFSET] + row[elapsed_index]
+                next_time = state[OFFSET] + row[elapsed_index]
                 if next_time == next_time:  # else NaN: the recorded curve ends here
                     if next_time < now:  # a decreasing recorded time: reported "now"
                         next_time = now
-                    state[_ROW] = row
+                    state[ROW] = row
                     self._continuing = (next_time, trial_id, state)
                     if undecided is not None and undecided[position]:
                         passed += 1
@@ -692,25 +655,25 @@ class SimulatorBackend:
     # ---------------------------------------------------------------- lazy results
     def _row(self, state: list[Any], position: int) -> list[float]:
         """The trial's recorded objectives at fidelity ``position``, as plain floats."""
-        if state[_CURVE] is not None:
-            return state[_CURVE][position].tolist()
-        k = position - state[_BLOCK_START]
-        if 0 <= k < len(state[_BLOCK]):
-            return state[_BLOCK][k]
+        if state[CURVE] is not None:
+            return state[CURVE][position].tolist()
+        k = position - state[BLOCK_START]
+        if 0 <= k < len(state[BLOCK]):
+            return state[BLOCK][k]
         return self._read_block(state, position)
 
     def _read_block(self, state: list[Any], position: int) -> list[float]:
         """Read the next block of a tabular trial's curve from ``position``; its first row."""
-        size = 2 * len(state[_BLOCK]) or 2
+        size = 2 * len(state[BLOCK]) or 2
         rows = self._rows
         if rows is not None and (rows.contiguous_rows or size <= rows.MAX_STRIDED_BLOCK):
-            block = rows.block(state[_CONFIG_INDEX], position, size, state[_SEED_INDEX])
+            block = rows.block(state[CONFIG_INDEX], position, size, state[SEED_INDEX])
         else:
             block = self._values[
-                state[_CONFIG_INDEX], position : position + size, state[_SEED_INDEX]
+                state[CONFIG_INDEX], position : position + size, state[SEED_INDEX]
             ].tolist()
-        state[_BLOCK] = block
-        state[_BLOCK_START] = position
+        state[BLOCK] = block
+        state[BLOCK_START] = position
         return block[0]
 
     def _prepare_next(self, state: list[Any]) -> float | None:
@@ -719,22 +682,22 @@ class SimulatorBackend:
         There is none after the max fidelity, or when the blackbox has no elapsed time (NaN)
         for the next fidelity: the recorded run ended there.
         """
-        position = state[_POSITION]
+        position = state[POSITION]
         if position > self.last_fidelity_index:
             return None
-        if state[_CURVE] is not None:
-            row = state[_CURVE][position].tolist()
-        elif 0 <= position - state[_BLOCK_START] < len(state[_BLOCK]):
-            row = state[_BLOCK][position - state[_BLOCK_START]]
+        if state[CURVE] is not None:
+            row = state[CURVE][position].tolist()
+        elif 0 <= position - state[BLOCK_START] < len(state[BLOCK]):
+            row = state[BLOCK][position - state[BLOCK_START]]
         else:
             row = self._read_block(state, position)
-        time = state[_OFFSET] + row[self.elapsed_index]
+        time = state[OFFSET] + row[self.elapsed_index]
         if time != time:  # NaN: no recorded time
             return None
         now = self.clock.now
         if time < now:  # a decreasing recorded time never moves the clock backwards
             time = now
-        state[_ROW] = row
+        state[ROW] = row
         return time
 
     def metadata(self) -> dict[str, Any]:

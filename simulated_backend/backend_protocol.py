@@ -59,7 +59,7 @@ same results in the same order.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -210,6 +210,81 @@ class ClockJumpingBackend(Protocol):
         room: list[int] | None = None,
     ) -> Iterator[TrialReport | None]:
         """Results in event order, ``None`` when none is due and a worker is free."""
+        ...
+
+
+RUNNING, PAUSED, STOPPED, COMPLETED, FAILED = range(5)
+"""The Tuner's status of a trial (``Tuner.trial_status``)."""
+
+
+@dataclass(frozen=True, eq=False)
+class RunLedger:
+    """The Tuner's side of a run a backend carries out in one loop
+    (:class:`StoppingRuleBackend`): its records of trials, its recorder and callbacks, and
+    its budgets. The backend keeps them exactly as the Tuner's own loop would.
+
+    Args:
+        trials: by trial id, the :class:`~simulated_backend.schedulers.protocol.Trial` of
+            every trial that may still run, ``None`` once it ended (appended at each start).
+        trial_status: by trial id, ``RUNNING``, ``STOPPED``, ``COMPLETED`` or ``FAILED``.
+        trial_configs: by trial id, the config as run, or its grid row (an int).
+        failed_trials: the ids of the trials that failed, in order.
+        record_code: records the next result's decision code (``DECISION_CODES``); the
+            backend's log of results by reference holds the result itself.
+        decision_codes: the codes of CONTINUE, STOP and COMPLETED.
+        compact: compacts the recorder once ``next_compaction`` results are recorded;
+            returns the result count of the next compaction.
+        next_compaction: the result count of the first compaction.
+        result_callbacks: called with ``(trial, result, decision)`` after each result.
+        on_remove: the scheduler's ``on_trial_remove`` (``None``: the base's no-op).
+        on_complete, on_error: the scheduler's ``on_trial_complete`` and ``on_trial_error``.
+        limit: the budget of simulated time.
+        max_results, max_started, max_finished: the count budgets (``sys.maxsize``: none).
+        target, predicate: the stop criterion's target value and predicate (``None``: none).
+        current: a one-item list: the id of the trial being handled (for error messages).
+    """
+
+    trials: list[Any]
+    trial_status: list[int]
+    trial_configs: list[Any]
+    failed_trials: list[int]
+    record_code: Callable[[int], None]
+    decision_codes: tuple[int, int, int]
+    compact: Callable[[], int]
+    next_compaction: int
+    result_callbacks: Sequence[Callable[[Any, dict[str, Any], str], None]]
+    on_remove: Callable[[Any], None] | None
+    on_complete: Callable[[Any, dict[str, Any]], None]
+    on_error: Callable[[Any], None]
+    limit: float
+    max_results: int
+    max_started: int
+    max_finished: int
+    target: float | None
+    predicate: Callable[[Any], bool] | None
+    current: list[Any]
+
+
+@runtime_checkable
+class StoppingRuleBackend(Protocol):
+    """Optional fast path of a simulated backend: a whole run of a scheduler's
+    :class:`~simulated_backend.schedulers.stopping_rule.StoppingRule` in one loop.
+
+    ``runs_stopping_rules`` tells whether this backend, as opened, can (the simulator on a
+    tabular blackbox whose results it logs by reference). ``run_stopping_rule(rule,
+    ledger)`` then does what the Tuner's loop, the scheduler and :meth:`reports_jumping_clock
+    <ClockJumpingBackend.reports_jumping_clock>` would do together, in the same order with
+    the same results, until a budget of ``ledger`` is reached or nothing runs, and returns
+    the stop reason (the Tuner's ``stop_reason``).
+    """
+
+    @property
+    def runs_stopping_rules(self) -> bool:
+        """Whether :meth:`run_stopping_rule` can run now."""
+        ...
+
+    def run_stopping_rule(self, rule: Any, ledger: RunLedger) -> str:
+        """The whole run; its stop reason."""
         ...
 
 

@@ -27,12 +27,19 @@ from typing import Any
 
 from simulated_backend.backend import SimulatorBackend
 from simulated_backend.backend_protocol import (
+    COMPLETED,
+    FAILED,
+    PAUSED,
     REPORT_CONTINUES,
     REPORT_LAST,
     REPORT_UNDECIDED,
+    RUNNING,
+    STOPPED,
     TIME_KEY,
     ClockJumpingBackend,
     ResultLoggingBackend,
+    RunLedger,
+    StoppingRuleBackend,
     TrialBackend,
     TrialReport,
 )
@@ -54,7 +61,6 @@ from simulated_backend.schedulers.protocol import (
 )
 from simulated_backend.stop_criterion import StopCriterion, TuningStatus
 
-RUNNING, PAUSED, STOPPED, COMPLETED, FAILED = range(5)
 _NO_LIMIT = sys.maxsize  # a count budget that is not set
 _NOT_DRAWN = object()  # _fill_workers: no suggestion drawn before the call
 _STATES = ("running", "paused", "stopped", "completed", "failed")
@@ -86,6 +92,10 @@ class Tuner:
         fsync_results: flush the results files to disk before they are renamed into place
             (``write_run(durable=...)``); a caller that flushes many runs at once (the
             study runner, once per batch of tasks) passes False.
+        one_loop: let a backend that can run the scheduler's stopping rule in one loop do
+            so (:class:`~simulated_backend.backend_protocol.StoppingRuleBackend`: ASHA on a
+            table); the same results bit for bit, a trial's life at a third of its cost.
+            False: always the layered loop (to compare the two).
 
     Example:
         >>> tuner = Tuner(scheduler, SimulatorBackend(blackbox, n_workers=4),  # doctest: +SKIP
@@ -107,6 +117,7 @@ class Tuner:
         wait_timeout: float = 0.5,
         result_chunk_rows: int | None = None,
         fsync_results: bool = True,
+        one_loop: bool = True,
     ) -> None:
         if not isinstance(stop_criterion, StopCriterion):
             raise TypeError(
@@ -138,6 +149,7 @@ class Tuner:
         self.wait_timeout = float(wait_timeout)
         self.result_chunk_rows = result_chunk_rows
         self.fsync_results = bool(fsync_results)
+        self.one_loop = bool(one_loop)
         if progress:
             total = stop_criterion.max_wallclock_time
             unit = "s" if not isinstance(backend, SimulatorBackend) else "simulated s"
@@ -274,6 +286,10 @@ class Tuner:
         )
         # how many results the backend may pass over before it must count them to the Tuner
         # (they are recorded, count against max_num_results and compact at the same counts)
+        if self.one_loop and self._run_stopping_rule(
+            current, record_code, result_callbacks, on_remove, next_compaction
+        ):
+            return
         due = min(next_compaction, max_results)
         room = [due]
         # None: nothing is due now (the clock jumps, or a real backend waits, after it)
@@ -383,6 +399,83 @@ class Tuner:
                     return
         self.stop_reason = "max_wallclock_time"
 
+    def _run_stopping_rule(
+        self,
+        current: list,
+        record_code: Callable[[int], None] | None,
+        result_callbacks: list,
+        on_remove: Callable[[Trial], None] | None,
+        next_compaction: int,
+    ) -> bool:
+        """Hand the whole run to the backend if it runs the scheduler's stopping rule in one
+        loop (:class:`~simulated_backend.backend_protocol.StoppingRuleBackend`); whether it
+        did (``stop_reason`` is then set). It does when the results are logged by reference
+        (``record_code``), the simulated clock jumps (:meth:`_jumping_clock_limit`), the
+        scheduler gives a rule (``stopping_rule()``, e.g. ASHA with one bracket drawing grid
+        rows) and the rule's metric is not also a key the engine adds to results."""
+        backend, scheduler = self.backend, self.scheduler
+        make_rule = getattr(scheduler, "stopping_rule", None)
+        limit = self._jumping_clock_limit()
+        if (
+            record_code is None
+            or limit is None
+            or make_rule is None
+            or self._grid is None
+            or not isinstance(backend, StoppingRuleBackend)
+            or not backend.runs_stopping_rules
+        ):
+            return False
+        rule = make_rule()
+        if (
+            rule is None
+            or rule.grid is not self._grid
+            or rule.metric in (TIME_KEY, "fidelity", "worker", self.description.fidelity_name)
+        ):
+            return False
+        stop = self.stop_criterion
+        self.stop_reason = backend.run_stopping_rule(
+            rule,
+            RunLedger(
+                trials=self.trials,
+                trial_status=self.trial_status,
+                trial_configs=self.trial_configs,
+                failed_trials=self.failed_trials,
+                record_code=record_code,
+                decision_codes=(_CONTINUE, _STOP, _COMPLETED),
+                compact=lambda: self._compact(self.recorder, self.trial_configs),
+                next_compaction=next_compaction,
+                result_callbacks=result_callbacks,
+                on_remove=on_remove,
+                on_complete=scheduler.on_trial_complete,
+                on_error=scheduler.on_trial_error,
+                limit=limit,
+                max_results=stop.max_num_results or _NO_LIMIT,
+                max_started=stop.max_num_trials_started or _NO_LIMIT,
+                max_finished=stop.max_num_trials_finished or _NO_LIMIT,
+                target=stop.target_metric_value,
+                predicate=stop.predicate,
+                current=current,
+            ),
+        )
+        return True
+
+    def _jumping_clock_limit(self) -> float | None:
+        """The :class:`SimulatorCallback`'s time limit if the backend jumps its own clock and
+        that callback is the only one acting on sleeps (the backend's generator, or its one
+        loop, then stands for polling and sleeping); else ``None``."""
+        sleep_hooks = [
+            c
+            for c in self.callbacks
+            if type(c).on_tuning_sleep is not TunerCallback.on_tuning_sleep
+        ]
+        if (
+            len(sleep_hooks) == 1
+            and type(sleep_hooks[0]).on_tuning_sleep is SimulatorCallback.on_tuning_sleep
+            and isinstance(self.backend, ClockJumpingBackend)
+        ):
+            return sleep_hooks[0].limit
+        return None
+
     def _decision_fidelities(self) -> frozenset[Any] | None:
         """The scheduler's fidelities of decision, if it declares them
         (:meth:`~simulated_backend.schedulers.protocol.TrialScheduler.decision_fidelities`)."""
@@ -410,22 +503,17 @@ class Tuner:
         counting them to the Tuner in one report at most ``room[0]`` at a time.
         Ends at the budget of simulated (or real) time.
         """
-        sleep_hooks = [
-            c
+        limit = self._jumping_clock_limit()
+        if limit is not None:
+            if decision_fidelities is None:
+                return self.backend.reports_jumping_clock(limit)
+            return self.backend.reports_jumping_clock(limit, decision_fidelities, room)
+        sleeps = [
+            c.on_tuning_sleep
             for c in self.callbacks
             if type(c).on_tuning_sleep is not TunerCallback.on_tuning_sleep
         ]
-        if (
-            len(sleep_hooks) == 1
-            and type(sleep_hooks[0]).on_tuning_sleep is SimulatorCallback.on_tuning_sleep
-            and isinstance(self.backend, ClockJumpingBackend)
-        ):
-            if decision_fidelities is None:
-                return self.backend.reports_jumping_clock(sleep_hooks[0].limit)
-            return self.backend.reports_jumping_clock(
-                sleep_hooks[0].limit, decision_fidelities, room
-            )
-        return self._polled_reports([c.on_tuning_sleep for c in sleep_hooks], budget)
+        return self._polled_reports(sleeps, budget)
 
     def _polled_reports(self, sleeps: list, budget: float) -> Iterator[TrialReport | None]:
         """The protocol's generic path: ``next_results`` polled, sleep hooks between polls."""

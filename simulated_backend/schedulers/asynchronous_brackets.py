@@ -27,6 +27,7 @@ from simulated_backend.schedulers.protocol import (
     Trial,
     TrialScheduler,
     TrialSuggestion,
+    defined_together,
     with_grid_config,
 )
 from simulated_backend.schedulers.rung_levels import asha_rung_settings
@@ -44,6 +45,7 @@ from simulated_backend.schedulers.searchers import (
     grid_row_function,
 )
 from simulated_backend.schedulers.settings import FidelitySettings, SchedulerSettings
+from simulated_backend.schedulers.stopping_rule import StoppingRule
 
 CONTINUE, PAUSE, STOP = SchedulerDecision.CONTINUE, SchedulerDecision.PAUSE, SchedulerDecision.STOP
 # TrialSuggestion records made by tuple.__new__ directly (cheaper than the named tuple's
@@ -292,6 +294,42 @@ class AsynchronousBracketScheduler(TrialScheduler):
         ):
             return None
         return frozenset((*self.rung_levels, self.max_fidelity))
+
+    def stopping_rule(self) -> StoppingRule | None:
+        """ASHA's stopping rule with one bracket, its new trials on grid rows drawn by the
+        searcher, as a :class:`StoppingRule` the engine may apply itself; ``None`` for
+        other settings (promotion type, several brackets, a searcher without grid rows) or
+        when a subclass or the instance replaced a method the rule stands for."""
+        methods = (
+            "suggest_by_row",
+            "suggest",
+            "on_trial_add",
+            "on_trial_result",
+            "on_trial_complete",
+            "on_trial_error",
+        )
+        if (
+            not self._one_stopping_bracket
+            or self._next_row is None
+            or self.grid_configs is None
+            or not defined_together(self, "stopping_rule", *methods)
+            or any(name in vars(self) for name in (*methods, "stopping_rule"))
+        ):
+            return None
+        return StoppingRule(
+            metric=self.metric,
+            minimize=self._minimize,
+            first_milestone=self._first_milestones[0],
+            steps={
+                milestone: (None if rung is None else rung.add_and_decide, following)
+                for milestone, (rung, following) in self._milestone_steps[0].items()
+            },
+            next_milestone=self._next_milestone,
+            next_row=self._next_row,
+            next_candidate=self._next_candidate,
+            observe=self._observe,
+            grid=self.grid_configs,
+        )
 
     def _forget(self, trial_id: int) -> None:
         if self._next_milestone.pop(trial_id, None) is not None and self.num_brackets > 1:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simulated_backend.backend import _FlatRows
+from simulated_backend.table_rows import FlatRows
 
 
 @pytest.mark.parametrize("n_seeds", [1, 3])
@@ -14,7 +14,7 @@ def test_rows_read_from_the_table_bytes_equal_numpy_rows(n_seeds):
     rng = np.random.default_rng(n_seeds)
     values = rng.standard_normal((7, 9, n_seeds, 3))
     values[2, 4, 0, 1] = np.nan  # a missing value is read as NaN, like numpy
-    rows = _FlatRows.of(values)
+    rows = FlatRows.of(values)
     assert rows is not None
     for config in range(7):
         for seed in range(n_seeds):
@@ -33,7 +33,7 @@ def test_rows_read_from_the_table_bytes_equal_numpy_rows(n_seeds):
 
 def test_tables_that_are_not_contiguous_float64_are_read_by_numpy():
     values = np.zeros((4, 5, 2, 2))
-    assert _FlatRows.of(values.astype(np.float32)) is None
-    assert _FlatRows.of(np.asfortranarray(values)) is None
-    assert _FlatRows.of(values[:, ::2]) is None
-    assert _FlatRows.of(None) is None
+    assert FlatRows.of(values.astype(np.float32)) is None
+    assert FlatRows.of(np.asfortranarray(values)) is None
+    assert FlatRows.of(values[:, ::2]) is None
+    assert FlatRows.of(None) is None
