@@ -252,12 +252,12 @@ def replay_stopping_rule(  # noqa: C901 - the hot loop is kept in one place on p
         if position < last_position:
             block = state[BLOCK]
             k = position + 1 - state[BLOCK_START]
-            row = block[k] if k < len(block) else read_block(state, position + 1)
-            next_time = state[OFFSET] + row[elapsed_index]
+            ahead = block[k] if k < len(block) else read_block(state, position + 1)
+            next_time = state[OFFSET] + ahead[elapsed_index]
             if next_time == next_time:  # else NaN: the recorded curve ends here
                 if next_time < now:  # a decreasing recorded time: reported "now"
                     next_time = now
-                state[ROW] = row
+                state[ROW] = ahead
                 continuing = (next_time, trial_id, state)
                 last = False
         if last:  # its worker is free at once
@@ -270,7 +270,7 @@ def replay_stopping_rule(  # noqa: C901 - the hot loop is kept in one place on p
         current[0] = trial_id
         trial = trials[trial_id]
         fidelity = fidelity_values[position]
-        result = result_of(reported, fidelity, time, worker) if make_results else None
+        result: Any = result_of(reported, fidelity, time, worker) if make_results else None
         # the rule's decision (the scheduler's on_trial_result)
         milestone = next_milestone[trial_id]
         if fidelity < milestone:

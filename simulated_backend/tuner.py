@@ -171,6 +171,9 @@ class Tuner:
         self.trial_configs: list[dict[str, Any] | int | None] = []
         self.failed_trials: list[int] = []
         self.stop_reason = ""
+        # how the last run went: "layered" (the Tuner's loop, the scheduler and the backend
+        # talking through their protocols) or "one loop" (run_stopping_rule)
+        self.engine_path = ""
 
     # ------------------------------------------------------------------ the run
     def run(self) -> RunResults:
@@ -289,7 +292,9 @@ class Tuner:
         if self.one_loop and self._run_stopping_rule(
             current, record_code, result_callbacks, on_remove, next_compaction
         ):
+            self.engine_path = "one loop"
             return
+        self.engine_path = "layered"
         due = min(next_compaction, max_results)
         room = [due]
         # None: nothing is due now (the clock jumps, or a real backend waits, after it)
