@@ -32,10 +32,18 @@ FRESH_RESULTS = 1_000  # results of a fresh run beside a window (FreshRunsBeside
 
 
 def long_run_windows(
-    blackbox, kind, n_results, n_workers=4, every=500, sizes=None, callbacks=lambda clock: []
+    blackbox,
+    kind,
+    n_results,
+    n_workers=4,
+    every=500,
+    sizes=None,
+    callbacks=lambda clock: [],
+    one_loop=True,
 ):
     """Per-window cost within one long run (each window beside a fresh run measured at its
-    end); ``callbacks(clock)``: extra callbacks."""
+    end); ``callbacks(clock)``: extra callbacks; ``one_loop=False``: the long run on the
+    Tuner's layered loop (the fresh runs beside it as the Tuner chooses)."""
     sizes = sizes or SIZES
     clock = WindowClock(every=every)
     make = partial(simtune_scheduler, kind, blackbox, 1, kind == "asha")
@@ -46,6 +54,7 @@ def long_run_windows(
         n_workers,
         StopCriterion(max_num_results=n_results),
         callbacks=[clock, beside, *callbacks(clock)],
+        one_loop=one_loop,
     )
     rows = []
     for n in sizes:

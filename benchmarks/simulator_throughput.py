@@ -349,6 +349,15 @@ def print_section_3(blackbox, args, long_results: int):
                 f"{fitted_start_cost(windows):.1f} CPU µs per result (fitted over the windows; "
                 f"one run: {fitted_start_cost(one_run):.1f})"
             )
+            _, layered = long_run_windows(blackbox, kind, long_results, one_loop=False)
+            costs = layered["cpu us/result"]
+            print(
+                "      the same run on the Tuner's layered loop (Tuner(one_loop=False), the "
+                "path before the ninth session; one run): "
+                f"{' / '.join(f'{cost:.2f}' for cost in costs)} CPU µs per result, max/min = "
+                f"{costs.max() / costs.min():.2f}, each trial started adds "
+                f"{fitted_start_cost(layered):.1f} µs"
+            )
     bohb_results = 20_000 if args.quick else 80_000
     sizes = tuple(n for n in (5_000, 10_000, 20_000, 40_000, 80_000) if n <= bohb_results)
     measured, windows = bohb_long_runs(long_run_windows, blackbox, bohb_results, sizes)

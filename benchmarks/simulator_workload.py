@@ -258,13 +258,15 @@ def best_of(repeats: int, make_scheduler, blackbox, n_workers, stop) -> Measured
     return min(runs, key=lambda measured: measured.seconds)
 
 
-def time_simtune(scheduler, blackbox, n_workers, stop, callbacks=()) -> Measured:
+def time_simtune(scheduler, blackbox, n_workers, stop, callbacks=(), one_loop=True) -> Measured:
+    """A timed run; ``one_loop=False``: always the Tuner's layered loop (``Tuner(one_loop=)``)."""
     gc.collect()
     tuner = Tuner(
         scheduler,
         SimulatorBackend(blackbox, n_workers=n_workers, seed=0),
         stop,
         callbacks=callbacks,
+        one_loop=one_loop,
     )
     started, cpu_started = time.perf_counter(), time.process_time()
     run = tuner.run()
