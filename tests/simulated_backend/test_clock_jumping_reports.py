@@ -29,8 +29,10 @@ class CountingSleeps(TunerCallback):
 
 
 def run_both(make_scheduler, blackbox, n_workers, stop, resume_from="checkpoint"):
+    """The generator's path (``one_loop=False``), the generic path, and the Tuner's default
+    (the one loop, for a scheduler giving a stopping rule) agree."""
     runs = []
-    for generic in (False, True):
+    for generic, one_loop in ((False, False), (True, True), (False, True)):
         counter = CountingSleeps()
         callbacks = [SimulatorCallback()] + ([counter] if generic else [])
         tuner = Tuner(
@@ -38,13 +40,15 @@ def run_both(make_scheduler, blackbox, n_workers, stop, resume_from="checkpoint"
             SimulatorBackend(blackbox, n_workers=n_workers, seed=3, resume_from=resume_from),
             stop,
             callbacks=callbacks,
+            one_loop=one_loop,
         )
         runs.append((tuner.run(), counter.sleeps))
-    (fast, fast_sleeps), (generic, generic_sleeps) = runs
+    (fast, fast_sleeps), (generic, generic_sleeps), (default, _) = runs
     assert fast_sleeps == 0 and generic_sleeps > 0  # each run took the path meant
-    pd.testing.assert_frame_equal(fast.results, generic.results, check_exact=True)
-    for key in ("stop_reason", "end_time", "n_results", "n_trials", "failed_trials"):
-        assert fast.metadata[key] == generic.metadata[key], key
+    for other in (generic, default):
+        pd.testing.assert_frame_equal(fast.results, other.results, check_exact=True)
+        for key in ("stop_reason", "end_time", "n_results", "n_trials", "failed_trials"):
+            assert fast.metadata[key] == other.metadata[key], key
     return fast
 
 

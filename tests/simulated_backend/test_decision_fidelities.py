@@ -87,6 +87,7 @@ def test_passing_results_by_records_exactly_what_showing_every_result_records(ki
             callbacks=callbacks,
             results_dir=tmp_path / f"{kind}-{len(callbacks)}",
             result_chunk_rows=40,  # several spilled chunks
+            one_loop=False,  # the generator's path (ASHA would run in one loop otherwise)
         )
         run = tuner.run()
         runs.append((run, pd.read_parquet(run.path / "results.parquet"), undecided[0]))
