@@ -143,6 +143,7 @@ def replay_stopping_rule(  # noqa: C901 - the hot loop is kept in one place on p
                     if row is None or not row_checked or not 0 <= row < n_configs:
                         # a candidate that is not a drawn row, the run's first row (checked
                         # against its config) or a row outside the table: the layered path
+                        backend.num_free_workers = n_free  # (the starts made inline so far)
                         started = _start_other(
                             backend, rule, run, row, trial_id, now, not row_checked
                         )

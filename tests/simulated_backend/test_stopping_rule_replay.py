@@ -156,6 +156,9 @@ SETTINGS = [
         False,
     ),
     (8, 1, False, "max", "random", StopCriterion(max_num_results=2000), 1, False),
+    # every configuration drawn (no replacement) while workers are free: callbacks see the
+    # same free workers after the searcher ran out
+    (436, 1, False, "min", "random", StopCriterion(max_num_results=198), 16, True),
 ]
 
 
