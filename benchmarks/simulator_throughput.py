@@ -349,6 +349,14 @@ def print_section_3(blackbox, args, long_results: int):
                 f"{fitted_start_cost(windows):.1f} CPU µs per result (fitted over the windows; "
                 f"one run: {fitted_start_cost(one_run):.1f})"
             )
+            if len(windows) >= 2:
+                late, last = windows.iloc[-2], windows.iloc[-1]
+                print(
+                    "      (not the target, for the issue's owner: at the same share of results "
+                    f"that start a trial, {late['window']} at {late['trials/result']:.2f} -> "
+                    f"{last['window']} at {last['trials/result']:.2f}, cost per result "
+                    f"{last['cpu us/result'] / late['cpu us/result']:.2f}x)"
+                )
             _, layered = long_run_windows(blackbox, kind, long_results, one_loop=False)
             costs = layered["cpu us/result"]
             print(
