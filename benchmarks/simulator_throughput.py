@@ -349,8 +349,8 @@ def print_section_3(blackbox, args, long_results: int):
                 f"{fitted_start_cost(windows):.1f} CPU µs per result (fitted over the windows; "
                 f"one run: {fitted_start_cost(one_run):.1f})"
             )
-            if len(windows) >= 2:
-                late, last = windows.iloc[-2], windows.iloc[-1]
+            late, last = windows.iloc[-2], windows.iloc[-1]
+            if abs(last["trials/result"] - late["trials/result"]) <= 0.1 * last["trials/result"]:
                 print(
                     "      (not the target, for the issue's owner: at the same share of results "
                     f"that start a trial, {late['window']} at {late['trials/result']:.2f} -> "
