@@ -228,7 +228,8 @@ class RunLedger:
             every trial that may still run, ``None`` once it ended (appended at each start).
         trial_status: by trial id, ``RUNNING``, ``STOPPED``, ``COMPLETED`` or ``FAILED``.
         trial_configs: by trial id, the config as run, or its grid row (an int).
-        failed_trials: the ids of the trials that failed, in order.
+        fail_trial: records that trial ``trial_id`` (already in ``trials``) failed at its
+            start and tells the scheduler (``on_trial_error``); returns 1.
         record_code: records the next result's decision code (``DECISION_CODES``); the
             backend's log of results by reference holds the result itself.
         decision_codes: the codes of CONTINUE, STOP and COMPLETED.
@@ -237,7 +238,7 @@ class RunLedger:
         next_compaction: the result count of the first compaction.
         result_callbacks: called with ``(trial, result, decision)`` after each result.
         on_remove: the scheduler's ``on_trial_remove`` (``None``: the base's no-op).
-        on_complete, on_error: the scheduler's ``on_trial_complete`` and ``on_trial_error``.
+        on_complete: the scheduler's ``on_trial_complete``.
         limit: the budget of simulated time.
         max_results, max_started, max_finished: the count budgets (``sys.maxsize``: none).
         target, predicate: the stop criterion's target value and predicate (``None``: none).
@@ -247,7 +248,7 @@ class RunLedger:
     trials: list[Any]
     trial_status: list[int]
     trial_configs: list[Any]
-    failed_trials: list[int]
+    fail_trial: Callable[[int], int]
     record_code: Callable[[int], None]
     decision_codes: tuple[int, int, int]
     compact: Callable[[], int]
@@ -255,7 +256,6 @@ class RunLedger:
     result_callbacks: Sequence[Callable[[Any, dict[str, Any], str], None]]
     on_remove: Callable[[Any], None] | None
     on_complete: Callable[[Any, dict[str, Any]], None]
-    on_error: Callable[[Any], None]
     limit: float
     max_results: int
     max_started: int

@@ -29,13 +29,12 @@ from typing import Any
 
 from simulated_backend.backend_protocol import (
     COMPLETED,
-    FAILED,
     RUNNING,
     STOPPED,
     RunLedger,
 )
 from simulated_backend.schedulers.protocol import GridTrial, SchedulerDecision, Trial
-from simulated_backend.schedulers.stopping_rule import StoppingRule
+from simulated_backend.schedulers.stopping_rule import StoppingRule, missed_milestone
 from simulated_backend.stop_criterion import TuningStatus
 from simulated_backend.table_rows import FlatRows
 from simulated_backend.trial_state import (
@@ -106,7 +105,7 @@ def replay_stopping_rule(  # noqa: C901 - the hot loop is kept in one place on p
     record_code, compact, current = run.record_code, run.compact, run.current
     code_continue, code_stop, code_completed = run.decision_codes
     callbacks = list(run.result_callbacks)
-    on_remove, on_complete, on_error = run.on_remove, run.on_complete, run.on_error
+    on_remove, on_complete, fail_trial = run.on_remove, run.on_complete, run.fail_trial
     limit, max_results = run.limit, run.max_results
     max_started, max_finished = run.max_started, run.max_finished
     target, predicate = run.target, run.predicate
@@ -181,11 +180,7 @@ def replay_stopping_rule(  # noqa: C901 - the hot loop is kept in one place on p
                     if time != time:  # no recorded time for the first step: it fails
                         configs.append(None)
                         states.append(None)
-                        trial_status[trial_id] = FAILED
-                        run.failed_trials.append(trial_id)
-                        trials[trial_id] = None
-                        on_error(trial)
-                        failed += 1
+                        failed += fail_trial(trial_id)
                         continue
                     worker = -free.pop()
                     n_free -= 1
@@ -277,11 +272,7 @@ def replay_stopping_rule(  # noqa: C901 - the hot loop is kept in one place on p
         if fidelity < milestone:
             decision = CONTINUE
         elif fidelity != milestone:
-            raise ValueError(
-                f"trial {trial_id} reported fidelity {fidelity} but never its next "
-                f"milestone {milestone}; schedulers need a result at every rung level (report "
-                "every fidelity of the grid, in increasing order)"
-            )
+            raise missed_milestone(trial_id, fidelity, milestone)
         else:
             value = reported[metric_index]
             if observe is not None:
@@ -395,8 +386,5 @@ def _start_other(
             trial.config = run_config
             trial_configs[trial_id] = run_config
     if not started:
-        trial_status[trial_id] = FAILED
-        run.failed_trials.append(trial_id)
-        trials[trial_id] = None
-        run.on_error(trial)
+        run.fail_trial(trial_id)
     return started

@@ -29,6 +29,7 @@ from simulated_backend.backend import SimulatorBackend
 from simulated_backend.backend_protocol import (
     COMPLETED,
     FAILED,
+    FIDELITY_KEY,
     PAUSED,
     REPORT_CONTINUES,
     REPORT_LAST,
@@ -434,7 +435,7 @@ class Tuner:
         if (
             rule is None
             or rule.grid is not self._grid
-            or rule.metric in (TIME_KEY, "fidelity", "worker", self.description.fidelity_name)
+            or rule.metric in (TIME_KEY, FIDELITY_KEY, "worker", self.description.fidelity_name)
         ):
             return False
         stop = self.stop_criterion
@@ -444,7 +445,7 @@ class Tuner:
                 trials=self.trials,
                 trial_status=self.trial_status,
                 trial_configs=self.trial_configs,
-                failed_trials=self.failed_trials,
+                fail_trial=self._fail_trial,
                 record_code=record_code,
                 decision_codes=(_CONTINUE, _STOP, _COMPLETED),
                 compact=lambda: self._compact(self.recorder, self.trial_configs),
@@ -452,7 +453,6 @@ class Tuner:
                 result_callbacks=result_callbacks,
                 on_remove=on_remove,
                 on_complete=scheduler.on_trial_complete,
-                on_error=scheduler.on_trial_error,
                 limit=limit,
                 max_results=stop.max_num_results or _NO_LIMIT,
                 max_started=stop.max_num_trials_started or _NO_LIMIT,

@@ -45,7 +45,7 @@ from simulated_backend.schedulers.searchers import (
     grid_row_function,
 )
 from simulated_backend.schedulers.settings import FidelitySettings, SchedulerSettings
-from simulated_backend.schedulers.stopping_rule import StoppingRule
+from simulated_backend.schedulers.stopping_rule import StoppingRule, missed_milestone
 
 CONTINUE, PAUSE, STOP = SchedulerDecision.CONTINUE, SchedulerDecision.PAUSE, SchedulerDecision.STOP
 # TrialSuggestion records made by tuple.__new__ directly (cheaper than the named tuple's
@@ -247,11 +247,7 @@ class AsynchronousBracketScheduler(TrialScheduler):
         if fidelity < milestone:
             return CONTINUE
         if fidelity != milestone:
-            raise ValueError(
-                f"trial {trial_id} reported fidelity {fidelity} but never its next "
-                f"milestone {milestone}; schedulers need a result at every rung level (report "
-                "every fidelity of the grid, in increasing order)"
-            )
+            raise missed_milestone(trial_id, fidelity, milestone)
         try:
             value = result[self.metric]
         except KeyError:

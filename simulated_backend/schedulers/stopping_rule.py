@@ -23,6 +23,16 @@ Decide = Callable[[float], bool]
 continues."""
 
 
+def missed_milestone(trial_id: int, fidelity: Any, milestone: Any) -> ValueError:
+    """The error of a trial that reported ``fidelity`` past its next ``milestone`` (the
+    rule needs a result at every milestone)."""
+    return ValueError(
+        f"trial {trial_id} reported fidelity {fidelity} but never its next "
+        f"milestone {milestone}; schedulers need a result at every rung level (report "
+        "every fidelity of the grid, in increasing order)"
+    )
+
+
 @dataclass(frozen=True, eq=False)
 class StoppingRule:
     """What a scheduler's ``on_trial_add``, ``on_trial_result`` and ``suggest`` do, as data.
